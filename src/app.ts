@@ -1,0 +1,85 @@
+// Builds the whole service from a Config: the outside services (database, later the bus
+// and the cache), then the processes its role asks for. main.ts only parses config and
+// calls this; tests build the same app on port 0 and stop it after.
+import type { AddressInfo } from "node:net";
+import { AccessTokens } from "./auth/access-tokens.js";
+import { resolveJwtSecret } from "./auth/jwt-secret.js";
+import { RefreshTokens } from "./auth/refresh-tokens.js";
+import type { Config } from "./config.js";
+import type { Services } from "./context.js";
+import { type Database, openDatabase } from "./db/database.js";
+import { createHttpServer } from "./server/http-server.js";
+import { attachWebSocketServer } from "./server/websocket.js";
+import { createYogaServer } from "./server/yoga.js";
+import { startWorker } from "./worker/index.js";
+
+export interface App {
+  readonly config: Config;
+  readonly services: Services;
+  /** Starts the processes of `config.role`; for the api, resolves once listening. */
+  start(): Promise<{ port: number; url: string } | undefined>;
+  /** Stops serving and closes every connection; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface AppOverrides {
+  /** Use this database instead of opening one from the config (tests share one). */
+  db?: Database;
+}
+
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const db =
+    overrides.db ??
+    (await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      migrate: config.migrateOnStart,
+    }));
+  const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);
+  const services: Services = {
+    config,
+    db,
+    accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
+    refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
+  };
+
+  const servesApi = config.role === "api" || config.role === "all";
+  const runsWorker = config.role === "worker" || config.role === "all";
+  const stops: Array<() => Promise<void>> = [];
+  let stopping: Promise<void> | undefined;
+
+  return {
+    config,
+    services,
+    async start() {
+      if (runsWorker) stops.push((await startWorker(services)).stop);
+      if (!servesApi) return undefined;
+      const yoga = createYogaServer(services);
+      const httpServer = createHttpServer(yoga, config.maxBodyBytes);
+      const ws = attachWebSocketServer(httpServer, {
+        yoga,
+        accessTokens: services.accessTokens,
+        maxPayloadBytes: config.maxBodyBytes,
+      });
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(config.port, config.host, resolve);
+      });
+      stops.push(async () => {
+        await ws.close();
+        httpServer.closeAllConnections();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      });
+      const { port } = httpServer.address() as AddressInfo;
+      return { port, url: `http://localhost:${port}/graphql` };
+    },
+    stop() {
+      stopping ??= (async () => {
+        // Stop accepting work first, then release what it used.
+        for (const stop of stops.reverse()) await stop();
+        if (!overrides.db) await db.close();
+      })();
+      return stopping;
+    },
+  };
+}

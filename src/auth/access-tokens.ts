@@ -1,0 +1,69 @@
+// Short-lived access tokens: HS256 JWTs signed and verified with jose. Verification
+// names the one accepted algorithm, so `alg: none` and algorithm-confusion tokens fail.
+import { errors, jwtVerify, SignJWT } from "jose";
+
+const ALGORITHM = "HS256";
+const ISSUER = "chat-graphql";
+const AUDIENCE = "chat-graphql:access";
+
+export interface AccessClaims {
+  userId: string;
+  /** Expiry as a UNIX time in seconds. */
+  expiresAt: number;
+}
+
+export type VerifyResult =
+  | { ok: true; claims: AccessClaims }
+  | { ok: false; reason: "expired" | "invalid" };
+
+export class AccessTokens {
+  readonly #key: Uint8Array;
+
+  constructor(
+    secret: string,
+    /** Lifetime of a new token in seconds. */
+    readonly ttlSeconds: number,
+  ) {
+    this.#key = new TextEncoder().encode(secret);
+  }
+
+  async sign(userId: string): Promise<{ token: string; expiresAt: Date }> {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + this.ttlSeconds;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+      .setSubject(userId)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(now)
+      .setExpirationTime(exp)
+      .sign(this.#key);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async verify(token: string): Promise<VerifyResult> {
+    try {
+      const { payload } = await jwtVerify(token, this.#key, {
+        algorithms: [ALGORITHM],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        requiredClaims: ["sub", "exp"],
+      });
+      if (typeof payload.sub !== "string" || typeof payload.exp !== "number") {
+        return { ok: false, reason: "invalid" };
+      }
+      return { ok: true, claims: { userId: payload.sub, expiresAt: payload.exp } };
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
+      return { ok: false, reason: "invalid" };
+    }
+  }
+}
+
+/** Extracts the token from `Bearer <token>`; undefined when absent, null when malformed. */
+export function parseBearer(header: unknown): string | null | undefined {
+  if (header === undefined || header === null || header === "") return undefined;
+  if (typeof header !== "string") return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return match?.[1] ?? null;
+}

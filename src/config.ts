@@ -1,0 +1,109 @@
+// The one place that reads the environment. Everything else receives a parsed,
+// validated `Config` so tests can build apps with explicit settings.
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** Which process to run: `api`, `worker` or both in one process (`all`, the default). */
+  ROLE: z.enum(["api", "worker", "all"]).default("all"),
+  /** HTTP + WebSocket port (default 4000; 0 picks a free one). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  /** Interface to listen on (default all interfaces). */
+  HOST: z.string().default("0.0.0.0"),
+  /** Identifies this replica in presence keys and logs (default host name and pid). */
+  SERVER_ID: z.string().min(1).optional(),
+  /** PostgreSQL URL; unset means embedded PGlite under DATA_DIR. */
+  DATABASE_URL: optionalUrl,
+  /** RabbitMQ URL; unset means the in-process bus. */
+  AMQP_URL: optionalUrl,
+  /** Comma-separated memcached servers (host:port); unset means the in-process cache. */
+  MEMCACHED_SERVERS: optionalUrl,
+  /** Where embedded state lives (PGlite data, the development JWT secret). Default ./.data */
+  DATA_DIR: z.string().default(".data"),
+  /** HMAC secret for access tokens (at least 32 characters). Required in production. */
+  JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
+  /** Access token lifetime in seconds (default 900). */
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
+  /** Refresh token lifetime in seconds (default 30 days). */
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30 * 24 * 3600),
+  /** Largest accepted HTTP body or WebSocket message in bytes (default 1 MiB). */
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  /** Apply pending migrations at start-up (default: only in embedded mode). */
+  MIGRATE_ON_START: z
+    .enum(["true", "false"])
+    .transform((value) => value === "true")
+    .optional(),
+});
+
+export type Role = "api" | "worker" | "all";
+
+export interface Config {
+  env: "development" | "production" | "test";
+  role: Role;
+  port: number;
+  host: string;
+  serverId: string;
+  /** Undefined: embedded PGlite in `dataDir`. */
+  databaseUrl: string | undefined;
+  amqpUrl: string | undefined;
+  memcachedServers: string | undefined;
+  dataDir: string;
+  /** Undefined outside production: a secret is generated and kept in `dataDir`. */
+  jwtSecret: string | undefined;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  maxBodyBytes: number;
+  migrateOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join(".")}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${problems.join("\n")}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === "production" && !e.JWT_SECRET) {
+    throw new ConfigError(
+      "JWT_SECRET is required when NODE_ENV=production (at least 32 random characters, e.g. `openssl rand -base64 48`).",
+    );
+  }
+  return {
+    env: e.NODE_ENV,
+    role: e.ROLE,
+    port: e.PORT,
+    host: e.HOST,
+    serverId: e.SERVER_ID ?? `${hostname()}-${process.pid}`,
+    databaseUrl: e.DATABASE_URL,
+    amqpUrl: e.AMQP_URL,
+    memcachedServers: e.MEMCACHED_SERVERS,
+    dataDir: resolve(e.DATA_DIR),
+    jwtSecret: e.JWT_SECRET,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    migrateOnStart: e.MIGRATE_ON_START ?? e.DATABASE_URL === undefined,
+  };
+}

@@ -1,0 +1,87 @@
+// The database port: one Prisma client over either PostgreSQL (DATABASE_URL) or the
+// embedded PGlite (no URL; WASM PostgreSQL persisted under the data directory). Both
+// run the same Prisma schema and the same migrations.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaClient } from "./generated/prisma/client.js";
+import { applyMigrations, pgliteSqlRunner, pgSqlRunner } from "./migrate.js";
+
+export type { PrismaClient };
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; undefined selects embedded PGlite. */
+  url: string | undefined;
+  /** Directory for PGlite's files (embedded mode only). */
+  dataDir: string;
+  /** Apply pending migrations before returning. */
+  migrate: boolean;
+  /** Pool size for PostgreSQL (default 10). */
+  poolSize?: number;
+}
+
+export interface Database {
+  readonly kind: "postgres" | "pglite";
+  readonly prisma: PrismaClient;
+  /** Applies pending migrations; returns the names applied now. */
+  migrate(): Promise<string[]>;
+  /** Throws when the database cannot answer (used by /ready). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const database = options.url
+    ? openPostgres(options.url, options.poolSize ?? 10)
+    : await openPglite(join(options.dataDir, "pglite"));
+  if (options.migrate) await database.migrate();
+  return database;
+}
+
+function openPostgres(url: string, poolSize: number): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client that loses its server emits 'error' on the pool; without a listener
+  // that would crash the process. The next query reconnects.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: "postgres",
+    prisma,
+    async migrate() {
+      const client = await pool.connect();
+      try {
+        return await applyMigrations(pgSqlRunner(client));
+      } finally {
+        client.release();
+      }
+    },
+    async ping() {
+      await pool.query("select 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(directory: string): Promise<Database> {
+  await mkdir(directory, { recursive: true });
+  const pglite = await PGlite.create(directory);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: "pglite",
+    prisma,
+    migrate: () => applyMigrations(pgliteSqlRunner(pglite)),
+    async ping() {
+      await pglite.query("select 1");
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The one Pothos builder: plugins, scalars, the context type. Nothing else.
+import SchemaBuilder from "@pothos/core";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import type { Context } from "../context.js";
+import type PrismaTypes from "../db/generated/pothos-types.js";
+import { getDatamodel } from "../db/generated/pothos-types.js";
+import { badUserInput } from "../errors.js";
+import { requireViewerId } from "../resolvers/viewer.js";
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { signedIn: boolean };
+  // Non-null unless a field says otherwise: clients (and codegen types) get exact shapes.
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: { list: false; items: false };
+  DefaultNodeNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    ID: { Input: string; Output: string };
+  };
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({ signedIn: ctx.viewer !== null }),
+    // Scope failures that are about sign-in say so (and why a token was refused).
+    unauthorizedError: (_parent, ctx) => {
+      try {
+        requireViewerId(ctx);
+      } catch (error) {
+        return error as Error;
+      }
+      return new Error("Not authorized");
+    },
+  },
+  prisma: {
+    // Per request, so tests can run several apps (databases) in one process.
+    client: (ctx) => ctx.prisma,
+    dmmf: getDatamodel(),
+    filterConnectionTotalCount: true,
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: { list: false, items: false } },
+    nodeFieldOptions: { nullable: false },
+    // Our ids are UUIDs, unique across types; no Relay global ids, no `node` field.
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+  },
+});
+
+export const DateTime = builder.scalarType("DateTime", {
+  description: "An ISO-8601 date and time in UTC, e.g. 2026-11-29T14:00:00.000Z.",
+  serialize: (value) => value.toISOString(),
+  parseValue: (value) => {
+    const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
+    if (Number.isNaN(date.getTime()))
+      throw badUserInput("DateTime", "must be an ISO-8601 date-time");
+    return date;
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

@@ -1,0 +1,59 @@
+// Contacts and blocks.
+import * as contacts from "../resolvers/contacts.js";
+import { builder } from "./builder.js";
+
+builder.prismaObject("Contact", {
+  description: "Someone in the viewer's contact list.",
+  fields: (t) => ({
+    user: t.relation("contact"),
+    addedAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  contacts: t.prismaConnection(
+    {
+      type: "Contact",
+      cursor: "ownerId_contactId",
+      description:
+        "The viewer's contacts, most recently added first. Blocked users are not listed.",
+      authScopes: { signedIn: true },
+      resolve: (query, _root, _args, ctx) =>
+        ctx.prisma.contact.findMany({
+          ...query,
+          where: contacts.contactListFilter(ctx),
+          orderBy: [{ createdAt: "desc" }, { contactId: "asc" }],
+        }),
+    },
+    { name: "ContactConnection" },
+    { name: "ContactEdge" },
+  ),
+}));
+
+builder.mutationFields((t) => ({
+  addContact: t.prismaField({
+    type: "Contact",
+    description: "Adds a user to the viewer's contacts (and lifts a block on them). Idempotent.",
+    authScopes: { signedIn: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, ctx) => contacts.addContact(ctx, args.userId, query),
+  }),
+  removeContact: t.boolean({
+    description: "True when the user was a contact and is not any more.",
+    authScopes: { signedIn: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => contacts.removeContact(ctx, args.userId),
+  }),
+  blockUser: t.boolean({
+    description:
+      "Blocks a user: removes them from contacts, hides the viewer from their search and stops direct conversations.",
+    authScopes: { signedIn: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => contacts.blockUser(ctx, args.userId),
+  }),
+  unblockUser: t.boolean({
+    authScopes: { signedIn: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => contacts.unblockUser(ctx, args.userId),
+  }),
+}));

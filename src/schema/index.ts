@@ -1,0 +1,7 @@
+// Imports every domain file (each registers its types and fields) and builds the schema.
+import { builder } from "./builder.js";
+import "./user.js";
+import "./contact.js";
+import "./heartbeat.js";
+
+export const schema = builder.toSchema({ sortSchema: true });

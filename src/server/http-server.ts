@@ -1,0 +1,32 @@
+// The Node HTTP server in front of Yoga. It refuses bodies over the size limit before
+// anything reads them, so an oversized request costs us nothing but its headers.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Yoga } from "./yoga.js";
+
+function refuse(res: ServerResponse, status: number, code: string, message: string) {
+  res.writeHead(status, { "content-type": "application/json", connection: "close" });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+export function createHttpServer(yoga: Yoga, maxBodyBytes: number) {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS";
+    if (hasBody) {
+      const declared = req.headers["content-length"];
+      if (declared === undefined) {
+        // A chunked body could be of any size; every GraphQL client sends a length.
+        if (req.headers["transfer-encoding"]) {
+          return refuse(res, 411, "LENGTH_REQUIRED", "Send a Content-Length header.");
+        }
+      } else if (!(Number(declared) <= maxBodyBytes)) {
+        return refuse(
+          res,
+          413,
+          "PAYLOAD_TOO_LARGE",
+          `Request body is larger than ${maxBodyBytes} bytes.`,
+        );
+      }
+    }
+    void yoga.handle(req, res);
+  });
+}

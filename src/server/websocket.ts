@@ -1,0 +1,140 @@
+// graphql-ws on the same port and path as HTTP, executed through Yoga's envelop so both
+// transports share the schema, plugins, context and auth.
+//
+// Auth rides in connectionParams (`{ authorization: "Bearer <token>" }`):
+// - no token: the socket is anonymous (fields that need a user answer UNAUTHENTICATED);
+// - an invalid token: the socket is closed with 4403;
+// - an expired token, at connect time or later while the socket is open: closed with
+//   4401, so the client refreshes its session and reconnects.
+import type { Server } from "node:http";
+import type { ExecutionArgs } from "graphql";
+import { type Extra, useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import type { AccessTokens } from "../auth/access-tokens.js";
+import {
+  type Authentication,
+  anonymous,
+  authenticate,
+  authorizationFromParams,
+} from "./authenticate.js";
+import type { Yoga } from "./yoga.js";
+
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+/** setTimeout cannot wait longer than this (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface SocketState extends Record<PropertyKey, unknown> {
+  auth?: Authentication;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+interface ExecutableRoot {
+  execute(args: ExecutionArgs): unknown;
+  subscribe(args: ExecutionArgs): unknown;
+}
+
+export interface WebSocketOptions {
+  yoga: Yoga;
+  accessTokens: AccessTokens;
+  /** Largest accepted message in bytes. */
+  maxPayloadBytes: number;
+}
+
+export function attachWebSocketServer(httpServer: Server, options: WebSocketOptions) {
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: options.yoga.graphqlEndpoint,
+    maxPayload: options.maxPayloadBytes,
+  });
+
+  const disposable = useServer<Record<string, unknown> | undefined, SocketState>(
+    {
+      execute: (args) => (args.rootValue as ExecutableRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as ExecutableRoot).subscribe(args) as never,
+
+      onConnect: async (ctx) => {
+        const auth = await authenticate(
+          options.accessTokens,
+          authorizationFromParams(ctx.connectionParams),
+        );
+        if (auth.authProblem === "expired") {
+          ctx.extra.socket.close(CLOSE_UNAUTHORIZED, "Access token expired");
+          return false;
+        }
+        if (auth.authProblem === "invalid") return false; // graphql-ws closes with 4403
+        ctx.extra.auth = auth;
+        if (auth.expiresAt !== undefined) closeOnExpiry(ctx.extra, auth.expiresAt);
+        return true;
+      },
+
+      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
+
+      onSubscribe: async (ctx, _id, payload) => {
+        const socketAuth = await operationAuth(
+          ctx.extra.auth ?? anonymous,
+          payload.extensions,
+          options.accessTokens,
+        );
+        const enveloped = options.yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          socketAuth,
+        });
+        let document: ReturnType<typeof enveloped.parse>;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          return [error as never];
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        const root: ExecutableRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe };
+        return {
+          schema: enveloped.schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: root,
+        };
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    wsServer,
+    async close() {
+      for (const client of wsServer.clients) client.close(1001, "Server shutting down");
+      await disposable.dispose();
+    },
+  };
+}
+
+function closeOnExpiry(extra: Extra & Partial<SocketState>, expiresAt: number) {
+  const delay = Math.min(MAX_TIMER_MS, Math.max(0, expiresAt * 1000 - Date.now()));
+  extra.expiryTimer = setTimeout(
+    () => extra.socket.close(CLOSE_UNAUTHORIZED, "Access token expired"),
+    delay,
+  );
+  extra.expiryTimer.unref();
+}
+
+/**
+ * GraphiQL sends its Headers tab per operation (`extensions.headers`) rather than in
+ * connectionParams; an anonymous socket may authenticate a single operation that way.
+ */
+async function operationAuth(
+  socketAuth: Authentication,
+  extensions: unknown,
+  accessTokens: AccessTokens,
+) {
+  if (socketAuth.viewer) return socketAuth;
+  const header = authorizationFromParams(
+    (extensions as { headers?: unknown } | undefined)?.headers,
+  );
+  return header === undefined ? socketAuth : authenticate(accessTokens, header);
+}

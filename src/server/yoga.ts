@@ -1,0 +1,64 @@
+// The GraphQL server: Yoga over the Pothos schema, with GraphiQL (subscriptions over
+// graphql-ws), masked errors, /health and /ready.
+import { createYoga, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
+import type { Context, Services } from "../context.js";
+import { schema } from "../schema/index.js";
+import { type Authentication, authenticate } from "./authenticate.js";
+
+/** What the WebSocket layer adds to Yoga's initial context (see websocket.ts). */
+export interface SocketContext {
+  socketAuth?: Authentication;
+}
+
+export type Yoga = YogaServerInstance<SocketContext, Context>;
+
+const defaultQuery = `# Sign in, then put {"Authorization": "Bearer <accessToken>"} in the Headers tab.
+mutation Login {
+  login(input: { login: "alice", password: "correct horse battery" }) {
+    accessToken
+    user { id username displayName }
+  }
+}
+`;
+
+export function createYogaServer(services: Services): Yoga {
+  return createYoga<SocketContext, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    healthCheckEndpoint: "/health",
+    landingPage: false,
+    graphiql: { title: "Chat GraphQL", subscriptionsProtocol: "WS", defaultQuery },
+    // GraphQLErrors we throw keep their message and code; anything else becomes
+    // "Unexpected error." (in development the original is attached for debugging).
+    maskedErrors: { isDev: services.config.env === "development" },
+    logging: services.config.env === "test" ? "error" : "info",
+    context: async (initial): Promise<Context> => {
+      const auth =
+        initial.socketAuth ??
+        (await authenticate(
+          services.accessTokens,
+          initial.request.headers.get("authorization") ?? undefined,
+        ));
+      return {
+        services,
+        prisma: services.db.prisma,
+        viewer: auth.viewer,
+        authProblem: auth.authProblem,
+      };
+    },
+    plugins: [
+      useReadinessCheck({
+        endpoint: "/ready",
+        // false (503) rather than throwing: a thrown error's message would reach the caller.
+        check: async () => {
+          try {
+            await services.db.ping();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      }),
+    ],
+  });
+}

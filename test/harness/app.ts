@@ -1,0 +1,155 @@
+// Starts the real app (HTTP + WebSocket) on a free port against the test file's
+// database, and gives typed clients for it. Mirrors graphql-ws' own test utilities.
+import type { DocumentTypeDecoration, TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { type ExecutionResult, print } from "graphql";
+import { type Client, createClient } from "graphql-ws";
+import { afterAll, beforeAll } from "vitest";
+import WebSocket from "ws";
+import { type App, buildApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import { createTestDatabase, type TestDatabase } from "./database.js";
+
+export const TEST_JWT_SECRET = "test-secret-test-secret-test-secret-0123456789";
+
+export interface RunningApp {
+  app: App;
+  url: string;
+  wsUrl: string;
+  database: TestDatabase;
+}
+
+/** Builds a config as `npm start` would from these environment variables. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: "test",
+    PORT: "0",
+    HOST: "127.0.0.1",
+    JWT_SECRET: TEST_JWT_SECRET,
+    DATA_DIR: ".data/test",
+    ...env,
+  });
+}
+
+export async function startApp(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<RunningApp> {
+  const app = await buildApp(testConfig(env), { db: database.db });
+  const listening = await app.start();
+  if (!listening) throw new Error("the api role did not start");
+  return {
+    app,
+    database,
+    url: listening.url,
+    wsUrl: listening.url.replace(/^http/, "ws"),
+  };
+}
+
+/** Registers beforeAll/afterAll hooks: one database and one app for the test file. */
+export function useTestApp(env: Record<string, string> = {}) {
+  const handle = {} as RunningApp;
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    Object.assign(handle, await startApp(database, env));
+  }, 120_000);
+  afterAll(async () => {
+    await handle.app?.stop();
+    await handle.database?.drop();
+  });
+  return handle;
+}
+
+type Document<R, V> =
+  | TypedDocumentNode<R, V>
+  | (DocumentTypeDecoration<R, V> & { toString(): string });
+
+export interface GraphQLResponse<R> {
+  status: number;
+  data?: R | null;
+  errors?: Array<{
+    message: string;
+    path?: string[];
+    extensions?: { code?: string; field?: string } & Record<string, unknown>;
+  }>;
+}
+
+/** POSTs a typed operation; `token` becomes `Authorization: Bearer <token>`. */
+export async function request<R, V>(
+  target: { url: string },
+  document: Document<R, V>,
+  variables?: V,
+  token?: string,
+): Promise<GraphQLResponse<R>> {
+  const query =
+    typeof (document as { kind?: unknown }).kind === "string"
+      ? print(document as TypedDocumentNode)
+      : String(document);
+  const response = await fetch(target.url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as Omit<GraphQLResponse<R>, "status">;
+  return { status: response.status, ...body };
+}
+
+/** Like `request`, but fails the test on any GraphQL error and returns the data. */
+export async function mustRequest<R, V>(
+  target: { url: string },
+  document: Document<R, V>,
+  variables?: V,
+  token?: string,
+) {
+  const result = await request(target, document, variables, token);
+  if (result.errors?.length || !result.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  }
+  return result.data;
+}
+
+/** A graphql-ws client that never retries, so a refused connection shows up at once. */
+export function wsClient(
+  target: { wsUrl: string },
+  connectionParams?: Record<string, unknown>,
+): Client {
+  return createClient({
+    url: target.wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams,
+  });
+}
+
+/** Collects the first `count` results of a subscription, then unsubscribes. */
+export function takeResults<R>(
+  client: Client,
+  document: Document<R, Record<string, unknown>>,
+  variables: Record<string, unknown>,
+  count: number,
+): Promise<Array<ExecutionResult<R>>> {
+  const query =
+    typeof (document as { kind?: unknown }).kind === "string"
+      ? print(document as TypedDocumentNode)
+      : String(document);
+  return new Promise((resolve, reject) => {
+    const results: Array<ExecutionResult<R>> = [];
+    const unsubscribe = client.subscribe<R>(
+      { query, variables },
+      {
+        next: (value) => {
+          results.push(value as ExecutionResult<R>);
+          if (results.length === count) {
+            unsubscribe();
+            resolve(results);
+          }
+        },
+        error: reject,
+        complete: () => resolve(results),
+      },
+    );
+  });
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    // graphql 16 ships CJS (main) and ESM (module). Node, and so Yoga, loads the CJS
+    // build; Vite would hand our sources the ESM one, and then two GraphQLError classes
+    // exist and our typed errors get masked. Make the tests load what production loads.
+    alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }],
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Each file owns a database and an app on its own port; files run in parallel
+    // processes, tests inside a file in order.
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
