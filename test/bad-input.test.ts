@@ -1,0 +1,173 @@
+// Bad input gets a typed error naming the field at fault, is never half-written, and
+// never takes the server down.
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import {
+  AddContactDocument,
+  MeDocument,
+  RegisterDocument,
+  UpdateProfileDocument,
+  UserByIdDocument,
+} from "./gql/graphql.js";
+import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { registerUser, TEST_PASSWORD } from "./harness/users.js";
+
+const server = useTestApp({ MAX_BODY_BYTES: String(64 * 1024) });
+
+const valid = {
+  email: "bob@example.com",
+  username: "bob",
+  password: TEST_PASSWORD,
+  displayName: "Bob",
+};
+
+async function registerError(input: Partial<typeof valid>) {
+  const result = await request(server, RegisterDocument, { input: { ...valid, ...input } });
+  expect(result.data).toBeNull();
+  return result.errors?.[0]?.extensions;
+}
+
+describe("register rejects", () => {
+  it.each([
+    ["an invalid email", { email: "not-an-email" }, "email"],
+    ["a too-short password", { password: "short" }, "password"],
+    ["a too-long password", { password: "p".repeat(129) }, "password"],
+    ["an empty display name", { displayName: "   " }, "displayName"],
+    ["an oversized display name", { displayName: "D".repeat(10_000) }, "displayName"],
+    ["an oversized email", { email: `${"e".repeat(300)}@example.com` }, "email"],
+    ["a username with spaces", { username: "bob smith" }, "username"],
+    ["an oversized username", { username: "u".repeat(100) }, "username"],
+  ])("%s with BAD_USER_INPUT on the field", async (_name, input, field) => {
+    expect(await registerError(input)).toEqual({ code: "BAD_USER_INPUT", field });
+  });
+
+  it("a duplicate email or username (case-insensitively), writing nothing", async () => {
+    await mustRequest(server, RegisterDocument, { input: valid });
+    expect(await registerError({ email: "BOB@example.com", username: "bob2" })).toEqual({
+      code: "BAD_USER_INPUT",
+      field: "email",
+    });
+    expect(await registerError({ email: "bob2@example.com", username: "BOB" })).toEqual({
+      code: "BAD_USER_INPUT",
+      field: "username",
+    });
+    const count = await server.database.db.prisma.user.count({
+      where: { username: { startsWith: "bob" } },
+    });
+    expect(count).toBe(1);
+  });
+});
+
+describe("ids", () => {
+  it("an unknown user id is NOT_FOUND on the field; a malformed one is BAD_USER_INPUT", async () => {
+    const viewer = await registerUser(server);
+    const unknown = await request(
+      server,
+      UserByIdDocument,
+      { id: randomUUID() },
+      viewer.accessToken,
+    );
+    expect(unknown.data?.user).toBeNull();
+    expect(unknown.errors?.[0]?.extensions).toEqual({ code: "NOT_FOUND", field: "id" });
+
+    const malformed = await request(
+      server,
+      UserByIdDocument,
+      { id: "1; drop table users" },
+      viewer.accessToken,
+    );
+    expect(malformed.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", field: "id" });
+
+    const contact = await request(
+      server,
+      AddContactDocument,
+      { userId: randomUUID() },
+      viewer.accessToken,
+    );
+    expect(contact.errors?.[0]?.extensions).toEqual({ code: "NOT_FOUND", field: "userId" });
+    const self = await request(
+      server,
+      AddContactDocument,
+      { userId: viewer.user.id },
+      viewer.accessToken,
+    );
+    expect(self.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", field: "userId" });
+  });
+});
+
+describe("profile updates", () => {
+  it.each([
+    ["an oversized bio", { bio: "b".repeat(501) }, "bio"],
+    ["a non-http avatar URL", { avatarUrl: "javascript:alert(1)" }, "avatarUrl"],
+    ["an empty display name", { displayName: "" }, "displayName"],
+  ])("reject %s and keep the profile unchanged", async (_name, input, field) => {
+    const viewer = await registerUser(server);
+    const result = await request(server, UpdateProfileDocument, { input }, viewer.accessToken);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", field });
+    const me = await mustRequest(server, MeDocument, {}, viewer.accessToken);
+    expect(me.me).toMatchObject({
+      displayName: viewer.user.displayName,
+      bio: null,
+      avatarUrl: null,
+    });
+  });
+});
+
+describe("the transport", () => {
+  it("refuses an oversized body with 413 before reading it, and keeps serving", async () => {
+    const response = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(200 * 1024) } }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      errors: [{ extensions: { code: "PAYLOAD_TOO_LARGE" } }],
+    });
+    const after = await request(server, MeDocument, {});
+    expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("answers malformed JSON and unknown fields with errors, not crashes", async () => {
+    const broken = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query": "{ me { id } ',
+    });
+    expect(broken.status).toBe(400);
+    const unknown = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ secrets }" }),
+    });
+    const body = (await unknown.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors[0]?.extensions.code).toBe("GRAPHQL_VALIDATION_FAILED");
+  });
+
+  it("closes a WebSocket that breaks the protocol (4400) or sends an oversized frame (1009)", async () => {
+    const wsUrl = server.wsUrl;
+    const closeCodeAfter = (send: (socket: WebSocket) => void) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(wsUrl, "graphql-transport-ws");
+        socket.on("open", () => send(socket));
+        socket.on("close", (code) => resolve(code));
+        socket.on("error", reject);
+      });
+    expect(await closeCodeAfter((s) => s.send("this is not json"))).toBe(4400);
+    expect(
+      await closeCodeAfter((s) => {
+        s.send(JSON.stringify({ type: "connection_init" }));
+        s.send(
+          JSON.stringify({
+            type: "subscribe",
+            id: "1",
+            payload: { query: "x".repeat(100 * 1024) },
+          }),
+        );
+      }),
+    ).toBe(1009);
+    const after = await request(server, MeDocument, {});
+    expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+});

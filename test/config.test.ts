@@ -1,0 +1,62 @@
+// loadConfig is pure (it reads only the object it is given), so these need no services.
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("loadConfig accepted the environment");
+}
+
+describe("loadConfig", () => {
+  it("has the documented defaults: ROLE all, PORT 4000, embedded everything", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: "development",
+      role: "all",
+      port: 4000,
+      host: "0.0.0.0",
+      databaseUrl: undefined,
+      amqpUrl: undefined,
+      memcachedServers: undefined,
+      jwtSecret: undefined,
+      dataDir: resolve(".data"),
+      accessTokenTtlSeconds: 900,
+      maxBodyBytes: 1024 * 1024,
+      // embedded PGlite has nobody else to migrate it
+      migrateOnStart: true,
+    });
+  });
+
+  it("treats an empty DATABASE_URL as unset, and does not migrate an external database by default", () => {
+    expect(loadConfig({ DATABASE_URL: "  " }).databaseUrl).toBeUndefined();
+    const external = loadConfig({ DATABASE_URL: "postgresql://db/chat" });
+    expect(external.databaseUrl).toBe("postgresql://db/chat");
+    expect(external.migrateOnStart).toBe(false);
+  });
+
+  it("requires JWT_SECRET in production", () => {
+    const error = configError({ NODE_ENV: "production" });
+    expect(error.name).toBe("ConfigError");
+    expect(error.message).toMatch(/JWT_SECRET is required/);
+    expect(
+      loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(32) }).jwtSecret,
+    ).toHaveLength(32);
+  });
+
+  it("rejects a short JWT_SECRET", () => {
+    expect(configError({ JWT_SECRET: "short" }).message).toMatch(
+      /JWT_SECRET: JWT_SECRET must be at least 32 characters/,
+    );
+  });
+
+  it.each(["abc", "70000", "-1", "80.5"])("rejects PORT=%s naming the variable", (port) => {
+    const error = configError({ PORT: port });
+    expect(error.message).toMatch(/^Invalid configuration:\n {2}PORT: /);
+  });
+});
