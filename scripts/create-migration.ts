@@ -134,7 +134,10 @@ async function writeMigration(name: string, sql: string): Promise<string> {
     () => true,
     () => false,
   );
-  if (!hasLockfile) await writeFile(lockfilePath, LOCKFILE, "utf8");
+  if (!hasLockfile) {
+    await writeFile(lockfilePath, LOCKFILE, "utf8");
+    console.log(`Created ${relative(process.cwd(), lockfilePath)}`);
+  }
   return path;
 }
 
