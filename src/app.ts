@@ -8,6 +8,7 @@ import { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
+import { createLocalEventChannel } from "./pubsub/local-events.js";
 import { createHttpServer } from "./server/http-server.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createYogaServer } from "./server/yoga.js";
@@ -41,6 +42,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     db,
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
+    // In-process until the message pipeline puts membership events on the bus.
+    membershipEvents: createLocalEventChannel(),
   };
 
   const servesApi = config.role === "api" || config.role === "all";

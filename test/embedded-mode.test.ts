@@ -50,9 +50,7 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: str
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }
-  return new Promise((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
 
 /** Starts the service on `dataDir` and resolves once GET /ready answers 200. */
@@ -86,7 +84,9 @@ async function startService(dataDir: string): Promise<Service> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`service exited (${child.exitCode ?? child.signalCode}) before ready:\n${output}`);
+      throw new Error(
+        `service exited (${child.exitCode ?? child.signalCode}) before ready:\n${output}`,
+      );
     }
     try {
       const response = await fetch(`http://127.0.0.1:${port}/ready`);

@@ -8,7 +8,9 @@ const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir
 try {
   const applied = await db.migrate();
   const target = config.databaseUrl ? "PostgreSQL" : `PGlite in ${config.dataDir}`;
-  console.log(applied.length ? `applied to ${target}: ${applied.join(", ")}` : `${target} is up to date`);
+  console.log(
+    applied.length ? `applied to ${target}: ${applied.join(", ")}` : `${target} is up to date`,
+  );
 } finally {
   await db.close();
 }

@@ -48,7 +48,7 @@ const searchInput = z.string().trim().max(100, "must be at most 100 characters")
  */
 export function userSearchFilter(ctx: Context, rawSearch: unknown): Prisma.UserWhereInput {
   const viewerId = requireViewerId(ctx);
-  const search = parseInput(searchInput, rawSearch ?? undefined);
+  const search = parseInput(searchInput, rawSearch ?? undefined, "search");
   return {
     ...(search
       ? {

@@ -3,11 +3,17 @@
 import { z } from "zod";
 import { badUserInput } from "../errors.js";
 
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+/** `root` names the argument when it is not an input object (e.g. `userIds`). */
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  root?: string,
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue?.path.map(String).join(".") || "input";
+  const field =
+    [root, ...(issue?.path ?? [])].filter((part) => part !== undefined).join(".") || "input";
   throw badUserInput(field, `${field}: ${issue?.message ?? "invalid value"}`);
 }
 

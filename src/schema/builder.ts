@@ -6,13 +6,21 @@ import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import type { Context } from "../context.js";
 import type PrismaTypes from "../db/generated/pothos-types.js";
 import { getDatamodel } from "../db/generated/pothos-types.js";
+import type { GroupRole } from "../db/generated/prisma/enums.js";
 import { badUserInput } from "../errors.js";
+import { requireChannelAccess, requireGroupRole } from "../resolvers/access.js";
 import { requireViewerId } from "../resolvers/viewer.js";
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { signedIn: boolean };
+  AuthScopes: {
+    signedIn: boolean;
+    /** The viewer's role in the group is at least `atLeast` (resolvers/access.ts). */
+    groupRole: { groupId: unknown; field: string; atLeast: GroupRole };
+    /** The viewer may see (`view`) or is in (`member`) the channel. */
+    channel: { channelId: unknown; field: string; need: "view" | "member" };
+  };
   // Non-null unless a field says otherwise: clients (and codegen types) get exact shapes.
   DefaultFieldNullability: false;
   DefaultEdgesNullability: { list: false; items: false };
@@ -25,7 +33,19 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({ signedIn: ctx.viewer !== null }),
+    // The rules live in resolvers/access.ts; they throw the typed error themselves
+    // (NOT_FOUND for outsiders, FORBIDDEN for a missing role, UNAUTHENTICATED).
+    authScopes: (ctx) => ({
+      signedIn: ctx.viewer !== null,
+      groupRole: async ({ groupId, field, atLeast }) => {
+        await requireGroupRole(ctx, groupId, field, atLeast);
+        return true;
+      },
+      channel: async ({ channelId, field, need }) => {
+        await requireChannelAccess(ctx, channelId, field, need);
+        return true;
+      },
+    }),
     // Scope failures that are about sign-in say so (and why a token was refused).
     unauthorizedError: (_parent, ctx) => {
       try {

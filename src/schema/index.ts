@@ -2,6 +2,9 @@
 import { builder } from "./builder.js";
 import "./user.js";
 import "./contact.js";
+import "./group.js";
+import "./channel.js";
+import "./message.js";
 import "./heartbeat.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -44,6 +44,7 @@ export function createYogaServer(services: Services): Yoga {
         prisma: services.db.prisma,
         viewer: auth.viewer,
         authProblem: auth.authProblem,
+        memo: new Map(),
       };
     },
     plugins: [

@@ -15,6 +15,8 @@ import { applyMigrations, pgliteSqlRunner, pgSqlRunner } from "../../src/db/migr
 
 export interface TestDatabase {
   db: Database;
+  /** Every SQL statement Prisma sent, in order (for query-count assertions). */
+  statements: string[];
   /** The URL of the database (undefined for PGlite); child processes connect with it. */
   url: string | undefined;
   drop(): Promise<void>;
@@ -53,7 +55,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const client = await pool.connect();
   await applyMigrations(pgSqlRunner(client));
   client.release();
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg(pool),
+    log: [{ emit: "event", level: "query" }],
+  });
+  const statements: string[] = [];
+  prisma.$on("query", (event) => statements.push(event.query));
   const db: Database = {
     kind: "postgres",
     prisma,
@@ -63,6 +70,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
   return {
     db,
+    statements,
     url: url.toString(),
     async drop() {
       await prisma.$disconnect();
@@ -78,7 +86,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 async function pgliteDatabase(): Promise<TestDatabase> {
   const pglite = await PGlite.create();
   await applyMigrations(pgliteSqlRunner(pglite));
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPGlite(pglite),
+    log: [{ emit: "event", level: "query" }],
+  });
+  const statements: string[] = [];
+  prisma.$on("query", (event) => statements.push(event.query));
   const db: Database = {
     kind: "pglite",
     prisma,
@@ -88,6 +101,7 @@ async function pgliteDatabase(): Promise<TestDatabase> {
   };
   return {
     db,
+    statements,
     url: undefined,
     async drop() {
       await prisma.$disconnect();

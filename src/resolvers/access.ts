@@ -1,0 +1,115 @@
+// Who may see and do what with groups and channels: each rule is one function here,
+// and the schema attaches them to fields through Pothos scope-auth. Outsiders get
+// NOT_FOUND (a private channel's existence is not revealed); members without the
+// right role get FORBIDDEN. Lookups are memoized per request.
+import type { Context } from "../context.js";
+import type { GroupRole } from "../db/generated/prisma/enums.js";
+import { forbidden, notFound } from "../errors.js";
+import { parseId } from "./validation.js";
+import { requireViewerId } from "./viewer.js";
+
+const rank: Record<GroupRole, number> = { MEMBER: 0, ADMIN: 1, OWNER: 2 };
+
+export function roleAtLeast(role: GroupRole, needed: GroupRole) {
+  return rank[role] >= rank[needed];
+}
+
+function memo<T>(ctx: Context, key: string, load: () => Promise<T>): Promise<T> {
+  const cached = ctx.memo.get(key) as Promise<T> | undefined;
+  if (cached) return cached;
+  const loading = load();
+  ctx.memo.set(key, loading);
+  return loading;
+}
+
+/** The viewer's role in a group, or null when not a member. */
+export function viewerGroupRole(ctx: Context, groupId: string): Promise<GroupRole | null> {
+  const viewerId = requireViewerId(ctx);
+  return memo(ctx, `groupRole:${groupId}`, async () => {
+    const member = await ctx.prisma.groupMember.findUnique({
+      where: { groupId_userId: { groupId, userId: viewerId } },
+      select: { role: true },
+    });
+    return member?.role ?? null;
+  });
+}
+
+export interface ChannelAccess {
+  id: string;
+  kind: "DIRECT" | "GROUP";
+  groupId: string | null;
+  isPrivate: boolean;
+  name: string | null;
+  /** The viewer is a member of the channel. */
+  isMember: boolean;
+  /** The viewer's role in the channel's group (null for direct channels and outsiders). */
+  groupRole: GroupRole | null;
+}
+
+export function viewerChannelAccess(
+  ctx: Context,
+  channelId: string,
+): Promise<ChannelAccess | null> {
+  const viewerId = requireViewerId(ctx);
+  return memo(ctx, `channel:${channelId}`, async () => {
+    const channel = await ctx.prisma.channel.findUnique({
+      where: { id: channelId },
+      select: {
+        id: true,
+        kind: true,
+        groupId: true,
+        isPrivate: true,
+        name: true,
+        members: { where: { userId: viewerId }, select: { userId: true } },
+        group: { select: { members: { where: { userId: viewerId }, select: { role: true } } } },
+      },
+    });
+    if (!channel) return null;
+    return {
+      id: channel.id,
+      kind: channel.kind,
+      groupId: channel.groupId,
+      isPrivate: channel.isPrivate,
+      name: channel.name,
+      isMember: channel.members.length > 0,
+      groupRole: channel.group?.members[0]?.role ?? null,
+    };
+  });
+}
+
+/** Rule: the viewer is in the group with at least `atLeast`; outsiders see NOT_FOUND. */
+export async function requireGroupRole(
+  ctx: Context,
+  rawGroupId: unknown,
+  field: string,
+  atLeast: GroupRole,
+) {
+  const groupId = parseId(field, rawGroupId);
+  const role = await viewerGroupRole(ctx, groupId);
+  if (!role) throw notFound("Group", field);
+  if (!roleAtLeast(role, atLeast)) throw forbidden(`This needs the ${atLeast} role in the group.`);
+  return { groupId, role };
+}
+
+/**
+ * Rule: the viewer may see the channel (`view`: a member, or a group member for a public
+ * group channel) or is in it (`member`). Anyone else sees NOT_FOUND.
+ */
+export async function requireChannelAccess(
+  ctx: Context,
+  rawChannelId: unknown,
+  field: string,
+  need: "view" | "member",
+) {
+  const channelId = parseId(field, rawChannelId);
+  const access = await viewerChannelAccess(ctx, channelId);
+  if (!access || !canView(access)) throw notFound("Channel", field);
+  if (need === "member" && !access.isMember) throw forbidden("Join the channel first.");
+  return access;
+}
+
+function canView(access: ChannelAccess) {
+  return (
+    access.isMember || (access.kind === "GROUP" && !access.isPrivate && access.groupRole !== null)
+  );
+}

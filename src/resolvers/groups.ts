@@ -1,0 +1,209 @@
+// Groups: creation (owner, members, #general), settings, membership and roles.
+// Role rules: owners and admins manage members and channels; only owners change roles;
+// admins cannot remove owners or other admins; a group always keeps an owner while it
+// has members (the last owner hands ownership over, or is the last to leave, which
+// deletes the group).
+import { z } from "zod";
+import type { Context } from "../context.js";
+import type { Prisma } from "../db/generated/prisma/client.js";
+import type { GroupRole } from "../db/generated/prisma/enums.js";
+import { badUserInput, forbidden, notFound } from "../errors.js";
+import { requireGroupRole, roleAtLeast } from "./access.js";
+import { addToChannel, changeMembership, removeFromChannels, type Tx } from "./membership.js";
+import { id, parseId, parseInput } from "./validation.js";
+import { requireViewerId } from "./viewer.js";
+
+export const DEFAULT_CHANNEL = "general";
+/** More ids per call than this is bad input: keeps one transaction's size bounded. */
+const MAX_MEMBERS_PER_CALL = 500;
+
+const groupName = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(100, "must be at most 100 characters");
+const description = z.string().trim().max(1000, "must be at most 1000 characters").nullish();
+const userIdList = z
+  .array(id)
+  .max(MAX_MEMBERS_PER_CALL, `must list at most ${MAX_MEMBERS_PER_CALL} users`);
+const dedupe = (ids: string[]) => [...new Set(ids)];
+const userIds = userIdList.transform(dedupe);
+const someUserIds = userIdList.min(1, "must list at least one user").transform(dedupe);
+
+const createGroupInput = z.object({ name: groupName, description, memberIds: userIds.default([]) });
+const updateGroupInput = z.object({ name: groupName.optional(), description });
+
+/** Checks that every id names an existing user; NOT_FOUND on `field` otherwise. */
+async function requireUsers(db: Tx | Context["prisma"], ids: string[], field: string) {
+  const found = await db.user.count({ where: { id: { in: ids } } });
+  if (found !== ids.length) throw notFound("User", field);
+}
+
+/** Creates the group; returns its id. */
+export async function createGroup(ctx: Context, raw: unknown): Promise<string> {
+  const viewerId = requireViewerId(ctx);
+  const input = parseInput(createGroupInput, raw);
+  const memberIds = input.memberIds.filter((userId) => userId !== viewerId);
+  await requireUsers(ctx.prisma, memberIds, "memberIds");
+  return changeMembership(ctx, async (tx, events) => {
+    const group = await tx.group.create({
+      data: {
+        name: input.name,
+        description: input.description ?? null,
+        createdById: viewerId,
+        members: {
+          create: [
+            { userId: viewerId, role: "OWNER" },
+            ...memberIds.map((userId) => ({ userId, role: "MEMBER" as const })),
+          ],
+        },
+      },
+      select: { id: true },
+    });
+    events.push({ type: "group.joined", groupId: group.id, userIds: [viewerId, ...memberIds] });
+    const general = await tx.channel.create({
+      data: { kind: "GROUP", groupId: group.id, name: DEFAULT_CHANNEL, isPrivate: false },
+      select: { id: true },
+    });
+    await addToChannel(tx, events, general.id, [viewerId, ...memberIds]);
+    return group.id;
+  });
+}
+
+export async function updateGroup(
+  ctx: Context,
+  rawGroupId: unknown,
+  raw: unknown,
+): Promise<string> {
+  const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
+  const input = parseInput(updateGroupInput, raw);
+  await ctx.prisma.group.update({
+    where: { id: groupId },
+    data: { name: input.name, description: input.description },
+  });
+  return groupId;
+}
+
+export async function addGroupMembers(ctx: Context, rawGroupId: unknown, rawUserIds: unknown) {
+  const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
+  const ids = parseInput(someUserIds, rawUserIds, "userIds");
+  await requireUsers(ctx.prisma, ids, "userIds");
+  const existing = await ctx.prisma.groupMember.count({ where: { groupId, userId: { in: ids } } });
+  if (existing > 0) throw badUserInput("userIds", "userIds: a listed user is already a member");
+  await changeMembership(ctx, async (tx, events) => {
+    await tx.groupMember.createMany({
+      data: ids.map((userId) => ({ groupId, userId, role: "MEMBER" as const })),
+    });
+    events.push({ type: "group.joined", groupId, userIds: ids });
+    const general = await tx.channel.findFirst({
+      where: { groupId, name: DEFAULT_CHANNEL },
+      select: { id: true },
+    });
+    if (general) await addToChannel(tx, events, general.id, ids);
+  });
+  return groupId;
+}
+
+/** Removes a member from the group and from every channel of the group. */
+async function removeMember(
+  tx: Tx,
+  events: Parameters<typeof addToChannel>[1],
+  groupId: string,
+  userId: string,
+) {
+  await removeFromChannels(tx, events, { userId, channel: { groupId } });
+  await tx.groupMember.delete({ where: { groupId_userId: { groupId, userId } } });
+  events.push({ type: "group.left", groupId, userIds: [userId] });
+}
+
+async function memberRole(
+  ctx: Context,
+  groupId: string,
+  userId: string,
+  field: string,
+): Promise<GroupRole> {
+  const member = await ctx.prisma.groupMember.findUnique({
+    where: { groupId_userId: { groupId, userId } },
+    select: { role: true },
+  });
+  if (!member) throw notFound("Group member", field);
+  return member.role;
+}
+
+async function ownerCount(db: Tx | Context["prisma"], groupId: string) {
+  return db.groupMember.count({ where: { groupId, role: "OWNER" } });
+}
+
+export async function removeGroupMember(ctx: Context, rawGroupId: unknown, rawUserId: unknown) {
+  const { groupId, role: viewerRole } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
+  const userId = parseId("userId", rawUserId);
+  if (userId === requireViewerId(ctx))
+    throw badUserInput("userId", "userId: use leaveGroup to leave a group");
+  const targetRole = await memberRole(ctx, groupId, userId, "userId");
+  // Owners may remove anyone; admins only plain members.
+  if (viewerRole !== "OWNER" && targetRole !== "MEMBER")
+    throw forbidden("Only owners can remove owners or admins.");
+  await changeMembership(ctx, async (tx, events) => {
+    if (targetRole === "OWNER" && (await ownerCount(tx, groupId)) <= 1) {
+      throw badUserInput("userId", "userId: the last owner cannot be removed");
+    }
+    await removeMember(tx, events, groupId, userId);
+  });
+  return groupId;
+}
+
+export async function setGroupMemberRole(
+  ctx: Context,
+  rawGroupId: unknown,
+  rawUserId: unknown,
+  role: GroupRole,
+) {
+  const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "OWNER");
+  const userId = parseId("userId", rawUserId);
+  const current = await memberRole(ctx, groupId, userId, "userId");
+  if (current === role) return groupId;
+  await changeMembership(ctx, async (tx, events) => {
+    if (current === "OWNER" && (await ownerCount(tx, groupId)) <= 1) {
+      throw badUserInput(
+        "role",
+        "role: the last owner cannot step down; make someone else an owner first",
+      );
+    }
+    await tx.groupMember.update({ where: { groupId_userId: { groupId, userId } }, data: { role } });
+    events.push({ type: "group.roleChanged", groupId, userId, role });
+  });
+  return groupId;
+}
+
+/**
+ * Leaves a group. The last owner cannot leave while others remain (hand ownership over
+ * first); if they are the only member left, the group is deleted with its channels.
+ * Returns whether the group still exists.
+ */
+export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boolean> {
+  const { groupId, role } = await requireGroupRole(ctx, rawGroupId, "groupId", "MEMBER");
+  const viewerId = requireViewerId(ctx);
+  return changeMembership(ctx, async (tx, events) => {
+    const members = await tx.groupMember.count({ where: { groupId } });
+    if (members === 1) {
+      await removeMember(tx, events, groupId, viewerId);
+      await tx.group.delete({ where: { id: groupId } });
+      return false;
+    }
+    if (role === "OWNER" && (await ownerCount(tx, groupId)) <= 1) {
+      throw badUserInput(
+        "groupId",
+        "groupId: the last owner cannot leave; make another member an owner first",
+      );
+    }
+    await removeMember(tx, events, groupId, viewerId);
+    return true;
+  });
+}
+
+/** Groups the viewer belongs to. */
+export function viewerGroupsFilter(ctx: Context): Prisma.GroupWhereInput {
+  return { members: { some: { userId: requireViewerId(ctx) } } };
+}
+
+export { roleAtLeast };

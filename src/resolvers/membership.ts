@@ -1,0 +1,62 @@
+// Every change of who is in which group or channel goes through `changeMembership`:
+// it runs the change in one transaction and then announces what changed. Live
+// subscriptions (which channels a socket follows) and membership caches hook in here,
+// so there is exactly one place where membership can change.
+import type { Context } from "../context.js";
+import type { Prisma } from "../db/generated/prisma/client.js";
+import type { MembershipEvent } from "../pubsub/events.js";
+
+export type { MembershipEvent };
+
+export type Tx = Prisma.TransactionClient;
+
+/**
+ * Runs `change` in a transaction; `change` returns its result and the events it caused.
+ * Events are announced only after commit, so nobody hears of a change that rolled back.
+ */
+export async function changeMembership<T>(
+  ctx: Context,
+  change: (tx: Tx, events: MembershipEvent[]) => Promise<T>,
+): Promise<T> {
+  const events: MembershipEvent[] = [];
+  const result = await ctx.prisma.$transaction((tx) => change(tx, events));
+  ctx.memo.clear();
+  if (events.length > 0) await ctx.services.membershipEvents.publish(events);
+  return result;
+}
+
+/** Adds users to a channel; returns the ones that were not members yet. */
+export async function addToChannel(
+  tx: Tx,
+  events: MembershipEvent[],
+  channelId: string,
+  userIds: string[],
+) {
+  const added = await tx.channelMember.createManyAndReturn({
+    data: userIds.map((userId) => ({ channelId, userId })),
+    skipDuplicates: true,
+    select: { userId: true },
+  });
+  const ids = added.map((row) => row.userId);
+  if (ids.length > 0) events.push({ type: "channel.joined", channelId, userIds: ids });
+  return ids;
+}
+
+/** Removes users from the given channels, announcing each channel that lost someone. */
+export async function removeFromChannels(
+  tx: Tx,
+  events: MembershipEvent[],
+  where: Prisma.ChannelMemberWhereInput,
+) {
+  const rows = await tx.channelMember.findMany({
+    where,
+    select: { channelId: true, userId: true },
+  });
+  if (rows.length === 0) return;
+  await tx.channelMember.deleteMany({ where });
+  const byChannel = new Map<string, string[]>();
+  for (const row of rows)
+    byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.userId]);
+  for (const [channelId, userIds] of byChannel)
+    events.push({ type: "channel.left", channelId, userIds });
+}

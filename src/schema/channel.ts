@@ -1,0 +1,171 @@
+// Channels: group channels and direct conversations, the viewer's inbox, and the
+// channel mutations.
+import type { Context } from "../context.js";
+import { ChannelKind } from "../db/generated/prisma/enums.js";
+import * as channels from "../resolvers/channels.js";
+import { builder } from "./builder.js";
+
+const ChannelKindEnum = builder.enumType(ChannelKind, {
+  name: "ChannelKind",
+  description: "GROUP: a channel of a group. DIRECT: a 1:1 conversation.",
+});
+
+builder.prismaObject("ChannelMember", {
+  fields: (t) => ({
+    user: t.relation("user"),
+    joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+  }),
+});
+
+/** Selects the viewer's own membership row of the channel (or nothing). */
+const viewerMembership = (_args: unknown, ctx: Context) => ({
+  members: { where: { userId: ctx.viewer?.id ?? "" }, select: { lastReadSeq: true } },
+});
+
+builder.prismaObject("Channel", {
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    kind: t.expose("kind", { type: ChannelKindEnum }),
+    name: t.exposeString("name", {
+      nullable: true,
+      description: "Null for direct conversations (see `peer`).",
+    }),
+    isPrivate: t.exposeBoolean("isPrivate"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    lastActivityAt: t.expose("lastActivityAt", {
+      type: "DateTime",
+      description: "The inbox is sorted by this.",
+    }),
+    group: t.relation("group", { nullable: true }),
+    peer: t.prismaField({
+      type: "User",
+      nullable: true,
+      description: "For a direct conversation: the other person. Null for group channels.",
+      select: (_args, ctx, nestedSelection) => ({
+        kind: true,
+        members: {
+          where: { userId: { not: ctx.viewer?.id ?? "" } },
+          take: 1,
+          select: { user: nestedSelection(true) },
+        },
+      }),
+      resolve: (_query, channel) =>
+        channel.kind === "DIRECT" ? (channel.members[0]?.user ?? null) : null,
+    }),
+    viewerIsMember: t.boolean({
+      select: viewerMembership,
+      resolve: (channel) => channel.members.length > 0,
+    }),
+    memberCount: t.relationCount("members"),
+    members: t.relatedConnection("members", {
+      cursor: "channelId_userId",
+      query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
+    }),
+    lastMessage: t.relation("lastMessage", { nullable: true }),
+    unreadCount: t.int({
+      description: "Messages after the viewer's read position (0 when not a member).",
+      select: (args, ctx) => ({ lastSeq: true, ...viewerMembership(args, ctx) }),
+      resolve: (channel) => {
+        const membership = channel.members[0];
+        return membership ? Math.max(0, channel.lastSeq - membership.lastReadSeq) : 0;
+      },
+    }),
+  }),
+});
+
+const CreateChannelInput = builder.inputType("CreateChannelInput", {
+  fields: (t) => ({
+    groupId: t.id({ required: true }),
+    name: t.string({
+      required: true,
+      description: "Lower case letters, digits, '-' and '_'; at most 80.",
+    }),
+    isPrivate: t.boolean({
+      defaultValue: false,
+      description: "Private channels are invisible to non-members.",
+    }),
+  }),
+});
+
+const loadChannel = (query: object, ctx: Context, id: string) =>
+  ctx.prisma.channel.findUniqueOrThrow({ ...query, where: { id } });
+
+builder.queryFields((t) => ({
+  channel: t.prismaField({
+    type: "Channel",
+    nullable: true,
+    description:
+      "A channel the viewer is in, or a public channel of one of their groups (NOT_FOUND otherwise).",
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ channel: { channelId: args.id, field: "id", need: "view" } }),
+    resolve: (query, _root, args, ctx) => loadChannel(query, ctx, args.id),
+  }),
+  channels: t.prismaConnection(
+    {
+      type: "Channel",
+      cursor: "id",
+      description:
+        "The viewer's inbox: every channel they are in, group and direct, most recently active first.",
+      authScopes: { signedIn: true },
+      resolve: (query, _root, _args, ctx) =>
+        ctx.prisma.channel.findMany({
+          ...query,
+          where: channels.inboxFilter(ctx),
+          orderBy: [{ lastActivityAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "ChannelConnection" },
+    { name: "ChannelEdge" },
+  ),
+}));
+
+builder.mutationFields((t) => ({
+  createChannel: t.prismaField({
+    type: "Channel",
+    description: "Owners and admins of the group. The creator is the first member.",
+    args: { input: t.arg({ type: CreateChannelInput, required: true }) },
+    authScopes: (_root, args) => ({
+      groupRole: { groupId: args.input.groupId, field: "input.groupId", atLeast: "ADMIN" },
+    }),
+    resolve: async (query, _root, args, ctx) =>
+      loadChannel(query, ctx, await channels.createChannel(ctx, args.input)),
+  }),
+  joinChannel: t.prismaField({
+    type: "Channel",
+    description: "Joins a public channel of one of the viewer's groups. Idempotent.",
+    args: { channelId: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({
+      channel: { channelId: args.channelId, field: "channelId", need: "view" },
+    }),
+    resolve: async (query, _root, args, ctx) =>
+      loadChannel(query, ctx, await channels.joinChannel(ctx, args.channelId)),
+  }),
+  addChannelMembers: t.prismaField({
+    type: "Channel",
+    description: "Channel members add other members of the group (the way into a private channel).",
+    args: { channelId: t.arg.id({ required: true }), userIds: t.arg.idList({ required: true }) },
+    authScopes: (_root, args) => ({
+      channel: { channelId: args.channelId, field: "channelId", need: "member" },
+    }),
+    resolve: async (query, _root, args, ctx) =>
+      loadChannel(query, ctx, await channels.addChannelMembers(ctx, args.channelId, args.userIds)),
+  }),
+  leaveChannel: t.boolean({
+    description:
+      "Leaves a group channel (not #general: leave the group; not a direct conversation).",
+    args: { channelId: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({
+      channel: { channelId: args.channelId, field: "channelId", need: "member" },
+    }),
+    resolve: (_root, args, ctx) => channels.leaveChannel(ctx, args.channelId),
+  }),
+  directChannel: t.prismaField({
+    type: "Channel",
+    description:
+      "Gets or creates THE direct conversation of the viewer and `userId` (FORBIDDEN if either blocked the other).",
+    args: { userId: t.arg.id({ required: true }) },
+    authScopes: { signedIn: true },
+    resolve: async (query, _root, args, ctx) =>
+      loadChannel(query, ctx, await channels.directChannel(ctx, args.userId)),
+  }),
+}));

@@ -1,0 +1,173 @@
+// Groups: the Group type, its members and channels, and the group mutations.
+import type { Context } from "../context.js";
+import { GroupRole } from "../db/generated/prisma/enums.js";
+import { visibleGroupChannels } from "../resolvers/channels.js";
+import * as groups from "../resolvers/groups.js";
+import { builder } from "./builder.js";
+
+export const GroupRoleEnum = builder.enumType(GroupRole, {
+  name: "GroupRole",
+  description:
+    "OWNER > ADMIN > MEMBER. Owners and admins manage members and channels; owners manage roles.",
+});
+
+builder.prismaObject("GroupMember", {
+  fields: (t) => ({
+    user: t.relation("user"),
+    role: t.expose("role", { type: GroupRoleEnum }),
+    joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+  }),
+});
+
+builder.prismaObject("Group", {
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    viewerRole: t.field({
+      type: GroupRoleEnum,
+      nullable: true,
+      description: "The viewer's role here (null once they left).",
+      select: (_args, ctx) => ({
+        members: { where: { userId: ctx.viewer?.id ?? "" }, select: { role: true } },
+      }),
+      resolve: (group) => group.members[0]?.role ?? null,
+    }),
+    memberCount: t.relationCount("members"),
+    members: t.relatedConnection("members", {
+      cursor: "groupId_userId",
+      query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
+    }),
+    channels: t.relatedConnection("channels", {
+      cursor: "id",
+      description: "Public channels, and the private ones the viewer is in, by name.",
+      query: (_args, ctx) => ({
+        where: visibleGroupChannels(ctx),
+        orderBy: [{ name: "asc" }, { id: "asc" }],
+      }),
+    }),
+  }),
+});
+
+const CreateGroupInput = builder.inputType("CreateGroupInput", {
+  fields: (t) => ({
+    name: t.string({ required: true, description: "1-100 characters." }),
+    description: t.string({ description: "Up to 1000 characters." }),
+    memberIds: t.idList({ description: "Users to add as MEMBERs (the creator becomes OWNER)." }),
+  }),
+});
+
+const UpdateGroupInput = builder.inputType("UpdateGroupInput", {
+  fields: (t) => ({
+    name: t.string({ description: "1-100 characters; omit to keep." }),
+    description: t.string({ description: "Up to 1000 characters; null clears it, omit to keep." }),
+  }),
+});
+
+const admin =
+  (field = "groupId") =>
+  (_root: unknown, args: { groupId: string }) => ({
+    groupRole: { groupId: args.groupId, field, atLeast: "ADMIN" as const },
+  });
+
+builder.queryFields((t) => ({
+  group: t.prismaField({
+    type: "Group",
+    nullable: true,
+    description: "A group the viewer belongs to (NOT_FOUND otherwise).",
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({
+      groupRole: { groupId: args.id, field: "id", atLeast: "MEMBER" },
+    }),
+    resolve: (query, _root, args, ctx) =>
+      ctx.prisma.group.findUniqueOrThrow({ ...query, where: { id: args.id } }),
+  }),
+  groups: t.prismaConnection(
+    {
+      type: "Group",
+      cursor: "id",
+      description: "The viewer's groups, by name.",
+      authScopes: { signedIn: true },
+      resolve: (query, _root, _args, ctx) =>
+        ctx.prisma.group.findMany({
+          ...query,
+          where: groups.viewerGroupsFilter(ctx),
+          orderBy: [{ name: "asc" }, { id: "asc" }],
+        }),
+    },
+    { name: "GroupConnection" },
+    { name: "GroupEdge" },
+  ),
+}));
+
+const loadGroup = (query: object, ctx: Context, id: string) =>
+  ctx.prisma.group.findUniqueOrThrow({ ...query, where: { id } });
+
+builder.mutationFields((t) => ({
+  createGroup: t.prismaField({
+    type: "Group",
+    description:
+      "Creates a group with the viewer as OWNER, the listed users as MEMBERs, and a #general channel for all.",
+    authScopes: { signedIn: true },
+    args: { input: t.arg({ type: CreateGroupInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) =>
+      loadGroup(query, ctx, await groups.createGroup(ctx, input)),
+  }),
+  updateGroup: t.prismaField({
+    type: "Group",
+    description: "Owners and admins.",
+    args: {
+      groupId: t.arg.id({ required: true }),
+      input: t.arg({ type: UpdateGroupInput, required: true }),
+    },
+    authScopes: admin(),
+    resolve: async (query, _root, args, ctx) =>
+      loadGroup(query, ctx, await groups.updateGroup(ctx, args.groupId, args.input)),
+  }),
+  addGroupMembers: t.prismaField({
+    type: "Group",
+    description:
+      "Owners and admins. New members join #general. Listing a current member is BAD_USER_INPUT.",
+    args: { groupId: t.arg.id({ required: true }), userIds: t.arg.idList({ required: true }) },
+    authScopes: admin(),
+    resolve: async (query, _root, args, ctx) =>
+      loadGroup(query, ctx, await groups.addGroupMembers(ctx, args.groupId, args.userIds)),
+  }),
+  removeGroupMember: t.prismaField({
+    type: "Group",
+    description:
+      "Owners remove anyone but the last owner; admins remove members. Also removes them from every channel of the group.",
+    args: { groupId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    authScopes: admin(),
+    resolve: async (query, _root, args, ctx) =>
+      loadGroup(query, ctx, await groups.removeGroupMember(ctx, args.groupId, args.userId)),
+  }),
+  setGroupMemberRole: t.prismaField({
+    type: "Group",
+    description: "Owners only. The last owner cannot step down.",
+    args: {
+      groupId: t.arg.id({ required: true }),
+      userId: t.arg.id({ required: true }),
+      role: t.arg({ type: GroupRoleEnum, required: true }),
+    },
+    authScopes: (_root, args) => ({
+      groupRole: { groupId: args.groupId, field: "groupId", atLeast: "OWNER" },
+    }),
+    resolve: async (query, _root, args, ctx) =>
+      loadGroup(
+        query,
+        ctx,
+        await groups.setGroupMemberRole(ctx, args.groupId, args.userId, args.role),
+      ),
+  }),
+  leaveGroup: t.boolean({
+    description:
+      "Leaves the group and its channels. The last owner must first make someone else an owner; when the last member leaves, the group is deleted. Returns whether the group still exists.",
+    args: { groupId: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({
+      groupRole: { groupId: args.groupId, field: "groupId", atLeast: "MEMBER" },
+    }),
+    resolve: (_root, args, ctx) => groups.leaveGroup(ctx, args.groupId),
+  }),
+}));
