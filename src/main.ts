@@ -13,8 +13,13 @@ async function main() {
 
   const shutdown = async (signal: string) => {
     console.log(`[${config.serverId}] ${signal}: shutting down`);
-    await app.stop();
-    process.exit(0);
+    try {
+      await app.stop();
+      process.exit(0);
+    } catch (error) {
+      console.error(`[${config.serverId}] shutdown failed`, error);
+      process.exit(1);
+    }
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));

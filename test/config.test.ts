@@ -59,4 +59,8 @@ describe("loadConfig", () => {
     const error = configError({ PORT: port });
     expect(error.message).toMatch(/^Invalid configuration:\n {2}PORT: /);
   });
+
+  it.each(["", " "])("treats an empty PORT (%j) as unset, not as port 0", (port) => {
+    expect(loadConfig({ PORT: port }).port).toBe(4000);
+  });
 });
