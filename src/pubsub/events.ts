@@ -1,5 +1,6 @@
 // The shapes of the events that travel on the bus. They live with the bus (not with the
-// resolvers or the worker) because both sides of the bus depend on them.
+// resolvers or the worker) because both sides of the bus depend on them. Events are
+// JSON: times are ISO strings.
 
 /** Membership changed; live subscriptions use these to follow channels a user joins or leaves. */
 export type MembershipEvent =
@@ -7,9 +8,47 @@ export type MembershipEvent =
   | { type: "channel.left"; channelId: string; userIds: string[] }
   | { type: "group.joined"; groupId: string; userIds: string[] }
   | { type: "group.left"; groupId: string; userIds: string[] }
-  | {
-      type: "group.roleChanged";
-      groupId: string;
-      userId: string;
-      role: "OWNER" | "ADMIN" | "MEMBER";
-    };
+  | { type: "group.roleChanged"; groupId: string; userId: string; role: "OWNER" | "ADMIN" | "MEMBER" };
+
+/** A persisted message with what a subscriber's selection needs, so no one queries per event. */
+export interface MessagePayload {
+  id: string;
+  channelId: string;
+  senderId: string;
+  clientMessageId: string;
+  seq: number;
+  body: string;
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+  sender: { id: string; username: string; displayName: string; avatarUrl: string | null };
+  recipientIds: string[];
+}
+
+export type MessageEvent =
+  /** One event carries all of a worker batch's new messages for one channel, in seq order. */
+  | { type: "message.created"; channelId: string; messages: MessagePayload[] }
+  | { type: "message.updated"; channelId: string; message: MessagePayload }
+  | { type: "message.deleted"; channelId: string; message: MessagePayload };
+
+export type BusEvent = MessageEvent | MembershipEvent;
+
+/** Routing keys of the event exchange. */
+export const routingKeys = {
+  channel: (channelId: string) => `channel.${channelId}`,
+  user: (userId: string) => `user.${userId}`,
+};
+
+/** Where a membership event is published: the channel's key and each affected user's key. */
+export function membershipRoutingKeys(event: MembershipEvent): string[] {
+  switch (event.type) {
+    case "channel.joined":
+    case "channel.left":
+      return [routingKeys.channel(event.channelId), ...event.userIds.map(routingKeys.user)];
+    case "group.joined":
+    case "group.left":
+      return event.userIds.map(routingKeys.user);
+    case "group.roleChanged":
+      return [routingKeys.user(event.userId)];
+  }
+}
