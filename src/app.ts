@@ -8,7 +8,9 @@ import { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
-import { createLocalEventChannel } from "./pubsub/local-events.js";
+import type { Bus } from "./pubsub/bus.js";
+import { openBus } from "./pubsub/open-bus.js";
+import { MembershipCache } from "./resolvers/membership-cache.js";
 import { createHttpServer } from "./server/http-server.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createYogaServer } from "./server/yoga.js";
@@ -26,6 +28,8 @@ export interface App {
 export interface AppOverrides {
   /** Use this database instead of opening one from the config (tests share one). */
   db?: Database;
+  /** Use this bus instead of opening one from the config. */
+  bus?: Bus;
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
@@ -36,14 +40,26 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       dataDir: config.dataDir,
       migrate: config.migrateOnStart,
     }));
+  const log = (message: string, error?: unknown) =>
+    error === undefined
+      ? console.log(`[${config.serverId}] ${message}`)
+      : console.error(`[${config.serverId}] ${message}`, error);
+  const bus =
+    overrides.bus ??
+    (await openBus({
+      url: config.amqpUrl,
+      prefix: config.amqpPrefix,
+      shards: config.commandShards,
+      log,
+    }));
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   const services: Services = {
     config,
     db,
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
-    // In-process until the message pipeline puts membership events on the bus.
-    membershipEvents: createLocalEventChannel(),
+    bus,
+    membershipCache: new MembershipCache(),
   };
 
   const servesApi = config.role === "api" || config.role === "all";
@@ -55,7 +71,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     services,
     async start() {
-      if (runsWorker) stops.push((await startWorker(services)).stop);
+      if (runsWorker) {
+        const worker = await startWorker({ db, bus, batchSize: config.workerBatchSize, log });
+        stops.push(worker.stop);
+      }
       if (!servesApi) return undefined;
       const yoga = createYogaServer(services);
       const httpServer = createHttpServer(yoga, config.maxBodyBytes);
@@ -80,6 +99,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       stopping ??= (async () => {
         // Stop accepting work first, then release what it used.
         for (const stop of stops.reverse()) await stop();
+        if (!overrides.bus) await bus.close();
         if (!overrides.db) await db.close();
       })();
       return stopping;

@@ -44,6 +44,15 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** Prefix of RabbitMQ exchange and queue names (default "chat"). */
+  AMQP_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default("chat"),
+  /** Command shards: queues that keep each channel's commands in order (default 8; all processes must agree). */
+  COMMAND_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
+  /** Commands the worker persists per transaction (default 100). */
+  WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(100),
   /** Apply pending migrations at start-up (default: only in embedded mode). */
   MIGRATE_ON_START: z
     .enum(["true", "false"])
@@ -63,6 +72,9 @@ export interface Config {
   databaseUrl: string | undefined;
   amqpUrl: string | undefined;
   memcachedServers: string | undefined;
+  amqpPrefix: string;
+  commandShards: number;
+  workerBatchSize: number;
   dataDir: string;
   /** Undefined outside production: a secret is generated and kept in `dataDir`. */
   jwtSecret: string | undefined;
@@ -101,6 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     amqpUrl: e.AMQP_URL,
     memcachedServers: e.MEMCACHED_SERVERS,
+    amqpPrefix: e.AMQP_PREFIX,
+    commandShards: e.COMMAND_SHARDS,
+    workerBatchSize: e.WORKER_BATCH_SIZE,
     dataDir: resolve(e.DATA_DIR),
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

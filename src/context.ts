@@ -1,19 +1,23 @@
 // What every resolver receives. A new object per request (HTTP) or per operation
 // (WebSocket), built by app/context.ts; `services` is shared by all of them.
+
+import type DataLoader from "dataloader";
 import type { AccessTokens } from "./auth/access-tokens.js";
 import type { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
-import type { MembershipEvent } from "./pubsub/events.js";
-import type { EventChannel } from "./pubsub/local-events.js";
+import type { Channel, User } from "./db/generated/prisma/client.js";
+import type { Bus } from "./pubsub/bus.js";
+import type { MembershipCache } from "./resolvers/membership-cache.js";
 
 export interface Services {
   config: Config;
   db: Database;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
-  /** Committed membership changes (resolvers/membership.ts publishes, subscriptions listen). */
-  membershipEvents: EventChannel<MembershipEvent>;
+  /** Commands to the worker, events to every replica. */
+  bus: Bus;
+  membershipCache: MembershipCache;
 }
 
 export interface Viewer {
@@ -29,4 +33,11 @@ export interface Context {
   authProblem: "expired" | "invalid" | null;
   /** Per-request memo for authorization lookups (resolvers/access.ts). */
   memo: Map<string, Promise<unknown>>;
+  /** Batched lookups for objects that did not come from a Pothos-planned query (event payloads). */
+  loaders: Loaders;
+}
+
+export interface Loaders {
+  user: DataLoader<string, User | null>;
+  channel: DataLoader<string, Channel | null>;
 }

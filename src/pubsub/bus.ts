@@ -20,7 +20,10 @@ export interface Bus {
   /** Durably enqueues a command; resolves once the broker has it (publisher confirm). */
   sendCommand(command: Command): Promise<void>;
   /** Worker side: consumes every shard; resolves to a function that stops consuming. */
-  consumeCommands(handler: CommandBatchHandler, options?: CommandConsumerOptions): Promise<() => Promise<void>>;
+  consumeCommands(
+    handler: CommandBatchHandler,
+    options?: CommandConsumerOptions,
+  ): Promise<() => Promise<void>>;
   /** Publishes events to the event exchange; resolves once the broker has them. */
   publishEvents(events: Array<{ routingKey: string; event: BusEvent }>): Promise<void>;
   /**

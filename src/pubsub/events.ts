@@ -8,7 +8,12 @@ export type MembershipEvent =
   | { type: "channel.left"; channelId: string; userIds: string[] }
   | { type: "group.joined"; groupId: string; userIds: string[] }
   | { type: "group.left"; groupId: string; userIds: string[] }
-  | { type: "group.roleChanged"; groupId: string; userId: string; role: "OWNER" | "ADMIN" | "MEMBER" };
+  | {
+      type: "group.roleChanged";
+      groupId: string;
+      userId: string;
+      role: "OWNER" | "ADMIN" | "MEMBER";
+    };
 
 /** A persisted message with what a subscriber's selection needs, so no one queries per event. */
 export interface MessagePayload {
@@ -21,7 +26,16 @@ export interface MessagePayload {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
-  sender: { id: string; username: string; displayName: string; avatarUrl: string | null };
+  /** The sender's public profile (everything the User type shows to others). */
+  sender: {
+    id: string;
+    username: string;
+    displayName: string;
+    avatarUrl: string | null;
+    bio: string | null;
+    createdAt: string;
+    lastSeenAt: string | null;
+  };
   recipientIds: string[];
 }
 

@@ -4,7 +4,7 @@
 // so there is exactly one place where membership can change.
 import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
-import type { MembershipEvent } from "../pubsub/events.js";
+import { type MembershipEvent, membershipRoutingKeys } from "../pubsub/events.js";
 
 export type { MembershipEvent };
 
@@ -21,7 +21,21 @@ export async function changeMembership<T>(
   const events: MembershipEvent[] = [];
   const result = await ctx.prisma.$transaction((tx) => change(tx, events));
   ctx.memo.clear();
-  if (events.length > 0) await ctx.services.membershipEvents.publish(events);
+  for (const event of events) {
+    if (event.type === "channel.joined" || event.type === "channel.left") {
+      ctx.services.membershipCache.forget(event.channelId, event.userIds);
+    }
+  }
+  try {
+    await ctx.services.bus.publishEvents(
+      events.flatMap((event) =>
+        membershipRoutingKeys(event).map((routingKey) => ({ routingKey, event })),
+      ),
+    );
+  } catch (error) {
+    // The change is committed; live subscriptions catch up when clients resubscribe.
+    console.error("membership events not published", error);
+  }
   return result;
 }
 

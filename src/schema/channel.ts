@@ -22,7 +22,7 @@ const viewerMembership = (_args: unknown, ctx: Context) => ({
   members: { where: { userId: ctx.viewer?.id ?? "" }, select: { lastReadSeq: true } },
 });
 
-builder.prismaObject("Channel", {
+export const ChannelRef = builder.prismaObject("Channel", {
   fields: (t) => ({
     id: t.exposeID("id"),
     kind: t.expose("kind", { type: ChannelKindEnum }),

@@ -1,25 +1,155 @@
-// Messages as the inbox and history show them. (Sending, editing and live delivery
-// come with the message pipeline.)
+// Messages: the Message type (from a stored row, an event payload, or sendMessage's
+// answer), history, sending/editing/deleting, and the live subscriptions.
+import type { Message } from "../db/generated/prisma/client.js";
+import * as live from "../resolvers/live-messages.js";
+import * as messages from "../resolvers/messages.js";
 import { builder } from "./builder.js";
+import { ChannelRef } from "./channel.js";
+import { User } from "./user.js";
 
-builder.prismaObject("Message", {
+const MessageStatus = builder.enumType("MessageStatus", {
+  description: "The sender's view of a message.",
+  values: {
+    PENDING: { description: "Accepted and queued; not yet stored (no seq yet)." },
+    SENT: { description: "Stored, with its seq, and announced to the channel." },
+  } as const,
+});
+
+/** The Message type also resolves objects that did not come from a Prisma query. */
+const view = (message: Message) => message as unknown as messages.MessageView;
+const asMessage = (message: messages.MessageView) => message as unknown as Message;
+
+export const MessageRef = builder.prismaObject("Message", {
   fields: (t) => ({
     id: t.exposeID("id"),
     clientMessageId: t.exposeString("clientMessageId", {
       description:
         "The sender's idempotency key: a retried send with the same key is the same message.",
     }),
-    seq: t.exposeInt("seq", { description: "Position in the channel: 1, 2, 3… with no gaps." }),
+    seq: t.int({
+      nullable: true,
+      description: "Position in the channel: 1, 2, 3… with no gaps. Null while PENDING.",
+      resolve: (message) => view(message).seq,
+    }),
+    status: t.field({
+      type: MessageStatus,
+      resolve: (message) => view(message).status ?? "SENT",
+    }),
     body: t.string({
       nullable: true,
       description: "Null once the message is deleted.",
-      select: { body: true, deletedAt: true },
       resolve: (message) => (message.deletedAt ? null : message.body),
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     editedAt: t.expose("editedAt", { type: "DateTime", nullable: true }),
     deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true }),
-    sender: t.relation("sender"),
-    channel: t.relation("channel"),
+    // Not Prisma relations: payload messages carry their sender, and a list of stored
+    // ones loads its senders in one batch.
+    sender: t.field({
+      type: User,
+      resolve: async (message, _args, ctx) => {
+        const sender = view(message).sender ?? (await ctx.loaders.user.load(message.senderId));
+        if (!sender)
+          throw new Error(`sender ${message.senderId} of message ${message.id} is missing`);
+        return sender as never;
+      },
+    }),
+    channel: t.field({
+      type: ChannelRef,
+      resolve: async (message, _args, ctx) => {
+        const channel = await ctx.loaders.channel.load(message.channelId);
+        if (!channel)
+          throw new Error(`channel ${message.channelId} of message ${message.id} is missing`);
+        return channel;
+      },
+    }),
   }),
 });
+
+builder.prismaObjectField("Channel", "messages", (t) =>
+  t.relatedConnection(
+    "messages",
+    {
+      cursor: "id",
+      description:
+        "History, newest first: `first`/`after` go back in time, `last`/`before` forward.",
+      query: { orderBy: { seq: "desc" } },
+    },
+    { name: "MessageConnection" },
+    { name: "MessageEdge" },
+  ),
+);
+
+const SendMessageInput = builder.inputType("SendMessageInput", {
+  fields: (t) => ({
+    channelId: t.id({ required: true }),
+    body: t.string({
+      required: true,
+      description: `1-${messages.MAX_BODY_LENGTH} characters, not only spaces.`,
+    }),
+    clientMessageId: t.string({
+      required: true,
+      description:
+        "Chosen by the client, unique per message (1-64 of A-Z a-z 0-9 _ . : -). Retrying with it never duplicates.",
+    }),
+  }),
+});
+
+builder.queryField("message", (t) =>
+  t.field({
+    type: MessageRef,
+    nullable: true,
+    description: "A message of a channel the viewer can see (NOT_FOUND otherwise).",
+    authScopes: { signedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => messages.visibleMessage(ctx, args.id),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: MessageRef,
+    description:
+      "Queues a message and answers at once with status PENDING; it arrives with its seq on messageAdded. SERVICE_UNAVAILABLE (retryable) when the queue is down: retry with the same clientMessageId.",
+    authScopes: { signedIn: true },
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => asMessage(await messages.sendMessage(ctx, input)),
+  }),
+  editMessage: t.field({
+    type: MessageRef,
+    description: "The sender edits; the change arrives on messageUpdated.",
+    authScopes: { signedIn: true },
+    args: { id: t.arg.id({ required: true }), body: t.arg.string({ required: true }) },
+    resolve: async (_root, args, ctx) =>
+      asMessage(await messages.editMessage(ctx, args.id, args.body)),
+  }),
+  deleteMessage: t.field({
+    type: MessageRef,
+    description:
+      "The sender, or an owner or admin of the group, deletes; the change arrives on messageUpdated.",
+    authScopes: { signedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => asMessage(await messages.deleteMessage(ctx, args.id)),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  messageAdded: t.field({
+    type: MessageRef,
+    description:
+      "New messages of one channel, or of all the viewer's channels (including ones joined later) when channelId is omitted. With afterSeq (one channel only) the missed messages come first, then live ones, with no gap or repeat. Ends with FORBIDDEN when the viewer leaves the channel.",
+    authScopes: { signedIn: true },
+    args: { channelId: t.arg.id(), afterSeq: t.arg.int() },
+    subscribe: (_root, args, ctx) => live.messageAdded(ctx, args),
+    resolve: (message) => asMessage(message),
+  }),
+  messageUpdated: t.field({
+    type: MessageRef,
+    description:
+      "Edits and deletions (deletedAt set, body null) in one channel, or in all the viewer's channels.",
+    authScopes: { signedIn: true },
+    args: { channelId: t.arg.id() },
+    subscribe: (_root, args, ctx) => live.messageUpdated(ctx, args),
+    resolve: (message) => asMessage(message),
+  }),
+}));

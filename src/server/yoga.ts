@@ -2,6 +2,7 @@
 // graphql-ws), masked errors, /health and /ready.
 import { createYoga, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "../context.js";
+import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
 
@@ -45,6 +46,7 @@ export function createYogaServer(services: Services): Yoga {
         viewer: auth.viewer,
         authProblem: auth.authProblem,
         memo: new Map(),
+        loaders: createLoaders(services.db.prisma),
       };
     },
     plugins: [
@@ -53,7 +55,7 @@ export function createYogaServer(services: Services): Yoga {
         // false (503) rather than throwing: a thrown error's message would reach the caller.
         check: async () => {
           try {
-            await services.db.ping();
+            await Promise.all([services.db.ping(), services.bus.ping()]);
             return true;
           } catch {
             return false;

@@ -4,7 +4,12 @@
 // auto-delete queue per routing key per process and refcounts its listeners.
 import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
 import { AMQPPubSub } from "graphql-amqp-subscriptions";
-import { type Bus, BusUnavailableError, type CommandBatchHandler, type CommandConsumerOptions } from "../bus.js";
+import {
+  type Bus,
+  BusUnavailableError,
+  type CommandBatchHandler,
+  type CommandConsumerOptions,
+} from "../bus.js";
 import { type Command, shardOf } from "../commands.js";
 import type { BusEvent } from "../events.js";
 import { declareTopology, type TopologyNames, topologyNames } from "./topology.js";
@@ -69,7 +74,8 @@ export class AmqpBus implements Bus {
   }
 
   #channel(): ConfirmChannel {
-    if (!this.#open || !this.#publishChannel) throw new BusUnavailableError("RabbitMQ is not connected");
+    if (!this.#open || !this.#publishChannel)
+      throw new BusUnavailableError("RabbitMQ is not connected");
     return this.#publishChannel;
   }
 
@@ -78,12 +84,23 @@ export class AmqpBus implements Bus {
     const channel = this.#channel();
     const timeoutMs = this.options.confirmTimeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BusUnavailableError("RabbitMQ did not confirm in time")), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new BusUnavailableError("RabbitMQ did not confirm in time")),
+        timeoutMs,
+      );
       try {
-        channel.publish(exchange, routingKey, Buffer.from(JSON.stringify(payload)), JSON_PROPS, (error) => {
-          clearTimeout(timer);
-          error ? reject(new BusUnavailableError(`RabbitMQ refused the message: ${String(error)}`)) : resolve();
-        });
+        channel.publish(
+          exchange,
+          routingKey,
+          Buffer.from(JSON.stringify(payload)),
+          JSON_PROPS,
+          (error) => {
+            clearTimeout(timer);
+            error
+              ? reject(new BusUnavailableError(`RabbitMQ refused the message: ${String(error)}`))
+              : resolve();
+          },
+        );
       } catch (error) {
         clearTimeout(timer);
         reject(new BusUnavailableError(`RabbitMQ publish failed: ${String(error)}`));
@@ -92,17 +109,25 @@ export class AmqpBus implements Bus {
   }
 
   sendCommand(command: Command) {
-    return this.#publish(this.names.commands, String(shardOf(command.channelId, this.shards)), command);
+    return this.#publish(
+      this.names.commands,
+      String(shardOf(command.channelId, this.shards)),
+      command,
+    );
   }
 
   async publishEvents(events: Array<{ routingKey: string; event: BusEvent }>) {
-    await Promise.all(events.map(({ routingKey, event }) => this.#publish(this.names.events, routingKey, event)));
+    await Promise.all(
+      events.map(({ routingKey, event }) => this.#publish(this.names.events, routingKey, event)),
+    );
   }
 
   async listen(routingKey: string, listener: (event: BusEvent) => void) {
     if (!this.#open || !this.#pubsub) throw new BusUnavailableError("RabbitMQ is not connected");
     const pubsub = this.#pubsub;
-    const id = await pubsub.subscribe(routingKey, (content: unknown) => listener(content as BusEvent));
+    const id = await pubsub.subscribe(routingKey, (content: unknown) =>
+      listener(content as BusEvent),
+    );
     return async () => {
       try {
         await pubsub.unsubscribe(id);
@@ -151,7 +176,11 @@ export class AmqpBus implements Bus {
     return stop;
   }
 
-  async #handleBatch(channel: amqp.Channel, deliveries: ConsumeMessage[], handler: CommandBatchHandler) {
+  async #handleBatch(
+    channel: amqp.Channel,
+    deliveries: ConsumeMessage[],
+    handler: CommandBatchHandler,
+  ) {
     const commands = deliveries.map((d) => JSON.parse(d.content.toString()) as Command);
     try {
       await handler(commands);
@@ -169,7 +198,8 @@ export class AmqpBus implements Bus {
         channel.ack(delivery);
       } catch (error) {
         const attempts = Number(delivery.properties.headers?.["x-delivery-count"] ?? 0) + 1;
-        if (attempts >= (this.options.maxAttempts ?? 5)) this.options.onDeadLetter?.(command, error);
+        if (attempts >= (this.options.maxAttempts ?? 5))
+          this.options.onDeadLetter?.(command, error);
         channel.nack(delivery, false, true);
       }
     }
@@ -189,7 +219,8 @@ export class AmqpBus implements Bus {
   async deleteTopology() {
     if (!this.#connection) return;
     const channel = await this.#connection.createChannel();
-    for (let shard = 0; shard < this.shards; shard++) await channel.deleteQueue(this.names.shardQueue(shard));
+    for (let shard = 0; shard < this.shards; shard++)
+      await channel.deleteQueue(this.names.shardQueue(shard));
     await channel.deleteQueue(this.names.deadLetterQueue);
     for (const exchange of [this.names.commands, this.names.events, this.names.deadLetters]) {
       await channel.deleteExchange(exchange);

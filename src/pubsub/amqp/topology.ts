@@ -24,7 +24,12 @@ export function topologyNames(prefix: string): TopologyNames {
   };
 }
 
-export async function declareTopology(channel: Channel, names: TopologyNames, shards: number, maxAttempts: number) {
+export async function declareTopology(
+  channel: Channel,
+  names: TopologyNames,
+  shards: number,
+  maxAttempts: number,
+) {
   await channel.assertExchange(names.commands, "direct", { durable: true });
   await channel.assertExchange(names.events, "topic", { durable: true });
   await channel.assertExchange(names.deadLetters, "fanout", { durable: true });

@@ -1,0 +1,24 @@
+// Chooses the bus adapter: RabbitMQ when a URL is configured, else the in-process bus.
+import { AmqpBus } from "./amqp/amqp-bus.js";
+import type { Bus } from "./bus.js";
+import { LocalBus } from "./local-bus.js";
+
+export interface OpenBusOptions {
+  url: string | undefined;
+  prefix: string;
+  shards: number;
+  log: (message: string, error?: unknown) => void;
+}
+
+export async function openBus(options: OpenBusOptions): Promise<Bus> {
+  const onDeadLetter = (command: { type: string; messageId: string }, error: unknown) =>
+    options.log(`dead-lettered ${command.type} ${command.messageId}`, error);
+  if (!options.url) return new LocalBus({ shards: options.shards, onDeadLetter });
+  return AmqpBus.connect({
+    url: options.url,
+    prefix: options.prefix,
+    shards: options.shards,
+    onDeadLetter,
+    log: options.log,
+  });
+}

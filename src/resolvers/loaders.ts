@@ -1,0 +1,22 @@
+// Batched lookups by id, one set per request (or per subscription operation). Pothos
+// plans queries for what it loads itself; these serve objects that arrive another way,
+// such as messages from an event payload or from sendMessage's answer.
+import DataLoader from "dataloader";
+import type { Loaders } from "../context.js";
+import type { PrismaClient } from "../db/database.js";
+
+function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
+  const found = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => found.get(id) ?? null);
+}
+
+export function createLoaders(prisma: PrismaClient): Loaders {
+  return {
+    user: new DataLoader(async (ids) =>
+      byId(await prisma.user.findMany({ where: { id: { in: [...ids] } } }), ids),
+    ),
+    channel: new DataLoader(async (ids) =>
+      byId(await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), ids),
+    ),
+  };
+}

@@ -1,0 +1,168 @@
+// Sending, editing and deleting messages. The api validates, authorizes and enqueues a
+// command; it writes nothing to PostgreSQL. The worker persists and announces.
+import { v5 as uuidv5 } from "uuid";
+import { z } from "zod";
+import type { Context } from "../context.js";
+import type { Message } from "../db/generated/prisma/client.js";
+import { forbidden, notFound, serviceUnavailable } from "../errors.js";
+import { BusUnavailableError } from "../pubsub/bus.js";
+import type { Command } from "../pubsub/commands.js";
+import type { MessagePayload } from "../pubsub/events.js";
+import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
+import { id, parseId, parseInput } from "./validation.js";
+import { requireViewerId } from "./viewer.js";
+
+/** Longest accepted message body, in characters. */
+export const MAX_BODY_LENGTH = 4000;
+
+/** Fixed namespace for message ids: uuidv5(senderId + clientMessageId) is the same on every retry. */
+const MESSAGE_ID_NAMESPACE = "4b7e1f0e-7d3c-4f5e-9a51-2f1d7c0b9e11";
+
+const body = z
+  .string()
+  .max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`)
+  .refine((value) => value.trim().length > 0, "must not be empty");
+
+const sendMessageInput = z.object({
+  channelId: id,
+  body,
+  clientMessageId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits or _ . : -"),
+});
+
+/** A message as the API shows it: a stored row, or one accepted but not yet stored. */
+export type MessageView = Omit<Message, "seq"> & {
+  seq: number | null;
+  status?: "PENDING";
+  /** The sender's public profile, when it came with the message (event payloads, replays). */
+  sender?: PublicUser;
+};
+
+export interface PublicUser {
+  id: string;
+  username: string;
+  displayName: string;
+  avatarUrl: string | null;
+  bio: string | null;
+  createdAt: Date;
+  lastSeenAt: Date | null;
+}
+
+async function enqueue(ctx: Context, command: Command) {
+  try {
+    await ctx.services.bus.sendCommand(command);
+  } catch (error) {
+    if (error instanceof BusUnavailableError)
+      throw serviceUnavailable("The message queue is unavailable; retry.");
+    throw error;
+  }
+}
+
+export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageView> {
+  const senderId = requireViewerId(ctx);
+  const input = parseInput(sendMessageInput, raw, "input");
+  const member = await ctx.services.membershipCache.isMember(ctx.prisma, input.channelId, senderId);
+  // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
+  // which is fine off the hot path).
+  if (!member) await requireChannelAccess(ctx, input.channelId, "input.channelId", "member");
+  const createdAt = new Date();
+  const messageId = uuidv5(`${senderId}:${input.clientMessageId}`, MESSAGE_ID_NAMESPACE);
+  await enqueue(ctx, {
+    type: "message.send",
+    messageId,
+    channelId: input.channelId,
+    senderId,
+    clientMessageId: input.clientMessageId,
+    body: input.body,
+    createdAt: createdAt.toISOString(),
+  });
+  return {
+    id: messageId,
+    channelId: input.channelId,
+    senderId,
+    clientMessageId: input.clientMessageId,
+    seq: null,
+    body: input.body,
+    createdAt,
+    editedAt: null,
+    deletedAt: null,
+    status: "PENDING",
+  };
+}
+
+/** Loads a message the viewer may see (NOT_FOUND otherwise). */
+export async function visibleMessage(ctx: Context, rawId: unknown, field = "id"): Promise<Message> {
+  const messageId = parseId(field, rawId);
+  const message = await ctx.prisma.message.findUnique({ where: { id: messageId } });
+  if (!message) throw notFound("Message", field);
+  try {
+    await requireChannelAccess(ctx, message.channelId, field, "view");
+  } catch {
+    throw notFound("Message", field);
+  }
+  return message;
+}
+
+export async function editMessage(
+  ctx: Context,
+  rawId: unknown,
+  rawBody: unknown,
+): Promise<MessageView> {
+  const viewerId = requireViewerId(ctx);
+  const message = await visibleMessage(ctx, rawId);
+  const newBody = parseInput(body, rawBody, "body");
+  if (message.senderId !== viewerId) throw forbidden("Only the sender can edit a message.");
+  if (message.deletedAt) throw notFound("Message", "id");
+  const at = new Date();
+  await enqueue(ctx, {
+    type: "message.edit",
+    messageId: message.id,
+    channelId: message.channelId,
+    editorId: viewerId,
+    body: newBody,
+    at: at.toISOString(),
+  });
+  return { ...message, body: newBody, editedAt: at };
+}
+
+export async function deleteMessage(ctx: Context, rawId: unknown): Promise<MessageView> {
+  const viewerId = requireViewerId(ctx);
+  const message = await visibleMessage(ctx, rawId);
+  if (message.deletedAt) return message;
+  if (message.senderId !== viewerId) {
+    const access = await viewerChannelAccess(ctx, message.channelId);
+    if (!access?.groupRole || !roleAtLeast(access.groupRole, "ADMIN")) {
+      throw forbidden("Only the sender or a group admin can delete a message.");
+    }
+  }
+  const at = new Date();
+  await enqueue(ctx, {
+    type: "message.delete",
+    messageId: message.id,
+    channelId: message.channelId,
+    actorId: viewerId,
+    at: at.toISOString(),
+  });
+  return { ...message, deletedAt: at };
+}
+
+/** An event payload as the Message type resolves it (times back to Dates). */
+export function messageFromPayload(payload: MessagePayload): MessageView {
+  return {
+    id: payload.id,
+    channelId: payload.channelId,
+    senderId: payload.senderId,
+    clientMessageId: payload.clientMessageId,
+    seq: payload.seq,
+    body: payload.body,
+    createdAt: new Date(payload.createdAt),
+    editedAt: payload.editedAt ? new Date(payload.editedAt) : null,
+    deletedAt: payload.deletedAt ? new Date(payload.deletedAt) : null,
+    sender: {
+      ...payload.sender,
+      createdAt: new Date(payload.sender.createdAt),
+      lastSeenAt: payload.sender.lastSeenAt ? new Date(payload.sender.lastSeenAt) : null,
+    },
+  };
+}

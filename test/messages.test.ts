@@ -1,0 +1,321 @@
+// The message pipeline in one process (embedded bus): send -> worker -> PostgreSQL ->
+// subscriptions, history, edits and deletions, idempotency and bad input.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CreateGroupDocument,
+  DeleteMessageDocument,
+  EditMessageDocument,
+  HistoryDocument,
+  MessageAddedDocument,
+  MessageByIdDocument,
+  MessageUpdatedDocument,
+  RemoveGroupMemberDocument,
+  SendMessageDocument,
+} from "./gql/graphql.js";
+import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { record, settle } from "./harness/subscriptions.js";
+import { registerUser } from "./harness/users.js";
+
+const server = useTestApp();
+type Session = Awaited<ReturnType<typeof registerUser>>;
+let alice: Session;
+let bob: Session;
+let outsider: Session;
+const clients: Array<{ dispose(): void | Promise<void> }> = [];
+
+beforeAll(async () => {
+  [alice, bob, outsider] = (await Promise.all([
+    registerUser(server),
+    registerUser(server),
+    registerUser(server),
+  ])) as [Session, Session, Session];
+});
+afterAll(async () => {
+  for (const client of clients) await client.dispose();
+});
+
+function socket(session: Session) {
+  const client = wsClient(server, { authorization: `Bearer ${session.accessToken}` });
+  clients.push(client);
+  return client;
+}
+
+async function newChannel() {
+  const group = await mustRequest(
+    server,
+    CreateGroupDocument,
+    { input: { name: "Chat", memberIds: [bob.user.id] } },
+    alice.accessToken,
+  );
+  return { groupId: group.createGroup.id, channelId: group.createGroup.channels.edges[0]!.node.id };
+}
+
+function send(
+  session: Session,
+  channelId: string,
+  body: string,
+  clientMessageId: string = randomUUID(),
+) {
+  return mustRequest(
+    server,
+    SendMessageDocument,
+    { input: { channelId, body, clientMessageId } },
+    session.accessToken,
+  );
+}
+
+describe("sending", () => {
+  it("answers PENDING at once, then the message arrives on messageAdded with seq 1, 2, 3 and is stored", async () => {
+    const { channelId } = await newChannel();
+    const live = record(socket(bob), MessageAddedDocument, { channelId });
+    await settle();
+    const accepted = await send(alice, channelId, "hello");
+    expect(accepted.sendMessage).toMatchObject({
+      status: "PENDING",
+      seq: null,
+      body: "hello",
+      sender: { id: alice.user.id },
+    });
+    await send(alice, channelId, "second");
+    await send(alice, channelId, "third");
+    const events = await live.until((data) => data.length === 3);
+    expect(
+      events.map((e) => [e.messageAdded.seq, e.messageAdded.body, e.messageAdded.status]),
+    ).toEqual([
+      [1, "hello", "SENT"],
+      [2, "second", "SENT"],
+      [3, "third", "SENT"],
+    ]);
+    expect(events[0]!.messageAdded.id).toBe(accepted.sendMessage.id);
+    expect(events[0]!.messageAdded.sender.username).toBe(alice.user.username);
+    const rows = await server.database.db.prisma.message.findMany({
+      where: { channelId },
+      orderBy: { seq: "asc" },
+    });
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+    const recipients = await server.database.db.prisma.messageRecipient.findMany({
+      where: { message: { channelId } },
+    });
+    expect(recipients).toHaveLength(3);
+    expect(recipients.every((r) => r.userId === bob.user.id && r.status === "SENT")).toBe(true);
+    live.stop();
+  });
+
+  it("the same clientMessageId sent 5 times yields one message", async () => {
+    const { channelId } = await newChannel();
+    const live = record(socket(bob), MessageAddedDocument, { channelId });
+    await settle();
+    const key = randomUUID();
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => send(alice, channelId, "once", key)),
+    );
+    expect(new Set(answers.map((a) => a.sendMessage.id)).size).toBe(1);
+    await send(alice, channelId, "after");
+    const events = await live.until((data) => data.some((e) => e.messageAdded.body === "after"));
+    expect(events.map((e) => e.messageAdded.body)).toEqual(["once", "after"]);
+    expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(2);
+    live.stop();
+  });
+
+  it("rejects bad input with typed errors and enqueues nothing", async () => {
+    const { channelId } = await newChannel();
+    const cases = [
+      [{ channelId, body: "   ", clientMessageId: "a" }, "BAD_USER_INPUT", "input.body"],
+      [{ channelId, body: "x".repeat(4001), clientMessageId: "a" }, "BAD_USER_INPUT", "input.body"],
+      [
+        { channelId, body: "hi", clientMessageId: "has spaces!" },
+        "BAD_USER_INPUT",
+        "input.clientMessageId",
+      ],
+      [{ channelId, body: "hi", clientMessageId: "" }, "BAD_USER_INPUT", "input.clientMessageId"],
+      [
+        { channelId: randomUUID(), body: "hi", clientMessageId: "a" },
+        "NOT_FOUND",
+        "input.channelId",
+      ],
+      [
+        { channelId: "nope", body: "hi", clientMessageId: "a" },
+        "BAD_USER_INPUT",
+        "input.channelId",
+      ],
+    ] as const;
+    for (const [input, code, field] of cases) {
+      const result = await request(server, SendMessageDocument, { input }, alice.accessToken);
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code, field });
+    }
+    const outsiders = await request(
+      server,
+      SendMessageDocument,
+      { input: { channelId, body: "hi", clientMessageId: "z" } },
+      outsider.accessToken,
+    );
+    expect(outsiders.errors?.[0]?.extensions).toMatchObject({
+      code: "NOT_FOUND",
+      field: "input.channelId",
+    });
+    await send(alice, channelId, "ok"); // a valid one, so waiting below has something to wait for
+    const deadline = Date.now() + 5000;
+    while (
+      (await server.database.db.prisma.message.count({ where: { channelId } })) < 1 &&
+      Date.now() < deadline
+    ) {
+      await settle(50);
+    }
+    expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(1);
+  });
+});
+
+describe("history", () => {
+  it("pages newest first with first/after and forward with last/before", async () => {
+    const { channelId } = await newChannel();
+    const live = record(socket(alice), MessageAddedDocument, { channelId });
+    await settle();
+    for (let i = 1; i <= 7; i++) await send(bob, channelId, `m${i}`);
+    await live.until((data) => data.length === 7);
+    live.stop();
+    const first = await mustRequest(
+      server,
+      HistoryDocument,
+      { channelId, first: 3 },
+      alice.accessToken,
+    );
+    const page1 = first.channel!.messages;
+    expect(page1.edges.map((e) => e.node.seq)).toEqual([7, 6, 5]);
+    const second = await mustRequest(
+      server,
+      HistoryDocument,
+      { channelId, first: 3, after: page1.pageInfo.endCursor },
+      alice.accessToken,
+    );
+    expect(second.channel!.messages.edges.map((e) => e.node.seq)).toEqual([4, 3, 2]);
+    const back = await mustRequest(
+      server,
+      HistoryDocument,
+      { channelId, last: 2, before: second.channel!.messages.pageInfo.startCursor },
+      alice.accessToken,
+    );
+    expect(back.channel!.messages.edges.map((e) => e.node.seq)).toEqual([6, 5]);
+    const message = await mustRequest(
+      server,
+      MessageByIdDocument,
+      { id: page1.edges[0]!.node.id },
+      bob.accessToken,
+    );
+    expect(message.message?.body).toBe("m7");
+    const hidden = await request(
+      server,
+      MessageByIdDocument,
+      { id: page1.edges[0]!.node.id },
+      outsider.accessToken,
+    );
+    expect(hidden.errors?.[0]?.extensions).toMatchObject({ code: "NOT_FOUND" });
+  });
+});
+
+describe("edits and deletions", () => {
+  it("the sender edits, an admin deletes, both arrive on messageUpdated; others are FORBIDDEN", async () => {
+    const { channelId } = await newChannel();
+    const added = record(socket(alice), MessageAddedDocument, { channelId });
+    const updated = record(socket(alice), MessageUpdatedDocument, { channelId });
+    await settle();
+    const sent = await send(bob, channelId, "tpyo");
+    await added.until((data) => data.length === 1);
+    const id = sent.sendMessage.id;
+    const notSender = await request(
+      server,
+      EditMessageDocument,
+      { id, body: "hijack" },
+      alice.accessToken,
+    );
+    expect(notSender.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    await mustRequest(server, EditMessageDocument, { id, body: "typo" }, bob.accessToken);
+    const edits = await updated.until((data) => data.length === 1);
+    expect(edits[0]!.messageUpdated).toMatchObject({ id, body: "typo", seq: 1 });
+    expect(edits[0]!.messageUpdated.editedAt).not.toBeNull();
+    // alice owns the group: she may delete bob's message
+    await mustRequest(server, DeleteMessageDocument, { id }, alice.accessToken);
+    const all = await updated.until((data) => data.length === 2);
+    expect(all[1]!.messageUpdated).toMatchObject({ id, body: null });
+    expect(all[1]!.messageUpdated.deletedAt).not.toBeNull();
+    const stored = await mustRequest(server, MessageByIdDocument, { id }, bob.accessToken);
+    expect(stored.message).toMatchObject({ body: null });
+    added.stop();
+    updated.stop();
+  });
+});
+
+describe("subscriptions", () => {
+  it("resume: after a disconnect, afterSeq replays exactly the missed messages in order, then continues live", async () => {
+    const { channelId } = await newChannel();
+    const first = record(socket(bob), MessageAddedDocument, { channelId });
+    await settle();
+    await send(alice, channelId, "before");
+    const seen = await first.until((data) => data.length === 1);
+    const lastSeq = seen[0]!.messageAdded.seq!;
+    first.stop();
+    for (let i = 1; i <= 50; i++) await send(alice, channelId, `missed ${i}`);
+    // wait until the worker stored them all
+    const deadline = Date.now() + 10_000;
+    while (
+      (await server.database.db.prisma.message.count({ where: { channelId } })) < 51 &&
+      Date.now() < deadline
+    ) {
+      await settle(50);
+    }
+    const resumed = record(socket(bob), MessageAddedDocument, { channelId, afterSeq: lastSeq });
+    const replayed = await resumed.until((data) => data.length === 50);
+    expect(replayed.map((e) => e.messageAdded.body)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `missed ${i + 1}`),
+    );
+    await send(alice, channelId, "live again");
+    const all = await resumed.until((data) => data.length === 51);
+    expect(all.map((e) => e.messageAdded.seq)).toEqual(
+      Array.from({ length: 51 }, (_, i) => lastSeq + i + 1),
+    );
+    resumed.stop();
+  });
+
+  it("without channelId: every channel of the viewer, including one joined while subscribed", async () => {
+    const { channelId: first } = await newChannel();
+    const everything = record(socket(bob), MessageAddedDocument, {});
+    await settle();
+    const { channelId: second } = await newChannel(); // bob is added to the new group's #general
+    await settle();
+    await send(alice, first, "in first");
+    await send(alice, second, "in second");
+    const events = await everything.until((data) => data.length === 2);
+    expect(events.map((e) => [e.messageAdded.channel.id, e.messageAdded.body]).sort()).toEqual(
+      [
+        [first, "in first"],
+        [second, "in second"],
+      ].sort(),
+    );
+    everything.stop();
+  });
+
+  it("a member removed from the channel stops receiving at once; an outsider cannot subscribe", async () => {
+    const { groupId, channelId } = await newChannel();
+    const bobs = record(socket(bob), MessageAddedDocument, { channelId });
+    await settle();
+    await send(alice, channelId, "while member");
+    await bobs.until((data) => data.length === 1);
+    await mustRequest(
+      server,
+      RemoveGroupMemberDocument,
+      { groupId, userId: bob.user.id },
+      alice.accessToken,
+    );
+    await send(alice, channelId, "after removal");
+    const alices = record(socket(alice), MessageAddedDocument, { channelId, afterSeq: 1 });
+    await alices.until((data) => data.length === 1);
+    await settle(200);
+    expect(bobs.data.map((d) => d.messageAdded.body)).toEqual(["while member"]);
+    expect(JSON.stringify(bobs.error)).toMatch(/FORBIDDEN/);
+
+    const intruder = record(socket(outsider), MessageAddedDocument, { channelId });
+    await settle(300);
+    expect(JSON.stringify(intruder.error)).toMatch(/NOT_FOUND/);
+    expect(intruder.data).toEqual([]);
+  });
+});
