@@ -45,7 +45,7 @@ export class LocalBus implements Bus {
   async consumeCommands(handler: CommandBatchHandler, options: CommandConsumerOptions = {}) {
     if (this.#consumer) throw new Error("the local bus has one consumer");
     this.#consumer = { handler, batchSize: options.batchSize ?? 100 };
-    this.#queues.forEach((_queue, shard) => this.#drain(shard));
+    for (let shard = 0; shard < this.#queues.length; shard++) this.#drain(shard);
     return async () => {
       this.#consumer = undefined;
       while (this.#draining.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
