@@ -50,6 +50,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       url: config.amqpUrl,
       prefix: config.amqpPrefix,
       shards: config.commandShards,
+      connectionName: `${config.amqpPrefix}:${config.serverId}`,
       log,
     }));
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);

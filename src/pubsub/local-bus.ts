@@ -65,11 +65,12 @@ export class LocalBus implements Bus {
           try {
             await handler(batch.map((p) => p.command));
             queue.splice(0, batch.length);
-          } catch {
-            // Find the poison: retry one by one; the failing one goes back to the head
-            // until it has used its attempts.
+          } catch (batchError) {
+            // Find the poison: retry one by one (a batch of one was that attempt already);
+            // the failing one stays at the head until it has used its attempts.
             for (const pending of batch) {
               try {
+                if (batch.length === 1) throw batchError;
                 await handler([pending.command]);
                 queue.splice(queue.indexOf(pending), 1);
               } catch (error) {

@@ -7,6 +7,8 @@ export interface OpenBusOptions {
   url: string | undefined;
   prefix: string;
   shards: number;
+  /** Names this process's broker connection (the replica's SERVER_ID). */
+  connectionName: string;
   log: (message: string, error?: unknown) => void;
 }
 
@@ -18,6 +20,7 @@ export async function openBus(options: OpenBusOptions): Promise<Bus> {
     url: options.url,
     prefix: options.prefix,
     shards: options.shards,
+    connectionName: options.connectionName,
     onDeadLetter,
     log: options.log,
   });

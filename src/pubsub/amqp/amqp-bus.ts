@@ -24,6 +24,8 @@ export interface AmqpBusOptions {
   maxAttempts?: number;
   /** A publish not confirmed within this many ms fails (default 5000). */
   confirmTimeoutMs?: number;
+  /** Shown by RabbitMQ for this process's connection (default the prefix). */
+  connectionName?: string;
   onDeadLetter?: (command: Command, error: unknown) => void;
   log?: (message: string, error?: unknown) => void;
 }
@@ -52,7 +54,9 @@ export class AmqpBus implements Bus {
   }
 
   async #connect() {
-    const connection = await amqp.connect(this.options.url);
+    const connection = await amqp.connect(this.options.url, {
+      clientProperties: { connection_name: this.options.connectionName ?? this.names.commands },
+    });
     // Without listeners an 'error' would crash the process; the 'close' that follows marks
     // the bus unavailable so senders get SERVICE_UNAVAILABLE instead of hanging.
     connection.on("error", (error) => this.options.log?.("amqp connection error", error));
@@ -182,18 +186,22 @@ export class AmqpBus implements Bus {
     handler: CommandBatchHandler,
   ) {
     const commands = deliveries.map((d) => JSON.parse(d.content.toString()) as Command);
+    let batchError: unknown;
     try {
       await handler(commands);
       for (const delivery of deliveries) channel.ack(delivery);
       return;
     } catch (error) {
+      batchError = error;
       this.options.log?.(`batch of ${commands.length} failed; retrying one by one`, error);
     }
     // Find the poison: the others are persisted and acked; it goes back to the queue,
-    // whose delivery limit dead-letters it after a bounded number of attempts.
+    // whose delivery limit dead-letters it after a bounded number of attempts. (A batch
+    // of one was that command's attempt already.)
     for (const [i, delivery] of deliveries.entries()) {
       const command = commands[i] as Command;
       try {
+        if (deliveries.length === 1) throw batchError;
         await handler([command]);
         channel.ack(delivery);
       } catch (error) {

@@ -42,7 +42,8 @@ export async function declareTopology(
       arguments: {
         "x-queue-type": "quorum",
         "x-single-active-consumer": true,
-        "x-delivery-limit": maxAttempts,
+        // The limit counts redeliveries: maxAttempts deliveries in all.
+        "x-delivery-limit": maxAttempts - 1,
         "x-dead-letter-exchange": names.deadLetters,
       },
     });
