@@ -2,10 +2,7 @@
 // or MEMCACHED_SERVERS must start on PGlite under DATA_DIR, migrate it by itself, serve
 // register/login/me over HTTP, shut down cleanly on SIGTERM, and keep both the user and
 // the generated JWT secret across a restart. Real child processes, as a user runs it.
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,102 +10,19 @@ import { PGlite } from "@electric-sql/pglite";
 import { afterAll, describe, expect, it } from "vitest";
 import { LoginDocument, MeDocument, RegisterDocument } from "./gql/graphql.js";
 import { mustRequest } from "./harness/app.js";
+import { startProcess, stopProcess } from "./harness/processes.js";
 import { TEST_PASSWORD } from "./harness/users.js";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
-const READY_TIMEOUT_MS = 60_000;
-const EXIT_TIMEOUT_MS = 15_000;
-
-interface Service {
-  child: ChildProcess;
-  url: string;
-  /** Everything the process wrote so far (stdout and stderr), for failure messages. */
-  output(): string;
-}
-
-const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
-
 afterAll(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
   await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === "string") throw new Error("no port from the OS");
-  return address.port;
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-}
-
-/** Starts the service on `dataDir` and resolves once GET /ready answers 200. */
-async function startService(dataDir: string): Promise<Service> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATA_DIR: dataDir,
-    NODE_ENV: "development",
-  };
-  // Never inherited (the env is built from scratch), but say so: this is the point.
-  delete env.DATABASE_URL;
-  delete env.AMQP_URL;
-  delete env.MEMCACHED_SERVERS;
-  delete env.JWT_SECRET;
-
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: projectRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const service: Service = { child, url: `http://127.0.0.1:${port}/graphql`, output: () => output };
-
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `service exited (${child.exitCode ?? child.signalCode}) before ready:\n${output}`,
-      );
-    }
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/ready`);
-      if (response.status === 200) return service;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`service not ready within ${READY_TIMEOUT_MS} ms:\n${output}`);
-}
-
-/** SIGTERM, then the exit code (a clean shutdown exits 0). */
-async function stopService(service: Service): Promise<number | null> {
-  service.child.kill("SIGTERM");
-  const timer = setTimeout(() => service.child.kill("SIGKILL"), EXIT_TIMEOUT_MS);
-  const { code, signal } = await exited(service.child);
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`exit code ${code}, signal ${signal}:\n${service.output()}`);
-  return code;
-}
+/** No DATABASE_URL, AMQP_URL, MEMCACHED_SERVERS or JWT_SECRET: the env is built from scratch. */
+const startService = (dataDir: string) =>
+  startProcess({ DATA_DIR: dataDir, NODE_ENV: "development" });
+const stopService = stopProcess;
 
 describe("embedded mode (no DATABASE_URL)", () => {
   it("starts on PGlite, migrates it, serves accounts, and keeps them across a restart", async () => {

@@ -1,0 +1,204 @@
+// The distributed topology as separate processes: two api replicas (different SERVER_IDs
+// and ports) and one worker, sharing PostgreSQL and RabbitMQ and nothing else.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
+import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
+import { mustRequest, TEST_JWT_SECRET, wsClient } from "./harness/app.js";
+import { amqpUrl, brokerResources, uniquePrefix } from "./harness/broker.js";
+import { createTestDatabase, type TestDatabase } from "./harness/database.js";
+import { type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
+import { record, settle } from "./harness/subscriptions.js";
+import { registerUser } from "./harness/users.js";
+
+const broker = await amqpUrl();
+const database: TestDatabase | undefined = broker ? await createTestDatabase() : undefined;
+const runnable = Boolean(broker && database?.url);
+const prefix = uniquePrefix();
+let replicaA: ServiceProcess;
+let replicaB: ServiceProcess;
+let worker: ServiceProcess;
+const clients: Array<{ dispose(): void | Promise<void> }> = [];
+
+function env(role: string, serverId: string) {
+  return {
+    ROLE: role,
+    SERVER_ID: serverId,
+    NODE_ENV: "test",
+    DATABASE_URL: database?.url ?? "",
+    AMQP_URL: broker ?? "",
+    AMQP_PREFIX: prefix,
+    COMMAND_SHARDS: "4",
+    JWT_SECRET: TEST_JWT_SECRET,
+  };
+}
+
+beforeAll(async () => {
+  if (!runnable) return;
+  [worker, replicaA, replicaB] = await Promise.all([
+    startProcess(env("worker", "worker-1")),
+    startProcess(env("api", "api-a")),
+    startProcess(env("api", "api-b")),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) await client.dispose();
+  if (!runnable) return;
+  for (const service of [replicaA, replicaB, worker]) if (service) await stopProcess(service);
+  const bus = await AmqpBus.connect({ url: broker as string, prefix, shards: 4 });
+  await bus.deleteTopology();
+  await bus.close();
+  await database?.drop();
+});
+
+type Session = Awaited<ReturnType<typeof registerUser>>;
+
+function socket(target: ServiceProcess, session: Session) {
+  const client = wsClient(target, { authorization: `Bearer ${session.accessToken}` });
+  clients.push(client);
+  return client;
+}
+
+describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
+  it("a client on replica A sends, a subscriber on replica B receives it over graphql-ws, and the row is in PostgreSQL", async () => {
+    const [alice, bob] = (await Promise.all([registerUser(replicaA), registerUser(replicaB)])) as [
+      Session,
+      Session,
+    ];
+    const group = await mustRequest(
+      replicaA,
+      CreateGroupDocument,
+      { input: { name: "Two replicas", memberIds: [bob.user.id] } },
+      alice.accessToken,
+    );
+    const channelId = group.createGroup.channels.edges[0]!.node.id;
+    const onB = record(socket(replicaB, bob), MessageAddedDocument, { channelId });
+    await settle(300);
+    const sent = await mustRequest(
+      replicaA,
+      SendMessageDocument,
+      { input: { channelId, body: "across replicas", clientMessageId: "x1" } },
+      alice.accessToken,
+    );
+    const [event] = await onB.until((data) => data.length === 1);
+    expect(event!.messageAdded).toMatchObject({
+      id: sent.sendMessage.id,
+      seq: 1,
+      body: "across replicas",
+      sender: { id: alice.user.id },
+    });
+    const row = await database!.db.prisma.message.findUnique({
+      where: { id: sent.sendMessage.id },
+    });
+    expect(row).toMatchObject({
+      channelId,
+      seq: 1,
+      body: "across replicas",
+      senderId: alice.user.id,
+    });
+    onB.stop();
+  });
+
+  it("1,000 messages from 10 senders across 10 channels: each subscriber gets each of its channels' messages once, in seq order; PostgreSQL holds exactly them", async () => {
+    const replicas = [replicaA, replicaB];
+    const users = (await Promise.all(
+      Array.from({ length: 10 }, (_, i) => registerUser(replicas[i % 2]!)),
+    )) as Session[];
+    const channelIds: string[] = [];
+    for (const [i, owner] of users.entries()) {
+      const others = users.filter((u) => u !== owner).map((u) => u.user.id);
+      const group = await mustRequest(
+        replicas[i % 2]!,
+        CreateGroupDocument,
+        { input: { name: `g${i}`, memberIds: others } },
+        owner.accessToken,
+      );
+      channelIds.push(group.createGroup.channels.edges[0]!.node.id);
+    }
+    // Every user follows all their channels (all 10), half of them on each replica.
+    const subscribers = users.map((user, i) =>
+      record(socket(replicas[i % 2]!, user), MessageAddedDocument, {}),
+    );
+    await settle(1000);
+
+    const sends: Array<() => Promise<unknown>> = [];
+    for (let round = 0; round < 10; round++) {
+      for (const [u, user] of users.entries()) {
+        for (const channelId of channelIds) {
+          sends.push(() =>
+            mustRequest(
+              replicas[(u + round) % 2]!,
+              SendMessageDocument,
+              { input: { channelId, body: `${u}:${round}`, clientMessageId: randomUUID() } },
+              user.accessToken,
+            ),
+          );
+        }
+      }
+    }
+    expect(sends).toHaveLength(1000);
+    // 20 requests in flight at a time
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < sends.length) await sends[next++]!();
+      }),
+    );
+
+    for (const subscriber of subscribers) {
+      const data = await subscriber.until((events) => events.length >= 1000, 60_000);
+      await settle(200);
+      expect(subscriber.data).toHaveLength(1000);
+      const byChannel = new Map<string, number[]>();
+      for (const { messageAdded } of data) {
+        byChannel.set(messageAdded.channel.id, [
+          ...(byChannel.get(messageAdded.channel.id) ?? []),
+          messageAdded.seq!,
+        ]);
+      }
+      expect([...byChannel.keys()].sort()).toEqual([...channelIds].sort());
+      for (const seqs of byChannel.values())
+        expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      subscriber.stop();
+    }
+    const prisma = database!.db.prisma;
+    expect(await prisma.message.count({ where: { channelId: { in: channelIds } } })).toBe(1000);
+    // one row per message per other member: 1,000 x 9
+    expect(
+      await prisma.messageRecipient.count({
+        where: { message: { channelId: { in: channelIds } } },
+      }),
+    ).toBe(9000);
+  }, 180_000);
+
+  it("after 200 subscribe/unsubscribe cycles the replica holds no more RabbitMQ queues or channels than before", async () => {
+    const [alice] = (await Promise.all([registerUser(replicaB)])) as [Session];
+    const group = await mustRequest(
+      replicaB,
+      CreateGroupDocument,
+      { input: { name: "Churn" } },
+      alice.accessToken,
+    );
+    const channelId = group.createGroup.channels.edges[0]!.node.id;
+    const connection = `${prefix}:api-b`;
+    const client = socket(replicaB, alice);
+    // Warm up (the subscriber's channel is opened once, on first use). While subscribed,
+    // the channel's key is bound: one more queue, so the cycles below really bind and release.
+    const held = record(client, MessageAddedDocument, { channelId });
+    await settle(500);
+    const during = await brokerResources(connection);
+    held.stop();
+    await settle(500);
+    const before = await brokerResources(connection);
+    expect(during.queues).toBe(before.queues + 1);
+    for (let cycle = 0; cycle < 200; cycle++) {
+      const subscription = record(client, MessageAddedDocument, { channelId });
+      await settle(5);
+      subscription.stop();
+    }
+    await settle(1000);
+    const after = await brokerResources(connection);
+    expect(after).toEqual(before);
+  }, 120_000);
+});
