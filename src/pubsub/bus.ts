@@ -30,10 +30,22 @@ export interface Bus {
    * Listens to one routing key. A process binds each key once however many listeners
    * it has, and releases it with the last one.
    */
-  listen(routingKey: string, listener: (event: BusEvent) => void): Promise<() => Promise<void>>;
+  listen(
+    routingKey: string,
+    listener: (event: BusEvent) => void,
+    options?: ListenOptions,
+  ): Promise<() => Promise<void>>;
   /** Throws when the bus cannot take commands (used by /ready and to fail fast). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  /**
+   * Called when events may have been missed (the broker connection was lost). The
+   * listener is no longer bound; the owner should end its stream so the client resumes.
+   */
+  onInterrupted?: () => void;
 }
 
 export class BusUnavailableError extends Error {

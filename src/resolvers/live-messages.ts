@@ -7,6 +7,7 @@
 // past the replay's end, so there is neither a gap nor a duplicate at the seam.
 import type { Context } from "../context.js";
 import { badUserInput, forbidden, serviceUnavailable } from "../errors.js";
+import { BusUnavailableError } from "../pubsub/bus.js";
 import { EventQueue } from "../pubsub/event-queue.js";
 import type { BusEvent, MessagePayload } from "../pubsub/events.js";
 import { routingKeys } from "../pubsub/events.js";
@@ -32,6 +33,8 @@ interface FollowHandlers {
   onChannelEvent(event: BusEvent): void;
   /** The viewer left (or was removed from) the one channel a single-channel stream follows. */
   onRemoved(): void;
+  /** Events may have been missed (the bus lost its broker): the stream must end. */
+  onInterrupted(): void;
 }
 
 /**
@@ -40,22 +43,40 @@ interface FollowHandlers {
  * function that stops following.
  */
 async function followChannels(ctx: Context, rawChannelId: unknown, handlers: FollowHandlers) {
+  try {
+    return await follow(ctx, rawChannelId, handlers);
+  } catch (error) {
+    if (error instanceof BusUnavailableError)
+      throw serviceUnavailable("Live events are unavailable; retry shortly.");
+    throw error;
+  }
+}
+
+async function follow(ctx: Context, rawChannelId: unknown, handlers: FollowHandlers) {
   const viewerId = requireViewerId(ctx);
   const bus = ctx.services.bus;
   if (rawChannelId !== null && rawChannelId !== undefined) {
     const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
-    return bus.listen(routingKeys.channel(access.id), (event) => {
-      if (event.type === "channel.left" && event.userIds.includes(viewerId)) handlers.onRemoved();
-      else handlers.onChannelEvent(event);
-    });
+    return bus.listen(
+      routingKeys.channel(access.id),
+      (event) => {
+        if (event.type === "channel.left" && event.userIds.includes(viewerId)) handlers.onRemoved();
+        else handlers.onChannelEvent(event);
+      },
+      { onInterrupted: handlers.onInterrupted },
+    );
   }
   const followed = new Map<string, Promise<() => Promise<void>>>();
   const follow = (channelId: string) => {
     if (followed.has(channelId)) return followed.get(channelId);
-    const unlisten = bus.listen(routingKeys.channel(channelId), (event) => {
-      // Checked per event: a channel left a moment ago is no longer followed.
-      if (followed.has(channelId)) handlers.onChannelEvent(event);
-    });
+    const unlisten = bus.listen(
+      routingKeys.channel(channelId),
+      (event) => {
+        // Checked per event: a channel left a moment ago is no longer followed.
+        if (followed.has(channelId)) handlers.onChannelEvent(event);
+      },
+      { onInterrupted: handlers.onInterrupted },
+    );
     followed.set(channelId, unlisten);
     return unlisten;
   };
@@ -85,6 +106,10 @@ async function followChannels(ctx: Context, rawChannelId: unknown, handlers: Fol
 
 function tooSlow() {
   return serviceUnavailable("Subscriber fell too far behind; resubscribe with afterSeq to resume.");
+}
+
+function interrupted() {
+  return serviceUnavailable("Live events were interrupted; resubscribe with afterSeq to resume.");
 }
 
 export async function messageAdded(
@@ -117,6 +142,7 @@ export async function messageAdded(
       else deliver(event.messages);
     },
     onRemoved: () => queue.fail(forbidden("You are no longer a member of this channel.")),
+    onInterrupted: () => queue.fail(interrupted()),
   });
   if (hasAfterSeq) {
     const channelId = args.channelId as string;
@@ -153,6 +179,7 @@ export async function messageUpdated(ctx: Context, args: { channelId?: unknown }
       }
     },
     onRemoved: () => queue.fail(forbidden("You are no longer a member of this channel.")),
+    onInterrupted: () => queue.fail(interrupted()),
   });
   return queue;
 }
