@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net";
 import { AccessTokens } from "./auth/access-tokens.js";
 import { resolveJwtSecret } from "./auth/jwt-secret.js";
 import { RefreshTokens } from "./auth/refresh-tokens.js";
+import type { Cache } from "./cache/cache.js";
+import { openCache } from "./cache/open-cache.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
@@ -30,6 +32,8 @@ export interface AppOverrides {
   db?: Database;
   /** Use this bus instead of opening one from the config. */
   bus?: Bus;
+  /** Use this cache instead of opening one from the config. */
+  cache?: Cache;
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
@@ -48,11 +52,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     overrides.bus ??
     (await openBus({
       url: config.amqpUrl,
-      prefix: config.amqpPrefix,
+      prefix: config.namespace,
       shards: config.commandShards,
-      connectionName: `${config.amqpPrefix}:${config.serverId}`,
+      connectionName: `${config.namespace}:${config.serverId}`,
       log,
     }));
+  const cache = overrides.cache ?? openCache(config.memcachedServers, config.namespace);
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   const services: Services = {
     config,
@@ -60,6 +65,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
+    cache,
     membershipCache: new MembershipCache(),
   };
 
@@ -101,6 +107,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         // Stop accepting work first, then release what it used.
         for (const stop of stops.reverse()) await stop();
         if (!overrides.bus) await bus.close();
+        if (!overrides.cache) await cache.close();
         if (!overrides.db) await db.close();
       })();
       return stopping;

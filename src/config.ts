@@ -44,8 +44,8 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
-  /** Prefix of RabbitMQ exchange and queue names (default "chat"). */
-  AMQP_PREFIX: z
+  /** Prefix of RabbitMQ exchange/queue names and Memcached keys, so deployments can share servers (default "chat"). */
+  NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/)
     .default("chat"),
@@ -72,7 +72,7 @@ export interface Config {
   databaseUrl: string | undefined;
   amqpUrl: string | undefined;
   memcachedServers: string | undefined;
-  amqpPrefix: string;
+  namespace: string;
   commandShards: number;
   workerBatchSize: number;
   dataDir: string;
@@ -113,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     amqpUrl: e.AMQP_URL,
     memcachedServers: e.MEMCACHED_SERVERS,
-    amqpPrefix: e.AMQP_PREFIX,
+    namespace: e.NAMESPACE,
     commandShards: e.COMMAND_SHARDS,
     workerBatchSize: e.WORKER_BATCH_SIZE,
     dataDir: resolve(e.DATA_DIR),

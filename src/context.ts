@@ -4,6 +4,7 @@
 import type DataLoader from "dataloader";
 import type { AccessTokens } from "./auth/access-tokens.js";
 import type { RefreshTokens } from "./auth/refresh-tokens.js";
+import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
 import type { Channel, User } from "./db/generated/prisma/client.js";
@@ -17,6 +18,8 @@ export interface Services {
   refreshTokens: RefreshTokens;
   /** Commands to the worker, events to every replica. */
   bus: Bus;
+  /** Shared short-lived state: Memcached, or in-process in the embedded default. */
+  cache: Cache;
   membershipCache: MembershipCache;
 }
 

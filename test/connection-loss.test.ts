@@ -61,7 +61,7 @@ beforeAll(async () => {
   url.password = password;
   app = await startApp(await createTestDatabase(), {
     AMQP_URL: url.toString(),
-    AMQP_PREFIX: prefix,
+    NAMESPACE: prefix,
     SERVER_ID: serverId,
     COMMAND_SHARDS: "2",
   });

@@ -27,7 +27,7 @@ function env(role: string, serverId: string) {
     NODE_ENV: "test",
     DATABASE_URL: database?.url ?? "",
     AMQP_URL: broker ?? "",
-    AMQP_PREFIX: prefix,
+    NAMESPACE: prefix,
     COMMAND_SHARDS: "4",
     JWT_SECRET: TEST_JWT_SECRET,
   };

@@ -55,7 +55,7 @@ export function createYogaServer(services: Services): Yoga {
         // false (503) rather than throwing: a thrown error's message would reach the caller.
         check: async () => {
           try {
-            await Promise.all([services.db.ping(), services.bus.ping()]);
+            await Promise.all([services.db.ping(), services.bus.ping(), services.cache.ping()]);
             return true;
           } catch {
             return false;

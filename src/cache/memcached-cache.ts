@@ -1,0 +1,76 @@
+// Memcached through memjs (binary protocol). Keys are prefixed so several deployments or
+// test runs can share one server.
+import memjs from "memjs";
+import type { Cache } from "./cache.js";
+
+export interface MemcachedOptions {
+  /** Comma-separated host:port list. */
+  servers: string;
+  /** Prepended to every key (default "chat:"). */
+  prefix?: string;
+}
+
+export class MemcachedCache implements Cache {
+  readonly kind = "memcached" as const;
+  readonly #client: memjs.Client;
+  readonly #prefix: string;
+
+  constructor(options: MemcachedOptions) {
+    this.#client = memjs.Client.create(options.servers, {
+      // Fail fast rather than queue behind a dead server: callers treat the cache as optional.
+      timeout: 1,
+      retries: 1,
+      logger: { log: () => {} },
+    });
+    this.#prefix = options.prefix ?? "chat:";
+  }
+
+  #key(key: string) {
+    // Memcached keys: at most 250 bytes, no spaces or control characters.
+    return `${this.#prefix}${key}`.replace(/[\s\u0000-\u001f]/g, "_");
+  }
+
+  async get(key: string) {
+    const { value } = await this.#client.get(this.#key(key));
+    return value ? value.toString() : null;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number) {
+    await this.#client.set(this.#key(key), value, { expires: Math.max(1, Math.ceil(ttlSeconds)) });
+  }
+
+  async add(key: string, value: string, ttlSeconds: number) {
+    try {
+      return await this.#client.add(this.#key(key), value, {
+        expires: Math.max(1, Math.ceil(ttlSeconds)),
+      });
+    } catch (error) {
+      // memjs reports "key exists" as an error on some versions; that is a plain "no".
+      if (String(error).includes("exists")) return false;
+      throw error;
+    }
+  }
+
+  async delete(key: string) {
+    await this.#client.delete(this.#key(key));
+  }
+
+  async increment(key: string, by: number, ttlSeconds: number) {
+    const { value } = await this.#client.increment(this.#key(key), by, {
+      initial: by,
+      expires: Math.max(1, Math.ceil(ttlSeconds)),
+    });
+    if (typeof value !== "number")
+      throw new Error(`memcached increment of ${key} returned no value`);
+    return value;
+  }
+
+  async ping() {
+    // A get of an absent key is the cheapest round trip that proves the server answers.
+    await this.#client.get(this.#key("ping"));
+  }
+
+  async close() {
+    this.#client.close();
+  }
+}

@@ -1,0 +1,69 @@
+// One contract, two adapters: the in-process TTL map and Memcached.
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Cache } from "../src/cache/cache.js";
+import { MemcachedCache } from "../src/cache/memcached-cache.js";
+import { MemoryCache } from "../src/cache/memory-cache.js";
+import { memcachedServers } from "./harness/memcached.js";
+
+const servers = await memcachedServers();
+const caches: Cache[] = [];
+afterAll(async () => {
+  for (const cache of caches) await cache.close();
+});
+
+const adapters: Array<{ name: string; make(): Cache }> = [
+  { name: "in-process", make: () => new MemoryCache() },
+];
+if (servers) {
+  adapters.push({
+    name: "Memcached",
+    make: () => new MemcachedCache({ servers, prefix: `t${randomBytes(4).toString("hex")}:` }),
+  });
+} else {
+  describe.skip("Memcached adapter (no TEST_MEMCACHED_SERVERS and no Docker engine)", () => {
+    it("runs the same contract", () => {});
+  });
+}
+
+describe.each(adapters)("cache contract: $name", ({ make }) => {
+  const cache = make();
+  caches.push(cache);
+
+  it("stores, reads and deletes; an absent key reads null", async () => {
+    expect(await cache.get("absent")).toBeNull();
+    await cache.set("k", "v1", 60);
+    expect(await cache.get("k")).toBe("v1");
+    await cache.set("k", "v2", 60);
+    expect(await cache.get("k")).toBe("v2");
+    await cache.delete("k");
+    expect(await cache.get("k")).toBeNull();
+    await cache.ping();
+  });
+
+  it("forgets a key when its TTL has passed", async () => {
+    await cache.set("short", "x", 1);
+    expect(await cache.get("short")).toBe("x");
+    await sleep(2100);
+    expect(await cache.get("short")).toBeNull();
+  });
+
+  it("add is an atomic claim: of 10 concurrent adds exactly one wins", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => cache.add("claim", String(i), 60)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await cache.add("claim", "late", 60)).toBe(false);
+  });
+
+  it("increment counts in a fixed window: created at `by`, 20 concurrent increments all counted, gone after the TTL", async () => {
+    expect(await cache.increment("counter", 1, 2)).toBe(1);
+    const values = await Promise.all(
+      Array.from({ length: 20 }, () => cache.increment("counter", 1, 2)),
+    );
+    expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
+    await sleep(3100);
+    expect(await cache.increment("counter", 5, 2)).toBe(5);
+  });
+});
