@@ -26,8 +26,8 @@ export class MemcachedCache implements Cache {
   }
 
   #key(key: string) {
-    // Memcached keys: at most 250 bytes, no spaces or control characters.
-    return `${this.#prefix}${key}`.replace(/[\s\u0000-\u001f]/g, "_");
+    // Memcached keys: at most 250 bytes of printable ASCII without spaces.
+    return `${this.#prefix}${key}`.replace(/[^!-~]/g, "_");
   }
 
   async get(key: string) {
