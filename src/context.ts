@@ -43,4 +43,6 @@ export interface Context {
 export interface Loaders {
   user: DataLoader<string, User | null>;
   channel: DataLoader<string, Channel | null>;
+  /** The sender's view of a message: its least advanced recipient. */
+  messageStatus: DataLoader<string, "SENT" | "DELIVERED" | "READ">;
 }

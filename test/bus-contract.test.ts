@@ -139,11 +139,11 @@ describe.each(adapters)("bus contract: $name", (adapter) => {
     let poisonAttempts = 0;
     const done: string[] = [];
     const stop = await bus.consumeCommands(async (batch) => {
-      if (batch.some((c) => c.messageId === poison.messageId)) {
+      if (batch.some((c) => "messageId" in c && c.messageId === poison.messageId)) {
         if (batch.length === 1) poisonAttempts++;
         throw new Error("poison");
       }
-      done.push(...batch.map((c) => c.messageId));
+      done.push(...batch.map((c) => (c as SendMessageCommand).messageId));
     });
     await bus.sendCommand(poison);
     const after = Array.from({ length: 20 }, (_, n) => sendCommand(channelId, n + 1));

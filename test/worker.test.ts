@@ -143,7 +143,7 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"}`, () => {
       return dead.length > 0;
     });
     await stop();
-    expect(dead.map((c) => c.messageId)).toEqual(["not-a-uuid"]);
+    expect(dead.map((c) => (c as SendMessageCommand).messageId)).toEqual(["not-a-uuid"]);
     // seqs stayed gapless: the poison took none
     const rows = await database.db.prisma.message.findMany({
       where: { channelId },

@@ -31,7 +31,34 @@ export interface DeleteMessageCommand {
   at: string;
 }
 
-export type Command = SendMessageCommand | EditMessageCommand | DeleteMessageCommand;
+/** The user has these messages of one channel on a device. */
+export interface MarkDeliveredCommand {
+  type: "receipt.delivered";
+  channelId: string;
+  userId: string;
+  messageIds: string[];
+  at: string;
+}
+
+/** The user has read the channel up to this seq. */
+export interface MarkReadCommand {
+  type: "receipt.read";
+  channelId: string;
+  userId: string;
+  upToSeq: number;
+  at: string;
+}
+
+export type MessageCommand = SendMessageCommand | EditMessageCommand | DeleteMessageCommand;
+export type ReceiptCommand = MarkDeliveredCommand | MarkReadCommand;
+export type Command = MessageCommand | ReceiptCommand;
+
+/** A short description for logs. */
+export function describeCommand(command: Command): string {
+  const subject =
+    "messageId" in command ? `message ${command.messageId}` : `user ${command.userId}`;
+  return `${command.type} (${subject}, channel ${command.channelId})`;
+}
 
 /** Which of `shards` queues carries this channel's commands. */
 export function shardOf(channelId: string, shards: number): number {

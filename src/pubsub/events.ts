@@ -15,6 +15,17 @@ export type MembershipEvent =
       role: "OWNER" | "ADMIN" | "MEMBER";
     };
 
+/** A user's public profile (everything the User type shows to others), times as ISO strings. */
+export interface PublicUserPayload {
+  id: string;
+  username: string;
+  displayName: string;
+  avatarUrl: string | null;
+  bio: string | null;
+  createdAt: string;
+  lastSeenAt: string | null;
+}
+
 /** A persisted message with what a subscriber's selection needs, so no one queries per event. */
 export interface MessagePayload {
   id: string;
@@ -26,16 +37,7 @@ export interface MessagePayload {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
-  /** The sender's public profile (everything the User type shows to others). */
-  sender: {
-    id: string;
-    username: string;
-    displayName: string;
-    avatarUrl: string | null;
-    bio: string | null;
-    createdAt: string;
-    lastSeenAt: string | null;
-  };
+  sender: PublicUserPayload;
   recipientIds: string[];
 }
 
@@ -45,7 +47,25 @@ export type MessageEvent =
   | { type: "message.updated"; channelId: string; message: MessagePayload }
   | { type: "message.deleted"; channelId: string; message: MessagePayload };
 
-export type BusEvent = MessageEvent | MembershipEvent;
+/** One recipient's receipt for one message: it moved forward to `status`. */
+export interface ReceiptPayload {
+  messageId: string;
+  channelId: string;
+  seq: number;
+  senderId: string;
+  status: "DELIVERED" | "READ";
+  at: string;
+  user: PublicUserPayload;
+}
+
+/** All of a worker batch's receipts for one channel. */
+export interface ReceiptEvent {
+  type: "receipts.updated";
+  channelId: string;
+  receipts: ReceiptPayload[];
+}
+
+export type BusEvent = MessageEvent | ReceiptEvent | MembershipEvent;
 
 /** Routing keys of the event exchange. */
 export const routingKeys = {

@@ -1,6 +1,7 @@
 // Chooses the bus adapter: RabbitMQ when a URL is configured, else the in-process bus.
 import { AmqpBus } from "./amqp/amqp-bus.js";
 import type { Bus } from "./bus.js";
+import { type Command, describeCommand } from "./commands.js";
 import { LocalBus } from "./local-bus.js";
 
 export interface OpenBusOptions {
@@ -13,8 +14,8 @@ export interface OpenBusOptions {
 }
 
 export async function openBus(options: OpenBusOptions): Promise<Bus> {
-  const onDeadLetter = (command: { type: string; messageId: string }, error: unknown) =>
-    options.log(`dead-lettered ${command.type} ${command.messageId}`, error);
+  const onDeadLetter = (command: Command, error: unknown) =>
+    options.log(`dead-lettered ${describeCommand(command)}`, error);
   if (!options.url) return new LocalBus({ shards: options.shards, onDeadLetter });
   return AmqpBus.connect({
     url: options.url,

@@ -13,6 +13,7 @@ import type { BusEvent, MessagePayload } from "../pubsub/events.js";
 import { routingKeys } from "../pubsub/events.js";
 import { requireChannelAccess } from "./access.js";
 import { type MessageView, messageFromPayload } from "./messages.js";
+import { receiptFromPayload } from "./receipts.js";
 import { requireViewerId } from "./viewer.js";
 
 const REPLAY_PAGE = 500;
@@ -132,7 +133,7 @@ export async function messageAdded(
       // Repeats (a redelivered command, a retried send) have a seq already delivered.
       if (message.seq <= (lastSeq.get(message.channelId) ?? 0)) continue;
       lastSeq.set(message.channelId, message.seq);
-      queue.push(messageFromPayload(message));
+      queue.push(messageFromPayload(message, true));
     }
   };
   stop = await followChannels(ctx, args.channelId, {
@@ -166,6 +167,24 @@ export async function messageAdded(
     held = undefined;
     deliver(live.sort((a, b) => a.seq - b.seq));
   }
+  return queue;
+}
+
+export async function receiptUpdated(ctx: Context, args: { channelId?: unknown }) {
+  let stop: (() => Promise<void>) | undefined;
+  const queue = new EventQueue<ReturnType<typeof receiptFromPayload>>(
+    () => stop?.(),
+    10_000,
+    tooSlow,
+  );
+  stop = await followChannels(ctx, args.channelId, {
+    onChannelEvent: (event) => {
+      if (event.type === "receipts.updated")
+        for (const receipt of event.receipts) queue.push(receiptFromPayload(receipt));
+    },
+    onRemoved: () => queue.fail(forbidden("You are no longer a member of this channel.")),
+    onInterrupted: () => queue.fail(interrupted()),
+  });
   return queue;
 }
 

@@ -4,6 +4,7 @@
 import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
+import { messageStatuses } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   const found = new Map(rows.map((row) => [row.id, row]));
@@ -18,5 +19,7 @@ export function createLoaders(prisma: PrismaClient): Loaders {
     channel: new DataLoader(async (ids) =>
       byId(await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), ids),
     ),
+    // Not cached: a status changes while a subscription (one context) lives.
+    messageStatus: new DataLoader((ids) => messageStatuses(prisma, ids), { cache: false }),
   };
 }

@@ -34,7 +34,8 @@ const sendMessageInput = z.object({
 /** A message as the API shows it: a stored row, or one accepted but not yet stored. */
 export type MessageView = Omit<Message, "seq"> & {
   seq: number | null;
-  status?: "PENDING";
+  /** Known without a lookup: PENDING (just accepted) or SENT (just stored). */
+  status?: "PENDING" | "SENT";
   /** The sender's public profile, when it came with the message (event payloads, replays). */
   sender?: PublicUser;
 };
@@ -148,8 +149,10 @@ export async function deleteMessage(ctx: Context, rawId: unknown): Promise<Messa
 }
 
 /** An event payload as the Message type resolves it (times back to Dates). */
-export function messageFromPayload(payload: MessagePayload): MessageView {
+export function messageFromPayload(payload: MessagePayload, justCreated = false): MessageView {
   return {
+    // A message that was just stored has reached no one yet.
+    ...(justCreated ? { status: "SENT" as const } : {}),
     id: payload.id,
     channelId: payload.channelId,
     senderId: payload.senderId,

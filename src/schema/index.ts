@@ -5,6 +5,7 @@ import "./contact.js";
 import "./group.js";
 import "./channel.js";
 import "./message.js";
+import "./receipt.js";
 import "./heartbeat.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -8,10 +8,12 @@ import { ChannelRef } from "./channel.js";
 import { User } from "./user.js";
 
 const MessageStatus = builder.enumType("MessageStatus", {
-  description: "The sender's view of a message.",
+  description: "The sender's view of a message: how far it got with every recipient.",
   values: {
     PENDING: { description: "Accepted and queued; not yet stored (no seq yet)." },
     SENT: { description: "Stored, with its seq, and announced to the channel." },
+    DELIVERED: { description: "Every recipient has it on a device." },
+    READ: { description: "Every recipient has read it." },
   } as const,
 });
 
@@ -33,7 +35,11 @@ export const MessageRef = builder.prismaObject("Message", {
     }),
     status: t.field({
       type: MessageStatus,
-      resolve: (message) => view(message).status ?? "SENT",
+      description:
+        "PENDING, SENT, DELIVERED (every recipient has it) or READ (every recipient read it); never moves back.",
+      // Batched per request: a page of history costs one query, a fresh live message none.
+      resolve: (message, _args, ctx) =>
+        view(message).status ?? ctx.loaders.messageStatus.load(message.id),
     }),
     body: t.string({
       nullable: true,

@@ -3,7 +3,7 @@
 // when the handler resolves), so a crash at any point means redelivery, never loss.
 import type { Database } from "../db/database.js";
 import type { Bus } from "../pubsub/bus.js";
-import type { Command } from "../pubsub/commands.js";
+import { type Command, describeCommand } from "../pubsub/commands.js";
 import { persistCommands } from "./persist-messages.js";
 
 export interface RunningWorker {
@@ -22,9 +22,7 @@ export function createCommandHandler({ db, bus, log }: WorkerDeps) {
   return async (commands: Command[]) => {
     const { events, rejected } = await persistCommands(db.prisma, commands);
     for (const { command, reason } of rejected) {
-      log?.(
-        `dropped ${command.type} ${command.messageId} in channel ${command.channelId}: ${reason}`,
-      );
+      log?.(`dropped ${describeCommand(command)}: ${reason}`);
     }
     await bus.publishEvents(events);
   };

@@ -8,9 +8,16 @@ import type {
   Command,
   DeleteMessageCommand,
   EditMessageCommand,
+  ReceiptCommand,
   SendMessageCommand,
 } from "../pubsub/commands.js";
-import { type BusEvent, type MessagePayload, routingKeys } from "../pubsub/events.js";
+import {
+  type BusEvent,
+  type MessagePayload,
+  type PublicUserPayload,
+  routingKeys,
+} from "../pubsub/events.js";
+import { applyReceipts, receiptPayloads } from "./persist-receipts.js";
 
 type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 
@@ -26,11 +33,15 @@ export async function persistCommands(
 ): Promise<PersistResult> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
   const changes = commands.filter(
-    (c): c is EditMessageCommand | DeleteMessageCommand => c.type !== "message.send",
+    (c): c is EditMessageCommand | DeleteMessageCommand =>
+      c.type === "message.edit" || c.type === "message.delete",
+  );
+  const receipts = commands.filter(
+    (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
   );
   const rejected: PersistResult["rejected"] = [];
 
-  const { sentIds, changed } = await prisma.$transaction(async (tx) => {
+  const { sentIds, changed, receiptChanges } = await prisma.$transaction(async (tx) => {
     const sentIds = await insertMessages(tx, sends, rejected);
     const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
     for (const command of changes) {
@@ -45,7 +56,9 @@ export async function persistCommands(
         });
       else rejected.push({ command, reason: "not allowed or no such message" });
     }
-    return { sentIds, changed };
+    // After the sends: a receipt may name a message of this very batch.
+    const receiptChanges = await applyReceipts(tx, receipts);
+    return { sentIds, changed, receiptChanges };
   });
 
   const payloads = await loadPayloads(prisma, [...sentIds, ...changed.map((c) => c.id)]);
@@ -72,7 +85,46 @@ export async function persistCommands(
       });
     }
   }
+  if (receiptChanges.length > 0) {
+    const readers = await loadPublicUsers(prisma, [
+      ...new Set(receiptChanges.map((c) => c.userId)),
+    ]);
+    for (const [channelId, list] of receiptPayloads(receiptChanges, readers)) {
+      events.push({
+        routingKey: routingKeys.channel(channelId),
+        event: { type: "receipts.updated", channelId, receipts: list },
+      });
+    }
+  }
   return { events, rejected };
+}
+
+async function loadPublicUsers(
+  prisma: PrismaClient,
+  ids: string[],
+): Promise<Map<string, PublicUserPayload>> {
+  const users = await prisma.user.findMany({
+    where: { id: { in: ids } },
+    select: {
+      id: true,
+      username: true,
+      displayName: true,
+      avatarUrl: true,
+      bio: true,
+      createdAt: true,
+      lastSeenAt: true,
+    },
+  });
+  return new Map(
+    users.map((u) => [
+      u.id,
+      {
+        ...u,
+        createdAt: u.createdAt.toISOString(),
+        lastSeenAt: u.lastSeenAt ? u.lastSeenAt.toISOString() : null,
+      },
+    ]),
+  );
 }
 
 /** Inserts the new messages with their seqs and recipient rows; returns every id to announce. */

@@ -1,0 +1,157 @@
+// Delivery and read receipts: validated here, persisted by the worker (through the bus,
+// like messages), announced to the channel.
+import { z } from "zod";
+import type { Context } from "../context.js";
+import type { PrismaClient } from "../db/database.js";
+import { badUserInput, notFound, serviceUnavailable } from "../errors.js";
+import { BusUnavailableError } from "../pubsub/bus.js";
+import type { ReceiptCommand } from "../pubsub/commands.js";
+import type { ReceiptPayload } from "../pubsub/events.js";
+import { requireChannelAccess } from "./access.js";
+import { id, parseInput } from "./validation.js";
+import { requireViewerId } from "./viewer.js";
+
+/** Most message ids per markDelivered call. */
+export const MAX_DELIVERED_IDS = 1000;
+
+export type ReceiptStatus = "SENT" | "DELIVERED" | "READ";
+
+/** One recipient's state for one message, from a stored row or a receipt event. */
+export interface ReceiptView {
+  messageId: string;
+  userId: string;
+  status: ReceiptStatus;
+  deliveredAt: Date | null;
+  readAt: Date | null;
+  /** When the receipt reached this status (events; stored rows use their timestamps). */
+  at: Date | null;
+  user?: {
+    id: string;
+    username: string;
+    displayName: string;
+    avatarUrl: string | null;
+    bio: string | null;
+    createdAt: Date;
+    lastSeenAt: Date | null;
+  };
+}
+
+async function enqueue(ctx: Context, commands: ReceiptCommand[]) {
+  try {
+    await Promise.all(commands.map((command) => ctx.services.bus.sendCommand(command)));
+  } catch (error) {
+    if (error instanceof BusUnavailableError)
+      throw serviceUnavailable("The message queue is unavailable; retry.");
+    throw error;
+  }
+}
+
+/**
+ * The viewer has these messages. Every id must be a message the viewer received (or sent:
+ * clients may mark whatever arrived, their own echoes included); otherwise NOT_FOUND and
+ * nothing is enqueued.
+ */
+export async function markDelivered(ctx: Context, rawIds: unknown): Promise<boolean> {
+  const viewerId = requireViewerId(ctx);
+  const ids = [
+    ...new Set(
+      parseInput(
+        z
+          .array(id)
+          .min(1, "must list at least one message")
+          .max(MAX_DELIVERED_IDS, `must list at most ${MAX_DELIVERED_IDS} messages`),
+        rawIds,
+        "messageIds",
+      ),
+    ),
+  ];
+  const rows = await ctx.prisma.message.findMany({
+    where: {
+      id: { in: ids },
+      OR: [{ senderId: viewerId }, { recipients: { some: { userId: viewerId } } }],
+    },
+    select: { id: true, channelId: true, senderId: true },
+  });
+  if (rows.length !== ids.length) throw notFound("Message", "messageIds");
+  const byChannel = new Map<string, string[]>();
+  for (const row of rows) {
+    if (row.senderId === viewerId) continue;
+    byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.id]);
+  }
+  const at = new Date().toISOString();
+  await enqueue(
+    ctx,
+    [...byChannel].map(([channelId, messageIds]) => ({
+      type: "receipt.delivered",
+      channelId,
+      userId: viewerId,
+      messageIds,
+      at,
+    })),
+  );
+  return true;
+}
+
+/** The viewer has read the channel up to `upToSeq` (which must exist). */
+export async function markRead(
+  ctx: Context,
+  rawChannelId: unknown,
+  upToSeq: number,
+): Promise<boolean> {
+  const viewerId = requireViewerId(ctx);
+  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
+  if (!Number.isInteger(upToSeq) || upToSeq < 1)
+    throw badUserInput("upToSeq", "upToSeq: must be a positive integer");
+  const channel = await ctx.prisma.channel.findUniqueOrThrow({
+    where: { id: access.id },
+    select: { lastSeq: true },
+  });
+  if (upToSeq > channel.lastSeq) {
+    throw badUserInput("upToSeq", `upToSeq: the channel's last message is ${channel.lastSeq}`);
+  }
+  await enqueue(ctx, [
+    {
+      type: "receipt.read",
+      channelId: access.id,
+      userId: viewerId,
+      upToSeq,
+      at: new Date().toISOString(),
+    },
+  ]);
+  return true;
+}
+
+export function receiptFromPayload(
+  payload: ReceiptPayload,
+): ReceiptView & { channelId: string; seq: number } {
+  const at = new Date(payload.at);
+  return {
+    messageId: payload.messageId,
+    channelId: payload.channelId,
+    seq: payload.seq,
+    userId: payload.user.id,
+    status: payload.status,
+    deliveredAt: at,
+    readAt: payload.status === "READ" ? at : null,
+    at,
+    user: {
+      ...payload.user,
+      createdAt: new Date(payload.user.createdAt),
+      lastSeenAt: payload.user.lastSeenAt ? new Date(payload.user.lastSeenAt) : null,
+    },
+  };
+}
+
+/** The sender's view of each message: the least advanced recipient (SENT with none). */
+export async function messageStatuses(
+  prisma: PrismaClient,
+  messageIds: readonly string[],
+): Promise<ReceiptStatus[]> {
+  const rows = await prisma.$queryRawUnsafe<Array<{ message_id: string; status: ReceiptStatus }>>(
+    `SELECT message_id::text, MIN(status)::text AS status FROM message_recipients
+      WHERE message_id = ANY($1::uuid[]) GROUP BY message_id`,
+    [...messageIds],
+  );
+  const found = new Map(rows.map((row) => [row.message_id, row.status]));
+  return messageIds.map((messageId) => found.get(messageId) ?? "SENT");
+}

@@ -1,0 +1,272 @@
+// Receipts through the pipeline: SENT -> DELIVERED -> READ, never back; group status;
+// unread counts; bad input.
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CreateGroupDocument,
+  MarkDeliveredDocument,
+  MarkReadDocument,
+  MessageAddedDocument,
+  MessageReceiptsDocument,
+  ReceiptUpdatedDocument,
+  SendMessageDocument,
+  UnreadCountsDocument,
+} from "./gql/graphql.js";
+import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { record, settle } from "./harness/subscriptions.js";
+import { registerUser } from "./harness/users.js";
+
+const server = useTestApp();
+type Session = Awaited<ReturnType<typeof registerUser>>;
+let users: Session[];
+
+beforeAll(async () => {
+  users = await Promise.all(Array.from({ length: 5 }, () => registerUser(server)));
+});
+
+async function group(owner: Session, members: Session[]) {
+  const created = await mustRequest(
+    server,
+    CreateGroupDocument,
+    { input: { name: "R", memberIds: members.map((m) => m.user.id) } },
+    owner.accessToken,
+  );
+  return created.createGroup.channels.edges[0]!.node.id;
+}
+
+/** Sends and waits until stored; returns the stored message (id, seq). */
+async function sendStored(from: Session, channelId: string, body: string) {
+  const listener = record(
+    wsClient(server, { authorization: `Bearer ${from.accessToken}` }),
+    MessageAddedDocument,
+    { channelId },
+  );
+  await settle();
+  const sent = await mustRequest(
+    server,
+    SendMessageDocument,
+    { input: { channelId, body, clientMessageId: randomUUID() } },
+    from.accessToken,
+  );
+  const [event] = await listener.until((data) =>
+    data.some((d) => d.messageAdded.id === sent.sendMessage.id),
+  );
+  listener.stop();
+  return { id: sent.sendMessage.id, seq: event!.messageAdded.seq! };
+}
+
+async function statusOf(session: Session, id: string) {
+  return (await mustRequest(server, MessageReceiptsDocument, { id }, session.accessToken)).message!;
+}
+
+async function until<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() > deadline) return value;
+    await settle(50);
+  }
+}
+
+describe("receipts", () => {
+  it("move SENT -> DELIVERED -> READ, reach the sender live, and a late markDelivered changes nothing", async () => {
+    const [sender, reader] = users as [Session, Session];
+    const channelId = await group(sender, [reader]);
+    const receipts = record(
+      wsClient(server, { authorization: `Bearer ${sender.accessToken}` }),
+      ReceiptUpdatedDocument,
+      { channelId },
+    );
+    await settle();
+    const message = await sendStored(sender, channelId, "tick tick");
+    expect((await statusOf(sender, message.id)).status).toBe("SENT");
+
+    await mustRequest(
+      server,
+      MarkDeliveredDocument,
+      { messageIds: [message.id] },
+      reader.accessToken,
+    );
+    const delivered = await until(
+      () => statusOf(sender, message.id),
+      (m) => m.status === "DELIVERED",
+    );
+    expect(delivered.status).toBe("DELIVERED");
+    expect(delivered.receipts).toMatchObject([
+      { status: "DELIVERED", user: { id: reader.user.id }, readAt: null },
+    ]);
+
+    await mustRequest(
+      server,
+      MarkReadDocument,
+      { channelId, upToSeq: message.seq },
+      reader.accessToken,
+    );
+    const read = await until(
+      () => statusOf(sender, message.id),
+      (m) => m.status === "READ",
+    );
+    expect(read.status).toBe("READ");
+    expect(read.receipts[0]!.readAt).not.toBeNull();
+
+    await mustRequest(
+      server,
+      MarkDeliveredDocument,
+      { messageIds: [message.id] },
+      reader.accessToken,
+    );
+    await settle(300);
+    expect((await statusOf(sender, message.id)).status).toBe("READ");
+
+    const live = await receipts.until((data) => data.length >= 2);
+    expect(
+      live.map((d) => [
+        d.receiptUpdated.messageId,
+        d.receiptUpdated.status,
+        d.receiptUpdated.user.id,
+      ]),
+    ).toEqual([
+      [message.id, "DELIVERED", reader.user.id],
+      [message.id, "READ", reader.user.id],
+    ]);
+    receipts.stop();
+  });
+
+  it("in a group of 5 a message is READ only when all 4 recipients read it; unread counts follow seq arithmetic", async () => {
+    const [owner, ...others] = users as [Session, ...Session[]];
+    const channelId = await group(owner, others);
+    const first = await sendStored(owner, channelId, "one");
+    await sendStored(others[0]!, channelId, "two");
+    const third = await sendStored(owner, channelId, "three");
+    for (const [i, reader] of others.entries()) {
+      await mustRequest(
+        server,
+        MarkReadDocument,
+        { channelId, upToSeq: third.seq },
+        reader.accessToken,
+      );
+      const status = await until(
+        () => statusOf(owner, first.id),
+        (m) => m.receipts.filter((r) => r.status === "READ").length === i + 1,
+      );
+      expect(status.status).toBe(i === others.length - 1 ? "READ" : "SENT");
+    }
+    // unread = lastSeq - read position; senders have read their own messages
+    const unread = async (who: Session) =>
+      (await mustRequest(server, UnreadCountsDocument, {}, who.accessToken)).channels.edges.find(
+        (e) => e.node.id === channelId,
+      )!.node.unreadCount;
+    await sendStored(owner, channelId, "four");
+    expect(await unread(owner)).toBe(0);
+    expect(await unread(others[1]!)).toBe(1);
+    await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 4 }, others[1]!.accessToken);
+    expect(
+      await until(
+        () => unread(others[1]!),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
+  });
+
+  it("marking 1,000 messages read is one command and a bounded number of statements", async () => {
+    const [owner, reader] = users as [Session, Session];
+    const channelId = await group(owner, [reader]);
+    // 1,000 stored messages, written directly (the send path is proven elsewhere)
+    const prisma = server.database.db.prisma;
+    const ids = Array.from({ length: 1000 }, () => randomUUID());
+    await prisma.message.createMany({
+      data: ids.map((id, i) => ({
+        id,
+        channelId,
+        senderId: owner.user.id,
+        clientMessageId: id,
+        seq: i + 1,
+        body: `m${i}`,
+      })),
+    });
+    await prisma.messageRecipient.createMany({
+      data: ids.map((messageId) => ({ messageId, userId: reader.user.id })),
+    });
+    await prisma.channel.update({ where: { id: channelId }, data: { lastSeq: 1000 } });
+    const statements = server.database.statements;
+    statements.length = 0;
+    await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 1000 }, reader.accessToken);
+    await until(
+      async () =>
+        prisma.messageRecipient.count({
+          where: { userId: reader.user.id, status: "READ", message: { channelId } },
+        }),
+      (n) => n === 1000,
+    );
+    expect(
+      await prisma.messageRecipient.count({
+        where: { userId: reader.user.id, status: "READ", message: { channelId } },
+      }),
+    ).toBe(1000);
+    const receiptWrites = statements.filter((sql) => /UPDATE\s+message_recipients/i.test(sql));
+    expect(receiptWrites).toHaveLength(1);
+    expect(statements.length).toBeLessThan(30);
+  });
+
+  it("bad input and outsiders: typed errors, nothing changed", async () => {
+    const [owner, member, outsider] = users as [Session, Session, Session];
+    const channelId = await group(owner, [member]);
+    const message = await sendStored(owner, channelId, "private");
+    const foreign = await request(
+      server,
+      MarkDeliveredDocument,
+      { messageIds: [message.id] },
+      outsider.accessToken,
+    );
+    expect(foreign.errors?.[0]?.extensions).toMatchObject({
+      code: "NOT_FOUND",
+      field: "messageIds",
+    });
+    const foreignRead = await request(
+      server,
+      MarkReadDocument,
+      { channelId, upToSeq: 1 },
+      outsider.accessToken,
+    );
+    expect(foreignRead.errors?.[0]?.extensions).toMatchObject({
+      code: "NOT_FOUND",
+      field: "channelId",
+    });
+    const beyond = await request(
+      server,
+      MarkReadDocument,
+      { channelId, upToSeq: message.seq + 1 },
+      member.accessToken,
+    );
+    expect(beyond.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "upToSeq",
+    });
+    const zero = await request(
+      server,
+      MarkReadDocument,
+      { channelId, upToSeq: 0 },
+      member.accessToken,
+    );
+    expect(zero.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "upToSeq",
+    });
+    const malformed = await request(
+      server,
+      MarkDeliveredDocument,
+      { messageIds: ["x"] },
+      member.accessToken,
+    );
+    expect(malformed.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "messageIds.0",
+    });
+    await settle(300);
+    expect((await statusOf(owner, message.id)).status).toBe("SENT");
+  });
+});
