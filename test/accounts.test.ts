@@ -8,7 +8,7 @@ import {
   RegisterDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, takeResults, useTestApp, wsClient } from "./harness/app.js";
-import { TEST_PASSWORD } from "./harness/users.js";
+import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 
 const server = useTestApp();
 
@@ -89,5 +89,26 @@ describe("account lifecycle", () => {
     });
     expect(wrong.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     expect(unknown.errors?.[0]).toEqual(wrong.errors?.[0]);
+  });
+
+  it("after 10 wrong passwords for one login, sign-in is RATE_LIMITED (even with the right one); other logins are not", async () => {
+    const victim = await registerUser(server);
+    const bystander = await registerUser(server);
+    const attempt = (login: string, password: string) =>
+      request(server, LoginDocument, { input: { login, password } });
+    for (let i = 0; i < 10; i++) {
+      const result = await attempt(victim.user.username, `wrong-${i}-password`);
+      expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    }
+    const blocked = await attempt(victim.user.username, "wrong-again-password");
+    expect(blocked.errors?.[0]?.extensions).toMatchObject({
+      code: "RATE_LIMITED",
+      retryAfter: 300,
+    });
+    const evenRight = await attempt(victim.user.username, TEST_PASSWORD);
+    expect(evenRight.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
+    await mustRequest(server, LoginDocument, {
+      input: { login: bystander.user.username, password: TEST_PASSWORD },
+    });
   });
 });

@@ -7,6 +7,7 @@ import {
   AddContactDocument,
   MeDocument,
   RegisterDocument,
+  SearchUsersDocument,
   UpdateProfileDocument,
   UserByIdDocument,
 } from "./gql/graphql.js";
@@ -169,5 +170,21 @@ describe("the transport", () => {
     ).toBe(1009);
     const after = await request(server, MeDocument, {});
     expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+});
+
+describe("connections", () => {
+  it("a malformed cursor is BAD_USER_INPUT, not an uncoded error", async () => {
+    const viewer = await registerUser(server);
+    const result = await request(
+      server,
+      SearchUsersDocument,
+      { first: 2, after: "not-a-cursor" },
+      viewer.accessToken,
+    );
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "cursor",
+    });
   });
 });

@@ -276,6 +276,31 @@ describe("subscriptions", () => {
     resumed.stop();
   });
 
+  it("resume while messages keep coming: the seam between replay and live has no gap and no repeat", async () => {
+    const { channelId } = await newChannel();
+    for (let i = 1; i <= 30; i++) await send(alice, channelId, `old ${i}`);
+    const deadline = Date.now() + 10_000;
+    while (
+      (await server.database.db.prisma.message.count({ where: { channelId } })) < 30 &&
+      Date.now() < deadline
+    ) {
+      await settle(50);
+    }
+    // 30 more are sent while the subscription replays the first ones
+    const sending = (async () => {
+      for (let i = 1; i <= 30; i++) await send(alice, channelId, `new ${i}`);
+    })();
+    const resumed = record(socket(bob), MessageAddedDocument, { channelId, afterSeq: 0 });
+    await sending;
+    const all = await resumed.until((data) => data.length >= 60);
+    await settle(300);
+    expect(resumed.data.map((d) => d.messageAdded.seq)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
+    expect(all.length).toBe(60);
+    resumed.stop();
+  });
+
   it("without channelId: every channel of the viewer, including one joined while subscribed", async () => {
     const { channelId: first } = await newChannel();
     const everything = record(socket(bob), MessageAddedDocument, {});

@@ -49,17 +49,38 @@ export class RefreshTokens {
       return { ok: false, reason: "reused" };
     }
     if (row.expiresAt.getTime() <= Date.now()) return { ok: false, reason: "expired" };
-    // The conditional update is the race guard: of two concurrent uses of one token,
-    // exactly one sees count 1; the other is treated as reuse.
-    const claimed = await this.prisma.refreshToken.updateMany({
-      where: { id: row.id, rotatedAt: null, revokedAt: null },
-      data: { rotatedAt: new Date() },
+    const next = newToken();
+    // Claim and successor in one transaction: a failure leaves the old token usable, and
+    // the conditional update is the race guard (of two concurrent uses exactly one sees
+    // count 1; the other is treated as reuse). A family revoked meanwhile (a reuse racing
+    // this rotation) refuses the rotation too.
+    const rotated = await this.prisma.$transaction(async (tx) => {
+      const claimed = await tx.refreshToken.updateMany({
+        where: { id: row.id, rotatedAt: null, revokedAt: null },
+        data: { rotatedAt: new Date() },
+      });
+      if (claimed.count !== 1) return false;
+      await tx.refreshToken.create({
+        data: {
+          userId: row.userId,
+          familyId: row.familyId,
+          tokenHash: hashToken(next),
+          expiresAt: new Date(Date.now() + this.ttlSeconds * 1000),
+        },
+      });
+      return true;
     });
-    if (claimed.count !== 1) {
+    if (!rotated || (await this.familyRevoked(row.familyId))) {
       await this.revokeFamily(row.familyId);
       return { ok: false, reason: "reused" };
     }
-    return { ok: true, userId: row.userId, token: await this.issue(row.userId, row.familyId) };
+    return { ok: true, userId: row.userId, token: next };
+  }
+
+  private async familyRevoked(familyId: string) {
+    return (
+      (await this.prisma.refreshToken.count({ where: { familyId, revokedAt: { not: null } } })) > 0
+    );
   }
 
   /** Ends the session the token belongs to; false when the token names no live session. */

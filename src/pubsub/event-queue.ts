@@ -18,8 +18,15 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     this.#onReturn = onReturn;
   }
 
+  /** True once the stream failed or ended: producers can stop producing. */
+  get closed() {
+    return this.#done || this.#error !== undefined;
+  }
+
   push(item: T) {
-    if (this.#done) return;
+    // Nothing after a failure: a removed member must not get one more message, and an
+    // overflowed stream must end at its last delivered item so a resume leaves no gap.
+    if (this.closed) return;
     if (this.#waiting) {
       const resolve = this.#waiting;
       this.#waiting = this.#failWaiting = undefined;
@@ -74,7 +81,9 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     this.#done = true;
     this.#error = undefined;
     this.#items.length = 0;
-    void this.#onReturn();
+    Promise.resolve()
+      .then(() => this.#onReturn())
+      .catch((error) => console.error("event stream cleanup failed", error));
   }
 
   [Symbol.asyncIterator]() {

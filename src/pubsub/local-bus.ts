@@ -1,6 +1,7 @@
 // The in-process bus: the embedded default when no AMQP_URL is given. Same contract as
 // RabbitMQ within one process: per-shard FIFO queues drained in batches by one consumer,
 // bounded retries then a dead-letter list, and events fanned out per routing key.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Bus, CommandBatchHandler, CommandConsumerOptions } from "./bus.js";
 import { type Command, shardOf } from "./commands.js";
 import type { BusEvent } from "./events.js";
@@ -79,6 +80,9 @@ export class LocalBus implements Bus {
                   queue.splice(queue.indexOf(pending), 1);
                   this.deadLetters.push(pending.command);
                   this.options.onDeadLetter?.(pending.command, error);
+                } else {
+                  // Back off (the shard waits), so a short outage does not burn every attempt.
+                  await sleep(Math.min(2000, 50 * 2 ** pending.attempts));
                 }
                 break;
               }

@@ -6,6 +6,7 @@ import type { Context } from "../context.js";
 import type { User } from "../db/generated/prisma/client.js";
 import { badUserInput, unauthenticated } from "../errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
+import { check, consume, type Limit } from "./rate-limits.js";
 import { displayName, parseInput } from "./validation.js";
 
 export const email = z
@@ -74,14 +75,21 @@ export async function register(ctx: Context, raw: unknown): Promise<AuthPayload>
   }
 }
 
+/** Wrong passwords per login name: enough for typos, too few for guessing. */
+export const LOGIN_FAILURES: Limit = { name: "login-failures", max: 10, windowSeconds: 300 };
+
 export async function login(ctx: Context, raw: unknown): Promise<AuthPayload> {
   const input = parseInput(loginInput, raw);
+  await check(ctx, LOGIN_FAILURES, input.login);
   const user = await ctx.prisma.user.findFirst({
     where: input.login.includes("@") ? { email: input.login } : { username: input.login },
   });
   // Same work and same answer whether the account is missing or the password wrong.
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await decoyPasswordHash));
-  if (!user || !ok) throw unauthenticated("Invalid login or password.");
+  if (!user || !ok) {
+    await consume(ctx, LOGIN_FAILURES, input.login);
+    throw unauthenticated("Invalid login or password.");
+  }
   return signIn(ctx, user);
 }
 

@@ -8,7 +8,7 @@ import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
-import { requireGroupRole, roleAtLeast } from "./access.js";
+import { requireGroupRole } from "./access.js";
 import { addToChannel, changeMembership, removeFromChannels, type Tx } from "./membership.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
@@ -205,5 +205,3 @@ export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boo
 export function viewerGroupsFilter(ctx: Context): Prisma.GroupWhereInput {
   return { members: { some: { userId: requireViewerId(ctx) } } };
 }
-
-export { roleAtLeast };

@@ -56,20 +56,32 @@ async function followChannels(ctx: Context, rawChannelId: unknown, handlers: Fol
 async function follow(ctx: Context, rawChannelId: unknown, handlers: FollowHandlers) {
   const viewerId = requireViewerId(ctx);
   const bus = ctx.services.bus;
+  // After a removal nothing more goes out, even if events are already on their way.
+  let removed = false;
+  const removedFrom = (event: BusEvent) =>
+    event.type === "channel.left" && event.userIds.includes(viewerId);
   if (rawChannelId !== null && rawChannelId !== undefined) {
     const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
     return bus.listen(
       routingKeys.channel(access.id),
       (event) => {
-        if (event.type === "channel.left" && event.userIds.includes(viewerId)) handlers.onRemoved();
-        else handlers.onChannelEvent(event);
+        if (removed) return;
+        if (removedFrom(event)) {
+          removed = true;
+          handlers.onRemoved();
+        } else handlers.onChannelEvent(event);
       },
       { onInterrupted: handlers.onInterrupted },
     );
   }
   const followed = new Map<string, Promise<() => Promise<void>>>();
-  const follow = (channelId: string) => {
-    if (followed.has(channelId)) return followed.get(channelId);
+  const stopListening = (unlisten: Promise<() => Promise<void>> | undefined) =>
+    unlisten
+      ?.then((stop) => stop())
+      .catch((error) => console.error("unfollowing a channel failed", error));
+  const followChannel = (channelId: string) => {
+    const existing = followed.get(channelId);
+    if (existing) return existing;
     const unlisten = bus.listen(
       routingKeys.channel(channelId),
       (event) => {
@@ -81,28 +93,53 @@ async function follow(ctx: Context, rawChannelId: unknown, handlers: FollowHandl
     followed.set(channelId, unlisten);
     return unlisten;
   };
-  const unfollow = (channelId: string) => {
-    const unlisten = followed.get(channelId);
-    followed.delete(channelId);
-    void unlisten?.then((stop) => stop());
-  };
-  const stopUser = await bus.listen(routingKeys.user(viewerId), (event) => {
-    if (event.type === "channel.joined" && event.userIds.includes(viewerId))
-      void follow(event.channelId);
-    if (event.type === "channel.left" && event.userIds.includes(viewerId))
-      unfollow(event.channelId);
-  });
-  const memberships = await ctx.prisma.channelMember.findMany({
-    where: { userId: viewerId },
-    select: { channelId: true },
-  });
-  await Promise.all(memberships.map((m) => follow(m.channelId)));
-  return async () => {
-    await stopUser();
+  const stopAll = async () => {
     const all = [...followed.values()];
     followed.clear();
-    await Promise.all(all.map(async (unlisten) => (await unlisten)()));
+    await Promise.all(all.map(stopListening));
   };
+  let stopUser: (() => Promise<void>) | undefined;
+  try {
+    stopUser = await bus.listen(
+      routingKeys.user(viewerId),
+      (event) => {
+        if (event.type === "channel.joined" && event.userIds.includes(viewerId)) {
+          // A failed bind means missed events: end the stream so the client resumes.
+          followChannel(event.channelId).catch(() => handlers.onInterrupted());
+        }
+        if (removedFrom(event) && event.type === "channel.left") {
+          const unlisten = followed.get(event.channelId);
+          followed.delete(event.channelId);
+          void stopListening(unlisten);
+        }
+      },
+      { onInterrupted: handlers.onInterrupted },
+    );
+    const memberships = await ctx.prisma.channelMember.findMany({
+      where: { userId: viewerId },
+      select: { channelId: true },
+    });
+    await Promise.all(memberships.map((m) => followChannel(m.channelId)));
+  } catch (error) {
+    await stopUser?.().catch(() => {});
+    await stopAll();
+    throw error;
+  }
+  return async () => {
+    await stopUser?.();
+    await stopAll();
+  };
+}
+
+/** Recipient sets, computed once per message however many local subscribers check them. */
+const recipientSets = new WeakMap<MessagePayload, Set<string>>();
+function recipientsOf(message: MessagePayload) {
+  let set = recipientSets.get(message);
+  if (!set) {
+    set = new Set(message.recipientIds);
+    recipientSets.set(message, set);
+  }
+  return set;
 }
 
 function tooSlow() {
@@ -128,8 +165,11 @@ export async function messageAdded(
   const queue = new EventQueue<MessageView>(() => stop?.(), 10_000, tooSlow);
   const lastSeq = new Map<string, number>();
   let held: MessagePayload[] | undefined = hasAfterSeq ? [] : undefined;
+  const viewerId = requireViewerId(ctx);
   const deliver = (messages: MessagePayload[]) => {
     for (const message of messages) {
+      // Belt and braces beside the membership events: the worker wrote who received it.
+      if (message.senderId !== viewerId && !recipientsOf(message).has(viewerId)) continue;
       // Repeats (a redelivered command, a retried send) have a seq already delivered.
       if (message.seq <= (lastSeq.get(message.channelId) ?? 0)) continue;
       lastSeq.set(message.channelId, message.seq);
@@ -149,18 +189,25 @@ export async function messageAdded(
     const channelId = args.channelId as string;
     let cursor = args.afterSeq as number;
     lastSeq.set(channelId, cursor);
-    for (;;) {
-      const page = await ctx.prisma.message.findMany({
-        where: { channelId, seq: { gt: cursor } },
-        orderBy: { seq: "asc" },
-        take: REPLAY_PAGE,
-        include: { sender: publicSender },
-      });
-      for (const row of page) {
-        queue.push(row);
-        cursor = row.seq;
+    try {
+      // Stops early when the stream ends (the client left, or fell 10,000 behind and will
+      // resume from what it has): a long absence costs what the client reads, no more.
+      while (!queue.closed) {
+        const page = await ctx.prisma.message.findMany({
+          where: { channelId, seq: { gt: cursor } },
+          orderBy: { seq: "asc" },
+          take: REPLAY_PAGE,
+          include: { sender: publicSender },
+        });
+        for (const row of page) {
+          queue.push(row);
+          cursor = row.seq;
+        }
+        if (page.length < REPLAY_PAGE) break;
       }
-      if (page.length < REPLAY_PAGE) break;
+    } catch (error) {
+      await stop();
+      throw error;
     }
     lastSeq.set(channelId, cursor);
     const live = held ?? [];

@@ -6,8 +6,6 @@ import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
 import { type MembershipEvent, membershipRoutingKeys } from "../pubsub/events.js";
 
-export type { MembershipEvent };
-
 export type Tx = Prisma.TransactionClient;
 
 /**

@@ -10,13 +10,3 @@ function prismaCode(error: unknown): string | undefined {
 export function isUniqueViolation(error: unknown): boolean {
   return prismaCode(error) === "P2002";
 }
-
-/** The row to update or delete does not exist (P2025). */
-export function isRecordNotFound(error: unknown): boolean {
-  return prismaCode(error) === "P2025";
-}
-
-/** A foreign key pointed at a missing row (P2003). */
-export function isForeignKeyViolation(error: unknown): boolean {
-  return prismaCode(error) === "P2003";
-}

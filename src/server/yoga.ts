@@ -1,6 +1,8 @@
 // The GraphQL server: Yoga over the Pothos schema, with GraphiQL (subscriptions over
 // graphql-ws), masked errors, /health and /ready.
-import { createYoga, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
+import { PothosValidationError } from "@pothos/core";
+import { GraphQLError } from "graphql";
+import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "../context.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
@@ -31,7 +33,22 @@ export function createYogaServer(services: Services): Yoga {
     graphiql: { title: "Chat GraphQL", subscriptionsProtocol: "WS", defaultQuery },
     // GraphQLErrors we throw keep their message and code; anything else becomes
     // "Unexpected error." (in development the original is attached for debugging).
-    maskedErrors: { isDev: services.config.env === "development" },
+    maskedErrors: {
+      isDev: services.config.env === "development",
+      // Pothos rejects malformed connection cursors with a GraphQLError that has no code;
+      // for clients that is bad input like any other.
+      maskError: (error, message, isDev) => {
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        if (original instanceof PothosValidationError && error instanceof GraphQLError) {
+          return new GraphQLError(original.message, {
+            nodes: error.nodes,
+            path: error.path,
+            extensions: { code: "BAD_USER_INPUT", field: "cursor" },
+          });
+        }
+        return maskError(error, message, isDev);
+      },
+    },
     logging: services.config.env === "test" ? "error" : "info",
     context: async (initial): Promise<Context> => {
       const auth =

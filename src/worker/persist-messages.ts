@@ -139,12 +139,21 @@ async function insertMessages(
   for (const send of sends) if (!firstById.has(send.messageId)) firstById.set(send.messageId, send);
   const candidates = [...firstById.values()];
 
-  const existing = await tx.$queryRawUnsafe<Array<{ id: string }>>(
-    "SELECT id::text FROM messages WHERE id = ANY($1::uuid[])",
+  const existing = await tx.$queryRawUnsafe<Array<{ id: string; channel_id: string }>>(
+    "SELECT id::text, channel_id::text FROM messages WHERE id = ANY($1::uuid[])",
     candidates.map((s) => s.messageId),
   );
-  const existingIds = new Set(existing.map((row) => row.id));
-  const fresh = candidates.filter((s) => !existingIds.has(s.messageId));
+  const existingChannel = new Map(existing.map((row) => [row.id, row.channel_id]));
+  const existingIds = new Set<string>();
+  for (const send of candidates) {
+    const channelId = existingChannel.get(send.messageId);
+    if (channelId === undefined) continue;
+    // The same clientMessageId again: the same message, unless it was for another channel.
+    if (channelId === send.channelId) existingIds.add(send.messageId);
+    else
+      rejected.push({ command: send, reason: "clientMessageId already used in another channel" });
+  }
+  const fresh = candidates.filter((s) => !existingChannel.has(s.messageId));
 
   // The worker is the authority on membership: the api's check is cached and may be stale.
   const members = await tx.$queryRawUnsafe<Array<{ channel_id: string; user_id: string }>>(
@@ -211,13 +220,22 @@ async function insertMessages(
     [...last.values()].map((r) => r.messageId),
     [...last.values()].map((r) => r.createdAt),
   );
+  // One row per (channel, sender) with the highest seq: an UPDATE ... FROM that matched a
+  // member several times would apply an arbitrary one of them.
+  const readUpTo = new Map<string, { channelId: string; senderId: string; seq: number }>();
+  for (const r of rows)
+    readUpTo.set(`${r.channelId}:${r.senderId}`, {
+      channelId: r.channelId,
+      senderId: r.senderId,
+      seq: r.seq,
+    });
   await tx.$executeRawUnsafe(
     `UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, v.seq)
        FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS v(channel_id, user_id, seq)
       WHERE cm.channel_id = v.channel_id AND cm.user_id = v.user_id`,
-    rows.map((r) => r.channelId),
-    rows.map((r) => r.senderId),
-    rows.map((r) => r.seq),
+    [...readUpTo.values()].map((r) => r.channelId),
+    [...readUpTo.values()].map((r) => r.senderId),
+    [...readUpTo.values()].map((r) => r.seq),
   );
   return [...existingIds, ...rows.map((r) => r.messageId)];
 }

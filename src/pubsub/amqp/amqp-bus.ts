@@ -63,9 +63,16 @@ interface Consumer {
 }
 
 interface Listening {
-  session: Session;
-  id: number;
+  listener: (event: BusEvent) => void;
   onInterrupted?: () => void;
+}
+
+/** One bound routing key of a session and the listeners it feeds. */
+interface BoundKey {
+  session: Session;
+  /** Resolves once the key's queue is bound (to the library's subscription id). */
+  bound: Promise<number>;
+  listeners: Set<Listening>;
 }
 
 export class AmqpBus implements Bus {
@@ -76,7 +83,7 @@ export class AmqpBus implements Bus {
   #closing = false;
   #reconnecting: Promise<void> | undefined;
   readonly #consumers = new Set<Consumer>();
-  readonly #listening = new Set<Listening>();
+  readonly #keys = new Map<string, BoundKey>();
 
   private constructor(private readonly options: AmqpBusOptions) {
     this.names = topologyNames(options.prefix ?? "chat");
@@ -99,6 +106,9 @@ export class AmqpBus implements Bus {
     try {
       const publish = await connection.createConfirmChannel();
       publish.on("error", (error) => this.options.log?.("amqp publish channel error", error));
+      // A channel can die alone (a broker-side error); without it nothing can be sent, so
+      // start over with a fresh connection rather than stay "up" and useless.
+      publish.on("close", () => void connection.close().catch(() => {}));
       await declareTopology(publish, this.names, this.shards, this.options.maxAttempts ?? 5);
       const pubsub = new AMQPPubSub({
         // The library's types want amqplib's older Connection type; the object is the same.
@@ -106,6 +116,7 @@ export class AmqpBus implements Bus {
         exchange: { name: this.names.events, type: "topic", options: { durable: true } },
         queue: { options: { exclusive: true, durable: false, autoDelete: true } },
       });
+      if (this.#closing) throw new Error("bus closed while connecting");
       const session: Session = { connection, publish, pubsub };
       connection.on("close", () => this.#lost(session));
       this.#session = session;
@@ -120,8 +131,11 @@ export class AmqpBus implements Bus {
   #lost(session: Session) {
     if (this.#session !== session) return;
     this.#session = undefined;
-    for (const listening of this.#listening)
-      if (listening.session === session) listening.onInterrupted?.();
+    for (const [routingKey, key] of this.#keys) {
+      if (key.session !== session) continue;
+      this.#keys.delete(routingKey);
+      for (const listening of key.listeners) listening.onInterrupted?.();
+    }
     for (const consumer of this.#consumers) consumer.stopCurrent = undefined;
     if (this.#closing) return;
     this.options.log?.("amqp connection lost; reconnecting");
@@ -193,25 +207,55 @@ export class AmqpBus implements Bus {
     );
   }
 
+  /**
+   * The library binds a key once and refcounts it, but answers a second subscriber before
+   * the first one's bind has finished. Listeners here all wait for the same bind, so
+   * listen() resolving always means "events of this key now reach you".
+   */
   async listen(
     routingKey: string,
     listener: (event: BusEvent) => void,
     options: ListenOptions = {},
   ) {
     const session = this.#current();
-    const id = await session.pubsub.subscribe(routingKey, (content: unknown) =>
-      listener(content as BusEvent),
-    );
-    const listening: Listening = { session, id, onInterrupted: options.onInterrupted };
-    this.#listening.add(listening);
-    return async () => {
-      if (!this.#listening.delete(listening)) return;
+    let key = this.#keys.get(routingKey);
+    if (!key) {
+      const listeners = new Set<Listening>();
+      key = {
+        session,
+        listeners,
+        bound: session.pubsub.subscribe(routingKey, (content: unknown) => {
+          for (const each of listeners) each.listener(content as BusEvent);
+        }),
+      };
+      this.#keys.set(routingKey, key);
+    }
+    const bound = key;
+    const listening: Listening = { listener, onInterrupted: options.onInterrupted };
+    bound.listeners.add(listening);
+    const release = async () => {
+      if (!bound.listeners.delete(listening) || bound.listeners.size > 0) return;
+      if (this.#keys.get(routingKey) === bound) this.#keys.delete(routingKey);
       // On a lost session the queue went with the connection (exclusive, auto-delete).
       if (this.#session !== session) return;
-      await session.pubsub
-        .unsubscribe(id)
-        .catch((error) => this.options.log?.("amqp unsubscribe failed", error));
+      try {
+        await session.pubsub.unsubscribe(await bound.bound);
+      } catch (error) {
+        this.options.log?.("amqp unsubscribe failed", error);
+      }
     };
+    try {
+      await bound.bound;
+    } catch (error) {
+      await release();
+      throw new BusUnavailableError(`RabbitMQ bind failed: ${String(error)}`);
+    }
+    if (this.#session !== session) {
+      // Lost while binding: nobody would ever tell this listener.
+      await release();
+      throw new BusUnavailableError("RabbitMQ connection lost");
+    }
+    return release;
   }
 
   async consumeCommands(handler: CommandBatchHandler, options: CommandConsumerOptions = {}) {
@@ -236,11 +280,24 @@ export class AmqpBus implements Bus {
       let flushing: Promise<void> | undefined;
       const flush = async () => {
         while (buffer.length > 0) {
+          // Deliveries of a lost connection cannot be acked; the broker redelivers them.
+          if (this.#session !== session) {
+            buffer.length = 0;
+            return;
+          }
           await this.#handleBatch(channel, buffer.splice(0, consumer.batchSize), consumer.handler);
         }
       };
       const { consumerTag } = await channel.consume(this.names.shardQueue(shard), (delivery) => {
-        if (!delivery) return;
+        if (!delivery) {
+          // The broker cancelled this consumer (queue deleted or moved): reconnect, which
+          // re-declares the topology and consumes again.
+          this.options.log?.(
+            `amqp consumer of shard ${shard} cancelled by the broker; reconnecting`,
+          );
+          void session.connection.close().catch(() => {});
+          return;
+        }
         buffer.push(delivery);
         // Deliveries that arrive together are persisted together: the first schedules
         // the flush, the rest of the burst joins its batch.
@@ -270,30 +327,43 @@ export class AmqpBus implements Bus {
         this.options.log?.("amqp ack/nack failed (connection lost?)", error);
       }
     };
-    const commands = deliveries.map((d) => JSON.parse(d.content.toString()) as Command);
+    // A delivery that is not a command can never succeed: straight to the dead letters.
+    const parsed: Array<{ delivery: ConsumeMessage; command: Command }> = [];
+    for (const delivery of deliveries) {
+      try {
+        parsed.push({ delivery, command: JSON.parse(delivery.content.toString()) as Command });
+      } catch (error) {
+        this.options.log?.("amqp: a command that is not JSON was dead-lettered", error);
+        settle(() => channel.reject(delivery, false));
+      }
+    }
+    if (parsed.length === 0) return;
     let batchError: unknown;
     try {
-      await handler(commands);
-      for (const delivery of deliveries) settle(() => channel.ack(delivery));
+      await handler(parsed.map((p) => p.command));
+      for (const { delivery } of parsed) settle(() => channel.ack(delivery));
       return;
     } catch (error) {
       batchError = error;
-      this.options.log?.(`batch of ${commands.length} failed; retrying one by one`, error);
+      this.options.log?.(`batch of ${parsed.length} failed; retrying one by one`, error);
     }
     // Find the poison: the others are persisted and acked; it goes back to the queue,
     // whose delivery limit dead-letters it after a bounded number of attempts. (A batch
-    // of one was that command's attempt already.)
-    for (const [i, delivery] of deliveries.entries()) {
-      const command = commands[i] as Command;
+    // of one was that command's attempt already.) Commands after it are not held back:
+    // requeueing them too would spend their attempts on someone else's failure.
+    for (const { delivery, command } of parsed) {
       try {
-        if (deliveries.length === 1) throw batchError;
+        if (parsed.length === 1) throw batchError;
         await handler([command]);
         settle(() => channel.ack(delivery));
       } catch (error) {
         const attempts = Number(delivery.properties.headers?.["x-delivery-count"] ?? 0) + 1;
         if (attempts >= (this.options.maxAttempts ?? 5))
           this.options.onDeadLetter?.(command, error);
-        settle(() => channel.nack(delivery, false, true));
+        // Back off a little (the shard waits), so a short database outage does not burn
+        // every attempt within milliseconds.
+        await sleep(Math.min(2000, 50 * 2 ** attempts));
+        settle(() => channel.reject(delivery, true));
       }
     }
   }
@@ -304,6 +374,7 @@ export class AmqpBus implements Bus {
 
   async close() {
     this.#closing = true;
+    await this.#reconnecting;
     for (const consumer of [...this.#consumers]) {
       this.#consumers.delete(consumer);
       await consumer.stopCurrent?.();
