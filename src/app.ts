@@ -10,6 +10,8 @@ import { openCache } from "./cache/open-cache.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
+import { announcePresence } from "./presence/announce.js";
+import { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import { openBus } from "./pubsub/open-bus.js";
 import { MembershipCache } from "./resolvers/membership-cache.js";
@@ -67,6 +69,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bus,
     cache,
     membershipCache: new MembershipCache(),
+    presence: new PresenceTracker({
+      cache,
+      serverId: config.serverId,
+      ttlSeconds: config.presenceTtlSeconds,
+      onTransition: announcePresence({ bus, cache, prisma: db.prisma }),
+      log,
+    }),
   };
 
   const servesApi = config.role === "api" || config.role === "all";
@@ -83,12 +92,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         stops.push(worker.stop);
       }
       if (!servesApi) return undefined;
+      await services.presence.start();
       const yoga = createYogaServer(services);
       const httpServer = createHttpServer(yoga, config.maxBodyBytes);
       const ws = attachWebSocketServer(httpServer, {
         yoga,
         accessTokens: services.accessTokens,
         maxPayloadBytes: config.maxBodyBytes,
+        onUserSocket: {
+          opened: (userId) => services.presence.connected(userId),
+          closed: (userId) => services.presence.disconnected(userId),
+        },
+        log,
       });
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);
@@ -99,6 +114,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         httpServer.closeAllConnections();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       });
+      // Runs first on stop: sockets closing because this replica goes away must not
+      // announce their users offline (they reconnect elsewhere; if not, others notice).
+      stops.push(() => services.presence.stop());
       const { port } = httpServer.address() as AddressInfo;
       return { port, url: `http://localhost:${port}/graphql` };
     },

@@ -53,6 +53,8 @@ const envSchema = z.object({
   COMMAND_SHARDS: z.coerce.number().int().min(1).max(256).default(8),
   /** Commands the worker persists per transaction (default 100). */
   WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(100),
+  /** Presence keys live this long without a heartbeat; a dead replica's users go offline within 2x (default 30). */
+  PRESENCE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** Apply pending migrations at start-up (default: only in embedded mode). */
   MIGRATE_ON_START: z
     .enum(["true", "false"])
@@ -75,6 +77,7 @@ export interface Config {
   namespace: string;
   commandShards: number;
   workerBatchSize: number;
+  presenceTtlSeconds: number;
   dataDir: string;
   /** Undefined outside production: a secret is generated and kept in `dataDir`. */
   jwtSecret: string | undefined;
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     namespace: e.NAMESPACE,
     commandShards: e.COMMAND_SHARDS,
     workerBatchSize: e.WORKER_BATCH_SIZE,
+    presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
     dataDir: resolve(e.DATA_DIR),
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

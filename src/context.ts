@@ -8,6 +8,7 @@ import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
 import type { Channel, User } from "./db/generated/prisma/client.js";
+import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 
@@ -21,6 +22,8 @@ export interface Services {
   /** Shared short-lived state: Memcached, or in-process in the embedded default. */
   cache: Cache;
   membershipCache: MembershipCache;
+  /** Who is online across replicas (api role). */
+  presence: PresenceTracker;
 }
 
 export interface Viewer {

@@ -43,9 +43,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 function openPostgres(url: string, poolSize: number): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  // An idle client that loses its server emits 'error' on the pool; without a listener
-  // that would crash the process. The next query reconnects.
+  // A client that loses its server (a restart, an admin terminating backends) emits
+  // 'error': on the pool while idle, on the client itself while checked out. Unheard,
+  // either would crash the process; the query in flight fails on its own and the next
+  // one gets a fresh connection.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     kind: "postgres",

@@ -65,12 +65,31 @@ export interface ReceiptEvent {
   receipts: ReceiptPayload[];
 }
 
-export type BusEvent = MessageEvent | ReceiptEvent | MembershipEvent;
+/** A user came online (first socket anywhere) or went offline (last socket, or their replica died). */
+export interface PresenceEvent {
+  type: "presence.changed";
+  userId: string;
+  status: "ONLINE" | "OFFLINE";
+  lastSeenAt: string | null;
+  at: string;
+}
+
+/** Ephemeral: never stored, never queued for the worker. */
+export interface TypingEvent {
+  type: "typing";
+  channelId: string;
+  user: PublicUserPayload;
+  isTyping: boolean;
+  at: string;
+}
+
+export type BusEvent = MessageEvent | ReceiptEvent | MembershipEvent | PresenceEvent | TypingEvent;
 
 /** Routing keys of the event exchange. */
 export const routingKeys = {
   channel: (channelId: string) => `channel.${channelId}`,
   user: (userId: string) => `user.${userId}`,
+  presence: (userId: string) => `presence.${userId}`,
 };
 
 /** Where a membership event is published: the channel's key and each affected user's key. */

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Prisma, User } from "../db/generated/prisma/client.js";
 import { notFound } from "../errors.js";
+import { forgetProfile } from "./profiles-cache.js";
 import { displayName, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -16,10 +17,10 @@ const updateProfileInput = z.object({
   bio: z.string().trim().max(500, "must be at most 500 characters").nullish(),
 });
 
-export function updateProfile(ctx: Context, raw: unknown): Promise<User> {
+export async function updateProfile(ctx: Context, raw: unknown): Promise<User> {
   const viewerId = requireViewerId(ctx);
   const input = parseInput(updateProfileInput, raw);
-  return ctx.prisma.user.update({
+  const user = await ctx.prisma.user.update({
     where: { id: viewerId },
     data: {
       displayName: input.displayName,
@@ -27,6 +28,8 @@ export function updateProfile(ctx: Context, raw: unknown): Promise<User> {
       bio: input.bio === undefined ? undefined : input.bio || null,
     },
   });
+  await forgetProfile(ctx, viewerId);
+  return user;
 }
 
 export async function getUser<Q extends Omit<Prisma.UserFindUniqueArgs, "where">>(

@@ -6,6 +6,8 @@ import "./group.js";
 import "./channel.js";
 import "./message.js";
 import "./receipt.js";
+import "./presence.js";
+import "./typing.js";
 import "./heartbeat.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -27,6 +27,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface SocketState extends Record<PropertyKey, unknown> {
   auth?: Authentication;
   expiryTimer?: NodeJS.Timeout;
+  /** Set once the socket counted for presence (so its close is counted exactly once). */
+  presenceUserId?: string;
 }
 
 interface ExecutableRoot {
@@ -39,6 +41,9 @@ export interface WebSocketOptions {
   accessTokens: AccessTokens;
   /** Largest accepted message in bytes. */
   maxPayloadBytes: number;
+  /** Told when an authenticated socket opens and closes (presence). */
+  onUserSocket?: { opened(userId: string): Promise<void>; closed(userId: string): Promise<void> };
+  log?: (message: string, error?: unknown) => void;
 }
 
 export function attachWebSocketServer(httpServer: Server, options: WebSocketOptions) {
@@ -65,10 +70,25 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
         if (auth.authProblem === "invalid") return false; // graphql-ws closes with 4403
         ctx.extra.auth = auth;
         if (auth.expiresAt !== undefined) closeOnExpiry(ctx.extra, auth.expiresAt);
+        const userId = auth.viewer?.id;
+        if (userId && options.onUserSocket) {
+          ctx.extra.presenceUserId = userId;
+          await options.onUserSocket
+            .opened(userId)
+            .catch((error) => options.log?.("presence (open) failed", error));
+        }
         return true;
       },
 
-      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
+      onClose: async (ctx) => {
+        clearTimeout(ctx.extra.expiryTimer);
+        const userId = ctx.extra.presenceUserId;
+        if (userId && options.onUserSocket) {
+          await options.onUserSocket
+            .closed(userId)
+            .catch((error) => options.log?.("presence (close) failed", error));
+        }
+      },
 
       onSubscribe: async (ctx, _id, payload) => {
         const socketAuth = await operationAuth(

@@ -52,6 +52,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  // Dropping the database terminates whatever is still connected; that is not a failure.
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const client = await pool.connect();
   await applyMigrations(pgSqlRunner(client));
   client.release();

@@ -1,0 +1,110 @@
+// Presence as users see it: who is online (from the cache), last seen, and transitions of
+// the people the viewer may see: themself, their contacts, and anyone they share a
+// channel with, unless that person blocked them.
+import { z } from "zod";
+import type { Context } from "../context.js";
+import { serviceUnavailable } from "../errors.js";
+import { EventQueue } from "../pubsub/event-queue.js";
+import { type BusEvent, routingKeys } from "../pubsub/events.js";
+import { id, parseInput } from "./validation.js";
+import { requireViewerId } from "./viewer.js";
+
+export interface PresenceView {
+  userId: string;
+  status: "ONLINE" | "OFFLINE";
+  lastSeenAt: Date | null;
+}
+
+const MAX_USERS = 500;
+const userIds = z.array(id).max(MAX_USERS, `must list at most ${MAX_USERS} users`);
+
+/** Of `ids`, the users the viewer may see (one statement). */
+async function visibleAmong(ctx: Context, viewerId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await ctx.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+    `SELECT u.id::text FROM users u
+      WHERE u.id = ANY($2::uuid[])
+        AND NOT EXISTS (SELECT 1 FROM contacts b WHERE b.owner_id = u.id AND b.contact_id = $1::uuid AND b.blocked)
+        AND (u.id = $1::uuid
+             OR EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = $1::uuid AND c.contact_id = u.id AND NOT c.blocked)
+             OR EXISTS (SELECT 1 FROM channel_members a JOIN channel_members o ON o.channel_id = a.channel_id
+                         WHERE a.user_id = $1::uuid AND o.user_id = u.id))`,
+    viewerId,
+    ids,
+  );
+  return rows.map((row) => row.id);
+}
+
+/** The default watch list: contacts and direct-conversation partners. */
+async function defaultWatchList(ctx: Context, viewerId: string): Promise<string[]> {
+  const rows = await ctx.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+    `SELECT c.contact_id::text AS id FROM contacts c WHERE c.owner_id = $1::uuid AND NOT c.blocked
+     UNION
+     SELECT o.user_id::text FROM channel_members a
+       JOIN channels ch ON ch.id = a.channel_id AND ch.kind = 'DIRECT'
+       JOIN channel_members o ON o.channel_id = a.channel_id AND o.user_id <> a.user_id
+      WHERE a.user_id = $1::uuid`,
+    viewerId,
+  );
+  return visibleAmong(
+    ctx,
+    viewerId,
+    rows.map((row) => row.id),
+  );
+}
+
+/** Current presence of the visible ones among `rawIds` (others are left out). */
+export async function presence(ctx: Context, rawIds: unknown): Promise<PresenceView[]> {
+  const viewerId = requireViewerId(ctx);
+  const ids = [...new Set(parseInput(userIds, rawIds, "userIds"))];
+  const visible = await visibleAmong(ctx, viewerId, ids);
+  const online = await ctx.services.presence.isOnline(visible);
+  const lastSeen = await ctx.prisma.user.findMany({
+    where: { id: { in: visible } },
+    select: { id: true, lastSeenAt: true },
+  });
+  const seen = new Map(lastSeen.map((u) => [u.id, u.lastSeenAt]));
+  return visible.map((userId) => ({
+    userId,
+    status: online.get(userId) ? "ONLINE" : "OFFLINE",
+    lastSeenAt: seen.get(userId) ?? null,
+  }));
+}
+
+/** Transitions of the given users (default: contacts and direct partners) the viewer may see. */
+export async function presenceChanged(ctx: Context, rawIds: unknown) {
+  const viewerId = requireViewerId(ctx);
+  const watched =
+    rawIds === null || rawIds === undefined
+      ? await defaultWatchList(ctx, viewerId)
+      : await visibleAmong(ctx, viewerId, [...new Set(parseInput(userIds, rawIds, "userIds"))]);
+  const stops: Array<() => Promise<void>> = [];
+  const queue = new EventQueue<PresenceView>(async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  });
+  // Several replicas may announce the same transition: pass on changes only.
+  const last = new Map<string, string>();
+  const onEvent = (event: BusEvent) => {
+    if (event.type !== "presence.changed" || last.get(event.userId) === event.status) return;
+    last.set(event.userId, event.status);
+    queue.push({
+      userId: event.userId,
+      status: event.status,
+      lastSeenAt: event.lastSeenAt ? new Date(event.lastSeenAt) : null,
+    });
+  };
+  try {
+    for (const userId of watched) {
+      stops.push(
+        await ctx.services.bus.listen(routingKeys.presence(userId), onEvent, {
+          onInterrupted: () =>
+            queue.fail(serviceUnavailable("Presence events were interrupted; resubscribe.")),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(stops.map((stop) => stop()));
+    throw error;
+  }
+  return queue;
+}

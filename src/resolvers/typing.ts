@@ -1,0 +1,93 @@
+// Typing indicators: straight to the event exchange (no worker, no database write),
+// rate limited per user, ending by themselves TYPING_TTL_SECONDS after the last refresh.
+import type { Context } from "../context.js";
+import { forbidden, serviceUnavailable } from "../errors.js";
+import { recordTyping, TYPING_TTL_SECONDS } from "../presence/typing-state.js";
+import { EventQueue } from "../pubsub/event-queue.js";
+import { type BusEvent, type PublicUserPayload, routingKeys } from "../pubsub/events.js";
+import { requireChannelAccess } from "./access.js";
+import { publicProfile } from "./profiles-cache.js";
+import { consume, type Limit } from "./rate-limits.js";
+import { requireViewerId } from "./viewer.js";
+
+/** A client refreshes about every 3 s while typing; 20 per 10 s leaves room for several channels. */
+export const TYPING_LIMIT: Limit = { name: "typing", max: 20, windowSeconds: 10 };
+
+export interface TypingView {
+  channelId: string;
+  user: PublicUserPayload;
+  isTyping: boolean;
+  at: Date;
+}
+
+export async function setTyping(
+  ctx: Context,
+  rawChannelId: unknown,
+  isTyping: boolean,
+): Promise<boolean> {
+  const viewerId = requireViewerId(ctx);
+  const member = await ctx.services.membershipCache
+    .isMember(ctx.prisma, String(rawChannelId), viewerId)
+    .catch(() => false);
+  const channelId = member
+    ? String(rawChannelId)
+    : (await requireChannelAccess(ctx, rawChannelId, "channelId", "member")).id;
+  await consume(ctx, TYPING_LIMIT, viewerId);
+  const user = await publicProfile(ctx, viewerId);
+  await recordTyping(ctx.services.cache, user, channelId, isTyping);
+  await ctx.services.bus.publishEvents([
+    {
+      routingKey: routingKeys.channel(channelId),
+      event: { type: "typing", channelId, user, isTyping, at: new Date().toISOString() },
+    },
+  ]);
+  return true;
+}
+
+/**
+ * Who is typing in a channel, for its other members. Each typer's state ends by itself
+ * when no refresh came for TYPING_TTL_SECONDS (a client that vanished mid-word).
+ */
+export async function typingStream(ctx: Context, rawChannelId: unknown) {
+  const viewerId = requireViewerId(ctx);
+  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
+  const timers = new Map<string, NodeJS.Timeout>();
+  let unlisten: (() => Promise<void>) | undefined;
+  const queue = new EventQueue<TypingView>(async () => {
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
+    await unlisten?.();
+  });
+  const stopped = (user: PublicUserPayload) => {
+    clearTimeout(timers.get(user.id));
+    if (timers.delete(user.id))
+      queue.push({ channelId: access.id, user, isTyping: false, at: new Date() });
+  };
+  const onEvent = (event: BusEvent) => {
+    if (event.type === "channel.left" && event.userIds.includes(viewerId)) {
+      queue.fail(forbidden("You are no longer a member of this channel."));
+      return;
+    }
+    if (event.type !== "typing" || event.user.id === viewerId) return;
+    if (!event.isTyping) return stopped(event.user);
+    // Only transitions go out: a refresh just extends the state.
+    if (!timers.has(event.user.id)) {
+      queue.push({
+        channelId: access.id,
+        user: event.user,
+        isTyping: true,
+        at: new Date(event.at),
+      });
+    }
+    clearTimeout(timers.get(event.user.id));
+    timers.set(
+      event.user.id,
+      setTimeout(() => stopped(event.user), TYPING_TTL_SECONDS * 1000),
+    );
+  };
+  unlisten = await ctx.services.bus.listen(routingKeys.channel(access.id), onEvent, {
+    onInterrupted: () =>
+      queue.fail(serviceUnavailable("Live events were interrupted; resubscribe.")),
+  });
+  return queue;
+}

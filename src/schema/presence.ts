@@ -1,0 +1,51 @@
+// Presence: ONLINE while the user has a socket open on any replica; last seen otherwise.
+import * as presence from "../resolvers/presence.js";
+import { builder } from "./builder.js";
+import { User } from "./user.js";
+
+const PresenceStatus = builder.enumType("PresenceStatus", {
+  values: ["ONLINE", "OFFLINE"] as const,
+});
+
+const PresenceRef = builder.objectRef<presence.PresenceView>("Presence").implement({
+  fields: (t) => ({
+    userId: t.exposeID("userId"),
+    user: t.field({
+      type: User,
+      resolve: async (view, _args, ctx) => {
+        const user = await ctx.loaders.user.load(view.userId);
+        if (!user) throw new Error(`user ${view.userId} is missing`);
+        return user;
+      },
+    }),
+    status: t.field({ type: PresenceStatus, resolve: (view) => view.status }),
+    lastSeenAt: t.expose("lastSeenAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the user was last online (null: never, or not yet recorded).",
+    }),
+  }),
+});
+
+builder.queryField("presence", (t) =>
+  t.field({
+    type: [PresenceRef],
+    description:
+      "Who of these users is online. Only users the viewer may see (themself, contacts, people sharing a channel) are answered; others are left out.",
+    authScopes: { signedIn: true },
+    args: { userIds: t.arg.idList({ required: true }) },
+    resolve: (_root, args, ctx) => presence.presence(ctx, args.userIds),
+  }),
+);
+
+builder.subscriptionField("presenceChanged", (t) =>
+  t.field({
+    type: PresenceRef,
+    description:
+      "ONLINE/OFFLINE transitions of these users (default: the viewer's contacts and direct-conversation partners), of those the viewer may see.",
+    authScopes: { signedIn: true },
+    args: { userIds: t.arg.idList() },
+    subscribe: (_root, args, ctx) => presence.presenceChanged(ctx, args.userIds),
+    resolve: (view) => view,
+  }),
+);

@@ -1,0 +1,51 @@
+// Typing indicators: ephemeral, never stored.
+import { TYPING_TTL_SECONDS } from "../presence/typing-state.js";
+import * as typing from "../resolvers/typing.js";
+import { builder } from "./builder.js";
+import { ChannelRef } from "./channel.js";
+import { User } from "./user.js";
+
+const TypingEventRef = builder.objectRef<typing.TypingView>("TypingEvent").implement({
+  fields: (t) => ({
+    channel: t.field({
+      type: ChannelRef,
+      resolve: async (event, _args, ctx) => {
+        const channel = await ctx.loaders.channel.load(event.channelId);
+        if (!channel) throw new Error(`channel ${event.channelId} is missing`);
+        return channel;
+      },
+    }),
+    user: t.field({
+      type: User,
+      resolve: (event) =>
+        ({
+          ...event.user,
+          createdAt: new Date(event.user.createdAt),
+          lastSeenAt: event.user.lastSeenAt ? new Date(event.user.lastSeenAt) : null,
+        }) as never,
+    }),
+    isTyping: t.exposeBoolean("isTyping"),
+    at: t.expose("at", { type: "DateTime" }),
+  }),
+});
+
+builder.mutationField("setTyping", (t) =>
+  t.boolean({
+    description: `Starts or stops "is typing" in a channel. Refresh every few seconds while typing: the state ends by itself after ${TYPING_TTL_SECONDS} s. RATE_LIMITED when called too often.`,
+    authScopes: { signedIn: true },
+    args: { channelId: t.arg.id({ required: true }), isTyping: t.arg.boolean({ required: true }) },
+    resolve: (_root, args, ctx) => typing.setTyping(ctx, args.channelId, args.isTyping),
+  }),
+);
+
+builder.subscriptionField("typing", (t) =>
+  t.field({
+    type: TypingEventRef,
+    description:
+      "Other members starting and stopping typing in a channel; a state ends by itself after a few seconds without refresh, and when the typer's last socket closes.",
+    authScopes: { signedIn: true },
+    args: { channelId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => typing.typingStream(ctx, args.channelId),
+    resolve: (event) => event,
+  }),
+);

@@ -1,0 +1,173 @@
+// Typing and presence in one process (in-process bus and cache). The cross-replica
+// behaviour, with Memcached and RabbitMQ, is in replicas-live.test.ts.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Client } from "graphql-ws";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  AddContactDocument,
+  CreateGroupDocument,
+  PresenceChangedDocument,
+  PresenceDocument,
+  SetTypingDocument,
+  TypingDocument,
+} from "./gql/graphql.js";
+import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { record, settle } from "./harness/subscriptions.js";
+import { registerUser } from "./harness/users.js";
+
+const server = useTestApp({ PRESENCE_TTL_SECONDS: "2" });
+type Session = Awaited<ReturnType<typeof registerUser>>;
+let users: Session[];
+
+beforeAll(async () => {
+  users = await Promise.all(Array.from({ length: 4 }, () => registerUser(server)));
+});
+
+function socket(session: Session): Client {
+  return wsClient(server, { authorization: `Bearer ${session.accessToken}` });
+}
+
+/** Opens a socket and waits until the server has accepted it (presence counts from then). */
+async function connect(session: Session) {
+  const client = socket(session);
+  await new Promise<void>((resolve, reject) => {
+    const off = client.on("connected", () => {
+      off();
+      resolve();
+    });
+    client.subscribe(
+      { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+      { next: () => {}, error: reject, complete: () => {} },
+    );
+  });
+  return client;
+}
+
+async function channelOf(owner: Session, members: Session[]) {
+  const group = await mustRequest(
+    server,
+    CreateGroupDocument,
+    { input: { name: "T", memberIds: members.map((m) => m.user.id) } },
+    owner.accessToken,
+  );
+  return group.createGroup.channels.edges[0]!.node.id;
+}
+
+describe("typing", () => {
+  it("reaches the other members, not the typer; stops by itself after the timeout", async () => {
+    const [typer, watcher] = users as [Session, Session];
+    const channelId = await channelOf(typer, [watcher]);
+    const seen = record(socket(watcher), TypingDocument, { channelId });
+    const own = record(socket(typer), TypingDocument, { channelId });
+    await settle();
+    await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken);
+    await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken); // a refresh
+    const started = await seen.until((data) => data.length === 1);
+    expect(started[0]!.typing).toMatchObject({
+      isTyping: true,
+      user: { id: typer.user.id },
+      channel: { id: channelId },
+    });
+    const before = Date.now();
+    const stopped = await seen.until((data) => data.length === 2, 10_000);
+    expect(stopped[1]!.typing.isTyping).toBe(false);
+    expect(Date.now() - before).toBeGreaterThan(4000);
+    expect(own.data).toEqual([]);
+    seen.stop();
+    own.stop();
+  });
+
+  it("stops at once when the typer's last socket closes", async () => {
+    const [typer, watcher] = users as [Session, Session];
+    const channelId = await channelOf(typer, [watcher]);
+    const typersSocket = await connect(typer);
+    const seen = record(socket(watcher), TypingDocument, { channelId });
+    await settle();
+    await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken);
+    await seen.until((data) => data.length === 1);
+    const closedAt = Date.now();
+    await typersSocket.dispose();
+    const events = await seen.until((data) => data.length === 2, 3000);
+    expect(events[1]!.typing.isTyping).toBe(false);
+    expect(Date.now() - closedAt).toBeLessThan(3000);
+    seen.stop();
+  });
+
+  it("in a foreign channel is NOT_FOUND; flooding is RATE_LIMITED", async () => {
+    const [owner, member, outsider] = users as [Session, Session, Session];
+    const channelId = await channelOf(owner, [member]);
+    const foreign = await request(
+      server,
+      SetTypingDocument,
+      { channelId, isTyping: true },
+      outsider.accessToken,
+    );
+    expect(foreign.errors?.[0]?.extensions).toMatchObject({
+      code: "NOT_FOUND",
+      field: "channelId",
+    });
+    const results = [];
+    for (let i = 0; i < 25; i++)
+      results.push(
+        await request(server, SetTypingDocument, { channelId, isTyping: true }, member.accessToken),
+      );
+    const limited = results.filter((r) => r.errors?.[0]?.extensions?.code === "RATE_LIMITED");
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]!.errors![0]!.extensions).toMatchObject({ retryAfter: 10 });
+    expect(results.slice(0, 20).every((r) => r.data?.setTyping === true)).toBe(true);
+  });
+});
+
+describe("presence", () => {
+  it("online with a socket, still online when one of two closes, offline with lastSeenAt when the last closes", async () => {
+    const [watcher, subject] = users as [Session, Session];
+    await mustRequest(server, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);
+    const changes = record(socket(watcher), PresenceChangedDocument, {});
+    await settle(300);
+    const first = await connect(subject);
+    await changes.until((data) => data.length === 1);
+    expect(changes.data[0]!.presenceChanged).toMatchObject({
+      userId: subject.user.id,
+      status: "ONLINE",
+    });
+    const second = await connect(subject);
+    await first.dispose();
+    await settle(500);
+    const stillOnline = await mustRequest(
+      server,
+      PresenceDocument,
+      { userIds: [subject.user.id] },
+      watcher.accessToken,
+    );
+    expect(stillOnline.presence).toMatchObject([{ userId: subject.user.id, status: "ONLINE" }]);
+    expect(changes.data).toHaveLength(1);
+    await second.dispose();
+    const events = await changes.until((data) => data.length === 2);
+    expect(events[1]!.presenceChanged).toMatchObject({
+      userId: subject.user.id,
+      status: "OFFLINE",
+    });
+    expect(events[1]!.presenceChanged.lastSeenAt).not.toBeNull();
+    const offline = await mustRequest(
+      server,
+      PresenceDocument,
+      { userIds: [subject.user.id] },
+      watcher.accessToken,
+    );
+    expect(offline.presence[0]).toMatchObject({ status: "OFFLINE" });
+    expect(offline.presence[0]!.lastSeenAt).not.toBeNull();
+    changes.stop();
+  });
+
+  it("answers only for users the viewer may see", async () => {
+    const [viewer, stranger] = users.slice(2) as [Session, Session];
+    await sleep(10);
+    const result = await mustRequest(
+      server,
+      PresenceDocument,
+      { userIds: [viewer.user.id, stranger.user.id] },
+      viewer.accessToken,
+    );
+    expect(result.presence.map((p) => p.userId)).toEqual([viewer.user.id]);
+  });
+});
