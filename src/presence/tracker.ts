@@ -74,6 +74,9 @@ export class PresenceTracker {
     if (count > 1) return;
     const elsewhere = await this.#onlineElsewhere(userId);
     await this.options.cache.set(this.#onKey(userId), "1", this.options.ttlSeconds);
+    // At once, not at the next heartbeat: if this replica dies right now, the others
+    // must find this user in its list to announce them offline.
+    await this.#saveUserList();
     if (!elsewhere) await this.options.onTransition({ userId, status: "ONLINE", at: new Date() });
   }
 
@@ -149,11 +152,20 @@ export class PresenceTracker {
     await this.#claimSlot();
     const users = [...this.#sockets.keys()];
     await Promise.all(users.map((userId) => cache.set(this.#onKey(userId), "1", ttlSeconds)));
-    // Kept twice as long as the slot, so it is still there when others notice the slot is gone.
-    await cache.set(`presence:users:${serverId}`, JSON.stringify(users), ttlSeconds * 2);
+    await this.#saveUserList();
     const servers = await this.#liveServers();
     for (const gone of [...this.#servers].filter((s) => !servers.has(s))) await this.#reap(gone);
     this.#servers = servers;
+  }
+
+  async #saveUserList() {
+    // Kept twice as long as the slot, so it is still there when others notice the slot is gone.
+    const { cache, serverId, ttlSeconds } = this.options;
+    await cache.set(
+      `presence:users:${serverId}`,
+      JSON.stringify([...this.#sockets.keys()]),
+      ttlSeconds * 2,
+    );
   }
 
   /** A replica died: announce its users offline, unless they are online elsewhere. */

@@ -1,0 +1,226 @@
+// Receipts, typing and presence across two api replicas (processes) sharing PostgreSQL,
+// RabbitMQ and Memcached, with one worker.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
+import {
+  AddContactDocument,
+  CreateGroupDocument,
+  MarkDeliveredDocument,
+  MarkReadDocument,
+  MessageAddedDocument,
+  MessageReceiptsDocument,
+  PresenceChangedDocument,
+  ReceiptUpdatedDocument,
+  SendMessageDocument,
+  SetTypingDocument,
+  TypingDocument,
+} from "./gql/graphql.js";
+import { mustRequest, TEST_JWT_SECRET, wsClient } from "./harness/app.js";
+import { amqpUrl, uniquePrefix } from "./harness/broker.js";
+import { createTestDatabase, type TestDatabase } from "./harness/database.js";
+import { memcachedServers } from "./harness/memcached.js";
+import { type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
+import { record, settle } from "./harness/subscriptions.js";
+import { registerUser } from "./harness/users.js";
+
+const broker = await amqpUrl();
+const memcached = await memcachedServers();
+const database: TestDatabase | undefined =
+  broker && memcached ? await createTestDatabase() : undefined;
+const runnable = Boolean(broker && memcached && database?.url);
+const namespace = uniquePrefix();
+const PRESENCE_TTL = 2;
+let replicaA: ServiceProcess;
+let replicaB: ServiceProcess;
+let worker: ServiceProcess;
+const clients: Array<{ dispose(): void | Promise<void> }> = [];
+
+function env(role: string, serverId: string) {
+  return {
+    ROLE: role,
+    SERVER_ID: serverId,
+    NODE_ENV: "test",
+    DATABASE_URL: database?.url ?? "",
+    AMQP_URL: broker ?? "",
+    MEMCACHED_SERVERS: memcached ?? "",
+    NAMESPACE: namespace,
+    COMMAND_SHARDS: "4",
+    PRESENCE_TTL_SECONDS: String(PRESENCE_TTL),
+    JWT_SECRET: TEST_JWT_SECRET,
+  };
+}
+
+beforeAll(async () => {
+  if (!runnable) return;
+  [worker, replicaA, replicaB] = await Promise.all([
+    startProcess(env("worker", "worker-1")),
+    startProcess(env("api", "api-a")),
+    startProcess(env("api", "api-b")),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) await client.dispose();
+  if (!runnable) return;
+  for (const service of [replicaA, replicaB, worker]) if (service) await stopProcess(service);
+  const bus = await AmqpBus.connect({ url: broker as string, prefix: namespace, shards: 4 });
+  await bus.deleteTopology();
+  await bus.close();
+  await database?.drop();
+});
+
+type Session = Awaited<ReturnType<typeof registerUser>>;
+
+function socket(target: ServiceProcess, session: Session) {
+  const client = wsClient(target, { authorization: `Bearer ${session.accessToken}` });
+  clients.push(client);
+  return client;
+}
+
+async function statusOf(target: ServiceProcess, session: Session, id: string) {
+  return (await mustRequest(target, MessageReceiptsDocument, { id }, session.accessToken)).message!
+    .status;
+}
+
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() > deadline) return value;
+    await settle(100);
+  }
+}
+
+describe.skipIf(!runnable)("receipts, typing and presence across replicas", () => {
+  it("sender on A, recipient on B: delivered then read reach the sender live; status SENT -> DELIVERED -> READ and never back", async () => {
+    const sender = await registerUser(replicaA);
+    const recipient = await registerUser(replicaB);
+    const group = await mustRequest(
+      replicaA,
+      CreateGroupDocument,
+      { input: { name: "Ticks", memberIds: [recipient.user.id] } },
+      sender.accessToken,
+    );
+    const channelId = group.createGroup.channels.edges[0]!.node.id;
+    const receipts = record(socket(replicaA, sender), ReceiptUpdatedDocument, { channelId });
+    const inbox = record(socket(replicaB, recipient), MessageAddedDocument, { channelId });
+    await settle(500);
+    const sent = await mustRequest(
+      replicaA,
+      SendMessageDocument,
+      { input: { channelId, body: "✓✓", clientMessageId: randomUUID() } },
+      sender.accessToken,
+    );
+    const [arrived] = await inbox.until((data) => data.length === 1);
+    expect(await statusOf(replicaA, sender, sent.sendMessage.id)).toBe("SENT");
+
+    await mustRequest(
+      replicaB,
+      MarkDeliveredDocument,
+      { messageIds: [arrived!.messageAdded.id] },
+      recipient.accessToken,
+    );
+    await receipts.until((data) => data.some((d) => d.receiptUpdated.status === "DELIVERED"));
+    expect(
+      await until(
+        () => statusOf(replicaA, sender, sent.sendMessage.id),
+        (s) => s === "DELIVERED",
+      ),
+    ).toBe("DELIVERED");
+
+    await mustRequest(
+      replicaB,
+      MarkReadDocument,
+      { channelId, upToSeq: arrived!.messageAdded.seq! },
+      recipient.accessToken,
+    );
+    await receipts.until((data) => data.some((d) => d.receiptUpdated.status === "READ"));
+    expect(
+      await until(
+        () => statusOf(replicaA, sender, sent.sendMessage.id),
+        (s) => s === "READ",
+      ),
+    ).toBe("READ");
+
+    await mustRequest(
+      replicaB,
+      MarkDeliveredDocument,
+      { messageIds: [arrived!.messageAdded.id] },
+      recipient.accessToken,
+    );
+    await settle(1000);
+    expect(await statusOf(replicaA, sender, sent.sendMessage.id)).toBe("READ");
+    expect(receipts.data.map((d) => [d.receiptUpdated.status, d.receiptUpdated.user.id])).toEqual([
+      ["DELIVERED", recipient.user.id],
+      ["READ", recipient.user.id],
+    ]);
+    receipts.stop();
+    inbox.stop();
+  });
+
+  it("typing on A is seen on B", async () => {
+    const typer = await registerUser(replicaA);
+    const watcher = await registerUser(replicaB);
+    const group = await mustRequest(
+      replicaA,
+      CreateGroupDocument,
+      { input: { name: "Typing", memberIds: [watcher.user.id] } },
+      typer.accessToken,
+    );
+    const channelId = group.createGroup.channels.edges[0]!.node.id;
+    const seen = record(socket(replicaB, watcher), TypingDocument, { channelId });
+    await settle(500);
+    await mustRequest(
+      replicaA,
+      SetTypingDocument,
+      { channelId, isTyping: true },
+      typer.accessToken,
+    );
+    await seen.until((data) => data.length === 1);
+    await mustRequest(
+      replicaA,
+      SetTypingDocument,
+      { channelId, isTyping: false },
+      typer.accessToken,
+    );
+    const events = await seen.until((data) => data.length === 2);
+    expect(events.map((e) => [e.typing.user.id, e.typing.isTyping])).toEqual([
+      [typer.user.id, true],
+      [typer.user.id, false],
+    ]);
+    seen.stop();
+  });
+
+  it("presence: a user on a replica killed with SIGKILL is shown OFFLINE to watchers elsewhere within twice the TTL", async () => {
+    const doomed = await startProcess(env("api", "api-doomed"));
+    const subject = await registerUser(replicaA);
+    const watcher = await registerUser(replicaB);
+    await mustRequest(
+      replicaB,
+      AddContactDocument,
+      { userId: subject.user.id },
+      watcher.accessToken,
+    );
+    const changes = record(socket(replicaB, watcher), PresenceChangedDocument, {});
+    await settle(500);
+    // the subject's only socket is on the doomed replica
+    const subjectsSocket = wsClient(doomed, { authorization: `Bearer ${subject.accessToken}` });
+    subjectsSocket.subscribe(
+      { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
+    await changes.until((data) => data.some((d) => d.presenceChanged.status === "ONLINE"));
+    doomed.child.kill("SIGKILL");
+    const killedAt = Date.now();
+    const events = await changes.until(
+      (data) => data.some((d) => d.presenceChanged.status === "OFFLINE"),
+      30_000,
+    );
+    const seconds = (Date.now() - killedAt) / 1000;
+    expect(events.map((e) => e.presenceChanged.status)).toEqual(["ONLINE", "OFFLINE"]);
+    expect(seconds).toBeLessThan(60);
+    void subjectsSocket.dispose();
+    changes.stop();
+  }, 60_000);
+});
