@@ -1,0 +1,93 @@
+// Losing Memcached loses nothing durable: with a Memcached of its own (so restarting it
+// disturbs no other test), the app reports the outage on /ready and rebuilds presence
+// from its live sockets within one heartbeat of the cache coming back.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemcachedCache } from "../src/cache/memcached-cache.js";
+import { AddContactDocument, PresenceDocument } from "./gql/graphql.js";
+import { mustRequest, type RunningApp, startApp, wsClient } from "./harness/app.js";
+import { createTestDatabase } from "./harness/database.js";
+import { freePort } from "./harness/processes.js";
+import { registerUser } from "./harness/users.js";
+
+const installed = spawnSync("memcached", ["-h"]).status === 0;
+const runnable = installed || process.env.TEST_REQUIRE_SERVICES === "1";
+let port: number;
+let memcached: ChildProcess | undefined;
+let app: RunningApp;
+
+async function startMemcached() {
+  memcached = spawn("memcached", ["-u", "root", "-l", "127.0.0.1", "-p", String(port)], {
+    stdio: "ignore",
+  });
+  await sleep(300);
+}
+
+async function stopMemcached() {
+  memcached?.kill("SIGKILL");
+  await new Promise((resolve) => memcached?.once("exit", resolve));
+  memcached = undefined;
+}
+
+async function ready() {
+  return (await fetch(app.url.replace("/graphql", "/ready"))).status;
+}
+
+beforeAll(async () => {
+  if (!runnable) return;
+  port = await freePort();
+  await startMemcached();
+  app = await startApp(await createTestDatabase(), {
+    MEMCACHED_SERVERS: `127.0.0.1:${port}`,
+    PRESENCE_TTL_SECONDS: "3",
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (!runnable) return;
+  await app?.app.stop();
+  await app?.database.drop();
+  await stopMemcached();
+});
+
+describe.skipIf(!runnable)("losing Memcached", () => {
+  it("/ready reports it, and presence is rebuilt from live sockets within one heartbeat of its return", async () => {
+    const [watcher, subject] = await Promise.all([registerUser(app), registerUser(app)]);
+    await mustRequest(app, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);
+    const client = wsClient(app, { authorization: `Bearer ${subject.accessToken}` });
+    client.subscribe(
+      { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
+    const online = async () =>
+      (
+        await mustRequest(
+          app,
+          PresenceDocument,
+          { userIds: [subject.user.id] },
+          watcher.accessToken,
+        )
+      ).presence[0]?.status;
+    const deadline = Date.now() + 5000;
+    while ((await online()) !== "ONLINE" && Date.now() < deadline) await sleep(50);
+    expect(await online()).toBe("ONLINE");
+    expect(await ready()).toBe(200);
+
+    // What other replicas read: the per-(user, server) key in Memcached itself.
+    const cache = new MemcachedCache({ servers: `127.0.0.1:${port}`, prefix: "chat:" });
+    const key = `presence:on:${subject.user.id}:${app.app.config.serverId}`;
+    expect(await cache.get(key)).toBe("1");
+
+    await stopMemcached();
+    expect(await ready()).toBe(503);
+    await startMemcached(); // a fresh process: every presence key is gone
+    // one heartbeat is a third of the TTL (1 s); allow two
+    await sleep(2000);
+    expect(await ready()).toBe(200);
+    expect(await cache.get(key)).toBe("1");
+    expect(await online()).toBe("ONLINE");
+    await cache.close();
+    await client.dispose();
+  }, 60_000);
+});
