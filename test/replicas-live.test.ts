@@ -192,6 +192,46 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     seen.stop();
   });
 
+  it("presence: online on A -> watchers on B see ONLINE; a second socket on B and closing A keeps ONLINE; closing the last -> OFFLINE with lastSeenAt", async () => {
+    const subject = await registerUser(replicaA);
+    const watcher = await registerUser(replicaB);
+    await mustRequest(
+      replicaB,
+      AddContactDocument,
+      { userId: subject.user.id },
+      watcher.accessToken,
+    );
+    const changes = record(socket(replicaB, watcher), PresenceChangedDocument, {});
+    await settle(500);
+    const open = (target: ServiceProcess) => {
+      const client = wsClient(target, { authorization: `Bearer ${subject.accessToken}` });
+      client.subscribe(
+        { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+        { next: () => {}, error: () => {}, complete: () => {} },
+      );
+      return client;
+    };
+    const onA = open(replicaA);
+    await changes.until((data) => data.length === 1);
+    const onB = open(replicaB);
+    await settle(500);
+    await onA.dispose();
+    await settle(1500);
+    expect(changes.data.map((d) => d.presenceChanged.status)).toEqual(["ONLINE"]);
+    await onB.dispose();
+    const events = await changes.until((data) => data.length === 2);
+    expect(events[1]!.presenceChanged).toMatchObject({
+      userId: subject.user.id,
+      status: "OFFLINE",
+    });
+    expect(events[1]!.presenceChanged.lastSeenAt).not.toBeNull();
+    const stored = await database!.db.prisma.user.findUniqueOrThrow({
+      where: { id: subject.user.id },
+    });
+    expect(stored.lastSeenAt).not.toBeNull();
+    changes.stop();
+  });
+
   it("presence: a user on a replica killed with SIGKILL is shown OFFLINE to watchers elsewhere within twice the TTL", async () => {
     const doomed = await startProcess(env("api", "api-doomed"));
     const subject = await registerUser(replicaA);
