@@ -188,3 +188,30 @@ describe("connections", () => {
     });
   });
 });
+
+describe("operation bounds", () => {
+  it("refuses a query nested too deep or with too many aliases, before running it", async () => {
+    const viewer = await registerUser(server);
+    const post = async (query: string) => {
+      const response = await fetch(server.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${viewer.accessToken}`,
+        },
+        body: JSON.stringify({ query }),
+      });
+      return (await response.json()) as { data?: unknown; errors?: Array<{ message: string }> };
+    };
+    const nested = await post(
+      "{ channels(first: 5) { edges { node { lastMessage { channel { lastMessage { channel { lastMessage { channel { lastMessage { channel { lastMessage { channel { id } } } } } } } } } } } } } }",
+    );
+    expect(nested.data).toBeUndefined();
+    expect(nested.errors?.[0]?.message).toMatch(/depth/i);
+    const aliases = await post(
+      `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: me { id }`).join(" ")} }`,
+    );
+    expect(aliases.data).toBeUndefined();
+    expect(aliases.errors?.[0]?.message).toMatch(/alias/i);
+  });
+});

@@ -8,11 +8,18 @@ import {
   CreateGroupDocument,
   DirectChannelDocument,
   InboxDocument,
+  SendMessageDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
 import { registerUser } from "./harness/users.js";
 
 const server = useTestApp();
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition()) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+}
 type Session = Awaited<ReturnType<typeof registerUser>>;
 let alice: Session;
 let bob: Session;
@@ -99,6 +106,43 @@ describe("directChannel", () => {
         where: { directKey: { contains: carol.user.id } },
       }),
     ).toBe(0);
+  });
+});
+
+describe("blocks in an existing direct conversation", () => {
+  it("stop new messages in it, from either side", async () => {
+    const [erin, frank] = (await Promise.all([registerUser(server), registerUser(server)])) as [
+      Session,
+      Session,
+    ];
+    const channel = await mustRequest(
+      server,
+      DirectChannelDocument,
+      { userId: frank.user.id },
+      erin.accessToken,
+    );
+    const channelId = channel.directChannel.id;
+    const send = (from: Session, body: string) =>
+      mustRequest(
+        server,
+        SendMessageDocument,
+        { input: { channelId, body, clientMessageId: randomUUID() } },
+        from.accessToken,
+      );
+    await send(erin, "before");
+    await until(
+      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 1,
+    );
+    await mustRequest(server, BlockUserDocument, { userId: erin.user.id }, frank.accessToken);
+    await send(erin, "after, from the blocked");
+    await send(frank, "after, from the blocker");
+    await send(erin, "marker");
+    // give the worker time to process (and drop) all three
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const bodies = (await server.database.db.prisma.message.findMany({ where: { channelId } })).map(
+      (m) => m.body,
+    );
+    expect(bodies).toEqual(["before"]);
   });
 });
 

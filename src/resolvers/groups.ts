@@ -130,6 +130,14 @@ async function memberRole(
   return member.role;
 }
 
+/**
+ * Serializes changes to one group's membership: without it, two owners demoting or
+ * removing each other at once could both see "another owner remains" and leave none.
+ */
+async function lockGroup(tx: Tx, groupId: string) {
+  await tx.$queryRawUnsafe("SELECT id FROM groups WHERE id = $1::uuid FOR UPDATE", groupId);
+}
+
 async function ownerCount(db: Tx | Context["prisma"], groupId: string) {
   return db.groupMember.count({ where: { groupId, role: "OWNER" } });
 }
@@ -144,6 +152,7 @@ export async function removeGroupMember(ctx: Context, rawGroupId: unknown, rawUs
   if (viewerRole !== "OWNER" && targetRole !== "MEMBER")
     throw forbidden("Only owners can remove owners or admins.");
   await changeMembership(ctx, async (tx, events) => {
+    await lockGroup(tx, groupId);
     if (targetRole === "OWNER" && (await ownerCount(tx, groupId)) <= 1) {
       throw badUserInput("userId", "userId: the last owner cannot be removed");
     }
@@ -163,6 +172,7 @@ export async function setGroupMemberRole(
   const current = await memberRole(ctx, groupId, userId, "userId");
   if (current === role) return groupId;
   await changeMembership(ctx, async (tx, events) => {
+    await lockGroup(tx, groupId);
     if (current === "OWNER" && (await ownerCount(tx, groupId)) <= 1) {
       throw badUserInput(
         "role",
@@ -184,6 +194,7 @@ export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boo
   const { groupId, role } = await requireGroupRole(ctx, rawGroupId, "groupId", "MEMBER");
   const viewerId = requireViewerId(ctx);
   return changeMembership(ctx, async (tx, events) => {
+    await lockGroup(tx, groupId);
     const members = await tx.groupMember.count({ where: { groupId } });
     if (members === 1) {
       await removeMember(tx, events, groupId, viewerId);

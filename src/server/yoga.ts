@@ -1,5 +1,8 @@
 // The GraphQL server: Yoga over the Pothos schema, with GraphiQL (subscriptions over
 // graphql-ws), masked errors, /health and /ready.
+import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
@@ -67,6 +70,13 @@ export function createYogaServer(services: Services): Yoga {
       };
     },
     plugins: [
+      // Bounds on what one operation may ask for, on HTTP and WebSocket alike: nesting,
+      // aliases (one field asked many times) and overall static cost.
+      maxDepthPlugin({ n: 12, flattenFragments: true }),
+      maxAliasesPlugin({ n: 20 }),
+      // Cost grows with depth (x1.5 per level): a sidebar query with its members and
+      // channels costs about 7,500; 50,000 leaves room and still stops abuse.
+      costLimitPlugin({ maxCost: 50_000 }),
       useReadinessCheck({
         endpoint: "/ready",
         // false (503) rather than throwing: a thrown error's message would reach the caller.

@@ -164,10 +164,27 @@ async function insertMessages(
     fresh.map((s) => s.senderId),
   );
   const isMember = new Set(members.map((m) => `${m.channel_id}:${m.user_id}`));
+  // In a direct conversation a block (either way) stops new messages.
+  const blocked = await tx.$queryRawUnsafe<Array<{ channel_id: string; user_id: string }>>(
+    `SELECT s.channel_id::text, s.user_id::text
+       FROM unnest($1::uuid[], $2::uuid[]) AS s(channel_id, user_id)
+       JOIN channels c ON c.id = s.channel_id AND c.kind = 'DIRECT'
+       JOIN channel_members o ON o.channel_id = c.id AND o.user_id <> s.user_id
+       JOIN contacts b ON b.blocked
+            AND ((b.owner_id = o.user_id AND b.contact_id = s.user_id)
+              OR (b.owner_id = s.user_id AND b.contact_id = o.user_id))`,
+    fresh.map((s) => s.channelId),
+    fresh.map((s) => s.senderId),
+  );
+  const isBlocked = new Set(blocked.map((b) => `${b.channel_id}:${b.user_id}`));
   const accepted: SendMessageCommand[] = [];
   for (const send of fresh) {
-    if (isMember.has(`${send.channelId}:${send.senderId}`)) accepted.push(send);
-    else rejected.push({ command: send, reason: "sender is not a member of the channel" });
+    const key = `${send.channelId}:${send.senderId}`;
+    if (!isMember.has(key))
+      rejected.push({ command: send, reason: "sender is not a member of the channel" });
+    else if (isBlocked.has(key))
+      rejected.push({ command: send, reason: "blocked in this direct conversation" });
+    else accepted.push(send);
   }
   if (accepted.length === 0) return [...existingIds];
 
