@@ -148,7 +148,7 @@ export class PresenceTracker {
   }
 
   async #heartbeat() {
-    const { cache, serverId, ttlSeconds } = this.options;
+    const { cache, ttlSeconds } = this.options;
     await this.#claimSlot();
     const users = [...this.#sockets.keys()];
     await Promise.all(users.map((userId) => cache.set(this.#onKey(userId), "1", ttlSeconds)));

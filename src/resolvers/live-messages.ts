@@ -11,6 +11,7 @@ import { BusUnavailableError } from "../pubsub/bus.js";
 import { EventQueue } from "../pubsub/event-queue.js";
 import type { BusEvent, MessagePayload } from "../pubsub/events.js";
 import { routingKeys } from "../pubsub/events.js";
+import { publicUserFields } from "../pubsub/public-user.js";
 import { requireChannelAccess } from "./access.js";
 import { type MessageView, messageFromPayload } from "./messages.js";
 import { receiptFromPayload } from "./receipts.js";
@@ -18,17 +19,7 @@ import { requireViewerId } from "./viewer.js";
 
 const REPLAY_PAGE = 500;
 
-const publicSender = {
-  select: {
-    id: true,
-    username: true,
-    displayName: true,
-    avatarUrl: true,
-    bio: true,
-    createdAt: true,
-    lastSeenAt: true,
-  },
-} as const;
+const publicSender = { select: publicUserFields } as const;
 
 interface FollowHandlers {
   onChannelEvent(event: BusEvent): void;

@@ -4,11 +4,11 @@ import { v5 as uuidv5 } from "uuid";
 import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Message } from "../db/generated/prisma/client.js";
-import { forbidden, notFound, serviceUnavailable } from "../errors.js";
-import { BusUnavailableError } from "../pubsub/bus.js";
-import type { Command } from "../pubsub/commands.js";
+import { forbidden, notFound } from "../errors.js";
 import type { MessagePayload } from "../pubsub/events.js";
+import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
+import { enqueue } from "./enqueue.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -37,28 +37,8 @@ export type MessageView = Omit<Message, "seq"> & {
   /** Known without a lookup: PENDING (just accepted) or SENT (just stored). */
   status?: "PENDING" | "SENT";
   /** The sender's public profile, when it came with the message (event payloads, replays). */
-  sender?: PublicUser;
+  sender?: PublicUserRow;
 };
-
-export interface PublicUser {
-  id: string;
-  username: string;
-  displayName: string;
-  avatarUrl: string | null;
-  bio: string | null;
-  createdAt: Date;
-  lastSeenAt: Date | null;
-}
-
-async function enqueue(ctx: Context, command: Command) {
-  try {
-    await ctx.services.bus.sendCommand(command);
-  } catch (error) {
-    if (error instanceof BusUnavailableError)
-      throw serviceUnavailable("The message queue is unavailable; retry.");
-    throw error;
-  }
-}
 
 export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageView> {
   const senderId = requireViewerId(ctx);
@@ -162,10 +142,6 @@ export function messageFromPayload(payload: MessagePayload, justCreated = false)
     createdAt: new Date(payload.createdAt),
     editedAt: payload.editedAt ? new Date(payload.editedAt) : null,
     deletedAt: payload.deletedAt ? new Date(payload.deletedAt) : null,
-    sender: {
-      ...payload.sender,
-      createdAt: new Date(payload.sender.createdAt),
-      lastSeenAt: payload.sender.lastSeenAt ? new Date(payload.sender.lastSeenAt) : null,
-    },
+    sender: fromPublicUserPayload(payload.sender),
   };
 }

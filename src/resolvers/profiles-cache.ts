@@ -2,6 +2,7 @@
 // a database query each: read through on a miss, dropped when the profile changes.
 import type { Context } from "../context.js";
 import type { PublicUserPayload } from "../pubsub/events.js";
+import { publicUserFields, toPublicUserPayload } from "../pubsub/public-user.js";
 
 const TTL_SECONDS = 300;
 const key = (userId: string) => `profile:${userId}`;
@@ -13,23 +14,9 @@ export async function publicProfile(ctx: Context, userId: string): Promise<Publi
   } catch {
     // the cache is an optimisation here
   }
-  const user = await ctx.prisma.user.findUniqueOrThrow({
-    where: { id: userId },
-    select: {
-      id: true,
-      username: true,
-      displayName: true,
-      avatarUrl: true,
-      bio: true,
-      createdAt: true,
-      lastSeenAt: true,
-    },
-  });
-  const profile: PublicUserPayload = {
-    ...user,
-    createdAt: user.createdAt.toISOString(),
-    lastSeenAt: user.lastSeenAt?.toISOString() ?? null,
-  };
+  const profile = toPublicUserPayload(
+    await ctx.prisma.user.findUniqueOrThrow({ where: { id: userId }, select: publicUserFields }),
+  );
   await ctx.services.cache.set(key(userId), JSON.stringify(profile), TTL_SECONDS).catch(() => {});
   return profile;
 }

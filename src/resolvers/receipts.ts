@@ -3,11 +3,11 @@
 import { z } from "zod";
 import type { Context } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
-import { badUserInput, notFound, serviceUnavailable } from "../errors.js";
-import { BusUnavailableError } from "../pubsub/bus.js";
-import type { ReceiptCommand } from "../pubsub/commands.js";
+import { badUserInput, notFound } from "../errors.js";
 import type { ReceiptPayload } from "../pubsub/events.js";
+import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess } from "./access.js";
+import { enqueue } from "./enqueue.js";
 import { id, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -25,25 +25,7 @@ export interface ReceiptView {
   readAt: Date | null;
   /** When the receipt reached this status (events; stored rows use their timestamps). */
   at: Date | null;
-  user?: {
-    id: string;
-    username: string;
-    displayName: string;
-    avatarUrl: string | null;
-    bio: string | null;
-    createdAt: Date;
-    lastSeenAt: Date | null;
-  };
-}
-
-async function enqueue(ctx: Context, commands: ReceiptCommand[]) {
-  try {
-    await Promise.all(commands.map((command) => ctx.services.bus.sendCommand(command)));
-  } catch (error) {
-    if (error instanceof BusUnavailableError)
-      throw serviceUnavailable("The message queue is unavailable; retry.");
-    throw error;
-  }
+  user?: PublicUserRow;
 }
 
 /**
@@ -81,8 +63,8 @@ export async function markDelivered(ctx: Context, rawIds: unknown): Promise<bool
   const at = new Date().toISOString();
   await enqueue(
     ctx,
-    [...byChannel].map(([channelId, messageIds]) => ({
-      type: "receipt.delivered",
+    ...[...byChannel].map(([channelId, messageIds]) => ({
+      type: "receipt.delivered" as const,
       channelId,
       userId: viewerId,
       messageIds,
@@ -109,15 +91,13 @@ export async function markRead(
   if (upToSeq > channel.lastSeq) {
     throw badUserInput("upToSeq", `upToSeq: the channel's last message is ${channel.lastSeq}`);
   }
-  await enqueue(ctx, [
-    {
-      type: "receipt.read",
-      channelId: access.id,
-      userId: viewerId,
-      upToSeq,
-      at: new Date().toISOString(),
-    },
-  ]);
+  await enqueue(ctx, {
+    type: "receipt.read",
+    channelId: access.id,
+    userId: viewerId,
+    upToSeq,
+    at: new Date().toISOString(),
+  });
   return true;
 }
 
@@ -134,11 +114,7 @@ export function receiptFromPayload(
     deliveredAt: at,
     readAt: payload.status === "READ" ? at : null,
     at,
-    user: {
-      ...payload.user,
-      createdAt: new Date(payload.user.createdAt),
-      lastSeenAt: payload.user.lastSeenAt ? new Date(payload.user.lastSeenAt) : null,
-    },
+    user: fromPublicUserPayload(payload.user),
   };
 }
 

@@ -1,5 +1,6 @@
 // Typing indicators: ephemeral, never stored.
 import { TYPING_TTL_SECONDS } from "../presence/typing-state.js";
+import { fromPublicUserPayload } from "../pubsub/public-user.js";
 import * as typing from "../resolvers/typing.js";
 import { builder } from "./builder.js";
 import { ChannelRef } from "./channel.js";
@@ -17,12 +18,7 @@ const TypingEventRef = builder.objectRef<typing.TypingView>("TypingEvent").imple
     }),
     user: t.field({
       type: User,
-      resolve: (event) =>
-        ({
-          ...event.user,
-          createdAt: new Date(event.user.createdAt),
-          lastSeenAt: event.user.lastSeenAt ? new Date(event.user.lastSeenAt) : null,
-        }) as never,
+      resolve: (event) => fromPublicUserPayload(event.user) as never,
     }),
     isTyping: t.exposeBoolean("isTyping"),
     at: t.expose("at", { type: "DateTime" }),

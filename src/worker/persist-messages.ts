@@ -17,6 +17,7 @@ import {
   type PublicUserPayload,
   routingKeys,
 } from "../pubsub/events.js";
+import { publicUserFields, toPublicUserPayload } from "../pubsub/public-user.js";
 import { applyReceipts, receiptPayloads } from "./persist-receipts.js";
 
 type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
@@ -105,26 +106,9 @@ async function loadPublicUsers(
 ): Promise<Map<string, PublicUserPayload>> {
   const users = await prisma.user.findMany({
     where: { id: { in: ids } },
-    select: {
-      id: true,
-      username: true,
-      displayName: true,
-      avatarUrl: true,
-      bio: true,
-      createdAt: true,
-      lastSeenAt: true,
-    },
+    select: publicUserFields,
   });
-  return new Map(
-    users.map((u) => [
-      u.id,
-      {
-        ...u,
-        createdAt: u.createdAt.toISOString(),
-        lastSeenAt: u.lastSeenAt ? u.lastSeenAt.toISOString() : null,
-      },
-    ]),
-  );
+  return new Map(users.map((u) => [u.id, toPublicUserPayload(u)]));
 }
 
 /** Inserts the new messages with their seqs and recipient rows; returns every id to announce. */
@@ -333,15 +317,15 @@ async function loadPayloads(
         createdAt: iso(row.created_at),
         editedAt: row.edited_at ? iso(row.edited_at) : null,
         deletedAt: row.deleted_at ? iso(row.deleted_at) : null,
-        sender: {
+        sender: toPublicUserPayload({
           id: row.sender_id,
           username: row.username,
           displayName: row.display_name,
           avatarUrl: row.avatar_url,
           bio: row.bio,
-          createdAt: iso(row.user_created_at),
-          lastSeenAt: row.last_seen_at ? iso(row.last_seen_at) : null,
-        },
+          createdAt: new Date(row.user_created_at),
+          lastSeenAt: row.last_seen_at ? new Date(row.last_seen_at) : null,
+        }),
         recipientIds: row.recipient_ids,
       },
     ]),
