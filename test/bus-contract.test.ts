@@ -2,14 +2,13 @@
 // what the pipeline relies on.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import amqp from "amqplib";
 import { afterAll, describe, expect, it } from "vitest";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
 import type { Bus } from "../src/pubsub/bus.js";
 import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
-import { amqpUrl, uniquePrefix } from "./harness/broker.js";
+import { amqpUrl, drainQueue, uniquePrefix } from "./harness/broker.js";
 
 const url = await amqpUrl();
 const MAX_ATTEMPTS = 3;
@@ -52,18 +51,7 @@ if (url) {
       });
       return bus;
     },
-    async deadLetters(bus) {
-      const connection = await amqp.connect(url);
-      const channel = await connection.createChannel();
-      const found: Command[] = [];
-      for (;;) {
-        const message = await channel.get((bus as AmqpBus).names.deadLetterQueue, { noAck: true });
-        if (!message) break;
-        found.push(JSON.parse(message.content.toString()));
-      }
-      await connection.close();
-      return found;
-    },
+    deadLetters: (bus) => drainQueue<Command>(url, (bus as AmqpBus).names.deadLetterQueue),
     async boundKeys(bus) {
       // Each bound key is one exclusive queue of this connection; count them through a
       // passive check of the library's bookkeeping is not possible, so ask the broker.

@@ -1,8 +1,7 @@
 // Receipts, typing and presence across two api replicas (processes) sharing PostgreSQL,
 // RabbitMQ and Memcached, with one worker.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   AddContactDocument,
   CreateGroupDocument,
@@ -16,58 +15,22 @@ import {
   SetTypingDocument,
   TypingDocument,
 } from "./gql/graphql.js";
-import { mustRequest, TEST_JWT_SECRET, wsClient } from "./harness/app.js";
-import { amqpUrl, uniquePrefix } from "./harness/broker.js";
-import { createTestDatabase, type TestDatabase } from "./harness/database.js";
-import { memcachedServers } from "./harness/memcached.js";
-import { type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
+import { mustRequest, wsClient } from "./harness/app.js";
+import type { ServiceProcess } from "./harness/processes.js";
 import { record, settle } from "./harness/subscriptions.js";
+import { useTopology } from "./harness/topology.js";
 import { registerUser } from "./harness/users.js";
 
-const broker = await amqpUrl();
-const memcached = await memcachedServers();
-const database: TestDatabase | undefined =
-  broker && memcached ? await createTestDatabase() : undefined;
-const runnable = Boolean(broker && memcached && database?.url);
-const namespace = uniquePrefix();
 const PRESENCE_TTL = 2;
+const topology = await useTopology({
+  memcached: true,
+  env: { PRESENCE_TTL_SECONDS: String(PRESENCE_TTL) },
+});
+const { runnable, clients } = topology;
 let replicaA: ServiceProcess;
 let replicaB: ServiceProcess;
-let worker: ServiceProcess;
-const clients: Array<{ dispose(): void | Promise<void> }> = [];
-
-function env(role: string, serverId: string) {
-  return {
-    ROLE: role,
-    SERVER_ID: serverId,
-    NODE_ENV: "test",
-    DATABASE_URL: database?.url ?? "",
-    AMQP_URL: broker ?? "",
-    MEMCACHED_SERVERS: memcached ?? "",
-    NAMESPACE: namespace,
-    COMMAND_SHARDS: "4",
-    PRESENCE_TTL_SECONDS: String(PRESENCE_TTL),
-    JWT_SECRET: TEST_JWT_SECRET,
-  };
-}
-
-beforeAll(async () => {
-  if (!runnable) return;
-  [worker, replicaA, replicaB] = await Promise.all([
-    startProcess(env("worker", "worker-1")),
-    startProcess(env("api", "api-a")),
-    startProcess(env("api", "api-b")),
-  ]);
-}, 120_000);
-
-afterAll(async () => {
-  for (const client of clients) await client.dispose();
-  if (!runnable) return;
-  for (const service of [replicaA, replicaB, worker]) if (service) await stopProcess(service);
-  const bus = await AmqpBus.connect({ url: broker as string, prefix: namespace, shards: 4 });
-  await bus.deleteTopology();
-  await bus.close();
-  await database?.drop();
+beforeAll(() => {
+  ({ replicaA, replicaB } = topology);
 });
 
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -225,7 +188,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
       status: "OFFLINE",
     });
     expect(events[1]!.presenceChanged.lastSeenAt).not.toBeNull();
-    const stored = await database!.db.prisma.user.findUniqueOrThrow({
+    const stored = await topology.database.db.prisma.user.findUniqueOrThrow({
       where: { id: subject.user.id },
     });
     expect(stored.lastSeenAt).not.toBeNull();
@@ -233,7 +196,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
   });
 
   it("presence: a user on a replica killed with SIGKILL is shown OFFLINE to watchers elsewhere within twice the TTL", async () => {
-    const doomed = await startProcess(env("api", "api-doomed"));
+    const doomed = await topology.start("api", "api-doomed");
     const subject = await registerUser(replicaA);
     const watcher = await registerUser(replicaB);
     await mustRequest(

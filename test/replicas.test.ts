@@ -1,55 +1,21 @@
 // The distributed topology as separate processes: two api replicas (different SERVER_IDs
 // and ports) and one worker, sharing PostgreSQL and RabbitMQ and nothing else.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
-import { mustRequest, TEST_JWT_SECRET, wsClient } from "./harness/app.js";
-import { amqpUrl, brokerResources, uniquePrefix } from "./harness/broker.js";
-import { createTestDatabase, type TestDatabase } from "./harness/database.js";
-import { type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
+import { mustRequest, wsClient } from "./harness/app.js";
+import { brokerResources } from "./harness/broker.js";
+import type { ServiceProcess } from "./harness/processes.js";
 import { record, settle } from "./harness/subscriptions.js";
+import { useTopology } from "./harness/topology.js";
 import { registerUser } from "./harness/users.js";
 
-const broker = await amqpUrl();
-const database: TestDatabase | undefined = broker ? await createTestDatabase() : undefined;
-const runnable = Boolean(broker && database?.url);
-const prefix = uniquePrefix();
+const topology = await useTopology();
+const { runnable, clients } = topology;
 let replicaA: ServiceProcess;
 let replicaB: ServiceProcess;
-let worker: ServiceProcess;
-const clients: Array<{ dispose(): void | Promise<void> }> = [];
-
-function env(role: string, serverId: string) {
-  return {
-    ROLE: role,
-    SERVER_ID: serverId,
-    NODE_ENV: "test",
-    DATABASE_URL: database?.url ?? "",
-    AMQP_URL: broker ?? "",
-    NAMESPACE: prefix,
-    COMMAND_SHARDS: "4",
-    JWT_SECRET: TEST_JWT_SECRET,
-  };
-}
-
-beforeAll(async () => {
-  if (!runnable) return;
-  [worker, replicaA, replicaB] = await Promise.all([
-    startProcess(env("worker", "worker-1")),
-    startProcess(env("api", "api-a")),
-    startProcess(env("api", "api-b")),
-  ]);
-}, 120_000);
-
-afterAll(async () => {
-  for (const client of clients) await client.dispose();
-  if (!runnable) return;
-  for (const service of [replicaA, replicaB, worker]) if (service) await stopProcess(service);
-  const bus = await AmqpBus.connect({ url: broker as string, prefix, shards: 4 });
-  await bus.deleteTopology();
-  await bus.close();
-  await database?.drop();
+beforeAll(() => {
+  ({ replicaA, replicaB } = topology);
 });
 
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -88,7 +54,7 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       body: "across replicas",
       sender: { id: alice.user.id },
     });
-    const row = await database!.db.prisma.message.findUnique({
+    const row = await topology.database.db.prisma.message.findUnique({
       where: { id: sent.sendMessage.id },
     });
     expect(row).toMatchObject({
@@ -162,7 +128,7 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
         expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
       subscriber.stop();
     }
-    const prisma = database!.db.prisma;
+    const prisma = topology.database.db.prisma;
     expect(await prisma.message.count({ where: { channelId: { in: channelIds } } })).toBe(1000);
     // one row per message per other member: 1,000 x 9
     expect(
@@ -181,7 +147,7 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       alice.accessToken,
     );
     const channelId = group.createGroup.channels.edges[0]!.node.id;
-    const connection = `${prefix}:api-b`;
+    const connection = `${topology.namespace}:api-b`;
     const client = socket(replicaB, alice);
     // Warm up (the subscriber's channel is opened once, on first use). While subscribed,
     // the channel's key is bound: one more queue, so the cycles below really bind and release.

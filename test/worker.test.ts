@@ -2,7 +2,6 @@
 // re-checked at persist time, and a poison command dead-lettered while its shard flows.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
 import type { Bus } from "../src/pubsub/bus.js";
@@ -10,7 +9,7 @@ import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
 import { createCommandHandler } from "../src/worker/index.js";
-import { amqpUrl, uniquePrefix } from "./harness/broker.js";
+import { amqpUrl, drainQueue, uniquePrefix } from "./harness/broker.js";
 import { createTestDatabase, type TestDatabase } from "./harness/database.js";
 
 const url = await amqpUrl();
@@ -156,14 +155,5 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"}`, () => {
 
 async function deadLetters(): Promise<Command[]> {
   if (bus instanceof LocalBus) return bus.deadLetters;
-  const connection = await amqp.connect(url as string);
-  const channel = await connection.createChannel();
-  const found: Command[] = [];
-  for (;;) {
-    const message = await channel.get((bus as AmqpBus).names.deadLetterQueue, { noAck: true });
-    if (!message) break;
-    found.push(JSON.parse(message.content.toString()));
-  }
-  await connection.close();
-  return found;
+  return drainQueue<Command>(url as string, (bus as AmqpBus).names.deadLetterQueue);
 }

@@ -58,3 +58,18 @@ export async function brokerResources(
   ).length;
   return { queues, channels };
 }
+
+/** Takes every message waiting in a queue (the dead letters, say), parsed as JSON. */
+export async function drainQueue<T>(url: string, queue: string): Promise<T[]> {
+  const { default: amqp } = await import("amqplib");
+  const connection = await amqp.connect(url);
+  const channel = await connection.createChannel();
+  const found: T[] = [];
+  for (;;) {
+    const message = await channel.get(queue, { noAck: true });
+    if (!message) break;
+    found.push(JSON.parse(message.content.toString()) as T);
+  }
+  await connection.close();
+  return found;
+}
