@@ -55,6 +55,8 @@ const envSchema = z.object({
   WORKER_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(100),
   /** Presence keys live this long without a heartbeat; a dead replica's users go offline within 2x (default 30). */
   PRESENCE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Messages one user may send per 10 seconds, across replicas (default 100). */
+  SEND_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
   /** Apply pending migrations at start-up (default: only in embedded mode). */
   MIGRATE_ON_START: z
     .enum(["true", "false"])
@@ -78,6 +80,7 @@ export interface Config {
   commandShards: number;
   workerBatchSize: number;
   presenceTtlSeconds: number;
+  sendRateLimit: number;
   dataDir: string;
   /** Undefined outside production: a secret is generated and kept in `dataDir`. */
   jwtSecret: string | undefined;
@@ -120,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     commandShards: e.COMMAND_SHARDS,
     workerBatchSize: e.WORKER_BATCH_SIZE,
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+    sendRateLimit: e.SEND_RATE_LIMIT,
     dataDir: resolve(e.DATA_DIR),
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -11,7 +11,7 @@ import {
   UpdateProfileDocument,
   UserByIdDocument,
 } from "./gql/graphql.js";
-import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 
 const server = useTestApp({ MAX_BODY_BYTES: String(64 * 1024) });
@@ -213,5 +213,34 @@ describe("operation bounds", () => {
     );
     expect(aliases.data).toBeUndefined();
     expect(aliases.errors?.[0]?.message).toMatch(/alias/i);
+  });
+});
+
+describe("subscriptions per socket", () => {
+  it("the 101st live subscription on one socket is refused with RATE_LIMITED; the others keep running", async () => {
+    const viewer = await registerUser(server);
+    const client = wsClient(server, { authorization: `Bearer ${viewer.accessToken}` });
+    const first: unknown[] = [];
+    const stops: Array<() => void> = [];
+    for (let i = 0; i < 100; i++) {
+      stops.push(
+        client.subscribe(
+          { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+          { next: (value) => first.push(value), error: () => {}, complete: () => {} },
+        ),
+      );
+    }
+    const deadline = Date.now() + 10_000;
+    while (first.length < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(first).toHaveLength(100);
+    const refused = await new Promise<unknown>((resolve) => {
+      client.subscribe(
+        { query: "subscription { heartbeat { at } }" },
+        { next: () => {}, error: resolve, complete: () => resolve(null) },
+      );
+    });
+    expect(JSON.stringify(refused)).toMatch(/RATE_LIMITED/);
+    for (const stop of stops) stop();
+    await client.dispose();
   });
 });

@@ -17,7 +17,9 @@ import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { record, settle } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 
-const server = useTestApp();
+// Generous: these tests send in bursts; the limit itself is tested on `limited`.
+const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
+const limited = useTestApp({ SEND_RATE_LIMIT: "5" });
 type Session = Awaited<ReturnType<typeof registerUser>>;
 let alice: Session;
 let bob: Session;
@@ -163,6 +165,53 @@ describe("sending", () => {
       await settle(50);
     }
     expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(1);
+  });
+});
+
+describe("rate limit", () => {
+  it("a user sending faster than SEND_RATE_LIMIT per 10 s gets RATE_LIMITED; nothing of the refused is enqueued", async () => {
+    const [owner, other] = (await Promise.all([registerUser(limited), registerUser(limited)])) as [
+      Session,
+      Session,
+    ];
+    const group = await mustRequest(
+      limited,
+      CreateGroupDocument,
+      { input: { name: "Busy", memberIds: [other.user.id] } },
+      owner.accessToken,
+    );
+    const channelId = group.createGroup.channels.edges[0]!.node.id;
+    const results = [];
+    for (let i = 0; i < 7; i++) {
+      results.push(
+        await request(
+          limited,
+          SendMessageDocument,
+          { input: { channelId, body: `m${i}`, clientMessageId: `k${i}` } },
+          owner.accessToken,
+        ),
+      );
+    }
+    expect(results.slice(0, 5).every((r) => r.data?.sendMessage.status === "PENDING")).toBe(true);
+    expect(results.slice(5).map((r) => r.errors?.[0]?.extensions)).toEqual([
+      { code: "RATE_LIMITED", retryAfter: 10 },
+      { code: "RATE_LIMITED", retryAfter: 10 },
+    ]);
+    // the other user is not affected
+    await mustRequest(
+      limited,
+      SendMessageDocument,
+      { input: { channelId, body: "hi", clientMessageId: "o1" } },
+      other.accessToken,
+    );
+    const deadline = Date.now() + 5000;
+    while (
+      (await limited.database.db.prisma.message.count({ where: { channelId } })) < 6 &&
+      Date.now() < deadline
+    )
+      await settle(50);
+    await settle(200);
+    expect(await limited.database.db.prisma.message.count({ where: { channelId } })).toBe(6);
   });
 });
 

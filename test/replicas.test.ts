@@ -10,7 +10,7 @@ import { record, settle } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
 import { registerUser } from "./harness/users.js";
 
-const topology = await useTopology();
+const topology = await useTopology({ env: { SEND_RATE_LIMIT: "10000" } });
 const { runnable, clients } = topology;
 let replicaA: ServiceProcess;
 let replicaB: ServiceProcess;

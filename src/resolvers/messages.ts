@@ -9,6 +9,7 @@ import type { MessagePayload } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
+import { consume } from "./rate-limits.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -43,6 +44,11 @@ export type MessageView = Omit<Message, "seq"> & {
 export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageView> {
   const senderId = requireViewerId(ctx);
   const input = parseInput(sendMessageInput, raw, "input");
+  await consume(
+    ctx,
+    { name: "send", max: ctx.services.config.sendRateLimit, windowSeconds: 10 },
+    senderId,
+  );
   const member = await ctx.services.membershipCache.isMember(ctx.prisma, input.channelId, senderId);
   // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
   // which is fine off the hot path).

@@ -7,7 +7,7 @@
 // - an expired token, at connect time or later while the socket is open: closed with
 //   4401, so the client refreshes its session and reconnects.
 import type { Server } from "node:http";
-import type { ExecutionArgs } from "graphql";
+import { type ExecutionArgs, GraphQLError } from "graphql";
 import { type Extra, useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { AccessTokens } from "../auth/access-tokens.js";
@@ -21,6 +21,7 @@ import type { Yoga } from "./yoga.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /** setTimeout cannot wait longer than this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -91,6 +92,15 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
       },
 
       onSubscribe: async (ctx, _id, payload) => {
+        // Each live subscription binds routing keys and holds a queue: bound them per socket.
+        // (graphql-ws has already reserved this one's id when it asks us.)
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [
+            new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket.`, {
+              extensions: { code: "RATE_LIMITED" },
+            }),
+          ];
+        }
         const socketAuth = await operationAuth(
           ctx.extra.auth ?? anonymous,
           payload.extensions,
