@@ -533,6 +533,28 @@ describe("bad input", () => {
     expect(await server.database.db.prisma.groupMember.count({ where: { groupId } })).toBe(3);
   });
 
+  it("the same user added by 10 concurrent calls: one succeeds, the rest are BAD_USER_INPUT, one row", async () => {
+    const { groupId } = await newGroup();
+    const target = spare[2]!;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        request(
+          server,
+          AddGroupMembersDocument,
+          { groupId, userIds: [target.user.id] },
+          owner.accessToken,
+        ),
+      ),
+    );
+    expect(results.filter((r) => r.data?.addGroupMembers).length).toBe(1);
+    expect(results.filter((r) => errorOf(r)?.code === "BAD_USER_INPUT").length).toBe(9);
+    expect(
+      await server.database.db.prisma.groupMember.count({
+        where: { groupId, userId: target.user.id },
+      }),
+    ).toBe(1);
+  });
+
   it("removing the last owner is refused", async () => {
     const { groupId } = await newGroup();
     await mustRequest(

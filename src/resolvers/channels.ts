@@ -6,7 +6,7 @@ import { badUserInput, forbidden, notFound } from "../errors.js";
 import { requireChannelAccess, requireGroupRole } from "./access.js";
 import { isBlockedBetween } from "./contacts.js";
 import { DEFAULT_CHANNEL } from "./groups.js";
-import { addToChannel, changeMembership, removeFromChannels } from "./membership.js";
+import { addToChannel, changeMembership, lockGroup, removeFromChannels } from "./membership.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
@@ -55,9 +55,17 @@ export async function joinChannel(ctx: Context, rawChannelId: unknown): Promise<
   const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "view");
   if (access.kind === "DIRECT")
     throw badUserInput("channelId", "channelId: direct conversations cannot be joined");
-  if (!access.isMember) {
+  if (!access.isMember && access.groupId) {
     const viewerId = requireViewerId(ctx);
-    await changeMembership(ctx, (tx, events) => addToChannel(tx, events, access.id, [viewerId]));
+    const groupId = access.groupId;
+    await changeMembership(ctx, async (tx, events) => {
+      await lockGroup(tx, groupId);
+      // Still in the group? (A removal may have committed since the access check.)
+      if (!(await tx.groupMember.count({ where: { groupId, userId: viewerId } }))) {
+        throw notFound("Channel", "channelId");
+      }
+      await addToChannel(tx, events, access.id, [viewerId]);
+    });
   }
   return access.id;
 }
@@ -73,17 +81,21 @@ export async function addChannelMembers(
     throw badUserInput("channelId", "channelId: a direct conversation has exactly two members");
   }
   const userIds = [...new Set(parseInput(z.array(id).min(1).max(500), rawUserIds, "userIds"))];
-  const inGroup = await ctx.prisma.groupMember.count({
-    where: { groupId: access.groupId, userId: { in: userIds } },
+  const groupId = access.groupId;
+  await changeMembership(ctx, async (tx, events) => {
+    // Checked under the group's lock, so nobody leaves the group between check and add.
+    await lockGroup(tx, groupId);
+    const inGroup = await tx.groupMember.count({ where: { groupId, userId: { in: userIds } } });
+    if (inGroup !== userIds.length) {
+      throw badUserInput("userIds", "userIds: every user must be a member of the group");
+    }
+    const already = await tx.channelMember.count({
+      where: { channelId: access.id, userId: { in: userIds } },
+    });
+    if (already > 0)
+      throw badUserInput("userIds", "userIds: a listed user is already in the channel");
+    await addToChannel(tx, events, access.id, userIds);
   });
-  if (inGroup !== userIds.length)
-    throw badUserInput("userIds", "userIds: every user must be a member of the group");
-  const already = await ctx.prisma.channelMember.count({
-    where: { channelId: access.id, userId: { in: userIds } },
-  });
-  if (already > 0)
-    throw badUserInput("userIds", "userIds: a listed user is already in the channel");
-  await changeMembership(ctx, (tx, events) => addToChannel(tx, events, access.id, userIds));
   return access.id;
 }
 

@@ -9,7 +9,13 @@ import type { Prisma } from "../db/generated/prisma/client.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
 import { requireGroupRole } from "./access.js";
-import { addToChannel, changeMembership, removeFromChannels, type Tx } from "./membership.js";
+import {
+  addToChannel,
+  changeMembership,
+  lockGroup,
+  removeFromChannels,
+  type Tx,
+} from "./membership.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -88,9 +94,10 @@ export async function addGroupMembers(ctx: Context, rawGroupId: unknown, rawUser
   const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
   const ids = parseInput(someUserIds, rawUserIds, "userIds");
   await requireUsers(ctx.prisma, ids, "userIds");
-  const existing = await ctx.prisma.groupMember.count({ where: { groupId, userId: { in: ids } } });
-  if (existing > 0) throw badUserInput("userIds", "userIds: a listed user is already a member");
   await changeMembership(ctx, async (tx, events) => {
+    await lockGroup(tx, groupId);
+    const existing = await tx.groupMember.count({ where: { groupId, userId: { in: ids } } });
+    if (existing > 0) throw badUserInput("userIds", "userIds: a listed user is already a member");
     await tx.groupMember.createMany({
       data: ids.map((userId) => ({ groupId, userId, role: "MEMBER" as const })),
     });
@@ -128,14 +135,6 @@ async function memberRole(
   });
   if (!member) throw notFound("Group member", field);
   return member.role;
-}
-
-/**
- * Serializes changes to one group's membership: without it, two owners demoting or
- * removing each other at once could both see "another owner remains" and leave none.
- */
-async function lockGroup(tx: Tx, groupId: string) {
-  await tx.$queryRawUnsafe("SELECT id FROM groups WHERE id = $1::uuid FOR UPDATE", groupId);
 }
 
 async function ownerCount(db: Tx | Context["prisma"], groupId: string) {

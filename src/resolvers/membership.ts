@@ -37,6 +37,15 @@ export async function changeMembership<T>(
   return result;
 }
 
+/**
+ * Serializes changes to one group's membership (and its channels'): without it, two owners
+ * demoting each other could leave none, or a user removed from the group could be added
+ * to one of its channels at the same moment.
+ */
+export async function lockGroup(tx: Tx, groupId: string) {
+  await tx.$queryRawUnsafe("SELECT id FROM groups WHERE id = $1::uuid FOR UPDATE", groupId);
+}
+
 /** Adds users to a channel; returns the ones that were not members yet. */
 export async function addToChannel(
   tx: Tx,
