@@ -8,9 +8,11 @@ import {
   CreateGroupDocument,
   DirectChannelDocument,
   InboxDocument,
+  MessageRejectedDocument,
   SendMessageDocument,
 } from "./gql/graphql.js";
-import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { record } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 
 const server = useTestApp();
@@ -134,7 +136,13 @@ describe("blocks in an existing direct conversation", () => {
       async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 1,
     );
     await mustRequest(server, BlockUserDocument, { userId: erin.user.id }, frank.accessToken);
-    await send(erin, "after, from the blocked");
+    const rejections = record(
+      wsClient(server, { authorization: `Bearer ${erin.accessToken}` }),
+      MessageRejectedDocument,
+      {},
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await send(erin, "after, from the blocked");
     await send(frank, "after, from the blocker");
     await send(erin, "marker");
     // give the worker time to process (and drop) all three
@@ -143,6 +151,15 @@ describe("blocks in an existing direct conversation", () => {
       (m) => m.body,
     );
     expect(bodies).toEqual(["before"]);
+    // the sender is told, so the message does not stay "sending" forever
+    const [rejection] = await rejections.until((data) => data.length >= 1);
+    expect(rejection!.messageRejected).toMatchObject({
+      messageId: refused.sendMessage.id,
+      clientMessageId: refused.sendMessage.clientMessageId,
+      channelId,
+      reason: "blocked in this direct conversation",
+    });
+    rejections.stop();
   });
 });
 

@@ -83,7 +83,23 @@ export interface TypingEvent {
   at: string;
 }
 
-export type BusEvent = MessageEvent | ReceiptEvent | MembershipEvent | PresenceEvent | TypingEvent;
+/** The worker refused a message the api had accepted (told to its sender only). */
+export interface MessageRejectedEvent {
+  type: "message.rejected";
+  channelId: string;
+  messageId: string;
+  clientMessageId: string;
+  reason: string;
+  at: string;
+}
+
+export type BusEvent =
+  | MessageEvent
+  | MessageRejectedEvent
+  | ReceiptEvent
+  | MembershipEvent
+  | PresenceEvent
+  | TypingEvent;
 
 /** Routing keys of the event exchange. */
 export const routingKeys = {

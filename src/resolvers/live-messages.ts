@@ -240,3 +240,34 @@ export async function messageUpdated(ctx: Context, args: { channelId?: unknown }
   });
   return queue;
 }
+
+export interface RejectionView {
+  messageId: string;
+  clientMessageId: string;
+  channelId: string;
+  reason: string;
+  at: Date;
+}
+
+/** The viewer's messages that were accepted (PENDING) but refused when persisted. */
+export async function messageRejected(ctx: Context) {
+  const viewerId = requireViewerId(ctx);
+  let stop: (() => Promise<void>) | undefined;
+  const queue = new EventQueue<RejectionView>(() => stop?.(), 10_000, tooSlow);
+  try {
+    stop = await ctx.services.bus.listen(
+      routingKeys.user(viewerId),
+      (event) => {
+        if (event.type !== "message.rejected") return;
+        const { type: _type, at, ...rest } = event;
+        queue.push({ ...rest, at: new Date(at) });
+      },
+      { onInterrupted: () => queue.fail(interrupted()) },
+    );
+  } catch (error) {
+    if (error instanceof BusUnavailableError)
+      throw serviceUnavailable("Live events are unavailable; retry shortly.");
+    throw error;
+  }
+  return queue;
+}

@@ -139,7 +139,27 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+const MessageRejectionRef = builder.objectRef<live.RejectionView>("MessageRejection").implement({
+  description:
+    "A message answered PENDING that was then refused (the sender left the channel, a block, a reused clientMessageId).",
+  fields: (t) => ({
+    messageId: t.exposeID("messageId"),
+    clientMessageId: t.exposeString("clientMessageId"),
+    channelId: t.exposeID("channelId"),
+    reason: t.exposeString("reason"),
+    at: t.expose("at", { type: "DateTime" }),
+  }),
+});
+
 builder.subscriptionFields((t) => ({
+  messageRejected: t.field({
+    type: MessageRejectionRef,
+    description:
+      "The viewer's own sends that were accepted (PENDING) but not stored: stop showing them as sending.",
+    authScopes: { signedIn: true },
+    subscribe: (_root, _args, ctx) => live.messageRejected(ctx),
+    resolve: (rejection) => rejection,
+  }),
   messageAdded: t.field({
     type: MessageRef,
     description:

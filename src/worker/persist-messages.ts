@@ -97,6 +97,21 @@ export async function persistCommands(
       });
     }
   }
+  // A sender whose message was refused must not wait for it forever.
+  for (const { command, reason } of rejected) {
+    if (command.type !== "message.send") continue;
+    events.push({
+      routingKey: routingKeys.user(command.senderId),
+      event: {
+        type: "message.rejected",
+        channelId: command.channelId,
+        messageId: command.messageId,
+        clientMessageId: command.clientMessageId,
+        reason,
+        at: new Date().toISOString(),
+      },
+    });
+  }
   return { events, rejected };
 }
 
