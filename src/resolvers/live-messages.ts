@@ -133,6 +133,17 @@ function recipientsOf(message: MessagePayload) {
   return set;
 }
 
+/** The resolved view of a payload, built once and shared by every local subscriber. */
+const views = new WeakMap<MessagePayload, MessageView>();
+function sharedView(message: MessagePayload) {
+  let view = views.get(message);
+  if (!view) {
+    view = messageFromPayload(message, true);
+    views.set(message, view);
+  }
+  return view;
+}
+
 function tooSlow() {
   return serviceUnavailable("Subscriber fell too far behind; resubscribe with afterSeq to resume.");
 }
@@ -164,7 +175,7 @@ export async function messageAdded(
       // Repeats (a redelivered command, a retried send) have a seq already delivered.
       if (message.seq <= (lastSeq.get(message.channelId) ?? 0)) continue;
       lastSeq.set(message.channelId, message.seq);
-      queue.push(messageFromPayload(message, true));
+      queue.push(sharedView(message));
     }
   };
   stop = await followChannels(ctx, args.channelId, {
