@@ -73,7 +73,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       cache,
       serverId: config.serverId,
       ttlSeconds: config.presenceTtlSeconds,
-      onTransition: announcePresence({ bus, cache, prisma: db.prisma }),
+      onTransition: announcePresence({ bus, cache, prisma: db.prisma, log }),
       log,
     }),
   };

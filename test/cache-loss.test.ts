@@ -76,7 +76,7 @@ describe.skipIf(!runnable)("losing Memcached", () => {
 
     // What other replicas read: the per-(user, server) key in Memcached itself.
     const cache = new MemcachedCache({ servers: `127.0.0.1:${port}`, prefix: "chat:" });
-    const key = `presence:on:${subject.user.id}:${app.app.config.serverId}`;
+    const key = `presence:on:${subject.user.id}:${app.app.services.presence.identity}`;
     expect(await cache.get(key)).toBe("1");
 
     await stopMemcached();

@@ -159,6 +159,35 @@ describe("presence", () => {
     changes.stop();
   });
 
+  it("sockets opened and closed in quick succession end OFFLINE (connects and closes are applied in order)", async () => {
+    const [watcher, subject] = users.slice(1, 3) as [Session, Session];
+    await mustRequest(server, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);
+    const changes = record(socket(watcher), PresenceChangedDocument, {
+      userIds: [subject.user.id],
+    });
+    await settle(300);
+    for (let i = 0; i < 10; i++) {
+      const client = socket(subject);
+      client.subscribe(
+        { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+        { next: () => {}, error: () => {}, complete: () => {} },
+      );
+      await sleep(i * 3);
+      await client.dispose();
+    }
+    await settle(1000);
+    const now = await mustRequest(
+      server,
+      PresenceDocument,
+      { userIds: [subject.user.id] },
+      watcher.accessToken,
+    );
+    expect(now.presence[0]!.status).toBe("OFFLINE");
+    const statuses = changes.data.map((d) => d.presenceChanged.status);
+    if (statuses.length > 0) expect(statuses.at(-1)).toBe("OFFLINE");
+    changes.stop();
+  });
+
   it("answers only for users the viewer may see", async () => {
     const [viewer, stranger] = users.slice(2) as [Session, Session];
     await sleep(10);

@@ -119,8 +119,10 @@ describe("receipts", () => {
       { messageIds: [message.id] },
       reader.accessToken,
     );
-    await settle(300);
+    // A later command of the same channel (same shard) is processed after the late one.
+    await sendStored(sender, channelId, "after the late receipt");
     expect((await statusOf(sender, message.id)).status).toBe("READ");
+    expect((await statusOf(sender, message.id)).receipts[0]!.status).toBe("READ");
 
     const live = await receipts.until((data) => data.length >= 2);
     expect(

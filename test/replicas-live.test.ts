@@ -222,7 +222,8 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     );
     const seconds = (Date.now() - killedAt) / 1000;
     expect(events.map((e) => e.presenceChanged.status)).toEqual(["ONLINE", "OFFLINE"]);
-    expect(seconds).toBeLessThan(60);
+    // the slot expires after the TTL and another replica notices within a heartbeat (TTL/3)
+    expect(seconds).toBeLessThan(2 * PRESENCE_TTL + 2);
     void subjectsSocket.dispose();
     changes.stop();
   }, 60_000);

@@ -1,5 +1,6 @@
 // Memcached through memjs (binary protocol). Keys are prefixed so several deployments or
 // test runs can share one server.
+import { createHash } from "node:crypto";
 import memjs from "memjs";
 import type { Cache } from "./cache.js";
 
@@ -26,8 +27,11 @@ export class MemcachedCache implements Cache {
   }
 
   #key(key: string) {
-    // Memcached keys: at most 250 bytes of printable ASCII without spaces.
-    return `${this.#prefix}${key}`.replace(/[^!-~]/g, "_");
+    // Memcached keys: at most 250 bytes of printable ASCII without spaces. Anything else
+    // (a long or non-ASCII login in a rate-limit key) is hashed, so distinct keys stay distinct.
+    const full = `${this.#prefix}${key}`;
+    if (full.length <= 200 && /^[!-~]+$/.test(full)) return full;
+    return `${this.#prefix}h:${createHash("sha256").update(key).digest("hex")}`;
   }
 
   async get(key: string) {

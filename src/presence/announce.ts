@@ -1,9 +1,12 @@
 // What happens when someone comes online or goes offline: everyone watching hears it (on
-// presence.<user>), going offline persists last seen and ends the user's typing.
+// presence.<user>, with the user's public profile), going offline ends the user's typing and
+// persists last seen. Announcing comes first: a database that is down must not keep
+// watchers believing someone is still online.
 import type { Cache } from "../cache/cache.js";
 import type { PrismaClient } from "../db/database.js";
 import type { Bus } from "../pubsub/bus.js";
 import { type BusEvent, routingKeys } from "../pubsub/events.js";
+import { publicUserFields, toPublicUserPayload } from "../pubsub/public-user.js";
 import type { PresenceTransition } from "./tracker.js";
 import { typingChannels } from "./typing-state.js";
 
@@ -11,18 +14,23 @@ export interface AnnounceDeps {
   bus: Bus;
   cache: Cache;
   prisma: PrismaClient;
+  log?: (message: string, error?: unknown) => void;
 }
 
-export function announcePresence({ bus, cache, prisma }: AnnounceDeps) {
+export function announcePresence({ bus, cache, prisma, log }: AnnounceDeps) {
   return async (transition: PresenceTransition) => {
     const at = transition.at.toISOString();
+    const offline = transition.status === "OFFLINE";
+    const user = await prisma.user
+      .findUnique({ where: { id: transition.userId }, select: publicUserFields })
+      .then((row) =>
+        row
+          ? toPublicUserPayload({ ...row, lastSeenAt: offline ? transition.at : row.lastSeenAt })
+          : undefined,
+      )
+      .catch(() => undefined);
     const events: Array<{ routingKey: string; event: BusEvent }> = [];
-    if (transition.status === "OFFLINE") {
-      await prisma.user.updateMany({
-        where: { id: transition.userId },
-        data: { lastSeenAt: transition.at },
-      });
-      await cache.delete(`profile:${transition.userId}`).catch(() => {});
+    if (offline) {
       const typing = await typingChannels(cache, transition.userId);
       if (typing.channelIds.length > 0 && typing.user) {
         for (const channelId of typing.channelIds) {
@@ -39,11 +47,18 @@ export function announcePresence({ bus, cache, prisma }: AnnounceDeps) {
       event: {
         type: "presence.changed",
         userId: transition.userId,
+        ...(user ? { user } : {}),
         status: transition.status,
-        lastSeenAt: transition.status === "OFFLINE" ? at : null,
+        lastSeenAt: offline ? at : null,
         at,
       },
     });
     await bus.publishEvents(events);
+    if (offline) {
+      await prisma.user
+        .updateMany({ where: { id: transition.userId }, data: { lastSeenAt: transition.at } })
+        .catch((error) => log?.(`presence: last seen of ${transition.userId} not stored`, error));
+      await cache.delete(`profile:${transition.userId}`).catch(() => {});
+    }
   };
 }

@@ -1,12 +1,15 @@
 // Who is online, shared by every replica through the cache and without any replica owning
 // it. Keys (all with TTLs, so a replica that dies without cleanup simply lets them expire):
-//   presence:slot:<i>           a replica's claim on one of SLOTS slots (value: its id);
-//                               the live replicas are the claimed slots
-//   presence:on:<user>:<server> the user has a socket on that replica
-//   presence:users:<server>     the users that replica had, for announcing them offline
-//                               after it died
+//   presence:slot:<i>             a replica's claim on one of SLOTS slots (value: its
+//                                 identity); the live replicas are the claimed slots
+//   presence:on:<user>:<identity> the user has a socket on that replica
+//   presence:users:<identity>     the users that replica had, for announcing them offline
+//                                 after it died
+// A replica's identity is its SERVER_ID plus a per-boot nonce: a replica restarted under the
+// same SERVER_ID must not inherit (and erase) the user list of the process that crashed.
 // A heartbeat every ttl/3 refreshes this replica's keys, so a cache restart is repaired
 // within one heartbeat, and notices replicas whose slot expired.
+import { randomBytes } from "node:crypto";
 import type { Cache } from "../cache/cache.js";
 
 const SLOTS = 64;
@@ -30,22 +33,36 @@ export interface PresenceTrackerOptions {
 }
 
 export class PresenceTracker {
+  readonly #identity: string;
   readonly #sockets = new Map<string, number>();
+  /** Per user, the tail of their connect/disconnect work: one at a time, in order. */
+  readonly #queues = new Map<string, Promise<void>>();
   #slot: number | undefined;
   #servers = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #beat: Promise<void> = Promise.resolve();
   #stopping = false;
 
-  constructor(private readonly options: PresenceTrackerOptions) {}
+  constructor(private readonly options: PresenceTrackerOptions) {
+    this.#identity = `${options.serverId}#${randomBytes(4).toString("hex")}`;
+  }
 
+  /** Starts the heartbeat. A cache that is down does not stop the replica from serving. */
   async start() {
-    await this.#heartbeat();
+    await this.#heartbeat().catch((error) =>
+      this.options.log?.("presence heartbeat failed", error),
+    );
+    this.#scheduleBeat();
+  }
+
+  // A chained timeout, not an interval: a slow beat (a long reap) never overlaps the next.
+  #scheduleBeat() {
+    if (this.#stopping) return;
     const every = Math.max(200, (this.options.ttlSeconds * 1000) / 3);
-    this.#timer = setInterval(() => {
-      this.#beat = this.#heartbeat().catch((error) =>
-        this.options.log?.("presence heartbeat failed", error),
-      );
+    this.#timer = setTimeout(() => {
+      this.#beat = this.#heartbeat()
+        .catch((error) => this.options.log?.("presence heartbeat failed", error))
+        .finally(() => this.#scheduleBeat());
     }, every);
     this.#timer.unref();
   }
@@ -57,42 +74,72 @@ export class PresenceTracker {
    */
   async stop() {
     this.#stopping = true;
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     await this.#beat;
-    if (this.#slot !== undefined)
-      await this.options.cache.delete(`presence:slot:${this.#slot}`).catch(() => {});
+    const key = this.#slot === undefined ? undefined : `presence:slot:${this.#slot}`;
+    if (key && (await this.options.cache.get(key).catch(() => null)) === this.#identity) {
+      await this.options.cache.delete(key).catch(() => {});
+    }
   }
 
-  #onKey(userId: string, serverId = this.options.serverId) {
-    return `presence:on:${userId}:${serverId}`;
+  #onKey(userId: string, identity = this.#identity) {
+    return `presence:on:${userId}:${identity}`;
+  }
+
+  /** Runs `work` after every earlier connect/disconnect of the same user. */
+  #serialize(userId: string, work: () => Promise<void>) {
+    const next = (this.#queues.get(userId) ?? Promise.resolve()).then(work).catch((error) => {
+      this.options.log?.(`presence update of ${userId} failed`, error);
+    });
+    this.#queues.set(userId, next);
+    void next.finally(() => {
+      if (this.#queues.get(userId) === next) this.#queues.delete(userId);
+    });
+    return next;
   }
 
   /** A socket of `userId` opened on this replica. */
-  async connected(userId: string) {
-    const count = (this.#sockets.get(userId) ?? 0) + 1;
-    this.#sockets.set(userId, count);
-    if (count > 1) return;
-    const elsewhere = await this.#onlineElsewhere(userId);
-    await this.options.cache.set(this.#onKey(userId), "1", this.options.ttlSeconds);
-    // At once, not at the next heartbeat: if this replica dies right now, the others
-    // must find this user in its list to announce them offline.
-    await this.#saveUserList();
-    if (!elsewhere) await this.options.onTransition({ userId, status: "ONLINE", at: new Date() });
+  connected(userId: string) {
+    return this.#serialize(userId, async () => {
+      const count = (this.#sockets.get(userId) ?? 0) + 1;
+      this.#sockets.set(userId, count);
+      if (count > 1) return;
+      // Our key first, then look: a last socket closing elsewhere at this moment then sees
+      // us and stays quiet; at worst both sides say ONLINE, which watchers fold into one.
+      let elsewhere = false;
+      try {
+        await this.options.cache.set(this.#onKey(userId), "1", this.options.ttlSeconds);
+        // At once, not at the next heartbeat: if this replica dies now, the others must
+        // find this user in its list to announce them offline.
+        await this.#saveUserList();
+        elsewhere = await this.#onlineElsewhere(userId);
+      } catch (error) {
+        this.options.log?.("presence: cache unavailable; announcing from local sockets", error);
+      }
+      if (!elsewhere) await this.options.onTransition({ userId, status: "ONLINE", at: new Date() });
+    });
   }
 
   /** A socket of `userId` closed on this replica. */
-  async disconnected(userId: string) {
-    if (this.#stopping) return;
-    const count = (this.#sockets.get(userId) ?? 1) - 1;
-    if (count > 0) {
-      this.#sockets.set(userId, count);
-      return;
-    }
-    this.#sockets.delete(userId);
-    await this.options.cache.delete(this.#onKey(userId));
-    if (!(await this.#onlineElsewhere(userId))) {
-      await this.options.onTransition({ userId, status: "OFFLINE", at: new Date() });
-    }
+  disconnected(userId: string) {
+    return this.#serialize(userId, async () => {
+      if (this.#stopping) return;
+      const count = (this.#sockets.get(userId) ?? 1) - 1;
+      if (count > 0) {
+        this.#sockets.set(userId, count);
+        return;
+      }
+      this.#sockets.delete(userId);
+      let elsewhere = false;
+      try {
+        await this.options.cache.delete(this.#onKey(userId));
+        elsewhere = await this.#onlineElsewhere(userId);
+      } catch (error) {
+        this.options.log?.("presence: cache unavailable; announcing from local sockets", error);
+      }
+      if (!elsewhere)
+        await this.options.onTransition({ userId, status: "OFFLINE", at: new Date() });
+    });
   }
 
   /** Online anywhere (this replica included). */
@@ -115,7 +162,7 @@ export class PresenceTracker {
   }
 
   async #onlineElsewhere(userId: string) {
-    const servers = [...(await this.#liveServers())].filter((s) => s !== this.options.serverId);
+    const servers = [...(await this.#liveServers())].filter((s) => s !== this.#identity);
     const found = await Promise.all(
       servers.map((s) => this.options.cache.get(this.#onKey(userId, s))),
     );
@@ -127,32 +174,46 @@ export class PresenceTracker {
       Array.from({ length: SLOTS }, (_, i) => this.options.cache.get(`presence:slot:${i}`)),
     );
     const servers = new Set(values.filter((v): v is string => v !== null));
-    servers.add(this.options.serverId);
+    servers.add(this.#identity);
     return servers;
   }
 
-  async #claimSlot() {
-    const { cache, serverId, ttlSeconds } = this.options;
-    if (this.#slot !== undefined && (await cache.get(`presence:slot:${this.#slot}`)) === serverId) {
-      await cache.set(`presence:slot:${this.#slot}`, serverId, ttlSeconds);
-      return;
+  /** Refreshes this replica's slot; true when it had to claim a new one (the old was lost). */
+  async #claimSlot(): Promise<boolean> {
+    const { cache, ttlSeconds } = this.options;
+    if (
+      this.#slot !== undefined &&
+      (await cache.get(`presence:slot:${this.#slot}`)) === this.#identity
+    ) {
+      await cache.set(`presence:slot:${this.#slot}`, this.#identity, ttlSeconds);
+      return false;
     }
-    // First start, or the cache lost our claim: take any free slot.
+    const hadSlot = this.#slot !== undefined;
     for (let i = 0; i < SLOTS; i++) {
-      if (await cache.add(`presence:slot:${i}`, serverId, ttlSeconds)) {
+      if (await cache.add(`presence:slot:${i}`, this.#identity, ttlSeconds)) {
         this.#slot = i;
-        return;
+        return hadSlot;
       }
     }
     this.options.log?.(`presence: all ${SLOTS} replica slots are taken`);
+    return false;
   }
 
   async #heartbeat() {
     const { cache, ttlSeconds } = this.options;
-    await this.#claimSlot();
+    const lostSlot = await this.#claimSlot();
     const users = [...this.#sockets.keys()];
     await Promise.all(users.map((userId) => cache.set(this.#onKey(userId), "1", ttlSeconds)));
     await this.#saveUserList();
+    if (lostSlot) {
+      // Our slot had expired (a stall, an eviction): others may have announced our users
+      // offline. Tell the watchers they are here.
+      for (const userId of users) {
+        await this.options
+          .onTransition({ userId, status: "ONLINE", at: new Date() })
+          .catch(() => {});
+      }
+    }
     const servers = await this.#liveServers();
     for (const gone of [...this.#servers].filter((s) => !servers.has(s))) await this.#reap(gone);
     this.#servers = servers;
@@ -160,26 +221,35 @@ export class PresenceTracker {
 
   async #saveUserList() {
     // Kept twice as long as the slot, so it is still there when others notice the slot is gone.
-    const { cache, serverId, ttlSeconds } = this.options;
+    const { cache, ttlSeconds } = this.options;
     await cache.set(
-      `presence:users:${serverId}`,
+      `presence:users:${this.#identity}`,
       JSON.stringify([...this.#sockets.keys()]),
       ttlSeconds * 2,
     );
   }
 
   /** A replica died: announce its users offline, unless they are online elsewhere. */
-  async #reap(serverId: string) {
+  async #reap(identity: string) {
     const { cache, ttlSeconds } = this.options;
-    // One replica does this per dead replica.
-    if (!(await cache.add(`presence:reaped:${serverId}`, this.options.serverId, ttlSeconds * 4)))
-      return;
-    const users = JSON.parse((await cache.get(`presence:users:${serverId}`)) ?? "[]") as string[];
+    // One replica does this per dead replica (identities are per boot: never reused).
+    if (!(await cache.add(`presence:reaped:${identity}`, this.#identity, ttlSeconds * 4))) return;
+    const users = JSON.parse((await cache.get(`presence:users:${identity}`)) ?? "[]") as string[];
     const online = await this.isOnline(users);
     for (const userId of users) {
-      if (!online.get(userId))
-        await this.options.onTransition({ userId, status: "OFFLINE", at: new Date() });
+      if (online.get(userId)) continue;
+      // One failure (a database blip) must not leave the others shown online.
+      await this.options
+        .onTransition({ userId, status: "OFFLINE", at: new Date() })
+        .catch((error) =>
+          this.options.log?.(`presence: announcing ${userId} offline failed`, error),
+        );
     }
+  }
+
+  /** This replica's presence identity (SERVER_ID plus a per-boot nonce). */
+  get identity(): string {
+    return this.#identity;
   }
 
   /** Users with a socket on this replica (for tests and metrics). */

@@ -69,6 +69,8 @@ export interface ReceiptEvent {
 export interface PresenceEvent {
   type: "presence.changed";
   userId: string;
+  /** The user's public profile, so watchers need not look it up (absent if it could not be read). */
+  user?: PublicUserPayload;
   status: "ONLINE" | "OFFLINE";
   lastSeenAt: string | null;
   at: string;

@@ -53,8 +53,14 @@ export async function addToChannel(
   channelId: string,
   userIds: string[],
 ) {
+  // Joining is not a backlog: a newcomer's unread count starts at zero (history is still
+  // there to read).
+  const { lastSeq } = await tx.channel.findUniqueOrThrow({
+    where: { id: channelId },
+    select: { lastSeq: true },
+  });
   const added = await tx.channelMember.createManyAndReturn({
-    data: userIds.map((userId) => ({ channelId, userId })),
+    data: userIds.map((userId) => ({ channelId, userId, lastReadSeq: lastSeq })),
     skipDuplicates: true,
     select: { userId: true },
   });

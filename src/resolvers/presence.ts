@@ -6,11 +6,14 @@ import type { Context } from "../context.js";
 import { serviceUnavailable } from "../errors.js";
 import { EventQueue } from "../pubsub/event-queue.js";
 import { type BusEvent, routingKeys } from "../pubsub/events.js";
+import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { id, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 export interface PresenceView {
   userId: string;
+  /** The public profile, when it came with the event. */
+  user?: PublicUserRow;
   status: "ONLINE" | "OFFLINE";
   lastSeenAt: Date | null;
 }
@@ -89,6 +92,7 @@ export async function presenceChanged(ctx: Context, rawIds: unknown) {
     last.set(event.userId, event.status);
     queue.push({
       userId: event.userId,
+      ...(event.user ? { user: fromPublicUserPayload(event.user) } : {}),
       status: event.status,
       lastSeenAt: event.lastSeenAt ? new Date(event.lastSeenAt) : null,
     });

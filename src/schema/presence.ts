@@ -13,9 +13,9 @@ const PresenceRef = builder.objectRef<presence.PresenceView>("Presence").impleme
     user: t.field({
       type: User,
       resolve: async (view, _args, ctx) => {
-        const user = await ctx.loaders.user.load(view.userId);
+        const user = view.user ?? (await ctx.loaders.user.load(view.userId));
         if (!user) throw new Error(`user ${view.userId} is missing`);
-        return user;
+        return user as never;
       },
     }),
     status: t.field({ type: PresenceStatus, resolve: (view) => view.status }),

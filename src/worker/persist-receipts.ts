@@ -75,7 +75,7 @@ async function read(tx: Tx, command: MarkReadCommand) {
             delivered_at = COALESCE(r.delivered_at, $1::timestamptz AT TIME ZONE 'UTC')
        FROM messages m
       WHERE r.message_id = m.id AND m.channel_id = $2::uuid AND m.seq <= $3
-        AND r.user_id = $4::uuid AND r.status <> 'READ'
+        AND r.user_id = $4::uuid AND r.status IN ('SENT', 'DELIVERED')
       RETURNING r.message_id::text, m.channel_id::text, m.seq, m.sender_id::text`,
     command.at,
     command.channelId,
