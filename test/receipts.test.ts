@@ -271,4 +271,17 @@ describe("receipts", () => {
     await settle(300);
     expect((await statusOf(owner, message.id)).status).toBe("SENT");
   });
+
+  it("receipt calls are rate limited per user (120 per 10 s)", async () => {
+    const flooder = await registerUser(server); // a fresh counter
+    const results = [];
+    for (let i = 0; i < 125; i++) {
+      results.push(
+        await request(server, MarkDeliveredDocument, { messageIds: ["x"] }, flooder.accessToken),
+      );
+    }
+    const codes = results.map((r) => r.errors?.[0]?.extensions?.code);
+    expect(codes.slice(0, 120).every((code) => code === "BAD_USER_INPUT")).toBe(true);
+    expect(codes.slice(120)).toEqual(Array(5).fill("RATE_LIMITED"));
+  });
 });

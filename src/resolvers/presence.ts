@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { Context } from "../context.js";
 import { serviceUnavailable } from "../errors.js";
+import { BusUnavailableError } from "../pubsub/bus.js";
 import { EventQueue } from "../pubsub/event-queue.js";
 import { type BusEvent, routingKeys } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
@@ -61,7 +62,12 @@ export async function presence(ctx: Context, rawIds: unknown): Promise<PresenceV
   const viewerId = requireViewerId(ctx);
   const ids = [...new Set(parseInput(userIds, rawIds, "userIds"))];
   const visible = await visibleAmong(ctx, viewerId, ids);
-  const online = await ctx.services.presence.isOnline(visible);
+  let online: Map<string, boolean>;
+  try {
+    online = await ctx.services.presence.isOnline(visible);
+  } catch {
+    throw serviceUnavailable("Presence is unavailable (the cache does not answer); retry shortly.");
+  }
   const lastSeen = await ctx.prisma.user.findMany({
     where: { id: { in: visible } },
     select: { id: true, lastSeenAt: true },
@@ -108,6 +114,8 @@ export async function presenceChanged(ctx: Context, rawIds: unknown) {
     }
   } catch (error) {
     await Promise.all(stops.map((stop) => stop()));
+    if (error instanceof BusUnavailableError)
+      throw serviceUnavailable("Live events are unavailable; retry shortly.");
     throw error;
   }
   return queue;

@@ -8,11 +8,15 @@ import type { ReceiptPayload } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
+import { consume, type Limit } from "./rate-limits.js";
 import { id, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Most message ids per markDelivered call. */
 export const MAX_DELIVERED_IDS = 1000;
+
+/** Receipt calls per user (each is a worker command): plenty for clients, a wall for loops. */
+export const RECEIPT_LIMIT: Limit = { name: "receipts", max: 120, windowSeconds: 10 };
 
 export type ReceiptStatus = "SENT" | "DELIVERED" | "READ";
 
@@ -35,6 +39,7 @@ export interface ReceiptView {
  */
 export async function markDelivered(ctx: Context, rawIds: unknown): Promise<boolean> {
   const viewerId = requireViewerId(ctx);
+  await consume(ctx, RECEIPT_LIMIT, viewerId);
   const ids = [
     ...new Set(
       parseInput(
@@ -81,6 +86,7 @@ export async function markRead(
   upToSeq: number,
 ): Promise<boolean> {
   const viewerId = requireViewerId(ctx);
+  await consume(ctx, RECEIPT_LIMIT, viewerId);
   const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
   if (!Number.isInteger(upToSeq) || upToSeq < 1)
     throw badUserInput("upToSeq", "upToSeq: must be a positive integer");
