@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemcachedCache } from "../src/cache/memcached-cache.js";
 import { AddContactDocument, PresenceDocument } from "./gql/graphql.js";
-import { mustRequest, type RunningApp, startApp, wsClient } from "./harness/app.js";
+import { mustRequest, onlineSocket, type RunningApp, startApp } from "./harness/app.js";
 import { createTestDatabase } from "./harness/database.js";
 import { freePort } from "./harness/processes.js";
 import { registerUser } from "./harness/users.js";
@@ -55,11 +55,7 @@ describe.skipIf(!runnable)("losing Memcached", () => {
   it("/ready reports it, and presence is rebuilt from live sockets within one heartbeat of its return", async () => {
     const [watcher, subject] = await Promise.all([registerUser(app), registerUser(app)]);
     await mustRequest(app, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);
-    const client = wsClient(app, { authorization: `Bearer ${subject.accessToken}` });
-    client.subscribe(
-      { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
-      { next: () => {}, error: () => {}, complete: () => {} },
-    );
+    const client = onlineSocket(app, subject.accessToken);
     const online = async () =>
       (
         await mustRequest(

@@ -11,7 +11,7 @@ import {
   SetTypingDocument,
   TypingDocument,
 } from "./gql/graphql.js";
-import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { mustRequest, onlineSocket, request, useTestApp, wsClient } from "./harness/app.js";
 import { record, settle } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 
@@ -167,11 +167,7 @@ describe("presence", () => {
     });
     await settle(300);
     for (let i = 0; i < 10; i++) {
-      const client = socket(subject);
-      client.subscribe(
-        { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
-        { next: () => {}, error: () => {}, complete: () => {} },
-      );
+      const client = onlineSocket(server, subject.accessToken);
       await sleep(i * 3);
       await client.dispose();
     }

@@ -15,7 +15,7 @@ import {
   SetTypingDocument,
   TypingDocument,
 } from "./gql/graphql.js";
-import { mustRequest, wsClient } from "./harness/app.js";
+import { mustRequest, onlineSocket, wsClient } from "./harness/app.js";
 import type { ServiceProcess } from "./harness/processes.js";
 import { record, settle } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
@@ -112,7 +112,14 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
       { messageIds: [arrived!.messageAdded.id] },
       recipient.accessToken,
     );
-    await settle(1000);
+    // A later command of the same channel (same shard) is persisted after the late one.
+    await mustRequest(
+      replicaA,
+      SendMessageDocument,
+      { input: { channelId, body: "later", clientMessageId: randomUUID() } },
+      sender.accessToken,
+    );
+    await inbox.until((data) => data.length === 2);
     expect(await statusOf(replicaA, sender, sent.sendMessage.id)).toBe("READ");
     expect(receipts.data.map((d) => [d.receiptUpdated.status, d.receiptUpdated.user.id])).toEqual([
       ["DELIVERED", recipient.user.id],
@@ -166,14 +173,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     );
     const changes = record(socket(replicaB, watcher), PresenceChangedDocument, {});
     await settle(500);
-    const open = (target: ServiceProcess) => {
-      const client = wsClient(target, { authorization: `Bearer ${subject.accessToken}` });
-      client.subscribe(
-        { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
-        { next: () => {}, error: () => {}, complete: () => {} },
-      );
-      return client;
-    };
+    const open = (target: ServiceProcess) => onlineSocket(target, subject.accessToken);
     const onA = open(replicaA);
     await changes.until((data) => data.length === 1);
     const onB = open(replicaB);
@@ -208,11 +208,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     const changes = record(socket(replicaB, watcher), PresenceChangedDocument, {});
     await settle(500);
     // the subject's only socket is on the doomed replica
-    const subjectsSocket = wsClient(doomed, { authorization: `Bearer ${subject.accessToken}` });
-    subjectsSocket.subscribe(
-      { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
-      { next: () => {}, error: () => {}, complete: () => {} },
-    );
+    const subjectsSocket = onlineSocket(doomed, subject.accessToken);
     await changes.until((data) => data.some((d) => d.presenceChanged.status === "ONLINE"));
     doomed.child.kill("SIGKILL");
     const killedAt = Date.now();

@@ -153,3 +153,16 @@ export function takeResults<R>(
     );
   });
 }
+
+/**
+ * Opens a socket for `token` and keeps it busy with one long-interval subscription (lazy
+ * graphql-ws clients connect on first use), so the user counts as online while it is open.
+ */
+export function onlineSocket(target: { wsUrl: string }, token: string): Client {
+  const client = wsClient(target, { authorization: `Bearer ${token}` });
+  client.subscribe(
+    { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+    { next: () => {}, error: () => {}, complete: () => {} },
+  );
+  return client;
+}
