@@ -88,7 +88,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     services,
     async start() {
       if (runsWorker) {
-        const worker = await startWorker({ db, bus, batchSize: config.workerBatchSize, log });
+        const worker = await startWorker({
+          db,
+          bus,
+          namespace: config.namespace,
+          databaseUrl: config.databaseUrl,
+          batchSize: config.workerBatchSize,
+          log,
+        });
+        services.worker = worker;
         stops.push(worker.stop);
       }
       if (!servesApi) return undefined;

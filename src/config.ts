@@ -110,6 +110,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       "JWT_SECRET is required when NODE_ENV=production (at least 32 random characters, e.g. `openssl rand -base64 48`).",
     );
   }
+  // The embedded adapters live in one process: a replica or a worker of its own would
+  // share nothing with the others and silently lose what they send it.
+  if (e.ROLE !== "all") {
+    const missing = [
+      ...(e.DATABASE_URL ? [] : ["DATABASE_URL"]),
+      ...(e.AMQP_URL ? [] : ["AMQP_URL"]),
+    ];
+    if (missing.length > 0)
+      throw new ConfigError(
+        `ROLE=${e.ROLE} runs beside other processes and needs ${missing.join(" and ")} (the embedded database and bus exist only inside one ROLE=all process).`,
+      );
+  }
   return {
     env: e.NODE_ENV,
     role: e.ROLE,

@@ -11,6 +11,7 @@ import type { Channel, User } from "./db/generated/prisma/client.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
+import type { RunningWorker } from "./worker/index.js";
 
 export interface Services {
   config: Config;
@@ -24,6 +25,8 @@ export interface Services {
   membershipCache: MembershipCache;
   /** Who is online across replicas (api role). */
   presence: PresenceTracker;
+  /** The worker of this process (role `all` or `worker`), once started. */
+  worker?: RunningWorker;
 }
 
 export interface Viewer {

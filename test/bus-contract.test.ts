@@ -1,23 +1,23 @@
 // One contract, two adapters: the in-process bus and RabbitMQ must behave the same for
-// what the pipeline relies on.
+// what the pipeline relies on: every command settled once, each channel's in the order
+// sent, whatever fails and is handed out again; refused commands dead-lettered with
+// their reason to the dead-letter consumer; events fanned out by routing key.
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
-import type { Bus } from "../src/pubsub/bus.js";
+import type { BatchContext, Bus, CommandConsumer } from "../src/pubsub/bus.js";
 import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
-import { amqpUrl, drainQueue, uniquePrefix } from "./harness/broker.js";
+import { amqpUrl, uniquePrefix } from "./harness/broker.js";
+import { until } from "./harness/wait.js";
 
 const url = await amqpUrl();
-const MAX_ATTEMPTS = 3;
+const SHARDS = 4;
 
 interface Adapter {
   name: string;
   make(): Promise<Bus>;
-  /** The commands dead-lettered so far. */
-  deadLetters(bus: Bus): Promise<Command[]>;
   /** How many routing keys the process has bound. */
   boundKeys(bus: Bus): Promise<number>;
 }
@@ -30,8 +30,11 @@ afterAll(async () => {
 const adapters: Adapter[] = [
   {
     name: "in-process",
-    make: async () => new LocalBus({ shards: 4, maxAttempts: MAX_ATTEMPTS }),
-    deadLetters: async (bus) => (bus as LocalBus).deadLetters,
+    make: async () => {
+      const bus = new LocalBus({ shards: SHARDS });
+      cleanups.push(() => bus.close());
+      return bus;
+    },
     boundKeys: async (bus) => (bus as LocalBus).boundKeys,
   },
 ];
@@ -39,22 +42,15 @@ if (url) {
   adapters.push({
     name: "RabbitMQ",
     async make() {
-      const bus = await AmqpBus.connect({
-        url,
-        prefix: uniquePrefix(),
-        shards: 4,
-        maxAttempts: MAX_ATTEMPTS,
-      });
+      const bus = await AmqpBus.connect({ url, prefix: uniquePrefix(), shards: SHARDS });
       cleanups.push(async () => {
         await bus.deleteTopology();
         await bus.close();
       });
       return bus;
     },
-    deadLetters: (bus) => drainQueue<Command>(url, (bus as AmqpBus).names.deadLetterQueue),
     async boundKeys(bus) {
-      // Each bound key is one exclusive queue of this connection; count them through a
-      // passive check of the library's bookkeeping is not possible, so ask the broker.
+      // Each bound key is one exclusive queue of this connection: ask the broker.
       const { brokerResources } = await import("./harness/broker.js");
       return (await brokerResources((bus as AmqpBus).names.commands)).queues;
     },
@@ -78,71 +74,149 @@ function sendCommand(channelId: string, n: number): SendMessageCommand {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(20);
-  }
+const numberOf = (command: Command) => Number((command as SendMessageCommand).clientMessageId);
+
+async function consumeAll(
+  bus: Bus,
+  handler: (
+    batch: Command[],
+    context: BatchContext,
+  ) => Promise<{ refused?: Array<{ index: number; reason: string }> } | undefined>,
+  batchSize = 50,
+): Promise<CommandConsumer> {
+  const consumer = await bus.commandConsumer(handler, { batchSize });
+  for (let shard = 0; shard < bus.shards; shard++) await consumer.add(shard);
+  cleanups.push(() => consumer.stop());
+  return consumer;
 }
 
 describe.each(adapters)("bus contract: $name", (adapter) => {
-  it("delivers every command once, each channel's in order, in batches", async () => {
+  it("settles every command once, each channel's in order, in batches", async () => {
     const bus = await adapter.make();
-    const seen = new Map<string, string[]>();
+    const seen = new Map<string, number[]>();
     const batchSizes: number[] = [];
-    const stop = await bus.consumeCommands(
-      async (batch) => {
-        batchSizes.push(batch.length);
-        for (const command of batch) {
-          seen.set(command.channelId, [
-            ...(seen.get(command.channelId) ?? []),
-            (command as SendMessageCommand).clientMessageId,
-          ]);
-        }
-      },
-      { batchSize: 50 },
-    );
+    const consumer = await consumeAll(bus, async (batch) => {
+      batchSizes.push(batch.length);
+      for (const command of batch)
+        seen.set(command.channelId, [...(seen.get(command.channelId) ?? []), numberOf(command)]);
+      return undefined;
+    });
     const channels = [randomUUID(), randomUUID(), randomUUID()];
     await Promise.all(
       Array.from({ length: 300 }, (_, n) =>
         bus.sendCommand(sendCommand(channels[n % 3] as string, n)),
       ),
     );
-    await until(() => [...seen.values()].reduce((sum, list) => sum + list.length, 0) >= 300);
-    await sleep(100);
+    // One more command per channel, sent after the others: when it is seen, all are.
+    for (const channelId of channels) await bus.sendCommand(sendCommand(channelId, 1000));
+    await until(() => channels.every((c) => seen.get(c)?.at(-1) === 1000));
     for (const [i, channelId] of channels.entries()) {
-      const expected = Array.from({ length: 100 }, (_, k) => String(k * 3 + i));
+      const expected = [...Array.from({ length: 100 }, (_, k) => k * 3 + i), 1000];
       expect(seen.get(channelId)).toEqual(expected);
     }
     expect(Math.max(...batchSizes)).toBeGreaterThan(1);
     expect(Math.max(...batchSizes)).toBeLessThanOrEqual(50);
-    await stop();
+    await consumer.stop();
   });
 
-  it("dead-letters a command that keeps failing after a bounded number of attempts; its shard keeps flowing", async () => {
+  it("hands a batch that was not settled (a transient failure) out again, ahead of later commands: no loss, no reorder", async () => {
     const bus = await adapter.make();
     const channelId = randomUUID();
-    const poison = sendCommand(channelId, 0);
-    let poisonAttempts = 0;
-    const done: string[] = [];
-    const stop = await bus.consumeCommands(async (batch) => {
-      if (batch.some((c) => "messageId" in c && c.messageId === poison.messageId)) {
-        if (batch.length === 1) poisonAttempts++;
-        throw new Error("poison");
-      }
-      done.push(...batch.map((c) => (c as SendMessageCommand).messageId));
-    });
-    await bus.sendCommand(poison);
-    const after = Array.from({ length: 20 }, (_, n) => sendCommand(channelId, n + 1));
-    for (const command of after) await bus.sendCommand(command);
-    await until(() => done.length === 20);
-    await until(
-      async () => (await adapter.deadLetters(bus)).length > 0 || poisonAttempts >= MAX_ATTEMPTS,
+    const settled: number[] = [];
+    let failures = 0;
+    await consumeAll(
+      bus,
+      async (batch) => {
+        // The batch holding #3 fails twice (a database failover), then succeeds.
+        if (batch.some((c) => numberOf(c) === 3) && failures < 2) {
+          failures++;
+          throw new Error("database unavailable");
+        }
+        settled.push(...batch.map(numberOf));
+        return undefined;
+      },
+      2,
     );
-    await stop();
-    expect(done.sort()).toEqual(after.map((c) => c.messageId).sort());
-    expect(poisonAttempts).toBe(MAX_ATTEMPTS);
+    for (let n = 1; n <= 10; n++) await bus.sendCommand(sendCommand(channelId, n));
+    await until(() => settled.includes(10));
+    expect(failures).toBe(2);
+    expect(settled).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it("dead-letters a refused command in the middle of a channel's stream with its reason; the others are settled in order", async () => {
+    const bus = await adapter.make();
+    const channelId = randomUUID();
+    const settled: number[] = [];
+    const dead: Array<{ n: number; reason: string }> = [];
+    await consumeAll(bus, async (batch) => {
+      const refused: Array<{ index: number; reason: string }> = [];
+      for (const [index, command] of batch.entries()) {
+        if (numberOf(command) === 5) refused.push({ index, reason: "poison #5" });
+        else settled.push(numberOf(command));
+      }
+      return { refused };
+    });
+    const stopDead = await bus.consumeDeadLetters(async (command, reason) => {
+      dead.push({ n: numberOf(command), reason });
+    });
+    cleanups.push(stopDead);
+    for (let n = 1; n <= 10; n++) await bus.sendCommand(sendCommand(channelId, n));
+    await until(() => settled.includes(10) && dead.length === 1);
+    expect(settled).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10]);
+    expect(dead).toEqual([{ n: 5, reason: "poison #5" }]);
+  });
+
+  it("a dead letter whose handler fails is handed to it again until it succeeds", async () => {
+    const bus = await adapter.make();
+    let attempts = 0;
+    const recorded: number[] = [];
+    await consumeAll(bus, async (batch) => ({
+      refused: batch.map((_, index) => ({ index, reason: "refused" })),
+    }));
+    cleanups.push(
+      await bus.consumeDeadLetters(async (command) => {
+        if (++attempts < 3) throw new Error("database unavailable");
+        recorded.push(numberOf(command));
+      }),
+    );
+    await bus.sendCommand(sendCommand(randomUUID(), 7));
+    await until(() => recorded.length === 1);
+    expect(recorded).toEqual([7]);
+    expect(attempts).toBe(3);
+  });
+
+  it("removing a shard mid-batch aborts it and returns its commands: the next consumer of the shard gets them all, in order", async () => {
+    const bus = await adapter.make();
+    const channelId = randomUUID();
+    const settled: number[] = [];
+    let firstBatch: Promise<void> | undefined;
+    let aborted = false;
+    const consumer = await consumeAll(
+      bus,
+      async (batch, { signal }) => {
+        if (!firstBatch) {
+          // Hold the first batch until the shard is taken away.
+          firstBatch = new Promise<void>((resolve) =>
+            signal.addEventListener("abort", () => resolve()),
+          );
+          await firstBatch;
+          aborted = signal.aborted;
+          throw new Error("aborted");
+        }
+        settled.push(...batch.map(numberOf));
+        return undefined;
+      },
+      3,
+    );
+    for (let n = 1; n <= 9; n++) await bus.sendCommand(sendCommand(channelId, n));
+    await until(() => firstBatch !== undefined);
+    // Remove every shard (the channel's is among them), then take them again.
+    for (const each of [...consumer.shards]) await consumer.remove(each);
+    expect(aborted).toBe(true);
+    expect(consumer.shards.size).toBe(0);
+    for (let each = 0; each < bus.shards; each++) await consumer.add(each);
+    await until(() => settled.includes(9));
+    expect(settled).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it("fans events out to the listeners of their routing key only; a key is bound once and released with its last listener", async () => {
@@ -163,15 +237,71 @@ describe.each(adapters)("bus contract: $name", (adapter) => {
       { routingKey: "channel.b", event: event("b") },
       { routingKey: "channel.c", event: event("c") },
     ]);
-    await until(() => received.length === 3);
-    await sleep(100);
+    // channel.b's event was published after channel.a's: once it is here, a's are too.
+    await until(() => received.some(([who]) => who === "b") && received.length >= 3);
     expect(received.map(([who]) => who).sort()).toEqual(["a1", "a2", "b"]);
     await stopA1();
     await stopA2();
     await stopB();
     expect(await adapter.boundKeys(bus)).toBe(before);
-    await bus.publishEvents([{ routingKey: "channel.a", event: event("a") }]);
-    await sleep(200);
-    expect(received).toHaveLength(3);
+    // A released key receives nothing: a later event on a still-bound key is the witness.
+    const stopD = await bus.listen("channel.d", (e) => received.push(["d", e]));
+    await bus.publishEvents([
+      { routingKey: "channel.a", event: event("a") },
+      { routingKey: "channel.d", event: event("d") },
+    ]);
+    await until(() => received.some(([who]) => who === "d"));
+    expect(received.map(([who]) => who).sort()).toEqual(["a1", "a2", "b", "d"]);
+    await stopD();
+  });
+});
+
+describe.runIf(url)("RabbitMQ adapter only", () => {
+  it("an unroutable command is an error, not a silent drop", async () => {
+    const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
+    cleanups.push(async () => {
+      await bus.deleteTopology().catch(() => {});
+      await bus.close();
+    });
+    const { default: amqp } = await import("amqplib");
+    const admin = await amqp.connect(url as string);
+    const channel = await admin.createChannel();
+    await channel.deleteQueue(bus.names.shardQueue(0));
+    await admin.close();
+    await expect(bus.sendCommand(sendCommand(randomUUID(), 1))).rejects.toThrow(/no queue took/);
+  });
+
+  it("a shard's consumer channel closed by the broker consumes again", async () => {
+    const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
+    cleanups.push(async () => {
+      await bus.deleteTopology();
+      await bus.close();
+    });
+    const settled: number[] = [];
+    await consumeAll(bus, async (batch) => {
+      settled.push(...batch.map(numberOf));
+      return undefined;
+    });
+    await bus.sendCommand(sendCommand(randomUUID(), 1));
+    await until(() => settled.includes(1));
+    // Close the consumer's channel from the broker's side (what a channel error does).
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const run = promisify(execFile);
+    const consumers = (
+      await run("rabbitmqctl", ["-q", "list_consumers", "queue_name", "channel_pid"])
+    ).stdout
+      .split("\n")
+      .filter((line) => line.startsWith(bus.names.shardQueue(0)));
+    expect(consumers).toHaveLength(1);
+    const channelPid = consumers[0]?.split("\t")[1] as string;
+    await run("rabbitmqctl", [
+      "-q",
+      "eval",
+      `exit(list_to_pid("${channelPid.trim()}"), kill).`,
+    ]).catch(() => {});
+    await bus.sendCommand(sendCommand(randomUUID(), 2));
+    await until(() => settled.includes(2), 20_000);
+    expect(settled).toEqual([1, 2]);
   });
 });

@@ -1,44 +1,42 @@
-// The worker against real PostgreSQL and RabbitMQ: idempotent redelivery, membership
-// re-checked at persist time, and a poison command dead-lettered while its shard flows.
+// The worker against real PostgreSQL and RabbitMQ: outages wait, poison is refused alone,
+// events are never lost after commit (outbox), redeliveries are idempotent, refusals are
+// recorded and told to their senders.
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
-import type { Bus } from "../src/pubsub/bus.js";
+import { type Bus, BusUnavailableError } from "../src/pubsub/bus.js";
 import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
-import { createCommandHandler } from "../src/worker/index.js";
-import { amqpUrl, drainQueue, uniquePrefix } from "./harness/broker.js";
+import { type RunningWorker, startWorker } from "../src/worker/index.js";
+import { amqpUrl, uniquePrefix } from "./harness/broker.js";
 import { createTestDatabase, type TestDatabase } from "./harness/database.js";
+import { until } from "./harness/wait.js";
 
 const url = await amqpUrl();
+const SHARDS = 2;
 let database: TestDatabase;
 let bus: Bus;
+let namespace: string;
 let channelId: string;
 let alice: string;
 let bob: string;
-const MAX_ATTEMPTS = 3;
+/** Workers and listeners of the current test, stopped after it. */
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+});
 
 beforeAll(async () => {
   database = await createTestDatabase();
+  namespace = uniquePrefix();
   bus = url
-    ? await AmqpBus.connect({ url, prefix: uniquePrefix(), shards: 2, maxAttempts: MAX_ATTEMPTS })
-    : new LocalBus({ shards: 2, maxAttempts: MAX_ATTEMPTS });
+    ? await AmqpBus.connect({ url, prefix: namespace, shards: SHARDS })
+    : new LocalBus({ shards: SHARDS });
   const prisma = database.db.prisma;
-  const users = await Promise.all(
-    ["alice", "bob"].map((name) =>
-      prisma.user.create({
-        data: {
-          email: `${name}-${randomUUID()}@x.test`,
-          username: `${name}_${randomUUID().slice(0, 8)}`,
-          displayName: name,
-          passwordHash: "x",
-        },
-      }),
-    ),
-  );
-  [alice, bob] = users.map((u) => u.id) as [string, string];
+  const users = await Promise.all(["alice", "bob"].map((name) => createUser(name)));
+  [alice, bob] = users as [string, string];
   const channel = await prisma.channel.create({
     data: { kind: "GROUP", name: "w", members: { create: [{ userId: alice }, { userId: bob }] } },
   });
@@ -51,15 +49,24 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function send(
-  senderId: string,
-  body: string,
-  messageId: string = randomUUID(),
-): SendMessageCommand {
+async function createUser(name: string) {
+  const user = await database.db.prisma.user.create({
+    data: {
+      email: `${name}-${randomUUID()}@x.test`,
+      username: `${name}_${randomUUID().slice(0, 8)}`,
+      displayName: name,
+      passwordHash: "x",
+    },
+  });
+  return user.id;
+}
+
+function send(senderId: string, body: string, channel = channelId): SendMessageCommand {
+  const messageId = randomUUID();
   return {
     type: "message.send",
     messageId,
-    channelId,
+    channelId: channel,
     senderId,
     clientMessageId: messageId,
     body,
@@ -67,93 +74,248 @@ function send(
   };
 }
 
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(25);
-  }
+/** The bus with some methods replaced (a broker that fails in a chosen way). */
+function withOverrides(target: Bus, overrides: Partial<Bus>): Bus {
+  return new Proxy(target, {
+    get(object, property) {
+      if (property in overrides) return overrides[property as keyof Bus];
+      const value = Reflect.get(object, property, object);
+      return typeof value === "function" ? value.bind(object) : value;
+    },
+  });
 }
 
-describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"}`, () => {
-  it("a command redelivered after the worker failed between commit and ack yields one message, announced again", async () => {
-    const events: BusEvent[] = [];
-    const stopListening = await bus.listen(`channel.${channelId}`, (event) => events.push(event));
-    const handler = createCommandHandler({ db: database.db, bus });
-    let crashed = false;
-    const stop = await bus.consumeCommands(async (commands: Command[]) => {
-      await handler(commands);
-      if (!crashed) {
-        crashed = true; // committed and published, then "crash" before the ack
-        throw new Error("worker died before ack");
-      }
-    });
-    const command = send(alice, "exactly once");
-    await bus.sendCommand(command);
-    await until(() => events.length >= 2);
-    await stop();
-    await stopListening();
-    expect(await database.db.prisma.message.count({ where: { id: command.messageId } })).toBe(1);
-    const seqs = events.flatMap((e) =>
-      e.type === "message.created" ? e.messages.map((m) => m.seq) : [],
-    );
-    expect(new Set(seqs)).toEqual(new Set([1]));
+/** Starts a worker on `workerBus` (default the file's bus) with short outage backoffs. */
+async function worker(workerBus: Bus = bus): Promise<RunningWorker> {
+  const running = await startWorker({
+    db: database.db,
+    bus: workerBus,
+    namespace,
+    databaseUrl: database.url,
+    minBackoffMs: 50,
+    maxBackoffMs: 500,
+    log: process.env.TEST_WORKER_LOG ? (m, e) => console.log(m, e ?? "") : undefined,
   });
+  stops.push(() => running.stop());
+  return running;
+}
 
-  it("drops a message whose sender is not a member, whatever the api let through (the worker re-checks membership)", async () => {
-    const outsider = (
-      await database.db.prisma.user.create({
-        data: {
-          email: `o-${randomUUID()}@x.test`,
-          username: `o_${randomUUID().slice(0, 8)}`,
-          displayName: "o",
-          passwordHash: "x",
-        },
+async function listen(routingKey: string) {
+  const events: BusEvent[] = [];
+  const stop = await bus.listen(routingKey, (event) => events.push(event));
+  stops.push(stop);
+  return events;
+}
+
+const createdSeqs = (events: BusEvent[]) =>
+  events.flatMap((e) => (e.type === "message.created" ? e.messages.map((m) => m.body) : []));
+
+async function bodies(channel = channelId) {
+  const rows = await database.db.prisma.message.findMany({
+    where: { channelId: channel },
+    orderBy: { seq: "asc" },
+    select: { seq: true, body: true },
+  });
+  expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1)); // gapless
+  return rows.map((r) => r.body);
+}
+
+describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, () => {
+  it("a database that refuses connections for seconds pauses the shard: every message is stored once, in order, none refused", async () => {
+    if (!database.url) return expect(database.url).toBeUndefined(); // PGlite cannot go away
+    const running = await worker();
+    const channel = (
+      await database.db.prisma.channel.create({
+        data: { kind: "GROUP", name: "outage", members: { create: [{ userId: alice }] } },
       })
     ).id;
-    const stop = await bus.consumeCommands(createCommandHandler({ db: database.db, bus }));
+    const dbName = new URL(database.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      for (let n = 1; n <= 5; n++) await bus.sendCommand(send(alice, `before ${n}`, channel));
+      await until(
+        async () =>
+          (await database.db.prisma.message.count({ where: { channelId: channel } })) === 5,
+      );
+      await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`);
+      await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        [dbName],
+      );
+      for (let n = 1; n <= 30; n++) await bus.sendCommand(send(alice, `during ${n}`, channel));
+      // The shard notices and waits (it does not refuse anything).
+      await until(() => running.status().paused, 15_000, "the worker to pause");
+      await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
+    } finally {
+      await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+    await until(
+      async () =>
+        (await database.db.prisma.message.count({ where: { channelId: channel } })) === 35,
+      30_000,
+    );
+    expect(await bodies(channel)).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => `before ${i + 1}`),
+      ...Array.from({ length: 30 }, (_, i) => `during ${i + 1}`),
+    ]);
+    expect(await database.db.prisma.refusedCommand.count()).toBe(0);
+    await until(() => !running.status().paused, 15_000, "the worker to resume");
+  });
+
+  it("events committed but never published (the worker died while the broker failed) are published by the next worker; deletes and receipts included", async () => {
+    const events = await listen(`channel.${channelId}`);
+    const first = await worker();
+    const message = send(alice, "deleted after an outage");
+    await bus.sendCommand(message);
+    await until(() => createdSeqs(events).includes("deleted after an outage"));
+    await first.stop();
+    // Queued while no worker runs, so the next one takes both in one batch.
+    await bus.sendCommand({
+      type: "message.delete",
+      messageId: message.messageId,
+      channelId,
+      actorId: alice,
+      at: new Date().toISOString(),
+    });
+    await bus.sendCommand({
+      type: "receipt.read",
+      channelId,
+      userId: bob,
+      upToSeq: 1_000_000,
+      at: new Date().toISOString(),
+    });
+    // This worker commits the batch but cannot announce it, and waits.
+    const failing = await worker(
+      withOverrides(bus, {
+        publishEvents: async () => {
+          throw new BusUnavailableError("broker unavailable (test)");
+        },
+      }),
+    );
+    const prisma = database.db.prisma;
+    await until(
+      async () =>
+        (await prisma.messageRecipient.count({
+          where: { messageId: message.messageId, status: "READ" },
+        })) === 1,
+    );
+    expect(
+      (await prisma.message.findUnique({ where: { id: message.messageId } }))?.deletedAt,
+    ).not.toBeNull();
+    expect(await prisma.outboxEvent.count()).toBeGreaterThanOrEqual(2);
+    // It dies: the commands come back to the next worker, which finds nothing left to
+    // change; the announcements come from the outbox.
+    await failing.stop();
+    await worker();
+    const later = send(bob, "after the outage");
+    await bus.sendCommand(later);
+    await until(() => createdSeqs(events).includes("after the outage"));
+    await until(() => events.some((e) => e.type === "receipts.updated"));
+    const types = events.map((e) => e.type);
+    expect(types.filter((t) => t === "message.deleted")).toHaveLength(1);
+    expect(types.filter((t) => t === "receipts.updated")).toHaveLength(1);
+    expect(types.indexOf("message.deleted")).toBeLessThan(types.indexOf("receipts.updated"));
+    await until(async () => (await prisma.outboxEvent.count()) === 0);
+  });
+
+  it("a command handed out again after its batch committed yields one message and one announcement", async () => {
+    const events = await listen(`channel.${channelId}`);
+    const first = send(alice, "exactly once");
+    // The first batch commits, then the worker "dies" before the ack: handed out again.
+    let crashed = false;
+    const crashing = withOverrides(bus, {
+      commandConsumer: (handler, options) =>
+        bus.commandConsumer(async (commands, context) => {
+          const outcome = await handler(commands, context);
+          if (!crashed) {
+            crashed = true;
+            throw new Error("worker died before the ack");
+          }
+          return outcome;
+        }, options),
+    });
+    await worker(crashing);
+    await bus.sendCommand(first);
+    await until(() => crashed);
+    const later = send(bob, "a later message on the same path");
+    await bus.sendCommand(later);
+    await until(() => createdSeqs(events).includes("a later message on the same path"));
+    expect(await database.db.prisma.message.count({ where: { id: first.messageId } })).toBe(1);
+    expect(createdSeqs(events).filter((body) => body === "exactly once")).toHaveLength(1);
+  });
+
+  it("refuses a send whose sender is not a member: recorded with its reason and told to the sender", async () => {
+    const outsider = await createUser("outsider");
+    const told = await listen(`user.${outsider}`);
+    await worker();
     const intruder = send(outsider, "sneaky");
     const legit = send(bob, "legit");
     await bus.sendCommand(intruder);
     await bus.sendCommand(legit);
+    await until(() => told.length === 1);
     await until(
       async () =>
         (await database.db.prisma.message.count({ where: { id: legit.messageId } })) === 1,
     );
-    await stop();
     expect(await database.db.prisma.message.count({ where: { id: intruder.messageId } })).toBe(0);
+    expect(told[0]).toMatchObject({
+      type: "message.rejected",
+      messageId: intruder.messageId,
+      reason: "sender is not a member of the channel",
+    });
+    const record = await database.db.prisma.refusedCommand.findUnique({
+      where: { id: intruder.messageId },
+    });
+    expect(record).toMatchObject({
+      userId: outsider,
+      reason: "sender is not a member of the channel",
+    });
   });
 
-  it("dead-letters a malformed command after bounded attempts while its shard keeps flowing", async () => {
-    const stop = await bus.consumeCommands(createCommandHandler({ db: database.db, bus }));
-    const poison = { ...send(alice, "bad"), messageId: "not-a-uuid" };
-    await bus.sendCommand(poison);
-    const after = Array.from({ length: 10 }, (_, i) => send(bob, `after ${i}`));
-    for (const command of after) await bus.sendCommand(command);
+  it("a command that fails on its own is found by splitting its batch, dead-lettered, recorded and told; its neighbours are stored in order", async () => {
+    const told = await listen(`user.${alice}`);
+    await worker();
+    const channel = (
+      await database.db.prisma.channel.create({
+        data: { kind: "GROUP", name: "poison", members: { create: [{ userId: alice }] } },
+      })
+    ).id;
+    const sends = Array.from({ length: 9 }, (_, i) => send(alice, `m${i + 1}`, channel));
+    // A body PostgreSQL cannot store (a NUL byte) in the middle of the stream.
+    const poison = { ...send(alice, "bad\u0000body", channel) };
+    for (const command of [...sends.slice(0, 4), poison, ...sends.slice(4)])
+      await bus.sendCommand(command);
+    await until(
+      () => told.some((e) => e.type === "message.rejected" && e.messageId === poison.messageId),
+      30_000,
+    );
+    expect(await bodies(channel)).toEqual(sends.map((s) => s.body));
+    const record = await database.db.prisma.refusedCommand.findUnique({
+      where: { id: poison.messageId },
+    });
+    expect(record?.reason).toMatch(/could not be stored/);
+    const rejections = told.filter(
+      (e) => e.type === "message.rejected" && e.messageId === poison.messageId,
+    );
+    expect(rejections).toHaveLength(1);
+  });
+
+  it("a malformed command is refused and recorded while its shard keeps flowing", async () => {
+    await worker();
+    const malformed = { ...send(alice, "bad"), messageId: "not-a-uuid" } as Command;
+    await bus.sendCommand(malformed);
+    const after = send(bob, "after the malformed one");
+    await bus.sendCommand(after);
     await until(
       async () =>
-        (await database.db.prisma.message.count({
-          where: { id: { in: after.map((c) => c.messageId) } },
-        })) === 10,
+        (await database.db.prisma.refusedCommand.count({ where: { id: "not-a-uuid" } })) === 1,
+      30_000,
     );
-    let dead: Command[] = [];
-    await until(async () => {
-      dead = await deadLetters();
-      return dead.length > 0;
-    });
-    await stop();
-    expect(dead.map((c) => (c as SendMessageCommand).messageId)).toEqual(["not-a-uuid"]);
-    // seqs stayed gapless: the poison took none
-    const rows = await database.db.prisma.message.findMany({
-      where: { channelId },
-      orderBy: { seq: "asc" },
-      select: { seq: true },
-    });
-    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    await until(
+      async () =>
+        (await database.db.prisma.message.count({ where: { id: after.messageId } })) === 1,
+    );
   });
 });
-
-async function deadLetters(): Promise<Command[]> {
-  if (bus instanceof LocalBus) return bus.deadLetters;
-  return drainQueue<Command>(url as string, (bus as AmqpBus).names.deadLetterQueue);
-}

@@ -1,101 +1,112 @@
 // The in-process bus: the embedded default when no AMQP_URL is given. Same contract as
-// RabbitMQ within one process: per-shard FIFO queues drained in batches by one consumer,
-// bounded retries then a dead-letter list, and events fanned out per routing key.
+// RabbitMQ within one process: per-shard FIFO queues drained in batches, a batch that
+// is not settled stays at the head of its shard (order is kept whatever fails), refused
+// commands go to a dead-letter queue that the dead-letter consumer drains, and events
+// fan out per routing key.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Bus, CommandBatchHandler, CommandConsumerOptions } from "./bus.js";
+import type {
+  Bus,
+  CommandBatchHandler,
+  CommandConsumer,
+  CommandConsumerOptions,
+  DeadLetterHandler,
+} from "./bus.js";
 import { type Command, shardOf } from "./commands.js";
 import type { BusEvent } from "./events.js";
 
 export interface LocalBusOptions {
   /** Number of command shards (default 8). */
   shards?: number;
-  /** Attempts per command before it is dead-lettered (default 5). */
-  maxAttempts?: number;
-  /** Told about each dead-lettered command. */
-  onDeadLetter?: (command: Command, error: unknown) => void;
+  log?: (message: string, error?: unknown) => void;
 }
 
-interface Pending {
-  command: Command;
-  attempts: number;
-}
+/** Pause before handing out again a batch whose handler threw (the handler retries outages itself). */
+const REDELIVERY_PAUSE_MS = 200;
 
 export class LocalBus implements Bus {
   readonly kind = "local" as const;
-  readonly deadLetters: Command[] = [];
-  readonly #queues: Pending[][];
-  readonly #draining = new Set<number>();
+  readonly shards: number;
+  /** Every command dead-lettered so far, with its reason (tests read it). */
+  readonly deadLetters: Array<{ command: Command; reason: string }> = [];
+  readonly #queues: Command[][];
   readonly #listeners = new Map<string, Set<(event: BusEvent) => void>>();
-  readonly #maxAttempts: number;
-  #consumer: { handler: CommandBatchHandler; batchSize: number } | undefined;
+  /** Dead letters not yet handed to (and settled by) the dead-letter consumer. */
+  readonly #deadLetterQueue: Array<{ command: Command; reason: string }> = [];
+  #deadLetterConsumer: { handler: DeadLetterHandler; draining?: Promise<void> } | undefined;
+  #consumer: LocalConsumer | undefined;
   #closed = false;
 
   constructor(private readonly options: LocalBusOptions = {}) {
-    this.#queues = Array.from({ length: options.shards ?? 8 }, () => []);
-    this.#maxAttempts = options.maxAttempts ?? 5;
+    this.shards = options.shards ?? 8;
+    this.#queues = Array.from({ length: this.shards }, () => []);
   }
 
   async sendCommand(command: Command) {
     if (this.#closed) throw new Error("bus closed");
-    const shard = shardOf(command.channelId, this.#queues.length);
+    const shard = shardOf(command.channelId, this.shards);
     // A structured clone: the consumer must not share objects with the sender, as over a wire.
-    this.#queues[shard]?.push({ command: structuredClone(command), attempts: 0 });
-    this.#drain(shard);
+    this.#queues[shard]?.push(structuredClone(command));
+    this.#consumer?.wake(shard);
   }
 
-  async consumeCommands(handler: CommandBatchHandler, options: CommandConsumerOptions = {}) {
-    if (this.#consumer) throw new Error("the local bus has one consumer");
-    this.#consumer = { handler, batchSize: options.batchSize ?? 100 };
-    for (let shard = 0; shard < this.#queues.length; shard++) this.#drain(shard);
+  async commandConsumer(handler: CommandBatchHandler, options: CommandConsumerOptions = {}) {
+    if (this.#consumer) throw new Error("the local bus has one command consumer");
+    const consumer = new LocalConsumer(
+      this.#queues,
+      handler,
+      options.batchSize ?? 100,
+      (command, reason) => this.#deadLetter(command, reason),
+      this.options.log,
+      () => {
+        if (this.#consumer === consumer) this.#consumer = undefined;
+      },
+    );
+    this.#consumer = consumer;
+    return consumer;
+  }
+
+  #deadLetter(command: Command, reason: string) {
+    this.deadLetters.push({ command, reason });
+    this.#deadLetterQueue.push({ command, reason });
+    this.#drainDeadLetters();
+  }
+
+  async consumeDeadLetters(handler: DeadLetterHandler) {
+    if (this.#deadLetterConsumer) throw new Error("the local bus has one dead-letter consumer");
+    const consumer: { handler: DeadLetterHandler; draining?: Promise<void> } = { handler };
+    this.#deadLetterConsumer = consumer;
+    this.#drainDeadLetters();
     return async () => {
-      this.#consumer = undefined;
-      while (this.#draining.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (this.#deadLetterConsumer === consumer) this.#deadLetterConsumer = undefined;
+      await consumer.draining;
     };
   }
 
-  /** Drains one shard: one batch at a time, so a shard's commands stay in order. */
-  #drain(shard: number) {
-    if (this.#draining.has(shard) || !this.#consumer) return;
-    this.#draining.add(shard);
-    void (async () => {
-      try {
-        const queue = this.#queues[shard] ?? [];
-        while (queue.length > 0 && this.#consumer && !this.#closed) {
-          const { handler, batchSize } = this.#consumer;
-          const batch = queue.slice(0, batchSize);
-          try {
-            await handler(batch.map((p) => p.command));
-            queue.splice(0, batch.length);
-          } catch (batchError) {
-            // Find the poison: retry one by one (a batch of one was that attempt already);
-            // the failing one stays at the head until it has used its attempts.
-            for (const pending of batch) {
-              try {
-                if (batch.length === 1) throw batchError;
-                await handler([pending.command]);
-                queue.splice(queue.indexOf(pending), 1);
-              } catch (error) {
-                pending.attempts++;
-                if (pending.attempts >= this.#maxAttempts) {
-                  queue.splice(queue.indexOf(pending), 1);
-                  this.deadLetters.push(pending.command);
-                  this.options.onDeadLetter?.(pending.command, error);
-                } else {
-                  // Back off (the shard waits), so a short outage does not burn every attempt.
-                  await sleep(Math.min(2000, 50 * 2 ** pending.attempts));
-                }
-                break;
-              }
-            }
-          }
+  #drainDeadLetters() {
+    const consumer = this.#deadLetterConsumer;
+    if (!consumer || consumer.draining) return;
+    consumer.draining = (async () => {
+      while (this.#deadLetterConsumer === consumer && !this.#closed) {
+        const next = this.#deadLetterQueue[0];
+        if (!next) break;
+        try {
+          await consumer.handler(next.command, next.reason);
+          this.#deadLetterQueue.shift();
+        } catch (error) {
+          this.options.log?.("dead-letter handler failed; retrying", error);
+          await sleep(REDELIVERY_PAUSE_MS);
         }
-      } finally {
-        this.#draining.delete(shard);
       }
-    })();
+    })().finally(() => {
+      consumer.draining = undefined;
+      // Something may have arrived after the last look.
+      if (this.#deadLetterQueue.length > 0 && this.#deadLetterConsumer === consumer)
+        this.#drainDeadLetters();
+    });
   }
 
   async publishEvents(events: Array<{ routingKey: string; event: BusEvent }>) {
+    if (this.#closed) throw new Error("bus closed");
     for (const { routingKey, event } of events) {
       const listeners = this.#listeners.get(routingKey);
       if (!listeners) continue;
@@ -131,6 +142,80 @@ export class LocalBus implements Bus {
 
   async close() {
     this.#closed = true;
+    await this.#consumer?.stop();
+    await this.#deadLetterConsumer?.draining;
     this.#listeners.clear();
+  }
+}
+
+/** Drains the shards it was given, one batch at a time per shard. */
+class LocalConsumer implements CommandConsumer {
+  readonly #active = new Map<number, { abort: AbortController; draining?: Promise<void> }>();
+
+  constructor(
+    private readonly queues: Command[][],
+    private readonly handler: CommandBatchHandler,
+    private readonly batchSize: number,
+    private readonly deadLetter: (command: Command, reason: string) => void,
+    private readonly log: LocalBusOptions["log"],
+    private readonly onStop: () => void,
+  ) {}
+
+  get shards(): ReadonlySet<number> {
+    return new Set(this.#active.keys());
+  }
+
+  async add(shard: number) {
+    if (this.#active.has(shard)) return;
+    if (shard < 0 || shard >= this.queues.length) throw new Error(`no shard ${shard}`);
+    this.#active.set(shard, { abort: new AbortController() });
+    this.wake(shard);
+  }
+
+  async remove(shard: number) {
+    const active = this.#active.get(shard);
+    if (!active) return;
+    this.#active.delete(shard);
+    active.abort.abort();
+    await active.draining;
+  }
+
+  async stop() {
+    await Promise.all([...this.#active.keys()].map((shard) => this.remove(shard)));
+    this.onStop();
+  }
+
+  wake(shard: number) {
+    const active = this.#active.get(shard);
+    if (!active || active.draining) return;
+    active.draining = this.#drain(shard, active).finally(() => {
+      active.draining = undefined;
+      // A command may have arrived between the loop's last look and now.
+      if (!active.abort.signal.aborted && (this.queues[shard]?.length ?? 0) > 0) this.wake(shard);
+    });
+  }
+
+  async #drain(shard: number, active: { abort: AbortController }) {
+    const queue = this.queues[shard] ?? [];
+    const { signal } = active.abort;
+    while (queue.length > 0 && !signal.aborted) {
+      const batch = queue.slice(0, this.batchSize);
+      let outcome: Awaited<ReturnType<CommandBatchHandler>>;
+      try {
+        outcome = await this.handler(batch, { shard, signal });
+      } catch (error) {
+        // Not settled: the batch stays at the head of its shard, so order holds.
+        if (!signal.aborted) {
+          this.log?.(`shard ${shard}: batch not settled; handing it out again`, error);
+          await sleep(REDELIVERY_PAUSE_MS);
+        }
+        continue;
+      }
+      queue.splice(0, batch.length);
+      for (const { index, reason } of outcome?.refused ?? []) {
+        const command = batch[index];
+        if (command) this.deadLetter(command, reason);
+      }
+    }
   }
 }

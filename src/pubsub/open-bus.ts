@@ -1,7 +1,6 @@
 // Chooses the bus adapter: RabbitMQ when a URL is configured, else the in-process bus.
 import { AmqpBus } from "./amqp/amqp-bus.js";
 import type { Bus } from "./bus.js";
-import { type Command, describeCommand } from "./commands.js";
 import { LocalBus } from "./local-bus.js";
 
 export interface OpenBusOptions {
@@ -14,15 +13,12 @@ export interface OpenBusOptions {
 }
 
 export async function openBus(options: OpenBusOptions): Promise<Bus> {
-  const onDeadLetter = (command: Command, error: unknown) =>
-    options.log(`dead-lettered ${describeCommand(command)}`, error);
-  if (!options.url) return new LocalBus({ shards: options.shards, onDeadLetter });
+  if (!options.url) return new LocalBus({ shards: options.shards, log: options.log });
   return AmqpBus.connect({
     url: options.url,
     prefix: options.prefix,
     shards: options.shards,
     connectionName: options.connectionName,
-    onDeadLetter,
     log: options.log,
   });
 }

@@ -4,9 +4,13 @@ import { v5 as uuidv5 } from "uuid";
 import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Message } from "../db/generated/prisma/client.js";
-import { forbidden, notFound } from "../errors.js";
+import { badUserInput, forbidden, notFound } from "../errors.js";
 import type { MessagePayload } from "../pubsub/events.js";
-import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
+import {
+  fromPublicUserPayload,
+  type PublicUserRow,
+  publicUserFields,
+} from "../pubsub/public-user.js";
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
 import { consume } from "./rate-limits.js";
@@ -19,6 +23,15 @@ export const MAX_BODY_LENGTH = 4000;
 /** Fixed namespace for message ids: uuidv5(senderId + clientMessageId) is the same on every retry. */
 const MESSAGE_ID_NAMESPACE = "4b7e1f0e-7d3c-4f5e-9a51-2f1d7c0b9e11";
 
+/** The id a sender's message with this clientMessageId has (or will have). */
+export function messageIdFor(senderId: string, clientMessageId: string) {
+  return uuidv5(`${senderId}:${clientMessageId}`, MESSAGE_ID_NAMESPACE);
+}
+
+export const clientMessageId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits or _ . : -");
+
 const body = z
   .string()
   .max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`)
@@ -27,9 +40,7 @@ const body = z
 const sendMessageInput = z.object({
   channelId: id,
   body,
-  clientMessageId: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits or _ . : -"),
+  clientMessageId,
 });
 
 /** A message as the API shows it: a stored row, or one accepted but not yet stored. */
@@ -53,8 +64,23 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
   // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
   // which is fine off the hot path).
   if (!member) await requireChannelAccess(ctx, input.channelId, "input.channelId", "member");
+  const messageId = messageIdFor(senderId, input.clientMessageId);
+  // A retry of a send that is stored already answers with the stored message (its seq
+  // and status), so a client cache keyed by id never sees it go back to PENDING; the
+  // same key for a different message is a client bug, said so rather than ignored.
+  const stored = await ctx.prisma.message.findUnique({
+    where: { id: messageId },
+    include: { sender: { select: publicUserFields } },
+  });
+  if (stored) {
+    if (stored.channelId !== input.channelId || (!stored.deletedAt && stored.body !== input.body))
+      throw badUserInput(
+        "input.clientMessageId",
+        "input.clientMessageId: already used for a different message",
+      );
+    return stored;
+  }
   const createdAt = new Date();
-  const messageId = uuidv5(`${senderId}:${input.clientMessageId}`, MESSAGE_ID_NAMESPACE);
   await enqueue(ctx, {
     type: "message.send",
     messageId,

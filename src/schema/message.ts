@@ -3,6 +3,7 @@
 import type { Message } from "../db/generated/prisma/client.js";
 import * as live from "../resolvers/live-messages.js";
 import * as messages from "../resolvers/messages.js";
+import { type SendStatusView, sendStatus } from "../resolvers/send-status.js";
 import { builder } from "./builder.js";
 import { ChannelRef } from "./channel.js";
 import { User } from "./user.js";
@@ -112,11 +113,49 @@ builder.queryField("message", (t) =>
   }),
 );
 
+const SendState = builder.enumType("SendState", {
+  description: "What became of a send.",
+  values: {
+    PENDING: {
+      description:
+        "Not stored or refused (yet): queued, or never received. Retrying sendMessage with the same clientMessageId is always safe.",
+    },
+    STORED: { description: "Stored: `message` has its seq and status." },
+    REFUSED: { description: "Refused and never to be stored: `reason` says why." },
+  } as const,
+});
+
+const SendStatusRef = builder.objectRef<SendStatusView>("SendStatus").implement({
+  description: "What became of the viewer's send with this clientMessageId.",
+  fields: (t) => ({
+    clientMessageId: t.exposeString("clientMessageId"),
+    state: t.field({ type: SendState, resolve: (status) => status.state }),
+    message: t.field({
+      type: MessageRef,
+      nullable: true,
+      resolve: (status) => (status.message ? asMessage(status.message) : null),
+    }),
+    reason: t.exposeString("reason", { nullable: true }),
+    refusedAt: t.expose("refusedAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+builder.queryField("sendStatus", (t) =>
+  t.field({
+    type: SendStatusRef,
+    description:
+      "What became of the viewer's send with this clientMessageId: PENDING, STORED (with the message) or REFUSED (with the reason).",
+    authScopes: { signedIn: true },
+    args: { clientMessageId: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => sendStatus(ctx, args.clientMessageId),
+  }),
+);
+
 builder.mutationFields((t) => ({
   sendMessage: t.field({
     type: MessageRef,
     description:
-      "Queues a message and answers at once with status PENDING; it arrives with its seq on messageAdded. SERVICE_UNAVAILABLE (retryable) when the queue is down: retry with the same clientMessageId.",
+      "Queues a message and answers at once with status PENDING; it arrives with its seq on messageAdded (or, if refused, on messageRejected). SERVICE_UNAVAILABLE (retryable) when the queue is down: retry with the same clientMessageId. A retry of a stored message answers with the stored message; the same clientMessageId with another body or channel is BAD_USER_INPUT.",
     authScopes: { signedIn: true },
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (_root, { input }, ctx) => asMessage(await messages.sendMessage(ctx, input)),

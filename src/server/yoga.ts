@@ -83,7 +83,8 @@ export function createYogaServer(services: Services): Yoga {
         check: async () => {
           try {
             await Promise.all([services.db.ping(), services.bus.ping(), services.cache.ping()]);
-            return true;
+            // A worker in this process waiting out an outage is not ready either.
+            return !services.worker?.status().paused;
           } catch {
             return false;
           }

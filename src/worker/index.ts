@@ -1,36 +1,176 @@
-// The worker process: consumes commands from the bus in batches, persists each batch in
-// one transaction, announces the results, and only then lets the bus ack (the bus acks
-// when the handler resolves), so a crash at any point means redelivery, never loss.
+// The worker process: consumes its share of the command shards in batches, persists each
+// batch in one transaction together with the events that announce it (the outbox), then
+// publishes those events and only then lets the bus ack. A crash at any point means
+// redelivery (handled idempotently) or an outbox row published later, never loss.
+// Outages pause the shard (batch-runner.ts); a command that fails on its own is refused,
+// dead-lettered, recorded and told to its sender (refusals.ts).
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Database } from "../db/database.js";
-import type { Bus } from "../pubsub/bus.js";
-import { type Command, describeCommand } from "../pubsub/commands.js";
-import { persistCommands } from "./persist-messages.js";
-
-export interface RunningWorker {
-  stop(): Promise<void>;
-}
+import type { Bus, CommandBatchHandler } from "../pubsub/bus.js";
+import { type Command, describeCommand, shardOf } from "../pubsub/commands.js";
+import { runBatch } from "./batch-runner.js";
+import { Outbox, writeOutbox } from "./outbox.js";
+import { persistBatch } from "./persist-batch.js";
+import { recordRefusals } from "./refusals.js";
+import { ShardLeases } from "./shard-leases.js";
 
 export interface WorkerDeps {
   db: Database;
   bus: Bus;
+  /** Prefix of the worker's advisory locks (the deployment's NAMESPACE). */
+  namespace: string;
+  /**
+   * PostgreSQL URL for the shard leases' own connection. Without it (embedded PGlite) this
+   * worker consumes every shard.
+   */
+  databaseUrl?: string;
   /** Commands per transaction (default 100). */
   batchSize?: number;
-  log?: (message: string) => void;
+  /** Outage backoff bounds (ms); tests shorten them. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  log?: (message: string, error?: unknown) => void;
 }
 
-export function createCommandHandler({ db, bus, log }: WorkerDeps) {
-  return async (commands: Command[]) => {
-    const { events, rejected } = await persistCommands(db.prisma, commands);
-    for (const { command, reason } of rejected) {
-      log?.(`dropped ${describeCommand(command)}: ${reason}`);
-    }
-    await bus.publishEvents(events);
+export interface WorkerStatus {
+  /** True while the worker cannot make progress: a shard waits out an outage, or its leases are lost. */
+  paused: boolean;
+  /** Shards waiting for the database or the broker to come back, and since when. */
+  waiting: Map<number, Date>;
+  /** Shards this worker consumes now. */
+  shards: ReadonlySet<number>;
+}
+
+export interface RunningWorker {
+  status(): WorkerStatus;
+  stop(): Promise<void>;
+}
+
+/** How often leftover outbox events are looked for, and how old they must be (ms). */
+const SWEEP_INTERVAL_MS = 1000;
+const SWEEP_AGE_MS = 2000;
+const HEALTH_TIMEOUT_MS = 2000;
+
+export function createWorker(deps: WorkerDeps) {
+  const { db, bus, log } = deps;
+  const outbox = new Outbox(db.prisma, bus, deps.namespace);
+  const waiting = new Map<number, Date>();
+  const minBackoff = deps.minBackoffMs ?? 100;
+  const maxBackoff = deps.maxBackoffMs ?? 5000;
+
+  const healthy = async () => {
+    const timeout = sleep(HEALTH_TIMEOUT_MS).then(() => {
+      throw new Error("health probe timed out");
+    });
+    await Promise.race([Promise.all([db.ping(), bus.ping()]), timeout]);
+    return true;
   };
+
+  const onOutage = (shard: number) => (isWaiting: boolean, error?: unknown) => {
+    if (isWaiting) {
+      if (waiting.has(shard)) return;
+      waiting.set(shard, new Date());
+      log?.(`shard ${shard}: the database or the broker is unavailable; pausing`, error);
+    } else if (waiting.delete(shard)) {
+      log?.(`shard ${shard}: resumed`);
+    }
+  };
+
+  /** Publishes the shard's outbox, waiting out broker or database outages. */
+  const flushOutbox = async (shard: number, signal: AbortSignal) => {
+    let backoff = minBackoff;
+    for (;;) {
+      try {
+        await outbox.flush(shard);
+        onOutage(shard)(false);
+        return;
+      } catch (error) {
+        signal.throwIfAborted();
+        onOutage(shard)(true, error);
+        await sleep(backoff, undefined, { signal });
+        backoff = Math.min(backoff * 2, maxBackoff);
+      }
+    }
+  };
+
+  const handleBatch: CommandBatchHandler = async (commands, { shard, signal }) => {
+    const refused = await runBatch(commands, signal, {
+      persist: (batch) => persistBatch(db.prisma, shard, batch),
+      healthy,
+      onOutage: onOutage(shard),
+      minBackoffMs: minBackoff,
+      maxBackoffMs: maxBackoff,
+    });
+    for (const { index, reason } of refused) {
+      const command = commands[index];
+      if (command) log?.(`refused ${describeCommand(command)}: ${reason}`);
+    }
+    await flushOutbox(shard, signal);
+    return { refused };
+  };
+
+  /** A dead letter (refused here, or given up by the broker): recorded once, its sender told. */
+  const handleDeadLetter = async (command: Command, reason: string) => {
+    const shard =
+      typeof command.channelId === "string" ? shardOf(command.channelId, bus.shards) : 0;
+    await db.prisma.$transaction(async (tx) => {
+      await writeOutbox(tx, shard, await recordRefusals(tx, [{ command, reason }]));
+    });
+    await outbox.flush(shard);
+  };
+
+  return { handleBatch, handleDeadLetter, outbox, waiting };
 }
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
-  const stop = await deps.bus.consumeCommands(createCommandHandler(deps), {
+  const { bus, log } = deps;
+  const worker = createWorker(deps);
+  const consumer = await bus.commandConsumer(worker.handleBatch, {
     batchSize: deps.batchSize ?? 100,
   });
-  return { stop };
+  const stopDeadLetters = await bus.consumeDeadLetters(worker.handleDeadLetter);
+
+  let leases: ShardLeases | undefined;
+  if (deps.databaseUrl && deps.db.kind === "postgres") {
+    leases = new ShardLeases({
+      url: deps.databaseUrl,
+      namespace: deps.namespace,
+      shards: bus.shards,
+      consumer,
+      log,
+    });
+    await leases.start();
+  } else {
+    for (let shard = 0; shard < bus.shards; shard++) await consumer.add(shard);
+  }
+
+  // Events left in the outbox by a crash or an outage, of shards nobody is flushing.
+  let sweeping: Promise<void> | undefined;
+  const sweep = setInterval(() => {
+    sweeping ??= (async () => {
+      try {
+        for (const shard of await worker.outbox.staleShards(SWEEP_AGE_MS))
+          await worker.outbox.flush(shard);
+      } catch (error) {
+        log?.("outbox sweep failed; next sweep retries", error);
+      }
+    })().finally(() => {
+      sweeping = undefined;
+    });
+  }, SWEEP_INTERVAL_MS);
+
+  return {
+    status: () => ({
+      paused: worker.waiting.size > 0 || (leases?.lost ?? false),
+      waiting: new Map(worker.waiting),
+      shards: consumer.shards,
+    }),
+    async stop() {
+      clearInterval(sweep);
+      await sweeping;
+      await leases?.stop();
+      await consumer.stop();
+      await stopDeadLetters();
+    },
+  };
 }

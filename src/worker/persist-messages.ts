@@ -1,138 +1,19 @@
-// Persists one batch of commands in ONE transaction with multi-row statements, and says
-// which events to announce after commit. Idempotent: a message id (deterministic per
-// sender and clientMessageId) that already exists is not inserted again, but its event is
-// announced again, so a command redelivered after a crash between commit and publish
-// still reaches subscribers (who drop repeats by seq).
-import type { PrismaClient } from "../db/database.js";
-import type {
-  Command,
-  DeleteMessageCommand,
-  EditMessageCommand,
-  ReceiptCommand,
-  SendMessageCommand,
-} from "../pubsub/commands.js";
-import {
-  type BusEvent,
-  type MessagePayload,
-  type PublicUserPayload,
-  routingKeys,
-} from "../pubsub/events.js";
-import { publicUserFields, toPublicUserPayload } from "../pubsub/public-user.js";
-import { applyReceipts, receiptPayloads } from "./persist-receipts.js";
+// New messages: inserted idempotently (a message id, deterministic per sender and
+// clientMessageId, that already exists is the same message and is not inserted or
+// announced again: its announcement is in the outbox already), with gapless per-channel
+// seqs in command order, one recipient row per other member, and the channel's inbox
+// fields. The worker is the authority on membership and blocks at this point.
+import type { SendMessageCommand } from "../pubsub/commands.js";
+import type { Refusal } from "./refusals.js";
+import type { Tx } from "./transaction.js";
 
-type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
-
-export interface PersistResult {
-  events: Array<{ routingKey: string; event: BusEvent }>;
-  /** Commands dropped as invalid (sender not a member, unknown channel, not allowed). */
-  rejected: Array<{ command: Command; reason: string }>;
-}
-
-export async function persistCommands(
-  prisma: PrismaClient,
-  commands: Command[],
-): Promise<PersistResult> {
-  const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
-  const changes = commands.filter(
-    (c): c is EditMessageCommand | DeleteMessageCommand =>
-      c.type === "message.edit" || c.type === "message.delete",
-  );
-  const receipts = commands.filter(
-    (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
-  );
-  const rejected: PersistResult["rejected"] = [];
-
-  const { sentIds, changed, receiptChanges } = await prisma.$transaction(async (tx) => {
-    const sentIds = await insertMessages(tx, sends, rejected);
-    const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
-    for (const command of changes) {
-      const ok =
-        command.type === "message.edit"
-          ? await editMessage(tx, command)
-          : await deleteMessage(tx, command);
-      if (ok)
-        changed.push({
-          id: command.messageId,
-          type: command.type === "message.edit" ? "message.updated" : "message.deleted",
-        });
-      else rejected.push({ command, reason: "not allowed or no such message" });
-    }
-    // After the sends: a receipt may name a message of this very batch.
-    const receiptChanges = await applyReceipts(tx, receipts);
-    return { sentIds, changed, receiptChanges };
-  });
-
-  const payloads = await loadPayloads(prisma, [...sentIds, ...changed.map((c) => c.id)]);
-  const events: PersistResult["events"] = [];
-  const created = new Map<string, MessagePayload[]>();
-  for (const id of sentIds) {
-    const payload = payloads.get(id);
-    if (payload)
-      created.set(payload.channelId, [...(created.get(payload.channelId) ?? []), payload]);
-  }
-  for (const [channelId, messages] of created) {
-    messages.sort((a, b) => a.seq - b.seq);
-    events.push({
-      routingKey: routingKeys.channel(channelId),
-      event: { type: "message.created", channelId, messages },
-    });
-  }
-  for (const change of changed) {
-    const message = payloads.get(change.id);
-    if (message) {
-      events.push({
-        routingKey: routingKeys.channel(message.channelId),
-        event: { type: change.type, channelId: message.channelId, message },
-      });
-    }
-  }
-  if (receiptChanges.length > 0) {
-    const readers = await loadPublicUsers(prisma, [
-      ...new Set(receiptChanges.map((c) => c.userId)),
-    ]);
-    for (const [channelId, list] of receiptPayloads(receiptChanges, readers)) {
-      events.push({
-        routingKey: routingKeys.channel(channelId),
-        event: { type: "receipts.updated", channelId, receipts: list },
-      });
-    }
-  }
-  // A sender whose message was refused must not wait for it forever.
-  for (const { command, reason } of rejected) {
-    if (command.type !== "message.send") continue;
-    events.push({
-      routingKey: routingKeys.user(command.senderId),
-      event: {
-        type: "message.rejected",
-        channelId: command.channelId,
-        messageId: command.messageId,
-        clientMessageId: command.clientMessageId,
-        reason,
-        at: new Date().toISOString(),
-      },
-    });
-  }
-  return { events, rejected };
-}
-
-async function loadPublicUsers(
-  prisma: PrismaClient,
-  ids: string[],
-): Promise<Map<string, PublicUserPayload>> {
-  const users = await prisma.user.findMany({
-    where: { id: { in: ids } },
-    select: publicUserFields,
-  });
-  return new Map(users.map((u) => [u.id, toPublicUserPayload(u)]));
-}
-
-/** Inserts the new messages with their seqs and recipient rows; returns every id to announce. */
-async function insertMessages(
+/** Inserts the new messages; returns the ids inserted now (to announce) and the refusals. */
+export async function insertMessages(
   tx: Tx,
   sends: SendMessageCommand[],
-  rejected: PersistResult["rejected"],
-) {
-  if (sends.length === 0) return [];
+): Promise<{ inserted: string[]; refused: Refusal[] }> {
+  const rejected: Refusal[] = [];
+  if (sends.length === 0) return { inserted: [], refused: [] };
   // A retry can sit in the same batch as its original: keep the first.
   const firstById = new Map<string, SendMessageCommand>();
   for (const send of sends) if (!firstById.has(send.messageId)) firstById.set(send.messageId, send);
@@ -143,13 +24,10 @@ async function insertMessages(
     candidates.map((s) => s.messageId),
   );
   const existingChannel = new Map(existing.map((row) => [row.id, row.channel_id]));
-  const existingIds = new Set<string>();
   for (const send of candidates) {
     const channelId = existingChannel.get(send.messageId);
-    if (channelId === undefined) continue;
-    // The same clientMessageId again: the same message, unless it was for another channel.
-    if (channelId === send.channelId) existingIds.add(send.messageId);
-    else
+    // The same clientMessageId again is the same message, unless it was for another channel.
+    if (channelId !== undefined && channelId !== send.channelId)
       rejected.push({ command: send, reason: "clientMessageId already used in another channel" });
   }
   const fresh = candidates.filter((s) => !existingChannel.has(s.messageId));
@@ -185,7 +63,7 @@ async function insertMessages(
       rejected.push({ command: send, reason: "blocked in this direct conversation" });
     else accepted.push(send);
   }
-  if (accepted.length === 0) return [...existingIds];
+  if (accepted.length === 0) return { inserted: [], refused: rejected };
 
   // Lock the channels (in a fixed order, so two workers can never deadlock) and hand out
   // the next seqs: gapless and increasing per channel, in command order.
@@ -228,7 +106,8 @@ async function insertMessages(
   const last = new Map(rows.map((r) => [r.channelId, r] as const));
   await tx.$executeRawUnsafe(
     `UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
-            last_activity_at = v.created_at AT TIME ZONE 'UTC', updated_at = now() AT TIME ZONE 'UTC'
+            last_activity_at = GREATEST(c.last_activity_at, v.created_at AT TIME ZONE 'UTC'),
+            updated_at = now() AT TIME ZONE 'UTC'
        FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::timestamptz[]) AS v(channel_id, seq, id, created_at)
       WHERE c.id = v.channel_id`,
     [...last.keys()],
@@ -253,96 +132,5 @@ async function insertMessages(
     [...readUpTo.values()].map((r) => r.senderId),
     [...readUpTo.values()].map((r) => r.seq),
   );
-  return [...existingIds, ...rows.map((r) => r.messageId)];
-}
-
-async function editMessage(tx: Tx, command: EditMessageCommand) {
-  const count = await tx.$executeRawUnsafe(
-    `UPDATE messages SET body = $1, edited_at = $2::timestamptz AT TIME ZONE 'UTC'
-      WHERE id = $3::uuid AND sender_id = $4::uuid AND deleted_at IS NULL`,
-    command.body,
-    command.at,
-    command.messageId,
-    command.editorId,
-  );
-  return count > 0;
-}
-
-/** The sender may delete; so may an owner or admin of the channel's group. */
-async function deleteMessage(tx: Tx, command: DeleteMessageCommand) {
-  const count = await tx.$executeRawUnsafe(
-    `UPDATE messages m SET deleted_at = $1::timestamptz AT TIME ZONE 'UTC', body = ''
-      WHERE m.id = $2::uuid AND m.deleted_at IS NULL
-        AND (m.sender_id = $3::uuid OR EXISTS (
-              SELECT 1 FROM channels c JOIN group_members g ON g.group_id = c.group_id
-               WHERE c.id = m.channel_id AND g.user_id = $3::uuid AND g.role IN ('OWNER', 'ADMIN')))`,
-    command.at,
-    command.messageId,
-    command.actorId,
-  );
-  return count > 0;
-}
-
-interface PayloadRow {
-  id: string;
-  channel_id: string;
-  sender_id: string;
-  client_message_id: string;
-  seq: number;
-  body: string;
-  created_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
-  username: string;
-  display_name: string;
-  avatar_url: string | null;
-  bio: string | null;
-  user_created_at: Date;
-  last_seen_at: Date | null;
-  recipient_ids: string[];
-}
-
-const iso = (value: Date | string) => new Date(value).toISOString();
-
-/** Loads what subscribers need about these messages, in one statement. */
-async function loadPayloads(
-  prisma: PrismaClient,
-  ids: string[],
-): Promise<Map<string, MessagePayload>> {
-  if (ids.length === 0) return new Map();
-  const rows = await prisma.$queryRawUnsafe<PayloadRow[]>(
-    `SELECT m.id::text, m.channel_id::text, m.sender_id::text, m.client_message_id, m.seq, m.body,
-            m.created_at, m.edited_at, m.deleted_at,
-            u.username, u.display_name, u.avatar_url, u.bio, u.created_at AS user_created_at, u.last_seen_at,
-            COALESCE((SELECT array_agg(r.user_id::text) FROM message_recipients r WHERE r.message_id = m.id), '{}') AS recipient_ids
-       FROM messages m JOIN users u ON u.id = m.sender_id
-      WHERE m.id = ANY($1::uuid[])`,
-    ids,
-  );
-  return new Map(
-    rows.map((row) => [
-      row.id,
-      {
-        id: row.id,
-        channelId: row.channel_id,
-        senderId: row.sender_id,
-        clientMessageId: row.client_message_id,
-        seq: Number(row.seq),
-        body: row.deleted_at ? "" : row.body,
-        createdAt: iso(row.created_at),
-        editedAt: row.edited_at ? iso(row.edited_at) : null,
-        deletedAt: row.deleted_at ? iso(row.deleted_at) : null,
-        sender: toPublicUserPayload({
-          id: row.sender_id,
-          username: row.username,
-          displayName: row.display_name,
-          avatarUrl: row.avatar_url,
-          bio: row.bio,
-          createdAt: new Date(row.user_created_at),
-          lastSeenAt: row.last_seen_at ? new Date(row.last_seen_at) : null,
-        }),
-        recipientIds: row.recipient_ids,
-      },
-    ]),
-  );
+  return { inserted: rows.map((r) => r.messageId), refused: rejected };
 }

@@ -4,11 +4,7 @@
 // thousand messages read is one command and two statements.
 import type { MarkDeliveredCommand, MarkReadCommand, ReceiptCommand } from "../pubsub/commands.js";
 import type { ReceiptPayload } from "../pubsub/events.js";
-
-type Tx = {
-  $queryRawUnsafe<T>(sql: string, ...values: unknown[]): Promise<T>;
-  $executeRawUnsafe(sql: string, ...values: unknown[]): Promise<number>;
-};
+import type { Tx } from "./transaction.js";
 
 export interface ReceiptChange {
   messageId: string;

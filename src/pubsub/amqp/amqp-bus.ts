@@ -1,31 +1,31 @@
 // The RabbitMQ adapter of the bus port (see topology.ts for exchanges and queues).
-// Commands and events are published on confirm channels, so "sent" means the broker has
-// it. The live side (listen) uses graphql-amqp-subscriptions, which binds one exclusive
+// Commands and events are published on a confirm channel, so "sent" means the broker has
+// it; commands are also `mandatory`, so one that no queue takes is an error, not a silent
+// drop. Consumers of command shards and of the dead letters live in consumers.ts. The
+// live side (listen) uses graphql-amqp-subscriptions, which binds one exclusive
 // auto-delete queue per routing key per process and refcounts its listeners.
 //
 // Connection loss: neither amqplib nor graphql-amqp-subscriptions reconnects, so this
 // class does. While disconnected, sends fail fast (SERVICE_UNAVAILABLE) and ping() fails
-// (/ready answers 503). It reconnects with backoff, re-declares the topology and resumes
-// its consumers. Live listeners are told (onInterrupted) rather than silently rebound:
-// events published during the outage are gone, so the client must resume from its last
-// seq to get them; a silent rebind would leave a gap nobody knows about.
+// (/ready answers 503). It reconnects with backoff, re-declares the topology and
+// re-attaches its consumers. Live listeners are told (onInterrupted) rather than silently
+// rebound: events published during the outage are gone, so the client must resume from
+// its last position to get them; a silent rebind would leave a gap nobody knows about.
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import amqp, {
-  type Channel,
-  type ChannelModel,
-  type ConfirmChannel,
-  type ConsumeMessage,
-} from "amqplib";
+import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
 import { AMQPPubSub } from "graphql-amqp-subscriptions";
 import {
   type Bus,
   BusUnavailableError,
   type CommandBatchHandler,
   type CommandConsumerOptions,
+  type DeadLetterHandler,
   type ListenOptions,
 } from "../bus.js";
 import { type Command, shardOf } from "../commands.js";
 import type { BusEvent } from "../events.js";
+import { type AttachedConsumer, DeadLetterConsumer, ShardConsumer } from "./consumers.js";
 import { declareTopology, type TopologyNames, topologyNames } from "./topology.js";
 
 export interface AmqpBusOptions {
@@ -34,32 +34,30 @@ export interface AmqpBusOptions {
   prefix?: string;
   /** Number of command shards (default 8). Every process must agree. */
   shards?: number;
-  /** Deliveries per command before it is dead-lettered (default 5). */
-  maxAttempts?: number;
+  /**
+   * Deliveries of one command before the broker gives up on it and dead-letters it
+   * (default 20). Only repeated crashes or hand-overs redeliver a command: the worker
+   * retries outages itself, without spending deliveries.
+   */
+  maxDeliveries?: number;
   /** A publish not confirmed within this many ms fails (default 5000). */
   confirmTimeoutMs?: number;
   /** Longest wait between reconnection attempts (default 5000 ms; it starts at 100 ms). */
   maxReconnectDelayMs?: number;
   /** Shown by RabbitMQ for this process's connection (default the prefix). */
   connectionName?: string;
-  onDeadLetter?: (command: Command, error: unknown) => void;
   log?: (message: string, error?: unknown) => void;
 }
 
 const JSON_PROPS = { contentType: "application/json", persistent: true } as const;
 
 /** What exists while connected; replaced as a whole on reconnection. */
-interface Session {
+export interface Session {
   connection: ChannelModel;
   publish: ConfirmChannel;
   pubsub: AMQPPubSub;
-}
-
-interface Consumer {
-  handler: CommandBatchHandler;
-  batchSize: number;
-  /** Stops the consumption on the current session, if any. */
-  stopCurrent?: () => Promise<void>;
+  /** Publishes whose message id came back unroutable (basic.return precedes the confirm). */
+  returned: Set<string>;
 }
 
 interface Listening {
@@ -82,7 +80,7 @@ export class AmqpBus implements Bus {
   #session: Session | undefined;
   #closing = false;
   #reconnecting: Promise<void> | undefined;
-  readonly #consumers = new Set<Consumer>();
+  readonly #consumers = new Set<AttachedConsumer>();
   readonly #keys = new Map<string, BoundKey>();
 
   private constructor(private readonly options: AmqpBusOptions) {
@@ -109,7 +107,11 @@ export class AmqpBus implements Bus {
       // A channel can die alone (a broker-side error); without it nothing can be sent, so
       // start over with a fresh connection rather than stay "up" and useless.
       publish.on("close", () => void connection.close().catch(() => {}));
-      await declareTopology(publish, this.names, this.shards, this.options.maxAttempts ?? 5);
+      const returned = new Set<string>();
+      publish.on("return", (message: { properties: { messageId?: string } }) => {
+        if (message.properties.messageId) returned.add(message.properties.messageId);
+      });
+      await declareTopology(publish, this.names, this.shards, this.options.maxDeliveries ?? 20);
       const pubsub = new AMQPPubSub({
         // The library's types want amqplib's older Connection type; the object is the same.
         connection: connection as never,
@@ -117,11 +119,10 @@ export class AmqpBus implements Bus {
         queue: { options: { exclusive: true, durable: false, autoDelete: true } },
       });
       if (this.#closing) throw new Error("bus closed while connecting");
-      const session: Session = { connection, publish, pubsub };
+      const session: Session = { connection, publish, pubsub, returned };
       connection.on("close", () => this.#lost(session));
       this.#session = session;
-      for (const consumer of this.#consumers)
-        consumer.stopCurrent = await this.#consume(session, consumer);
+      for (const consumer of this.#consumers) consumer.attach(session);
     } catch (error) {
       await connection.close().catch(() => {});
       throw error;
@@ -136,7 +137,8 @@ export class AmqpBus implements Bus {
       this.#keys.delete(routingKey);
       for (const listening of key.listeners) listening.onInterrupted?.();
     }
-    for (const consumer of this.#consumers) consumer.stopCurrent = undefined;
+    // Deliveries of a lost connection cannot be settled; the broker hands them out again.
+    for (const consumer of this.#consumers) consumer.detach(session);
     if (this.#closing) return;
     this.options.log?.("amqp connection lost; reconnecting");
     this.#reconnecting ??= this.#reconnect().finally(() => {
@@ -165,25 +167,36 @@ export class AmqpBus implements Bus {
   }
 
   /** Publishes and waits for the broker's confirm (or fails after the timeout). */
-  #publish(exchange: string, routingKey: string, payload: unknown): Promise<void> {
-    const channel = this.#current().publish;
+  #publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    extra: Options.Publish = {},
+  ): Promise<void> {
+    const session = this.#current();
     const timeoutMs = this.options.confirmTimeoutMs ?? 5000;
+    const messageId = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new BusUnavailableError("RabbitMQ did not confirm in time")),
         timeoutMs,
       );
       try {
-        channel.publish(
+        session.publish.publish(
           exchange,
           routingKey,
-          Buffer.from(JSON.stringify(payload)),
-          JSON_PROPS,
+          content,
+          { ...JSON_PROPS, ...extra, messageId },
           (error) => {
             clearTimeout(timer);
-            error
-              ? reject(new BusUnavailableError(`RabbitMQ refused the message: ${String(error)}`))
-              : resolve();
+            const unroutable = session.returned.delete(messageId);
+            if (error)
+              reject(new BusUnavailableError(`RabbitMQ refused the message: ${String(error)}`));
+            else if (unroutable)
+              reject(
+                new BusUnavailableError(`no queue took the message (${exchange} ${routingKey})`),
+              );
+            else resolve();
           },
         );
       } catch (error) {
@@ -197,13 +210,24 @@ export class AmqpBus implements Bus {
     return this.#publish(
       this.names.commands,
       String(shardOf(command.channelId, this.shards)),
-      command,
+      Buffer.from(JSON.stringify(command)),
+      { mandatory: true },
     );
+  }
+
+  /** Publishes a refused command to the dead letters (confirmed), saying why. */
+  deadLetter(content: Buffer, headers: Record<string, unknown>, reason: string) {
+    return this.#publish(this.names.deadLetters, "", content, {
+      headers: { ...headers, [REFUSED_REASON_HEADER]: reason },
+      mandatory: true,
+    });
   }
 
   async publishEvents(events: Array<{ routingKey: string; event: BusEvent }>) {
     await Promise.all(
-      events.map(({ routingKey, event }) => this.#publish(this.names.events, routingKey, event)),
+      events.map(({ routingKey, event }) =>
+        this.#publish(this.names.events, routingKey, Buffer.from(JSON.stringify(event))),
+      ),
     );
   }
 
@@ -258,114 +282,32 @@ export class AmqpBus implements Bus {
     return release;
   }
 
-  async consumeCommands(handler: CommandBatchHandler, options: CommandConsumerOptions = {}) {
-    const consumer: Consumer = { handler, batchSize: options.batchSize ?? 100 };
+  async commandConsumer(handler: CommandBatchHandler, options: CommandConsumerOptions = {}) {
+    const consumer = new ShardConsumer({
+      bus: this,
+      handler,
+      batchSize: options.batchSize ?? 100,
+      log: this.options.log,
+      onStop: () => this.#consumers.delete(consumer),
+    });
     this.#consumers.add(consumer);
-    if (this.#session) consumer.stopCurrent = await this.#consume(this.#session, consumer);
+    if (this.#session) consumer.attach(this.#session);
+    return consumer;
+  }
+
+  async consumeDeadLetters(handler: DeadLetterHandler) {
+    const consumer = new DeadLetterConsumer({ bus: this, handler, log: this.options.log });
+    this.#consumers.add(consumer);
+    if (this.#session) consumer.attach(this.#session);
     return async () => {
       this.#consumers.delete(consumer);
-      await consumer.stopCurrent?.();
+      await consumer.stop();
     };
   }
 
-  /** Consumes every shard queue on `session`; resolves to the function that stops it. */
-  async #consume(session: Session, consumer: Consumer) {
-    const channel = await session.connection.createChannel();
-    channel.on("error", (error) => this.options.log?.("amqp consumer channel error", error));
-    await channel.prefetch(consumer.batchSize * 2);
-    const consumerTags: string[] = [];
-    const running = new Set<Promise<void>>();
-    for (let shard = 0; shard < this.shards; shard++) {
-      const buffer: ConsumeMessage[] = [];
-      let flushing: Promise<void> | undefined;
-      const flush = async () => {
-        while (buffer.length > 0) {
-          // Deliveries of a lost connection cannot be acked; the broker redelivers them.
-          if (this.#session !== session) {
-            buffer.length = 0;
-            return;
-          }
-          await this.#handleBatch(channel, buffer.splice(0, consumer.batchSize), consumer.handler);
-        }
-      };
-      const { consumerTag } = await channel.consume(this.names.shardQueue(shard), (delivery) => {
-        if (!delivery) {
-          // The broker cancelled this consumer (queue deleted or moved): reconnect, which
-          // re-declares the topology and consumes again.
-          this.options.log?.(
-            `amqp consumer of shard ${shard} cancelled by the broker; reconnecting`,
-          );
-          void session.connection.close().catch(() => {});
-          return;
-        }
-        buffer.push(delivery);
-        // Deliveries that arrive together are persisted together: the first schedules
-        // the flush, the rest of the burst joins its batch.
-        if (flushing) return;
-        flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(flush).finally(() => {
-          running.delete(flushing as Promise<void>);
-          flushing = undefined;
-        });
-        running.add(flushing);
-      });
-      consumerTags.push(consumerTag);
-    }
-    return async () => {
-      for (const tag of consumerTags) await channel.cancel(tag).catch(() => {});
-      await Promise.allSettled([...running]);
-      await channel.close().catch(() => {});
-    };
-  }
-
-  async #handleBatch(channel: Channel, deliveries: ConsumeMessage[], handler: CommandBatchHandler) {
-    // An ack on a channel that died with its connection throws; the broker redelivers
-    // those commands after reconnection and the idempotent worker makes that harmless.
-    const settle = (action: () => void) => {
-      try {
-        action();
-      } catch (error) {
-        this.options.log?.("amqp ack/nack failed (connection lost?)", error);
-      }
-    };
-    // A delivery that is not a command can never succeed: straight to the dead letters.
-    const parsed: Array<{ delivery: ConsumeMessage; command: Command }> = [];
-    for (const delivery of deliveries) {
-      try {
-        parsed.push({ delivery, command: JSON.parse(delivery.content.toString()) as Command });
-      } catch (error) {
-        this.options.log?.("amqp: a command that is not JSON was dead-lettered", error);
-        settle(() => channel.reject(delivery, false));
-      }
-    }
-    if (parsed.length === 0) return;
-    let batchError: unknown;
-    try {
-      await handler(parsed.map((p) => p.command));
-      for (const { delivery } of parsed) settle(() => channel.ack(delivery));
-      return;
-    } catch (error) {
-      batchError = error;
-      this.options.log?.(`batch of ${parsed.length} failed; retrying one by one`, error);
-    }
-    // Find the poison: the others are persisted and acked; it goes back to the queue,
-    // whose delivery limit dead-letters it after a bounded number of attempts. (A batch
-    // of one was that command's attempt already.) Commands after it are not held back:
-    // requeueing them too would spend their attempts on someone else's failure.
-    for (const { delivery, command } of parsed) {
-      try {
-        if (parsed.length === 1) throw batchError;
-        await handler([command]);
-        settle(() => channel.ack(delivery));
-      } catch (error) {
-        const attempts = Number(delivery.properties.headers?.["x-delivery-count"] ?? 0) + 1;
-        if (attempts >= (this.options.maxAttempts ?? 5))
-          this.options.onDeadLetter?.(command, error);
-        // Back off a little (the shard waits), so a short database outage does not burn
-        // every attempt within milliseconds.
-        await sleep(Math.min(2000, 50 * 2 ** attempts));
-        settle(() => channel.reject(delivery, true));
-      }
-    }
+  /** Whether `session` is still the live one (consumers settle only on it). */
+  isCurrent(session: Session) {
+    return this.#session === session && !this.#closing;
   }
 
   async ping() {
@@ -377,7 +319,7 @@ export class AmqpBus implements Bus {
     await this.#reconnecting;
     for (const consumer of [...this.#consumers]) {
       this.#consumers.delete(consumer);
-      await consumer.stopCurrent?.();
+      await consumer.stop();
     }
     const session = this.#session;
     this.#session = undefined;
@@ -396,3 +338,6 @@ export class AmqpBus implements Bus {
     await channel.close();
   }
 }
+
+/** Header of a dead-lettered command that says why the worker refused it. */
+export const REFUSED_REASON_HEADER = "x-refused-reason";

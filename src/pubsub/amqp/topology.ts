@@ -1,8 +1,12 @@
 // RabbitMQ topology, declared (idempotently) by every process that connects:
 //   <prefix>.commands  direct exchange -> <prefix>.commands.<shard> quorum queues, one per
 //                      shard, single active consumer (one worker at a time per shard keeps
-//                      a channel's commands in order; standby workers take over on failure),
-//                      delivery limit -> dead-lettered to <prefix>.dead -> <prefix>.commands.dead
+//                      a channel's commands in order, whatever the workers' shard leases
+//                      say for a moment), a delivery limit as a backstop against a command
+//                      that crashes every worker -> <prefix>.dead
+//   <prefix>.dead      fanout -> <prefix>.commands.dead: refused commands (with the reason in
+//                      a header) and given-up ones; the worker drains it, records each and
+//                      tells its sender
 //   <prefix>.events    topic exchange; routing keys channel.<id>, user.<id>
 import type { Channel } from "amqplib";
 
@@ -28,7 +32,7 @@ export async function declareTopology(
   channel: Channel,
   names: TopologyNames,
   shards: number,
-  maxAttempts: number,
+  maxDeliveries: number,
 ) {
   await channel.assertExchange(names.commands, "direct", { durable: true });
   await channel.assertExchange(names.events, "topic", { durable: true });
@@ -42,8 +46,8 @@ export async function declareTopology(
       arguments: {
         "x-queue-type": "quorum",
         "x-single-active-consumer": true,
-        // The limit counts redeliveries: maxAttempts deliveries in all.
-        "x-delivery-limit": maxAttempts - 1,
+        // The limit counts redeliveries: maxDeliveries deliveries in all.
+        "x-delivery-limit": maxDeliveries - 1,
         "x-dead-letter-exchange": names.deadLetters,
       },
     });

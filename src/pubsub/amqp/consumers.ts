@@ -1,0 +1,307 @@
+// Consumers of the RabbitMQ adapter: command shards (each on its own channel, so one
+// shard can be handed to another worker without touching the others) and the
+// dead-letter queue.
+//
+// Order is kept by never requeueing: a batch is acked only once its handler settled
+// it; a batch that is not settled (the handler threw, the shard is handed over, the
+// connection is lost) is returned by closing the shard's channel, and a quorum queue
+// hands returned commands out again ahead of later ones, in their order.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Channel, ConsumeMessage } from "amqplib";
+import type { CommandBatchHandler, CommandConsumer, DeadLetterHandler } from "../bus.js";
+import type { Command } from "../commands.js";
+import { type AmqpBus, REFUSED_REASON_HEADER, type Session } from "./amqp-bus.js";
+
+/** What the bus re-attaches after a reconnection. */
+export interface AttachedConsumer {
+  attach(session: Session): void;
+  /** The session's connection is gone (its channels and deliveries with it). */
+  detach(session: Session): void;
+  stop(): Promise<void>;
+}
+
+type Log = ((message: string, error?: unknown) => void) | undefined;
+
+/** Pause before consuming a shard again after its batch was not settled. */
+const RESTART_PAUSE_MS = 500;
+
+interface ShardRun {
+  abort: AbortController;
+  /** The consuming channel, once open. */
+  channel?: Channel;
+  /** Resolves once the consumer is registered (or failed to). */
+  ready: Promise<void>;
+  /** The batches in progress, if any. */
+  flushing?: Promise<void>;
+}
+
+export class ShardConsumer implements CommandConsumer, AttachedConsumer {
+  readonly #wanted = new Set<number>();
+  readonly #runs = new Map<number, ShardRun>();
+  #session: Session | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly deps: {
+      bus: AmqpBus;
+      handler: CommandBatchHandler;
+      batchSize: number;
+      log: Log;
+      onStop: () => void;
+    },
+  ) {}
+
+  get shards(): ReadonlySet<number> {
+    return new Set(this.#wanted);
+  }
+
+  attach(session: Session) {
+    this.#session = session;
+    for (const shard of this.#wanted) this.#start(shard);
+  }
+
+  detach(session: Session) {
+    if (this.#session !== session) return;
+    this.#session = undefined;
+    for (const run of this.#runs.values()) run.abort.abort();
+    this.#runs.clear();
+  }
+
+  async add(shard: number) {
+    if (shard < 0 || shard >= this.deps.bus.shards) throw new Error(`no shard ${shard}`);
+    this.#wanted.add(shard);
+    await this.#start(shard)?.ready;
+  }
+
+  async remove(shard: number) {
+    this.#wanted.delete(shard);
+    const run = this.#runs.get(shard);
+    this.#runs.delete(shard);
+    if (run) await this.#close(run);
+  }
+
+  async stop() {
+    this.#stopped = true;
+    await Promise.all([...this.#wanted].map((shard) => this.remove(shard)));
+    this.deps.onStop();
+  }
+
+  /** Aborts the batch in progress, lets it finish, then returns what is left to the queue. */
+  async #close(run: ShardRun) {
+    run.abort.abort();
+    await run.ready;
+    await run.flushing;
+    await run.channel?.close().catch(() => {});
+  }
+
+  #start(shard: number): ShardRun | undefined {
+    const session = this.#session;
+    if (!session || this.#stopped || !this.#wanted.has(shard)) return undefined;
+    const existing = this.#runs.get(shard);
+    if (existing) return existing;
+    const run: ShardRun = { abort: new AbortController(), ready: Promise.resolve() };
+    this.#runs.set(shard, run);
+    run.ready = this.#consume(session, shard, run).catch((error) => {
+      this.deps.log?.(`amqp: consuming shard ${shard} failed`, error);
+      this.#restartLater(session, shard, run);
+    });
+    return run;
+  }
+
+  /** A run that ended on its own (not removed, session alive): consume again after a pause. */
+  #restartLater(session: Session, shard: number, run: ShardRun) {
+    run.abort.abort();
+    if (this.#runs.get(shard) !== run) return;
+    this.#runs.delete(shard);
+    void sleep(RESTART_PAUSE_MS).then(() => {
+      if (this.#session === session && this.deps.bus.isCurrent(session)) this.#start(shard);
+    });
+  }
+
+  async #consume(session: Session, shard: number, run: ShardRun) {
+    const channel = await session.connection.createChannel();
+    run.channel = channel;
+    channel.on("error", (error) => this.deps.log?.(`amqp shard ${shard} channel error`, error));
+    channel.on("close", () => {
+      if (!run.abort.signal.aborted) {
+        // Closed by the broker or by an unsettled batch: consumption must not just stop.
+        this.deps.log?.(`amqp: shard ${shard} channel closed; consuming again`);
+        this.#restartLater(session, shard, run);
+      }
+    });
+    if (run.abort.signal.aborted) {
+      await channel.close().catch(() => {});
+      return;
+    }
+    await channel.prefetch(this.deps.batchSize * 2);
+    const buffer: ConsumeMessage[] = [];
+    const flush = async () => {
+      while (buffer.length > 0 && !run.abort.signal.aborted) {
+        const deliveries = buffer.splice(0, this.deps.batchSize);
+        const settled = await this.#settle(session, channel, shard, deliveries, run.abort.signal);
+        if (!settled) {
+          // Not settled: give back this batch and everything after it, in order.
+          buffer.length = 0;
+          if (!run.abort.signal.aborted) await channel.close().catch(() => {});
+          return;
+        }
+      }
+    };
+    await channel.consume(this.deps.bus.names.shardQueue(shard), (delivery) => {
+      if (!delivery) {
+        // The broker cancelled this consumer (queue deleted or moved): consume again.
+        this.deps.log?.(`amqp: consumer of shard ${shard} cancelled by the broker`);
+        void channel.close().catch(() => {});
+        return;
+      }
+      buffer.push(delivery);
+      // Deliveries that arrive together are persisted together: the first schedules
+      // the flush, the rest of the burst joins its batch.
+      if (run.flushing) return;
+      run.flushing = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(flush)
+        .finally(() => {
+          run.flushing = undefined;
+        });
+    });
+  }
+
+  /** Hands one batch to the handler and acks it; false when it must be handed out again. */
+  async #settle(
+    session: Session,
+    channel: Channel,
+    shard: number,
+    deliveries: ConsumeMessage[],
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const ack = (delivery: ConsumeMessage) => {
+      try {
+        channel.ack(delivery);
+      } catch (error) {
+        // The channel died; the broker hands the command out again (handled idempotently).
+        this.deps.log?.("amqp ack failed (channel closed?)", error);
+      }
+    };
+    const parsed: Array<{ delivery: ConsumeMessage; command: Command }> = [];
+    const refused: Array<{ delivery: ConsumeMessage; reason: string }> = [];
+    for (const delivery of deliveries) {
+      try {
+        parsed.push({ delivery, command: JSON.parse(delivery.content.toString()) as Command });
+      } catch {
+        refused.push({ delivery, reason: "not a command (malformed JSON)" });
+      }
+    }
+    if (parsed.length > 0) {
+      let outcome: Awaited<ReturnType<CommandBatchHandler>>;
+      try {
+        outcome = await this.deps.handler(
+          parsed.map((p) => p.command),
+          { shard, signal },
+        );
+      } catch (error) {
+        if (!signal.aborted) this.deps.log?.(`shard ${shard}: batch not settled`, error);
+        return false;
+      }
+      const refusedIndexes = new Map(outcome?.refused?.map((r) => [r.index, r.reason]));
+      for (const [index, { delivery }] of parsed.entries()) {
+        const reason = refusedIndexes.get(index);
+        if (reason === undefined) ack(delivery);
+        else refused.push({ delivery, reason });
+      }
+    }
+    if (!this.deps.bus.isCurrent(session)) return false;
+    for (const { delivery, reason } of refused) {
+      try {
+        await this.deps.bus.deadLetter(
+          delivery.content,
+          (delivery.properties.headers ?? {}) as Record<string, unknown>,
+          reason,
+        );
+      } catch (error) {
+        this.deps.log?.("amqp: dead-lettering failed; the command comes back", error);
+        return false;
+      }
+      ack(delivery);
+    }
+    return true;
+  }
+}
+
+/** Hands every dead letter to the handler; a failing handler gets it again after a pause. */
+export class DeadLetterConsumer implements AttachedConsumer {
+  #channel: Channel | undefined;
+  #session: Session | undefined;
+  #stopped = false;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: { bus: AmqpBus; handler: DeadLetterHandler; log: Log }) {}
+
+  attach(session: Session) {
+    this.#session = session;
+    void this.#consume(session).catch((error) => {
+      this.deps.log?.("amqp: consuming dead letters failed", error);
+    });
+  }
+
+  detach(session: Session) {
+    if (this.#session === session) {
+      this.#session = undefined;
+      this.#channel = undefined;
+    }
+  }
+
+  async #consume(session: Session) {
+    const channel = await session.connection.createChannel();
+    channel.on("error", (error) => this.deps.log?.("amqp dead-letter channel error", error));
+    channel.on("close", () => {
+      if (this.#channel !== channel || this.#stopped) return;
+      this.#channel = undefined;
+      void sleep(RESTART_PAUSE_MS).then(() => {
+        if (this.#session === session && this.deps.bus.isCurrent(session)) this.attach(session);
+      });
+    });
+    this.#channel = channel;
+    await channel.prefetch(10);
+    await channel.consume(this.deps.bus.names.deadLetterQueue, (delivery) => {
+      if (!delivery) return void channel.close().catch(() => {});
+      const handling = this.#handle(channel, delivery).finally(() =>
+        this.#inFlight.delete(handling),
+      );
+      this.#inFlight.add(handling);
+    });
+  }
+
+  async #handle(channel: Channel, delivery: ConsumeMessage) {
+    let command: Command;
+    try {
+      command = JSON.parse(delivery.content.toString()) as Command;
+    } catch {
+      this.deps.log?.("amqp: a dead letter that is not a command was dropped");
+      return channel.ack(delivery);
+    }
+    const headers = delivery.properties.headers ?? {};
+    const death = (headers["x-death"] as Array<{ reason?: string }> | undefined)?.[0];
+    const reason =
+      typeof headers[REFUSED_REASON_HEADER] === "string"
+        ? (headers[REFUSED_REASON_HEADER] as string)
+        : `given up by the broker (${death?.reason ?? "unknown"})`;
+    try {
+      await this.deps.handler(command, reason);
+      channel.ack(delivery);
+    } catch (error) {
+      this.deps.log?.("dead-letter handler failed; retrying", error);
+      await sleep(RESTART_PAUSE_MS);
+      try {
+        channel.nack(delivery, false, true);
+      } catch {
+        // channel gone: the broker hands it out again
+      }
+    }
+  }
+
+  async stop() {
+    this.#stopped = true;
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#channel?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,68 @@
+// Is this failure the world's (the database or the broker is down, slow, failing over)
+// or the command's own? An outage pauses the shard and retries its batch for as long as
+// it lasts; only a command's own failure may lead to its refusal. When the error does
+// not say, the batch runner asks the services themselves (a health probe) before
+// blaming a command.
+import { BusUnavailableError } from "../pubsub/bus.js";
+
+/** SQLSTATE classes of a server that is unreachable, overloaded or going away. */
+const OUTAGE_SQLSTATE_CLASSES = ["08", "53", "57", "58", "40"];
+/** Single SQLSTATEs that mean "not now" (not accepting connections, lock not available). */
+const OUTAGE_SQLSTATES = new Set(["55000", "55006", "55P03"]);
+/** Prisma's codes for connection, pool, timeout and transaction-closed trouble. */
+const OUTAGE_PRISMA_CODES = new Set([
+  "P1001",
+  "P1002",
+  "P1008",
+  "P1017",
+  "P2024",
+  "P2028",
+  "P2034",
+]);
+/** Driver adapter error kinds (Prisma 7) that are about the connection, not the query. */
+const OUTAGE_ADAPTER_KINDS = new Set([
+  "DatabaseNotReachable",
+  "ConnectionClosed",
+  "SocketTimeout",
+  "TooManyConnections",
+  "TransactionAlreadyClosed",
+  "TlsConnectionError",
+]);
+const OUTAGE_NODE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+]);
+const OUTAGE_MESSAGES =
+  /connection terminated|connection (?:is )?closed|timeout exceeded when trying to connect|Can't reach database|server closed the connection/i;
+
+interface ErrorFields {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } };
+}
+
+export function isOutage(error: unknown, depth = 0): boolean {
+  if (error instanceof BusUnavailableError) return true;
+  if (typeof error !== "object" || error === null || depth > 4) return false;
+  const e = error as ErrorFields;
+  const code = typeof e.code === "string" ? e.code : undefined;
+  if (code && (OUTAGE_PRISMA_CODES.has(code) || OUTAGE_NODE_CODES.has(code))) return true;
+  if (code && isOutageSqlState(code)) return true;
+  const adapterCause = e.meta?.driverAdapterError?.cause;
+  if (typeof adapterCause?.kind === "string" && OUTAGE_ADAPTER_KINDS.has(adapterCause.kind))
+    return true;
+  if (typeof adapterCause?.code === "string" && isOutageSqlState(adapterCause.code)) return true;
+  if (typeof e.message === "string" && OUTAGE_MESSAGES.test(e.message)) return true;
+  return e.cause !== undefined && isOutage(e.cause, depth + 1);
+}
+
+function isOutageSqlState(code: string) {
+  if (!/^[0-9A-Z]{5}$/.test(code)) return false;
+  return OUTAGE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) || OUTAGE_SQLSTATES.has(code);
+}

@@ -1,0 +1,102 @@
+// The transactional outbox. A batch writes its events in its own transaction; they are
+// then published in id order per shard, with the broker's confirm, and deleted. A crash
+// or a broker outage between commit and publish loses nothing: the rows stay and the
+// next flush of that shard (the next batch, or the sweep for a shard nobody consumes)
+// publishes them. Events are therefore delivered at least once; subscribers drop repeats
+// (messages by seq).
+import { createHash } from "node:crypto";
+import type { PrismaClient } from "../db/database.js";
+import type { Bus } from "../pubsub/bus.js";
+import type { BusEvent } from "../pubsub/events.js";
+import type { Tx } from "./transaction.js";
+
+export interface OutboxEntry {
+  routingKey: string;
+  event: BusEvent;
+}
+
+/** Rows published per round trip of a flush. */
+const FLUSH_PAGE = 500;
+
+export async function writeOutbox(tx: Tx, shard: number, entries: OutboxEntry[]) {
+  if (entries.length === 0) return;
+  await tx.$executeRawUnsafe(
+    `INSERT INTO outbox_events (shard, routing_key, event, created_at)
+     SELECT $1, k, e::jsonb, now() AT TIME ZONE 'UTC'
+       FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(k, e, n) ORDER BY n`,
+    shard,
+    entries.map((e) => e.routingKey),
+    entries.map((e) => JSON.stringify(e.event)),
+  );
+}
+
+export class Outbox {
+  readonly #lockClass: number;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly bus: Bus,
+    namespace: string,
+  ) {
+    this.#lockClass = advisoryKey(`${namespace}:outbox`);
+  }
+
+  /**
+   * Publishes every event of `shard` still in the outbox, oldest first, and deletes them.
+   * Two flushes of one shard (a batch's and the sweep's) take turns on an advisory lock,
+   * so a shard's events leave in commit order. Throws when the broker or the database
+   * fails (the rows stay for the next flush).
+   */
+  async flush(shard: number): Promise<number> {
+    let published = 0;
+    for (;;) {
+      const count = await this.prisma.$transaction(
+        async (tx) => {
+          await tx.$queryRawUnsafe(
+            "SELECT 1 FROM pg_advisory_xact_lock($1::int, $2::int)",
+            this.#lockClass,
+            shard,
+          );
+          const rows = await tx.$queryRawUnsafe<
+            Array<{ id: bigint; routing_key: string; event: string }>
+          >(
+            `SELECT id, routing_key, event::text AS event FROM outbox_events
+              WHERE shard = $1 ORDER BY id LIMIT ${FLUSH_PAGE}`,
+            shard,
+          );
+          if (rows.length === 0) return 0;
+          await this.bus.publishEvents(
+            rows.map((row) => ({
+              routingKey: row.routing_key,
+              event: JSON.parse(row.event) as BusEvent,
+            })),
+          );
+          await tx.$executeRawUnsafe(
+            "DELETE FROM outbox_events WHERE id = ANY($1::bigint[])",
+            rows.map((row) => String(row.id)),
+          );
+          return rows.length;
+        },
+        // Publishing waits for the broker's confirms (at most its confirm timeout).
+        { timeout: 30_000, maxWait: 10_000 },
+      );
+      published += count;
+      if (count < FLUSH_PAGE) return published;
+    }
+  }
+
+  /** Shards with events older than `olderThanMs` (left by a crash or an outage). */
+  async staleShards(olderThanMs: number): Promise<number[]> {
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ shard: number }>>(
+      `SELECT DISTINCT shard FROM outbox_events
+        WHERE created_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => $1::float8 / 1000)`,
+      olderThanMs,
+    );
+    return rows.map((row) => Number(row.shard));
+  }
+}
+
+/** A stable positive int4 for an advisory lock key. */
+export function advisoryKey(name: string): number {
+  return createHash("sha1").update(name).digest().readUInt32BE(0) & 0x7fffffff;
+}

@@ -1,0 +1,107 @@
+// Persists one batch of one shard's commands in ONE transaction with multi-row
+// statements, and writes the events that announce it to the outbox in the same
+// transaction: either all of it happened and will be announced, or none of it.
+import type { PrismaClient } from "../db/database.js";
+import type {
+  Command,
+  DeleteMessageCommand,
+  EditMessageCommand,
+  ReceiptCommand,
+  SendMessageCommand,
+} from "../pubsub/commands.js";
+import { type MessagePayload, routingKeys } from "../pubsub/events.js";
+import { type OutboxEntry, writeOutbox } from "./outbox.js";
+import { loadMessagePayloads, loadPublicUsers } from "./payloads.js";
+import { deleteMessage, editMessage } from "./persist-changes.js";
+import { insertMessages } from "./persist-messages.js";
+import { applyReceipts, receiptPayloads } from "./persist-receipts.js";
+import { recordRefusals } from "./refusals.js";
+
+/** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: more than Prisma's default 5 s. */
+const TRANSACTION_TIMEOUT_MS = 30_000;
+
+const KNOWN_TYPES = new Set<string>([
+  "message.send",
+  "message.edit",
+  "message.delete",
+  "receipt.delivered",
+  "receipt.read",
+]);
+
+export async function persistBatch(
+  prisma: PrismaClient,
+  shard: number,
+  commands: Command[],
+): Promise<void> {
+  const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
+  const changes = commands.filter(
+    (c): c is EditMessageCommand | DeleteMessageCommand =>
+      c.type === "message.edit" || c.type === "message.delete",
+  );
+  const receipts = commands.filter(
+    (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
+  );
+  // A command of no known type can never succeed: failing makes the runner find and refuse it.
+  const unknown = commands.find((c) => !KNOWN_TYPES.has(c.type));
+  if (unknown) throw new Error(`unknown command type ${JSON.stringify(unknown.type)}`);
+
+  await prisma.$transaction(
+    async (tx) => {
+      const { inserted, refused } = await insertMessages(tx, sends);
+      const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
+      for (const command of changes) {
+        const done =
+          command.type === "message.edit"
+            ? await editMessage(tx, command)
+            : await deleteMessage(tx, command);
+        // Nothing changed: not allowed after all, already deleted, or a redelivery.
+        if (done)
+          changed.push({
+            id: command.messageId,
+            type: command.type === "message.edit" ? "message.updated" : "message.deleted",
+          });
+      }
+      // After the sends: a receipt may name a message of this very batch.
+      const receiptChanges = await applyReceipts(tx, receipts);
+
+      const events: OutboxEntry[] = [];
+      const payloads = await loadMessagePayloads(tx, [...inserted, ...changed.map((c) => c.id)]);
+      const created = new Map<string, MessagePayload[]>();
+      for (const id of inserted) {
+        const payload = payloads.get(id);
+        if (payload)
+          created.set(payload.channelId, [...(created.get(payload.channelId) ?? []), payload]);
+      }
+      // One event per channel carries all of its new messages, in seq order.
+      for (const [channelId, messages] of created) {
+        messages.sort((a, b) => a.seq - b.seq);
+        events.push({
+          routingKey: routingKeys.channel(channelId),
+          event: { type: "message.created", channelId, messages },
+        });
+      }
+      for (const change of changed) {
+        const message = payloads.get(change.id);
+        if (message)
+          events.push({
+            routingKey: routingKeys.channel(message.channelId),
+            event: { type: change.type, channelId: message.channelId, message },
+          });
+      }
+      if (receiptChanges.length > 0) {
+        const readers = await loadPublicUsers(tx, [
+          ...new Set(receiptChanges.map((c) => c.userId)),
+        ]);
+        for (const [channelId, list] of receiptPayloads(receiptChanges, readers)) {
+          events.push({
+            routingKey: routingKeys.channel(channelId),
+            event: { type: "receipts.updated", channelId, receipts: list },
+          });
+        }
+      }
+      events.push(...(await recordRefusals(tx, refused)));
+      await writeOutbox(tx, shard, events);
+    },
+    { timeout: TRANSACTION_TIMEOUT_MS, maxWait: 10_000 },
+  );
+}

@@ -1,0 +1,74 @@
+// Refused commands: recorded once (what became of a send, and the operator's dead-letter
+// log) and, for sends, told to the sender (`message.rejected` through the outbox). A
+// refusal seen again (a redelivered batch, the broker's copy in the dead-letter queue)
+// is neither recorded nor announced twice.
+import { createHash } from "node:crypto";
+import type { Command } from "../pubsub/commands.js";
+import { routingKeys } from "../pubsub/events.js";
+import type { OutboxEntry } from "./outbox.js";
+import type { Tx } from "./transaction.js";
+
+export interface Refusal {
+  command: Command;
+  reason: string;
+}
+
+/** Who a command speaks for, and its record id. Tolerant: a malformed command is recorded as it came. */
+function describe(command: Command) {
+  const c = command as unknown as Partial<Record<string, unknown>>;
+  const text = (value: unknown) => (typeof value === "string" ? value : "");
+  const userId = text(c.senderId) || text(c.editorId) || text(c.actorId) || text(c.userId);
+  const id =
+    command.type === "message.send" && text(c.messageId)
+      ? text(c.messageId)
+      : createHash("sha256").update(JSON.stringify(command)).digest("hex");
+  return {
+    id,
+    userId,
+    channelId: text(c.channelId),
+    clientMessageId: text(c.clientMessageId) || null,
+  };
+}
+
+/** Records the refusals not recorded yet; returns the events that tell their senders. */
+export async function recordRefusals(tx: Tx, refusals: Refusal[]): Promise<OutboxEntry[]> {
+  if (refusals.length === 0) return [];
+  const described = refusals.map((refusal) => ({ ...refusal, ...describe(refusal.command) }));
+  const recorded = await tx.$queryRawUnsafe<Array<{ id: string }>>(
+    `INSERT INTO refused_commands (id, type, channel_id, user_id, client_message_id, reason, command, refused_at)
+     SELECT id, type, channel_id, user_id, client_message_id, reason, command::jsonb, now() AT TIME ZONE 'UTC'
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+         AS r(id, type, channel_id, user_id, client_message_id, reason, command)
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id`,
+    described.map((r) => r.id),
+    described.map((r) => String(r.command.type)),
+    described.map((r) => r.channelId),
+    described.map((r) => r.userId),
+    described.map((r) => r.clientMessageId),
+    described.map((r) => r.reason),
+    // jsonb cannot hold \u0000: a command refused for a NUL byte must still be recorded.
+    described.map((r) => JSON.stringify(r.command).replaceAll("\\u0000", "\\ufffd")),
+  );
+  const fresh = new Set(recorded.map((row) => row.id));
+  const at = new Date().toISOString();
+  const events: OutboxEntry[] = [];
+  for (const refusal of described) {
+    if (!fresh.delete(refusal.id)) continue;
+    const { command } = refusal;
+    if (command.type !== "message.send" || !refusal.userId) continue;
+    // A sender whose message was refused must not wait for it forever.
+    events.push({
+      routingKey: routingKeys.user(refusal.userId),
+      event: {
+        type: "message.rejected",
+        channelId: command.channelId,
+        messageId: command.messageId,
+        clientMessageId: command.clientMessageId,
+        reason: refusal.reason,
+        at,
+      },
+    });
+  }
+  return events;
+}

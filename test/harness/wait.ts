@@ -1,0 +1,15 @@
+// Waiting for a condition instead of sleeping: polls until it holds, or fails with a
+// message after the timeout (the machines are shared and slow at times: be generous).
+import { setTimeout as sleep } from "node:timers/promises";
+
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  what = "condition",
+) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
