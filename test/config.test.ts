@@ -63,4 +63,18 @@ describe("loadConfig", () => {
   it.each(["", " "])("treats an empty PORT (%j) as unset, not as port 0", (port) => {
     expect(loadConfig({ PORT: port }).port).toBe(4000);
   });
+
+  it.each([
+    [{ ROLE: "api" }, /ROLE=api .* needs DATABASE_URL and AMQP_URL/],
+    [{ ROLE: "worker", DATABASE_URL: "postgresql://db/chat" }, /ROLE=worker .* needs AMQP_URL/],
+    [{ ROLE: "api", AMQP_URL: "amqp://mq" }, /ROLE=api .* needs DATABASE_URL \(/],
+  ])("refuses %j: a replica or worker on embedded services would share nothing", (env, message) => {
+    expect(configError(env).message).toMatch(message);
+  });
+
+  it("accepts ROLE=api and ROLE=worker with both URLs", () => {
+    const urls = { DATABASE_URL: "postgresql://db/chat", AMQP_URL: "amqp://mq" };
+    expect(loadConfig({ ROLE: "api", ...urls }).role).toBe("api");
+    expect(loadConfig({ ROLE: "worker", ...urls }).role).toBe("worker");
+  });
 });

@@ -12,10 +12,12 @@ import {
   MessageUpdatedDocument,
   RemoveGroupMemberDocument,
   SendMessageDocument,
+  SendStatusDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { record, settle } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 // Generous: these tests send in bursts; the limit itself is tested on `limited`.
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
@@ -65,6 +67,10 @@ function send(
     { input: { channelId, body, clientMessageId } },
     session.accessToken,
   );
+}
+
+function sendStatusOf(session: Session, clientMessageId: string) {
+  return mustRequest(server, SendStatusDocument, { clientMessageId }, session.accessToken);
 }
 
 describe("sending", () => {
@@ -118,6 +124,95 @@ describe("sending", () => {
     expect(events.map((e) => e.messageAdded.body)).toEqual(["once", "after"]);
     expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(2);
     live.stop();
+  });
+
+  it("a retry after the message is stored answers the stored message (seq, SENT, original time); sendStatus says STORED", async () => {
+    const { channelId } = await newChannel();
+    const key = randomUUID();
+    const first = await send(alice, channelId, "stored once", key);
+    expect(first.sendMessage.status).toBe("PENDING");
+    const prisma = server.database.db.prisma;
+    await until(
+      async () => (await prisma.message.count({ where: { id: first.sendMessage.id } })) === 1,
+    );
+    const retry = await send(alice, channelId, "stored once", key);
+    expect(retry.sendMessage).toMatchObject({
+      id: first.sendMessage.id,
+      seq: 1,
+      status: "SENT",
+      body: "stored once",
+    });
+    const stored = await prisma.message.findUniqueOrThrow({ where: { id: first.sendMessage.id } });
+    expect(retry.sendMessage.createdAt).toBe(stored.createdAt.toISOString());
+    const status = await mustRequest(
+      server,
+      SendStatusDocument,
+      { clientMessageId: key },
+      alice.accessToken,
+    );
+    expect(status.sendStatus).toMatchObject({
+      state: "STORED",
+      reason: null,
+      message: { id: first.sendMessage.id, seq: 1 },
+    });
+    // Keys are per sender: the same key is unknown (PENDING) for someone else.
+    const other = await mustRequest(
+      server,
+      SendStatusDocument,
+      { clientMessageId: key },
+      bob.accessToken,
+    );
+    expect(other.sendStatus).toMatchObject({ state: "PENDING", message: null });
+  });
+
+  it("a clientMessageId reused for a different body or channel is BAD_USER_INPUT naming the field", async () => {
+    const { channelId } = await newChannel();
+    const { channelId: otherChannel } = await newChannel();
+    const key = randomUUID();
+    const first = await send(alice, channelId, "original", key);
+    const prisma = server.database.db.prisma;
+    await until(
+      async () => (await prisma.message.count({ where: { id: first.sendMessage.id } })) === 1,
+    );
+    for (const [channel, body] of [
+      [channelId, "something else"],
+      [otherChannel, "original"],
+    ] as const) {
+      const result = await request(
+        server,
+        SendMessageDocument,
+        { input: { channelId: channel, body, clientMessageId: key } },
+        alice.accessToken,
+      );
+      expect(result.errors?.[0]?.extensions).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "input.clientMessageId",
+      });
+    }
+    expect(await prisma.message.count({ where: { clientMessageId: key } })).toBe(1);
+  });
+
+  it("a send refused by the worker (the sender left before it was stored) is REFUSED with its reason on sendStatus", async () => {
+    const { channelId } = await newChannel();
+    const prisma = server.database.db.prisma;
+    // Bob is removed straight in the database: the api's membership cache still says yes.
+    await send(bob, channelId, "warm the membership cache");
+    await prisma.channelMember.delete({
+      where: { channelId_userId: { channelId, userId: bob.user.id } },
+    });
+    const key = randomUUID();
+    const accepted = await send(bob, channelId, "too late", key);
+    expect(accepted.sendMessage.status).toBe("PENDING");
+    let status: Awaited<ReturnType<typeof sendStatusOf>> | undefined;
+    await until(async () => {
+      status = await sendStatusOf(bob, key);
+      return status.sendStatus.state !== "PENDING";
+    });
+    expect(status?.sendStatus).toMatchObject({
+      state: "REFUSED",
+      reason: "sender is not a member of the channel",
+      message: null,
+    });
   });
 
   it("rejects bad input with typed errors and enqueues nothing", async () => {
