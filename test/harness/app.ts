@@ -7,7 +7,10 @@ import { afterAll, beforeAll } from "vitest";
 import WebSocket from "ws";
 import { type App, buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
+import { AmqpBus } from "../../src/pubsub/amqp/amqp-bus.js";
+import { amqpUrl, uniquePrefix } from "./broker.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
+import { memcachedServers } from "./memcached.js";
 
 export const TEST_JWT_SECRET = "test-secret-test-secret-test-secret-0123456789";
 
@@ -45,15 +48,43 @@ export async function startApp(
   };
 }
 
-/** Registers beforeAll/afterAll hooks: one database and one app for the test file. */
+/**
+ * Registers beforeAll/afterAll hooks: one database and one app for the test file, on the
+ * real RabbitMQ and Memcached whenever they are available (always in CI), each app with
+ * a namespace of its own; the in-process twins only where those services are missing.
+ */
 export function useTestApp(env: Record<string, string> = {}) {
   const handle = {} as RunningApp;
+  let cleanupBroker: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    const database = await createTestDatabase();
-    Object.assign(handle, await startApp(database, env));
+    const [database, broker, memcached] = await Promise.all([
+      createTestDatabase(),
+      amqpUrl(),
+      memcachedServers(),
+    ]);
+    const namespace = uniquePrefix();
+    const services: Record<string, string> = {
+      NAMESPACE: namespace,
+      ...(broker ? { AMQP_URL: broker } : {}),
+      ...(memcached ? { MEMCACHED_SERVERS: memcached } : {}),
+      // Shard leases take their own connection to the file's database.
+      ...(broker && database.url ? { DATABASE_URL: database.url } : {}),
+    };
+    Object.assign(handle, await startApp(database, { ...services, ...env }));
+    if (broker)
+      cleanupBroker = async () => {
+        const bus = await AmqpBus.connect({
+          url: broker,
+          prefix: namespace,
+          shards: handle.app.config.commandShards,
+        });
+        await bus.deleteTopology();
+        await bus.close();
+      };
   }, 120_000);
   afterAll(async () => {
     await handle.app?.stop();
+    await cleanupBroker?.();
     await handle.database?.drop();
   });
   return handle;
