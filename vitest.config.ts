@@ -9,6 +9,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // The fault suite stops shared services: it runs alone (`npm run test:faults`).
+    exclude: ["test/faults/**", "node_modules/**"],
     // Each file owns a database and an app on its own port; files run in parallel
     // processes, tests inside a file in order.
     pool: "forks",

@@ -7,6 +7,8 @@ import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "../context.js";
+import { serviceUnavailable } from "../errors.js";
+import { isOutage } from "../outages.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
@@ -47,6 +49,16 @@ export function createYogaServer(services: Services): Yoga {
             nodes: error.nodes,
             path: error.path,
             extensions: { code: "BAD_USER_INPUT", field: "cursor" },
+          });
+        }
+        // The database or the broker is down or failing over: the client should retry,
+        // and be told so, rather than see an unexpected error.
+        if (isOutage(original) && error instanceof GraphQLError) {
+          const unavailable = serviceUnavailable();
+          return new GraphQLError(unavailable.message, {
+            nodes: error.nodes,
+            path: error.path,
+            extensions: unavailable.extensions,
           });
         }
         return maskError(error, message, isDev);

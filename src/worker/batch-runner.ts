@@ -7,9 +7,9 @@
 //   attempts only while the services answer (a health probe), and everything else is
 //   persisted.
 import { setTimeout as sleep } from "node:timers/promises";
+import { isOutage } from "../outages.js";
 import type { RefusedCommand } from "../pubsub/bus.js";
 import type { Command } from "../pubsub/commands.js";
-import { isOutage } from "./outages.js";
 
 export interface BatchRunnerOptions {
   /** Persists commands in one transaction (all or nothing). */

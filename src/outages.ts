@@ -1,9 +1,10 @@
 // Is this failure the world's (the database or the broker is down, slow, failing over)
-// or the command's own? An outage pauses the shard and retries its batch for as long as
-// it lasts; only a command's own failure may lead to its refusal. When the error does
-// not say, the batch runner asks the services themselves (a health probe) before
-// blaming a command.
-import { BusUnavailableError } from "../pubsub/bus.js";
+// or the request's own? One answer for the whole service: the worker pauses a shard and
+// retries its batch through an outage (only a command's own failure may lead to its
+// refusal), and the api answers SERVICE_UNAVAILABLE (retryable) instead of a masked
+// error. When the error does not say, the worker also asks the services themselves (a
+// health probe) before blaming a command.
+import { BusUnavailableError } from "./pubsub/bus.js";
 
 /** SQLSTATE classes of a server that is unreachable, overloaded or going away. */
 const OUTAGE_SQLSTATE_CLASSES = ["08", "53", "57", "58", "40"];

@@ -1,0 +1,170 @@
+// The fault suite: two api replicas and two workers as processes, senders sending at a
+// steady rate and retrying with the same clientMessageId, resuming readers, and ONE
+// fault injected mid-stream per scenario. After each: every accepted message is in
+// PostgreSQL exactly once, seq gapless, each channel in accept order; every reader has
+// every message once, in order; every send got an answer; nothing was refused (so no
+// dead-lettered send went unreported); no queue or consumer leaked (asked of the broker).
+import { readdirSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { until } from "../harness/wait.js";
+import {
+  type Conversation,
+  conversations,
+  createWorld,
+  type Follower,
+  follow,
+  refusedCount,
+  replicaQueues,
+  runService,
+  type SenderReport,
+  sendSteadily,
+  shardConsumers,
+  storedMessages,
+  type World,
+} from "./harness.js";
+
+/** Per scenario: CHANNELS senders x PER_CHANNEL messages, one every INTERVAL_MS each. */
+const CHANNELS = Number(process.env.FAULT_CHANNELS ?? 20);
+const PER_CHANNEL = Number(process.env.FAULT_MESSAGES_PER_CHANNEL ?? 100);
+const INTERVAL_MS = Number(process.env.FAULT_INTERVAL_MS ?? 150);
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+async function topology() {
+  world = await createWorld();
+  await Promise.all([
+    world.start("api", "api-a"),
+    world.start("api", "api-b"),
+    world.start("worker", "worker-1"),
+    world.start("worker", "worker-2"),
+  ]);
+  return world;
+}
+
+async function storedSoFar(w: World, conversationsList: Conversation[]) {
+  const client = new pg.Client({ connectionString: w.database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM messages WHERE channel_id = ANY($1::uuid[])",
+      [conversationsList.map((c) => c.channelId)],
+    );
+    return rows[0]?.n ?? 0;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Runs the load, injects `fault` once a quarter of the messages are stored, and checks
+ * every promise afterwards.
+ */
+async function scenario(w: World, fault: () => Promise<void>) {
+  const list = await conversations(w, CHANNELS);
+  const followers: Follower[] = list.map((c) => follow(w, c));
+  const sending: Promise<SenderReport[]> = Promise.all(
+    list.map((c) => sendSteadily(w, c, PER_CHANNEL, INTERVAL_MS)),
+  );
+  const total = CHANNELS * PER_CHANNEL;
+  await until(async () => (await storedSoFar(w, list)) >= total / 4, 120_000, "a quarter stored");
+  await fault();
+  // No sender is left without an answer: every send resolves (its retries included).
+  const reports = await sending;
+  await until(async () => (await storedSoFar(w, list)) >= total, 120_000, "every message stored");
+  await until(
+    () => followers.every((f) => (f.seqs.at(-1) ?? 0) >= PER_CHANNEL),
+    120_000,
+    "every reader caught up",
+  );
+  for (const follower of followers) follower.stop();
+
+  for (const [i, conversation] of list.entries()) {
+    const stored = await storedMessages(w, conversation.channelId);
+    // Exactly once, gapless, in the order the api accepted them.
+    expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: PER_CHANNEL }, (_, k) => k + 1));
+    expect(stored.map((m) => m.client_message_id)).toEqual(reports[i]?.accepted);
+    // Every reader has every message once, in order, across its resumptions.
+    expect(followers[i]?.seqs).toEqual(Array.from({ length: PER_CHANNEL }, (_, k) => k + 1));
+    expect(followers[i]?.bodies).toEqual(stored.map((m) => m.body));
+  }
+  expect(await refusedCount(w)).toBe(0);
+  // Nothing leaked: each shard has exactly one consumer, and the replicas' event queues
+  // go with the streams that used them.
+  await until(
+    async () => (await shardConsumers(w)).every((n) => n === 1),
+    30_000,
+    "one consumer per shard",
+  );
+  await until(async () => (await replicaQueues(w)) === 0, 30_000, "replica queues released");
+  const slowest = Math.max(...reports.map((r) => r.slowestAnswerMs));
+  const resumes = followers.reduce((sum, f) => sum + f.resumes, 0);
+  console.log(`  ${total} messages; slowest answer ${slowest} ms; ${resumes} resumptions`);
+}
+
+const postgresVersion = () => readdirSync("/etc/postgresql").sort().at(-1) as string;
+
+describe("faults", () => {
+  it("a worker SIGKILLed mid-batch: its shards move to the other, nothing lost or reordered", async () => {
+    const w = await topology();
+    await scenario(w, () => w.kill("worker-1"));
+  });
+
+  it("the database refusing connections for 10 s: shards pause and resume in order", async () => {
+    const w = await topology();
+    const name = new URL(w.database.url as string).pathname.slice(1);
+    await scenario(w, async () => {
+      const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+      await admin.connect();
+      try {
+        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+        await admin.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+          [name],
+        );
+        // The fault lasts 10 s (its length, not a wait for a condition).
+        await sleep(10_000);
+      } finally {
+        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+        await admin.end();
+      }
+    });
+  });
+
+  it("a PostgreSQL restart", async () => {
+    const w = await topology();
+    await scenario(w, () =>
+      runService(
+        "pg_ctlcluster",
+        "--skip-systemctl-redirect",
+        postgresVersion(),
+        "main",
+        "restart",
+      ),
+    );
+  });
+
+  it("a RabbitMQ restart", async () => {
+    const w = await topology();
+    await scenario(w, async () => {
+      await runService("rabbitmqctl", "-q", "stop_app");
+      await runService("rabbitmqctl", "-q", "start_app");
+      await runService("rabbitmqctl", "-q", "await_startup");
+    });
+  });
+
+  it("an api replica SIGKILLed: its readers resume on the other, its senders retry there", async () => {
+    const w = await topology();
+    await scenario(w, () => w.kill("api-a"));
+  });
+
+  it("a Memcached restart", async () => {
+    const w = await topology();
+    await scenario(w, () => w.memcached.restart());
+  });
+});
