@@ -76,6 +76,32 @@ const bodiesIn = (data: MessageAddedEverywhereSubscription[], channelId: string)
     .filter((m: Added) => m.channel.id === channelId)
     .map((m) => m.body);
 
+/**
+ * Sends until one arrives: a stream starts from what is stored when it subscribes, so the
+ * first message that arrives shows it is live (earlier ones are history).
+ */
+async function live(
+  stream: {
+    data: MessageAddedEverywhereSubscription[];
+    until: (
+      c: (d: MessageAddedEverywhereSubscription[]) => boolean,
+      t?: number,
+    ) => Promise<unknown>;
+  },
+  channelId: string,
+  body = "probe",
+) {
+  await waitFor(async () => {
+    await send(channelId, body);
+    return stream
+      .until((d) => bodiesIn(d, channelId).includes(body), 500)
+      .then(
+        () => true,
+        () => false,
+      );
+  });
+}
+
 describe("input", () => {
   it("afterSeq past the channel's last seq is BAD_USER_INPUT (afterSeq)", async () => {
     const bob = await registerUser(server);
@@ -117,10 +143,7 @@ describe("all-channels messageAdded", () => {
     const { channelId: first } = await group([bob]);
     const client = socket(bob);
     const everything = record(client, MessageAddedEverywhereDocument, {});
-    // Live once a message of the first channel arrives (with afterSeq-like replay, even one
-    // sent before the bind arrives: the stream starts from the position read before binding).
-    await send(first, "probe");
-    await everything.until((d) => bodiesIn(d, first).includes("probe"));
+    await live(everything, first);
 
     const { channelId: joined } = await group([]);
     await send(joined, "before bob joined");
@@ -144,8 +167,7 @@ describe("all-channels messageAdded", () => {
     const { channelId: first } = await group([bob]);
     const client = socket(bob);
     const everything = record(client, MessageAddedEverywhereDocument, {});
-    await send(first, "probe");
-    await everything.until((d) => bodiesIn(d, first).includes("probe"));
+    await live(everything, first);
     const { groupId, channelId: joined } = await group([]);
     await mustRequest(
       server,
@@ -166,8 +188,7 @@ describe("all-channels messageAdded", () => {
     const a = await group([bob]);
     const b = await group([bob]);
     const first = record(socket(bob), MessageAddedEverywhereDocument, {});
-    await send(a.channelId, "a1");
-    await first.until((d) => bodiesIn(d, a.channelId).includes("a1"));
+    await live(first, a.channelId, "a1");
     await send(b.channelId, "b1");
     const seen = await first.until((d) => bodiesIn(d, b.channelId).includes("b1"));
     const cursor = seen.at(-1)!.messageAdded.cursor;

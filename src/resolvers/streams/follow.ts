@@ -34,11 +34,15 @@ function isMembershipEvent(event: BusEvent): event is MembershipEvent {
 }
 
 export function tooSlow() {
-  return serviceUnavailable("Subscriber fell too far behind; resubscribe to resume.");
+  return serviceUnavailable(
+    "Subscriber fell too far behind; resubscribe with afterSeq (or after: the last cursor) to resume.",
+  );
 }
 
 export function interrupted() {
-  return serviceUnavailable("Live events were interrupted; resubscribe to resume.");
+  return serviceUnavailable(
+    "Live events were interrupted; resubscribe with afterSeq (or after: the last cursor) to resume.",
+  );
 }
 
 export function noLongerMember() {
