@@ -15,6 +15,7 @@ import { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import { openBus } from "./pubsub/open-bus.js";
 import { MembershipCache } from "./resolvers/membership-cache.js";
+import { AccessWatch } from "./resolvers/streams/access-watch.js";
 import { createHttpServer } from "./server/http-server.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createYogaServer } from "./server/yoga.js";
@@ -69,6 +70,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bus,
     cache,
     membershipCache: new MembershipCache(),
+    accessWatch: new AccessWatch(db.prisma, { log }),
     presence: new PresenceTracker({
       cache,
       serverId: config.serverId,
@@ -121,6 +123,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         await ws.close();
         httpServer.closeAllConnections();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        services.accessWatch.stop();
       });
       // Runs first on stop: sockets closing because this replica goes away must not
       // announce their users offline (they reconnect elsewhere; if not, others notice).

@@ -11,6 +11,7 @@ import type { Channel, User } from "./db/generated/prisma/client.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
+import type { AccessWatch } from "./resolvers/streams/access-watch.js";
 import type { RunningWorker } from "./worker/index.js";
 
 export interface Services {
@@ -23,6 +24,8 @@ export interface Services {
   /** Shared short-lived state: Memcached, or in-process in the embedded default. */
   cache: Cache;
   membershipCache: MembershipCache;
+  /** Memberships, blocks and presence visibility that live streams check per event. */
+  accessWatch: AccessWatch;
   /** Who is online across replicas (api role). */
   presence: PresenceTracker;
   /** The worker of this process (role `all` or `worker`), once started. */

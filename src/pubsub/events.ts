@@ -4,7 +4,8 @@
 
 /** Membership changed; live subscriptions use these to follow channels a user joins or leaves. */
 export type MembershipEvent =
-  | { type: "channel.joined"; channelId: string; userIds: string[] }
+  /** lastSeq: the channel's last seq when they joined (streams replay what came after it). */
+  | { type: "channel.joined"; channelId: string; userIds: string[]; lastSeq?: number }
   | { type: "channel.left"; channelId: string; userIds: string[] }
   | { type: "group.joined"; groupId: string; userIds: string[] }
   | { type: "group.left"; groupId: string; userIds: string[] }

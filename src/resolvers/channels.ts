@@ -4,12 +4,12 @@ import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
 import { requireChannelAccess, requireGroupRole } from "./access.js";
-import { isBlockedBetween } from "./contacts.js";
 import { DEFAULT_CHANNEL } from "./groups.js";
 import { addToChannel, changeMembership, lockGroup, removeFromChannels } from "./membership.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
+import { isBlockedBetween } from "./visibility.js";
 
 /** Slack-style names: lower case, digits, `-` and `_`, at most 80 characters. */
 const channelName = z
@@ -129,7 +129,7 @@ export async function directChannel(ctx: Context, rawUserId: unknown): Promise<s
   if (userId === viewerId)
     throw badUserInput("userId", "userId: cannot open a conversation with yourself");
   if (!(await ctx.prisma.user.count({ where: { id: userId } }))) throw notFound("User", "userId");
-  if (await isBlockedBetween(ctx, viewerId, userId))
+  if (await isBlockedBetween(ctx.prisma, viewerId, userId))
     throw forbidden("You cannot message this user.");
 
   const key = directKey(viewerId, userId);

@@ -42,6 +42,8 @@ export async function blockUser(ctx: Context, rawUserId: unknown): Promise<boole
     create: { ownerId: viewerId, contactId: userId, blocked: true },
     update: { blocked: true },
   });
+  // Live streams of this process re-read blocks now; other replicas within their bound.
+  ctx.services.accessWatch.refreshSoon();
   return true;
 }
 
@@ -50,24 +52,11 @@ export async function unblockUser(ctx: Context, rawUserId: unknown): Promise<boo
   await ctx.prisma.contact.deleteMany({
     where: { ownerId: viewerId, contactId: userId, blocked: true },
   });
+  ctx.services.accessWatch.refreshSoon();
   return true;
 }
 
 /** The viewer's contact list (blocks are not contacts). */
 export function contactListFilter(ctx: Context): Prisma.ContactWhereInput {
   return { ownerId: requireViewerId(ctx), blocked: false };
-}
-
-/** Whether either user has blocked the other. */
-export async function isBlockedBetween(ctx: Context, a: string, b: string): Promise<boolean> {
-  const count = await ctx.prisma.contact.count({
-    where: {
-      blocked: true,
-      OR: [
-        { ownerId: a, contactId: b },
-        { ownerId: b, contactId: a },
-      ],
-    },
-  });
-  return count > 0;
 }

@@ -23,6 +23,8 @@ export async function changeMembership<T>(
     if (event.type === "channel.joined" || event.type === "channel.left") {
       ctx.services.membershipCache.forget(event.channelId, event.userIds);
     }
+    // This process's live streams learn at once, even if the bus loses the event.
+    ctx.services.accessWatch.applyMembership(event);
   }
   try {
     await ctx.services.bus.publishEvents(
@@ -65,7 +67,7 @@ export async function addToChannel(
     select: { userId: true },
   });
   const ids = added.map((row) => row.userId);
-  if (ids.length > 0) events.push({ type: "channel.joined", channelId, userIds: ids });
+  if (ids.length > 0) events.push({ type: "channel.joined", channelId, userIds: ids, lastSeq });
   return ids;
 }
 

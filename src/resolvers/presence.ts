@@ -4,12 +4,14 @@
 import { z } from "zod";
 import type { Context } from "../context.js";
 import { serviceUnavailable } from "../errors.js";
-import { BusUnavailableError } from "../pubsub/bus.js";
-import { EventQueue } from "../pubsub/event-queue.js";
-import { type BusEvent, routingKeys } from "../pubsub/events.js";
+import { type BusEvent, type PresenceEvent, routingKeys } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
+import { viaBus } from "./bus-errors.js";
+import { EventQueue } from "./streams/event-queue.js";
+import { AuthorizedGate } from "./streams/follow.js";
 import { id, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
+import { visibilitySql } from "./visibility.js";
 
 export interface PresenceView {
   userId: string;
@@ -27,12 +29,7 @@ async function visibleAmong(ctx: Context, viewerId: string, ids: string[]): Prom
   if (ids.length === 0) return [];
   const rows = await ctx.prisma.$queryRawUnsafe<Array<{ id: string }>>(
     `SELECT u.id::text FROM users u
-      WHERE u.id = ANY($2::uuid[])
-        AND NOT EXISTS (SELECT 1 FROM contacts b WHERE b.owner_id = u.id AND b.contact_id = $1::uuid AND b.blocked)
-        AND (u.id = $1::uuid
-             OR EXISTS (SELECT 1 FROM contacts c WHERE c.owner_id = $1::uuid AND c.contact_id = u.id AND NOT c.blocked)
-             OR EXISTS (SELECT 1 FROM channel_members a JOIN channel_members o ON o.channel_id = a.channel_id
-                         WHERE a.user_id = $1::uuid AND o.user_id = u.id))`,
+      WHERE u.id = ANY($2::uuid[]) AND ${visibilitySql.presenceVisible("$1::uuid", "u.id")}`,
     viewerId,
     ids,
   );
@@ -80,42 +77,62 @@ export async function presence(ctx: Context, rawIds: unknown): Promise<PresenceV
   }));
 }
 
-/** Transitions of the given users (default: contacts and direct partners) the viewer may see. */
+/**
+ * Transitions of the given users (default: contacts and direct partners) the viewer may
+ * see, re-checked per event: someone who blocks the viewer (or stops sharing anything
+ * with them) is no longer shown, within the access watch's bound.
+ */
 export async function presenceChanged(ctx: Context, rawIds: unknown) {
   const viewerId = requireViewerId(ctx);
   const watched =
     rawIds === null || rawIds === undefined
       ? await defaultWatchList(ctx, viewerId)
       : await visibleAmong(ctx, viewerId, [...new Set(parseInput(userIds, rawIds, "userIds"))]);
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = () => Promise.all(stops.map((stop) => stop()));
   const queue = new EventQueue<PresenceView>(async () => {
-    await Promise.all(stops.map((stop) => stop()));
+    await stopAll();
   });
+  const watch = ctx.services.accessWatch;
   // Several replicas may announce the same transition: pass on changes only.
   const last = new Map<string, string>();
+  const gate = new AuthorizedGate<PresenceEvent>(
+    watch,
+    (event) => (watch.canSeePresence(viewerId, event.userId) ? event : null),
+    (event) => {
+      if (last.get(event.userId) === event.status) return;
+      last.set(event.userId, event.status);
+      queue.push({
+        userId: event.userId,
+        ...(event.user ? { user: fromPublicUserPayload(event.user) } : {}),
+        status: event.status,
+        lastSeenAt: event.lastSeenAt ? new Date(event.lastSeenAt) : null,
+      });
+    },
+    (error) => queue.fail(error),
+  );
   const onEvent = (event: BusEvent) => {
-    if (event.type !== "presence.changed" || last.get(event.userId) === event.status) return;
-    last.set(event.userId, event.status);
-    queue.push({
-      userId: event.userId,
-      ...(event.user ? { user: fromPublicUserPayload(event.user) } : {}),
-      status: event.status,
-      lastSeenAt: event.lastSeenAt ? new Date(event.lastSeenAt) : null,
-    });
+    if (event.type === "presence.changed") gate.offer(event);
   };
   try {
+    // Registered together: one read for all of them.
+    const registered = await Promise.allSettled(
+      watched.map((subjectId) => watch.watch({ kind: "presence", viewerId, subjectId })),
+    );
+    for (const result of registered) if (result.status === "fulfilled") stops.push(result.value);
+    for (const result of registered) if (result.status === "rejected") throw result.reason;
     for (const userId of watched) {
       stops.push(
-        await ctx.services.bus.listen(routingKeys.presence(userId), onEvent, {
-          onInterrupted: () =>
-            queue.fail(serviceUnavailable("Presence events were interrupted; resubscribe.")),
-        }),
+        await viaBus(() =>
+          ctx.services.bus.listen(routingKeys.presence(userId), onEvent, {
+            onInterrupted: () =>
+              queue.fail(serviceUnavailable("Presence events were interrupted; resubscribe.")),
+          }),
+        ),
       );
     }
   } catch (error) {
-    await Promise.all(stops.map((stop) => stop()));
-    if (error instanceof BusUnavailableError)
-      throw serviceUnavailable("Live events are unavailable; retry shortly.");
+    await stopAll();
     throw error;
   }
   return queue;

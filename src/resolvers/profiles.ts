@@ -6,6 +6,7 @@ import { notFound } from "../errors.js";
 import { forgetProfile } from "./profiles-cache.js";
 import { displayName, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
+import { notBlockedBy } from "./visibility.js";
 
 const updateProfileInput = z.object({
   displayName: displayName.optional(),
@@ -61,6 +62,6 @@ export function userSearchFilter(ctx: Context, rawSearch: unknown): Prisma.UserW
           ],
         }
       : {}),
-    contacts: { none: { contactId: viewerId, blocked: true } },
+    ...notBlockedBy(viewerId),
   };
 }

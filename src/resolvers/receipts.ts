@@ -1,5 +1,6 @@
 // Delivery and read receipts: validated here, persisted by the worker (through the bus,
-// like messages), announced to the channel.
+// like messages), announced to the channel: every current member receives them live
+// (across a block in a direct channel, nobody), and only members may read them.
 import { z } from "zod";
 import type { Context } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
@@ -9,6 +10,8 @@ import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user
 import { requireChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
+import { EventQueue } from "./streams/event-queue.js";
+import { followAllChannels, followChannel, tooSlow } from "./streams/follow.js";
 import { id, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -136,4 +139,37 @@ export async function messageStatuses(
   );
   const found = new Map(rows.map((row) => [row.message_id, row.status]));
   return messageIds.map((messageId) => found.get(messageId) ?? "SENT");
+}
+
+/** Receipts moving forward in one channel or in all of the viewer's, for members only. */
+export async function receiptUpdated(ctx: Context, args: { channelId?: unknown }) {
+  let stop: (() => Promise<void>) | undefined;
+  const queue = new EventQueue<ReturnType<typeof receiptFromPayload>>(
+    () => stop?.(),
+    10_000,
+    tooSlow,
+  );
+  const handlers = {
+    onEvent: (event: { type: string; receipts?: ReceiptPayload[] }) => {
+      if (event.type === "receipts.updated")
+        for (const receipt of event.receipts ?? []) queue.push(receiptFromPayload(receipt));
+    },
+    onFail: (error: unknown) => queue.fail(error),
+  };
+  const following =
+    args.channelId === null || args.channelId === undefined
+      ? await followAllChannels(ctx, handlers)
+      : await followChannel(
+          ctx,
+          (await requireChannelAccess(ctx, args.channelId, "channelId", "member")).id,
+          handlers,
+        );
+  stop = following.stop;
+  if (queue.closed) await following.stop();
+  return queue;
+}
+
+/** Rule: a message's receipts are for the members of its channel (FORBIDDEN for viewers who are not). */
+export async function requireReceiptAccess(ctx: Context, channelId: string) {
+  await requireChannelAccess(ctx, channelId, "receipts", "member");
 }

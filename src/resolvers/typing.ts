@@ -1,13 +1,14 @@
 // Typing indicators: straight to the event exchange (no worker, no database write),
 // rate limited per user, ending by themselves TYPING_TTL_SECONDS after the last refresh.
 import type { Context } from "../context.js";
-import { forbidden, serviceUnavailable } from "../errors.js";
 import { recordTyping, TYPING_TTL_SECONDS } from "../presence/typing-state.js";
-import { EventQueue } from "../pubsub/event-queue.js";
-import { type BusEvent, type PublicUserPayload, routingKeys } from "../pubsub/events.js";
+import { type PublicUserPayload, routingKeys } from "../pubsub/events.js";
 import { requireChannelAccess } from "./access.js";
+import { viaBus } from "./bus-errors.js";
 import { publicProfile } from "./profiles-cache.js";
 import { consume, type Limit } from "./rate-limits.js";
+import { EventQueue } from "./streams/event-queue.js";
+import { type ChannelEvent, followChannel } from "./streams/follow.js";
 import { requireViewerId } from "./viewer.js";
 
 /** A client refreshes about every 3 s while typing; 20 per 10 s leaves room for several channels. */
@@ -35,39 +36,38 @@ export async function setTyping(
   await consume(ctx, TYPING_LIMIT, viewerId);
   const user = await publicProfile(ctx, viewerId);
   await recordTyping(ctx.services.cache, user, channelId, isTyping);
-  await ctx.services.bus.publishEvents([
-    {
-      routingKey: routingKeys.channel(channelId),
-      event: { type: "typing", channelId, user, isTyping, at: new Date().toISOString() },
-    },
-  ]);
+  await viaBus(() =>
+    ctx.services.bus.publishEvents([
+      {
+        routingKey: routingKeys.channel(channelId),
+        event: { type: "typing", channelId, user, isTyping, at: new Date().toISOString() },
+      },
+    ]),
+  );
   return true;
 }
 
 /**
- * Who is typing in a channel, for its other members. Each typer's state ends by itself
+ * Who is typing in a channel, for its other members (never across a block in a direct
+ * channel; ends with FORBIDDEN when the viewer leaves). Each typer's state ends by itself
  * when no refresh came for TYPING_TTL_SECONDS (a client that vanished mid-word).
  */
 export async function typingStream(ctx: Context, rawChannelId: unknown) {
   const viewerId = requireViewerId(ctx);
   const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
   const timers = new Map<string, NodeJS.Timeout>();
-  let unlisten: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<void>) | undefined;
   const queue = new EventQueue<TypingView>(async () => {
     for (const timer of timers.values()) clearTimeout(timer);
     timers.clear();
-    await unlisten?.();
+    await stop?.();
   });
   const stopped = (user: PublicUserPayload) => {
     clearTimeout(timers.get(user.id));
     if (timers.delete(user.id))
       queue.push({ channelId: access.id, user, isTyping: false, at: new Date() });
   };
-  const onEvent = (event: BusEvent) => {
-    if (event.type === "channel.left" && event.userIds.includes(viewerId)) {
-      queue.fail(forbidden("You are no longer a member of this channel."));
-      return;
-    }
+  const onEvent = (event: ChannelEvent) => {
     if (event.type !== "typing" || event.user.id === viewerId) return;
     if (!event.isTyping) return stopped(event.user);
     // Only transitions go out: a refresh just extends the state.
@@ -85,9 +85,11 @@ export async function typingStream(ctx: Context, rawChannelId: unknown) {
       setTimeout(() => stopped(event.user), TYPING_TTL_SECONDS * 1000),
     );
   };
-  unlisten = await ctx.services.bus.listen(routingKeys.channel(access.id), onEvent, {
-    onInterrupted: () =>
-      queue.fail(serviceUnavailable("Live events were interrupted; resubscribe.")),
+  const following = await followChannel(ctx, access.id, {
+    onEvent,
+    onFail: (error) => queue.fail(error),
   });
+  stop = following.stop;
+  if (queue.closed) await following.stop();
   return queue;
 }

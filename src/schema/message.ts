@@ -1,7 +1,7 @@
 // Messages: the Message type (from a stored row, an event payload, or sendMessage's
 // answer), history, sending/editing/deleting, and the live subscriptions.
 import type { Message } from "../db/generated/prisma/client.js";
-import * as live from "../resolvers/live-messages.js";
+import * as live from "../resolvers/message-streams.js";
 import * as messages from "../resolvers/messages.js";
 import { type SendStatusView, sendStatus } from "../resolvers/send-status.js";
 import { builder } from "./builder.js";
@@ -60,6 +60,12 @@ export const MessageRef = builder.prismaObject("Message", {
           throw new Error(`sender ${message.senderId} of message ${message.id} is missing`);
         return sender as never;
       },
+    }),
+    cursor: t.string({
+      nullable: true,
+      description:
+        "On the all-channels messageAdded stream only: its position after this message. Keep the last one and resubscribe with messageAdded(after: cursor) to get exactly what was missed in every channel.",
+      resolve: (message) => (message as { cursor?: string }).cursor ?? null,
     }),
     channel: t.field({
       type: ChannelRef,
@@ -202,9 +208,15 @@ builder.subscriptionFields((t) => ({
   messageAdded: t.field({
     type: MessageRef,
     description:
-      "New messages of one channel, or of all the viewer's channels (including ones joined later) when channelId is omitted. With afterSeq (one channel only) the missed messages come first, then live ones, with no gap or repeat. Ends with FORBIDDEN when the viewer leaves the channel.",
+      "New messages of one channel, or of all the viewer's channels (including ones joined later, from their join) when channelId is omitted. Resume one channel with afterSeq (at most its last seq), or the all-channels stream with after (the last `cursor` it gave): missed messages come first, then live ones, with no gap or repeat. The one-channel stream ends with FORBIDDEN when the viewer leaves the channel.",
     authScopes: { signedIn: true },
-    args: { channelId: t.arg.id(), afterSeq: t.arg.int() },
+    args: {
+      channelId: t.arg.id(),
+      afterSeq: t.arg.int(),
+      after: t.arg.string({
+        description: "Resume the all-channels stream after this `cursor` (from Message.cursor).",
+      }),
+    },
     subscribe: (_root, args, ctx) => live.messageAdded(ctx, args),
     resolve: (message) => asMessage(message),
   }),

@@ -1,6 +1,5 @@
 // Receipts: per-recipient delivery and read state, the mutations that move it forward,
 // and the live stream of changes.
-import * as live from "../resolvers/live-messages.js";
 import * as receipts from "../resolvers/receipts.js";
 import { builder } from "./builder.js";
 import { MessageRef } from "./message.js";
@@ -45,16 +44,20 @@ const ReceiptRef = builder.objectRef<Receipt>("Receipt").implement({
 builder.prismaObjectField(MessageRef, "receipts", (t) =>
   t.field({
     type: [ReceiptRef],
-    description: "Every recipient's state (the sender is not a recipient).",
+    description:
+      "Every recipient's state (the sender is not a recipient). For members of the channel only (FORBIDDEN otherwise).",
     select: {
+      channelId: true,
       recipients: { select: { userId: true, status: true, deliveredAt: true, readAt: true } },
     },
-    resolve: (message) =>
-      message.recipients.map((row) => ({
+    resolve: async (message, _args, ctx) => {
+      await receipts.requireReceiptAccess(ctx, message.channelId);
+      return message.recipients.map((row) => ({
         ...row,
         messageId: message.id,
         at: row.readAt ?? row.deliveredAt,
-      })),
+      }));
+    },
   }),
 );
 
@@ -77,10 +80,11 @@ builder.mutationFields((t) => ({
 builder.subscriptionField("receiptUpdated", (t) =>
   t.field({
     type: ReceiptRef,
-    description: "Receipts moving forward in one channel, or in all the viewer's channels.",
+    description:
+      "Receipts moving forward in one channel, or in all the viewer's channels: every member of a channel sees them (never across a block in a direct channel); ends with FORBIDDEN when the viewer leaves the channel.",
     authScopes: { signedIn: true },
     args: { channelId: t.arg.id() },
-    subscribe: (_root, args, ctx) => live.receiptUpdated(ctx, args),
+    subscribe: (_root, args, ctx) => receipts.receiptUpdated(ctx, args),
     resolve: (receipt) => receipt,
   }),
 );

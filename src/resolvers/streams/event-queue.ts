@@ -1,6 +1,9 @@
 // An async iterable fed by callbacks (bus listeners), for subscription resolvers.
 // Bounded: a consumer that falls this far behind (a stalled socket) is ended with an
 // error instead of growing the server's memory; it can resume from its last position.
+// A producer (a replay from PostgreSQL) is asked for more only when the consumer has
+// read what is queued, so a resume costs one page of memory whatever it missed:
+// graphql-ws asks for the next result only once the previous one was written out.
 export class EventQueue<T> implements AsyncIterableIterator<T> {
   readonly #items: T[] = [];
   #waiting: ((result: IteratorResult<T>) => void) | undefined;
@@ -8,6 +11,9 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   #error: unknown;
   #done = false;
   readonly #onReturn: () => Promise<void> | void;
+  #producer: (() => Promise<boolean>) | undefined;
+  #producing = false;
+  #highWater = 0;
 
   constructor(
     onReturn: () => Promise<void> | void,
@@ -23,6 +29,20 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     return this.#done || this.#error !== undefined;
   }
 
+  /** Most items that were ever waiting at once (memory per subscriber; tests assert it). */
+  get highWater() {
+    return this.#highWater;
+  }
+
+  /**
+   * Pulls from `produce` whenever the consumer is waiting with nothing queued. `produce`
+   * pushes what it has (a page) and resolves false once it has nothing more.
+   */
+  pullFrom(produce: () => Promise<boolean>) {
+    this.#producer = produce;
+    if (this.#waiting) this.#produce();
+  }
+
   push(item: T) {
     // Nothing after a failure: a removed member must not get one more message, and an
     // overflowed stream must end at its last delivered item so a resume leaves no gap.
@@ -35,12 +55,14 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     }
     if (this.#items.length >= this.limit) return this.fail(this.overflowError());
     this.#items.push(item);
+    if (this.#items.length > this.#highWater) this.#highWater = this.#items.length;
   }
 
   /** Ends the stream with an error after what is already queued. */
   fail(error: unknown) {
-    if (this.#done) return;
+    if (this.#done || this.#error !== undefined) return;
     this.#error = error;
+    this.#producer = undefined;
     if (this.#failWaiting) {
       const reject = this.#failWaiting;
       this.#waiting = this.#failWaiting = undefined;
@@ -58,10 +80,30 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
       return Promise.reject(error);
     }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
+    const next = new Promise<IteratorResult<T>>((resolve, reject) => {
       this.#waiting = resolve;
       this.#failWaiting = reject;
     });
+    this.#produce();
+    return next;
+  }
+
+  #produce() {
+    const produce = this.#producer;
+    if (!produce || this.#producing || this.closed) return;
+    this.#producing = true;
+    produce().then(
+      (more) => {
+        this.#producing = false;
+        if (!more && this.#producer === produce) this.#producer = undefined;
+        // A page may have produced nothing deliverable: ask again while someone waits.
+        if (this.#waiting) this.#produce();
+      },
+      (error) => {
+        this.#producing = false;
+        this.fail(error);
+      },
+    );
   }
 
   async return(): Promise<IteratorResult<T>> {
@@ -81,6 +123,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     this.#done = true;
     this.#error = undefined;
     this.#items.length = 0;
+    this.#producer = undefined;
     Promise.resolve()
       .then(() => this.#onReturn())
       .catch((error) => console.error("event stream cleanup failed", error));

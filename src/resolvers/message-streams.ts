@@ -1,0 +1,226 @@
+// The live message streams: messageAdded (one channel, resumable with afterSeq; or every
+// channel of the viewer, resumable with a cursor), messageUpdated and messageRejected.
+// Following, per-event authorization and the replay seam live in streams/.
+import type { Context } from "../context.js";
+import { badUserInput } from "../errors.js";
+import type { MessagePayload } from "../pubsub/events.js";
+import { routingKeys } from "../pubsub/events.js";
+import { requireChannelAccess } from "./access.js";
+import { viaBus } from "./bus-errors.js";
+import { type MessageView, messageFromPayload } from "./messages.js";
+import { EventQueue } from "./streams/event-queue.js";
+import {
+  type ChannelEvent,
+  type FollowHandlers,
+  type Following,
+  followAllChannels,
+  followChannel,
+  interrupted,
+  tooSlow,
+} from "./streams/follow.js";
+import { DEFAULT_SEAM_LIMITS, MessageSeam, type SeamLimits } from "./streams/message-seam.js";
+import { decodeStreamCursor, encodeStreamCursor } from "./streams/stream-cursor.js";
+import { requireViewerId } from "./viewer.js";
+
+/** Most results queued for a slow consumer before its stream ends (it resumes). */
+const QUEUE_LIMIT = 10_000;
+
+/** Recipient sets, computed once per message however many local subscribers check them. */
+const recipientSets = new WeakMap<MessagePayload, Set<string>>();
+function recipientsOf(message: MessagePayload) {
+  let set = recipientSets.get(message);
+  if (!set) {
+    set = new Set(message.recipientIds);
+    recipientSets.set(message, set);
+  }
+  return set;
+}
+
+/** The resolved view of a payload, built once and shared by every local subscriber. */
+const views = new WeakMap<MessagePayload, MessageView>();
+function sharedView(message: MessagePayload) {
+  let view = views.get(message);
+  if (!view) {
+    view = messageFromPayload(message, true);
+    views.set(message, view);
+  }
+  return view;
+}
+
+/** A message as one all-channels stream delivers it: the shared view plus this stream's cursor. */
+export type StreamedMessage = MessageView & { cursor?: string };
+
+/** Follows one channel or all; stops following when the stream ends. */
+async function follow(
+  ctx: Context,
+  channelId: string | null,
+  queue: Pick<EventQueue<unknown>, "fail" | "closed">,
+  handlers: Omit<FollowHandlers, "onFail">,
+  stop: { current?: () => Promise<void> },
+): Promise<Following> {
+  const all = { ...handlers, onFail: (error: unknown) => queue.fail(error) };
+  const following = channelId
+    ? await followChannel(ctx, channelId, all)
+    : await followAllChannels(ctx, all);
+  stop.current = following.stop;
+  if (queue.closed) await following.stop();
+  return following;
+}
+
+export async function messageAdded(
+  ctx: Context,
+  args: { channelId?: unknown; afterSeq?: number | null; after?: string | null },
+  limits: SeamLimits = DEFAULT_SEAM_LIMITS,
+) {
+  const viewerId = requireViewerId(ctx);
+  const single = args.channelId !== null && args.channelId !== undefined;
+  const hasAfterSeq = args.afterSeq !== null && args.afterSeq !== undefined;
+  const hasAfter = args.after !== null && args.after !== undefined;
+  if (hasAfterSeq && !single)
+    throw badUserInput("afterSeq", "afterSeq: resume one channel at a time (give channelId)");
+  if (hasAfter && single)
+    throw badUserInput("after", "after: resumes the all-channels stream; use afterSeq");
+  if (hasAfterSeq && (!Number.isInteger(args.afterSeq) || (args.afterSeq as number) < 0))
+    throw badUserInput("afterSeq", "afterSeq: must be a non-negative integer");
+  const cursor = hasAfter ? decodeStreamCursor(String(args.after), "after") : undefined;
+
+  const stop: { current?: () => Promise<void> } = {};
+  const queue = new EventQueue<StreamedMessage>(() => stop.current?.(), QUEUE_LIMIT, tooSlow);
+  const emit = single
+    ? (message: MessageView) => queue.push(message)
+    : (message: MessageView) => {
+        // Per stream, without copying the shared view: the cursor sits on top of it.
+        const streamed: StreamedMessage = Object.create(message);
+        streamed.cursor = encodeStreamCursor(seam.positions());
+        queue.push(streamed);
+      };
+  const seam = new MessageSeam(queue, ctx.prisma, emit, sharedView, limits);
+  const onEvent = (event: ChannelEvent) => {
+    if (event.type !== "message.created") return;
+    // Belt and braces beside membership: the worker wrote who received each message.
+    seam.live(
+      event.messages.filter((m) => m.senderId === viewerId || recipientsOf(m).has(viewerId)),
+    );
+  };
+
+  if (single) {
+    const access = await requireChannelAccess(ctx, args.channelId, "channelId", "member");
+    if (hasAfterSeq) {
+      const { lastSeq } = await ctx.prisma.channel.findUniqueOrThrow({
+        where: { id: access.id },
+        select: { lastSeq: true },
+      });
+      if ((args.afterSeq as number) > lastSeq)
+        throw badUserInput("afterSeq", `afterSeq: the channel's last message is ${lastSeq}`);
+    }
+    seam.expect(access.id);
+    await follow(ctx, access.id, queue, { onEvent }, stop);
+    if (hasAfterSeq) seam.startAt(access.id, args.afterSeq as number);
+    else seam.startLive(access.id);
+    return queue;
+  }
+
+  // Read BEFORE binding: whatever is stored after these positions is replayed.
+  const known = new Map(
+    (
+      await ctx.prisma.channelMember.findMany({
+        where: { userId: viewerId },
+        select: { channelId: true, lastReadSeq: true, channel: { select: { lastSeq: true } } },
+      })
+    ).map((m) => [m.channelId, { lastSeq: m.channel.lastSeq, lastReadSeq: m.lastReadSeq }]),
+  );
+  for (const [channelId, seq] of cursor ?? []) {
+    const channel = known.get(channelId);
+    if (channel && seq > channel.lastSeq)
+      throw badUserInput("after", "after: not a cursor of this stream");
+  }
+  /** Where to start a channel joined after the cursor (or while following): its join. */
+  const startJoined = async (channelId: string, lastSeq: number | undefined) => {
+    let from = lastSeq;
+    if (from === undefined) {
+      const member = await ctx.prisma.channelMember.findUnique({
+        where: { channelId_userId: { channelId, userId: viewerId } },
+        select: { lastReadSeq: true },
+      });
+      if (!member) return; // left again meanwhile
+      from = member.lastReadSeq;
+    }
+    seam.startAt(channelId, from);
+  };
+  const following = await follow(
+    ctx,
+    null,
+    queue,
+    {
+      onEvent,
+      willFollow: (channelId) => seam.expect(channelId),
+      followed: (channelId, joined) => {
+        if (joined)
+          startJoined(channelId, joined.lastSeq).catch((error) =>
+            queue.fail(error ?? interrupted()),
+          );
+      },
+      unfollowed: (channelId) => seam.drop(channelId),
+    },
+    stop,
+  );
+  for (const channelId of following.channelIds()) {
+    // Resuming: where the cursor left each channel, or the join for channels joined since.
+    const from = cursor
+      ? (cursor.get(channelId) ?? known.get(channelId)?.lastReadSeq)
+      : known.get(channelId)?.lastSeq;
+    if (from !== undefined) seam.startAt(channelId, from);
+    else await startJoined(channelId, undefined);
+  }
+  return queue;
+}
+
+/** Edits and deletions in one channel or in all of the viewer's. */
+export async function messageUpdated(ctx: Context, args: { channelId?: unknown }) {
+  const stop: { current?: () => Promise<void> } = {};
+  const queue = new EventQueue<MessageView>(() => stop.current?.(), QUEUE_LIMIT, tooSlow);
+  const channelId =
+    args.channelId === null || args.channelId === undefined
+      ? null
+      : (await requireChannelAccess(ctx, args.channelId, "channelId", "member")).id;
+  await follow(
+    ctx,
+    channelId,
+    queue,
+    {
+      onEvent: (event) => {
+        if (event.type === "message.updated" || event.type === "message.deleted")
+          queue.push(messageFromPayload(event.message));
+      },
+    },
+    stop,
+  );
+  return queue;
+}
+
+export interface RejectionView {
+  messageId: string;
+  clientMessageId: string;
+  channelId: string;
+  reason: string;
+  at: Date;
+}
+
+/** The viewer's messages that were accepted (PENDING) but refused when persisted. */
+export async function messageRejected(ctx: Context) {
+  const viewerId = requireViewerId(ctx);
+  let stop: (() => Promise<void>) | undefined;
+  const queue = new EventQueue<RejectionView>(() => stop?.(), QUEUE_LIMIT, tooSlow);
+  stop = await viaBus(() =>
+    ctx.services.bus.listen(
+      routingKeys.user(viewerId),
+      (event) => {
+        if (event.type !== "message.rejected") return;
+        const { type: _type, at, ...rest } = event;
+        queue.push({ ...rest, at: new Date(at) });
+      },
+      { onInterrupted: () => queue.fail(interrupted()) },
+    ),
+  );
+  return queue;
+}

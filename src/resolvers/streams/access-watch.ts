@@ -1,0 +1,382 @@
+// What live streams may deliver, known in memory so the per-event check is a Set lookup
+// (fan-out to thousands of sockets must not query per event). One per process: it keeps
+// the (channel, user) memberships, the blocks across direct channels and the presence
+// visibility that its live streams need, and re-reads all of them in ONE statement every
+// ACCESS_REFRESH_MS. Membership events (from this process or the bus) act at once; the
+// refresh bounds the damage of a lost one: state is never older than
+// ACCESS_MAX_STALENESS_MS, and streams hold their events while it is (isFresh()).
+import type { PrismaClient } from "../../db/database.js";
+import type { MembershipEvent } from "../../pubsub/events.js";
+import { visibilitySql } from "../visibility.js";
+
+/** Longest a live stream acts on membership and blocks without having re-read them. */
+export const ACCESS_MAX_STALENESS_MS = 2000;
+/** How often the watched state is re-read: well inside the bound, so one slow read does not breach it. */
+export const ACCESS_REFRESH_MS = 500;
+/** A stream whose access could not be re-read for this long ends (SERVICE_UNAVAILABLE). */
+export const ACCESS_GIVE_UP_MS = 10_000;
+
+export type AccessInterest =
+  /** A single-channel stream: `onLost` when `userId` is no longer a member. */
+  | { kind: "member"; channelId: string; userId: string; onLost: () => void }
+  /** An all-channels stream: told which channels `userId` joined and left. */
+  | {
+      kind: "channels";
+      userId: string;
+      onChange: (joined: Array<{ channelId: string; lastSeq?: number }>, left: string[]) => void;
+    }
+  /** A presence stream: may `viewerId` see `subjectId`? */
+  | { kind: "presence"; viewerId: string; subjectId: string };
+
+const pairKey = (channelId: string, userId: string) => `${channelId}:${userId}`;
+const seeKey = (viewerId: string, subjectId: string) => `${viewerId}>${subjectId}`;
+
+type Row = { kind: "m" | "p"; a: string; b: string; flag: boolean };
+
+/** The state of a set of interests, as of one read (plus later membership events). */
+class AccessState {
+  readonly members = new Set<string>();
+  /** Members of a direct channel with a block between them and the other member. */
+  readonly blocked = new Set<string>();
+  readonly channelsOf = new Map<string, Set<string>>();
+  readonly visible = new Set<string>();
+
+  /** Replaces what `interests` cover with what `rows` say. */
+  load(interests: Iterable<AccessInterest>, rows: Row[]) {
+    const users = new Set<string>();
+    for (const interest of interests) {
+      if (interest.kind === "channels") {
+        for (const channelId of this.channelsOf.get(interest.userId) ?? []) {
+          this.members.delete(pairKey(channelId, interest.userId));
+          this.blocked.delete(pairKey(channelId, interest.userId));
+        }
+        this.channelsOf.set(interest.userId, new Set());
+        users.add(interest.userId);
+      } else if (interest.kind === "member") {
+        this.members.delete(pairKey(interest.channelId, interest.userId));
+        this.blocked.delete(pairKey(interest.channelId, interest.userId));
+      } else this.visible.delete(seeKey(interest.viewerId, interest.subjectId));
+    }
+    for (const row of rows) {
+      if (row.kind === "p") {
+        this.visible.add(seeKey(row.a, row.b));
+        continue;
+      }
+      const key = pairKey(row.a, row.b);
+      this.members.add(key);
+      if (row.flag) this.blocked.add(key);
+      if (users.has(row.b)) this.channelsOf.get(row.b)?.add(row.a);
+    }
+  }
+
+  /** Copies what `interest` covers from `other` (an interest registered during a read). */
+  copy(other: AccessState, interest: AccessInterest) {
+    const pair = (channelId: string, userId: string) => {
+      const key = pairKey(channelId, userId);
+      if (other.members.has(key)) this.members.add(key);
+      if (other.blocked.has(key)) this.blocked.add(key);
+    };
+    if (interest.kind === "member") pair(interest.channelId, interest.userId);
+    else if (interest.kind === "channels") {
+      const channels = new Set(other.channelsOf.get(interest.userId));
+      this.channelsOf.set(interest.userId, channels);
+      for (const channelId of channels) pair(channelId, interest.userId);
+    } else if (other.visible.has(seeKey(interest.viewerId, interest.subjectId)))
+      this.visible.add(seeKey(interest.viewerId, interest.subjectId));
+  }
+
+  setMember(channelId: string, userId: string, member: boolean) {
+    const key = pairKey(channelId, userId);
+    if (member) {
+      this.members.add(key);
+      this.channelsOf.get(userId)?.add(channelId);
+    } else {
+      this.members.delete(key);
+      this.blocked.delete(key);
+      this.channelsOf.get(userId)?.delete(channelId);
+    }
+  }
+}
+
+export interface AccessWatchOptions {
+  /** Re-read interval (default ACCESS_REFRESH_MS). */
+  refreshMs?: number;
+  log?: (message: string, error?: unknown) => void;
+}
+
+export class AccessWatch {
+  #state = new AccessState();
+  readonly #interests = new Set<AccessInterest>();
+  /** Interests registered while a full refresh was reading (it did not cover them). */
+  #lateInterests = new Set<AccessInterest>();
+  /** Membership changes applied from events, newer than some read in flight. */
+  readonly #touched = new Map<string, { seq: number; member: boolean }>();
+  #eventSeq = 0;
+  #loadsInFlight = 0;
+  #refreshedAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+  #failing = false;
+  #freshWaiters: Array<() => void> = [];
+  #pendingLoad: Array<{ interest: AccessInterest; done: (error?: unknown) => void }> = [];
+  #stopped = false;
+  readonly #refreshMs: number;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly options: AccessWatchOptions = {},
+  ) {
+    this.#refreshMs = options.refreshMs ?? ACCESS_REFRESH_MS;
+  }
+
+  // --- per-event checks: synchronous, no I/O ---
+
+  isMember(channelId: string, userId: string) {
+    return this.#state.members.has(pairKey(channelId, userId));
+  }
+
+  /** `userId` is in direct channel `channelId` with a block between them and the other member. */
+  blockedIn(channelId: string, userId: string) {
+    return this.#state.blocked.has(pairKey(channelId, userId));
+  }
+
+  canSeePresence(viewerId: string, subjectId: string) {
+    return this.#state.visible.has(seeKey(viewerId, subjectId));
+  }
+
+  /** The channels of a user with a registered all-channels interest. */
+  channelsOf(userId: string): string[] {
+    return [...(this.#state.channelsOf.get(userId) ?? [])];
+  }
+
+  /** The state was read within ACCESS_MAX_STALENESS_MS: events may be checked against it. */
+  isFresh() {
+    return this.#interests.size === 0 || Date.now() - this.#refreshedAt <= ACCESS_MAX_STALENESS_MS;
+  }
+
+  /** Resolves once the state is fresh; rejects when it cannot be re-read for ACCESS_GIVE_UP_MS. */
+  whenFresh(): Promise<void> {
+    if (this.isFresh()) return Promise.resolve();
+    this.refreshSoon();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#freshWaiters = this.#freshWaiters.filter((waiter) => waiter !== done);
+        reject(new Error("access state could not be refreshed"));
+      }, ACCESS_GIVE_UP_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#freshWaiters.push(done);
+    });
+  }
+
+  // --- registration ---
+
+  /**
+   * Registers what a stream needs and loads it (registrations arriving together share one
+   * read). Resolves to the function that unregisters it.
+   */
+  async watch(interest: AccessInterest): Promise<() => void> {
+    if (this.#stopped) throw new Error("access watch stopped");
+    await new Promise<void>((resolve, reject) => {
+      this.#pendingLoad.push({ interest, done: (error) => (error ? reject(error) : resolve()) });
+      if (this.#pendingLoad.length === 1) setImmediate(() => void this.#loadPending());
+    });
+    return () => {
+      this.#interests.delete(interest);
+      this.#lateInterests.delete(interest);
+    };
+  }
+
+  async #loadPending() {
+    const batch = this.#pendingLoad.splice(0);
+    const interests = batch.map((entry) => entry.interest);
+    const startSeq = this.#eventSeq;
+    const startedAt = Date.now();
+    this.#loadsInFlight++;
+    try {
+      const rows = await this.#read(interests);
+      this.#state.load(interests, rows);
+      this.#replayTouched(this.#state, startSeq);
+      // With nothing watched before, these reads are the whole state.
+      if (this.#interests.size === 0) this.#refreshedAt = Math.max(this.#refreshedAt, startedAt);
+      for (const interest of interests) {
+        this.#interests.add(interest);
+        if (this.#refreshing) this.#lateInterests.add(interest);
+      }
+      for (const entry of batch) entry.done();
+      this.#schedule();
+    } catch (error) {
+      for (const entry of batch) entry.done(error);
+    } finally {
+      this.#loadsInFlight--;
+    }
+  }
+
+  // --- changes ---
+
+  /** A membership change (this process made it, or the bus announced it): acts at once. */
+  applyMembership(event: MembershipEvent) {
+    if (event.type !== "channel.joined" && event.type !== "channel.left") return;
+    if (this.#interests.size === 0 && this.#loadsInFlight === 0) return;
+    const member = event.type === "channel.joined";
+    const lost: AccessInterest[] = [];
+    const changed: AccessInterest[] = [];
+    for (const userId of event.userIds) {
+      const key = pairKey(event.channelId, userId);
+      const before = this.#state.members.has(key);
+      this.#touched.set(key, { seq: ++this.#eventSeq, member });
+      const known = this.#state.channelsOf.get(userId);
+      if (before === member && (!known || known.has(event.channelId) === member)) continue;
+      this.#state.setMember(event.channelId, userId, member);
+      for (const interest of this.#interests) {
+        if (interest.kind === "channels" && interest.userId === userId) changed.push(interest);
+        if (
+          !member &&
+          interest.kind === "member" &&
+          interest.userId === userId &&
+          interest.channelId === event.channelId
+        )
+          lost.push(interest);
+      }
+    }
+    const joinedAt = "lastSeq" in event ? event.lastSeq : undefined;
+    for (const interest of changed) {
+      if (interest.kind !== "channels") continue;
+      if (member) interest.onChange([{ channelId: event.channelId, lastSeq: joinedAt }], []);
+      else interest.onChange([], [event.channelId]);
+    }
+    for (const interest of lost) if (interest.kind === "member") interest.onLost();
+  }
+
+  /** Re-reads now (a block changed in this process, or a stream is waiting for freshness). */
+  refreshSoon() {
+    if (this.#stopped || this.#interests.size === 0) return;
+    if (this.#refreshing) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#refresh();
+  }
+
+  stop() {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#interests.clear();
+  }
+
+  #schedule() {
+    if (this.#stopped || this.#timer || this.#refreshing || this.#interests.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#refresh();
+    }, this.#refreshMs);
+  }
+
+  #refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      const snapshot = [...this.#interests];
+      this.#lateInterests = new Set();
+      const startSeq = this.#eventSeq;
+      const startedAt = Date.now();
+      try {
+        const rows = await this.#read(snapshot);
+        const next = new AccessState();
+        next.load(snapshot, rows);
+        for (const interest of this.#lateInterests) next.copy(this.#state, interest);
+        this.#replayTouched(next, startSeq);
+        for (const [key, change] of this.#touched)
+          if (change.seq <= startSeq) this.#touched.delete(key);
+        const previous = this.#state;
+        this.#state = next;
+        this.#refreshedAt = startedAt;
+        if (this.#failing) this.options.log?.("access state re-read again");
+        this.#failing = false;
+        for (const waiter of this.#freshWaiters.splice(0)) waiter();
+        this.#notifyChanges(previous, next, snapshot);
+      } catch (error) {
+        if (!this.#failing) this.options.log?.("access state re-read failed", error);
+        this.#failing = true;
+      } finally {
+        this.#refreshing = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.refreshSoon();
+        } else this.#schedule();
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  /** Membership events newer than a read win over it (the read may predate them). */
+  #replayTouched(state: AccessState, startSeq: number) {
+    for (const [key, change] of this.#touched) {
+      if (change.seq <= startSeq) continue;
+      const [channelId, userId] = key.split(":") as [string, string];
+      state.setMember(channelId, userId, change.member);
+    }
+  }
+
+  /** Tells streams what a re-read found that no event said (a lost membership event). */
+  #notifyChanges(previous: AccessState, next: AccessState, snapshot: AccessInterest[]) {
+    for (const interest of snapshot) {
+      if (!this.#interests.has(interest)) continue;
+      if (interest.kind === "member") {
+        const key = pairKey(interest.channelId, interest.userId);
+        if (previous.members.has(key) && !next.members.has(key)) interest.onLost();
+      } else if (interest.kind === "channels") {
+        const before = previous.channelsOf.get(interest.userId) ?? new Set<string>();
+        const after = next.channelsOf.get(interest.userId) ?? new Set<string>();
+        const joined = [...after].filter((id) => !before.has(id));
+        const left = [...before].filter((id) => !after.has(id));
+        if (joined.length > 0 || left.length > 0)
+          interest.onChange(
+            joined.map((channelId) => ({ channelId })),
+            left,
+          );
+      }
+    }
+  }
+
+  /** One statement for every interest: memberships (with direct-channel blocks) and presence. */
+  async #read(interests: AccessInterest[]): Promise<Row[]> {
+    const users = new Set<string>();
+    const pairChannels: string[] = [];
+    const pairUsers: string[] = [];
+    const viewers: string[] = [];
+    const subjects: string[] = [];
+    for (const interest of interests) {
+      if (interest.kind === "channels") users.add(interest.userId);
+      else if (interest.kind === "member") {
+        pairChannels.push(interest.channelId);
+        pairUsers.push(interest.userId);
+      } else {
+        viewers.push(interest.viewerId);
+        subjects.push(interest.subjectId);
+      }
+    }
+    return this.prisma.$queryRawUnsafe<Row[]>(
+      `SELECT 'm' AS kind, cm.channel_id::text AS a, cm.user_id::text AS b,
+              (c.kind = 'DIRECT' AND EXISTS (
+                 SELECT 1 FROM channel_members o
+                  WHERE o.channel_id = cm.channel_id AND o.user_id <> cm.user_id
+                    AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag
+         FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+        WHERE cm.user_id = ANY($1::uuid[])
+           OR (cm.channel_id, cm.user_id) IN (SELECT w.c, w.u FROM unnest($2::uuid[], $3::uuid[]) AS w(c, u))
+       UNION ALL
+       SELECT 'p', w.v::text, w.s::text, true
+         FROM unnest($4::uuid[], $5::uuid[]) AS w(v, s)
+        WHERE ${visibilitySql.presenceVisible("w.v", "w.s")}`,
+      [...users],
+      pairChannels,
+      pairUsers,
+      viewers,
+      subjects,
+    );
+  }
+}
