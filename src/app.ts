@@ -17,6 +17,7 @@ import { openBus } from "./pubsub/open-bus.js";
 import { MembershipCache } from "./resolvers/membership-cache.js";
 import { AccessWatch } from "./resolvers/streams/access-watch.js";
 import { createHttpServer } from "./server/http-server.js";
+import { createMetrics } from "./server/metrics.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createYogaServer } from "./server/yoga.js";
 import { startWorker } from "./worker/index.js";
@@ -104,9 +105,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       if (!servesApi) return undefined;
       await services.presence.start();
       const yoga = createYogaServer(services);
-      const httpServer = createHttpServer(yoga, config.maxBodyBytes);
+      const metrics = createMetrics({ server: config.serverId });
+      const httpServer = createHttpServer(yoga, config.maxBodyBytes, metrics);
       const ws = attachWebSocketServer(httpServer, {
         yoga,
+        metrics,
         accessTokens: services.accessTokens,
         maxPayloadBytes: config.maxBodyBytes,
         onUserSocket: {

@@ -15,7 +15,7 @@ import {
   SendStatusDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
-import { record, settle } from "./harness/subscriptions.js";
+import { record, recordLive, settle } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
@@ -76,8 +76,7 @@ function sendStatusOf(session: Session, clientMessageId: string) {
 describe("sending", () => {
   it("answers PENDING at once, then the message arrives on messageAdded with seq 1, 2, 3 and is stored", async () => {
     const { channelId } = await newChannel();
-    const live = record(socket(bob), MessageAddedDocument, { channelId });
-    await settle();
+    const live = await recordLive(server, socket(bob), MessageAddedDocument, { channelId });
     const accepted = await send(alice, channelId, "hello");
     expect(accepted.sendMessage).toMatchObject({
       status: "PENDING",

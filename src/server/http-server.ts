@@ -1,6 +1,7 @@
 // The Node HTTP server in front of Yoga. It refuses bodies over the size limit before
 // anything reads them, so an oversized request costs us nothing but its headers.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Metrics } from "./metrics.js";
 import type { Yoga } from "./yoga.js";
 
 function refuse(res: ServerResponse, status: number, code: string, message: string) {
@@ -8,8 +9,18 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
-export function createHttpServer(yoga: Yoga, maxBodyBytes: number) {
+export function createHttpServer(yoga: Yoga, maxBodyBytes: number, metrics?: Metrics) {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (metrics && req.method === "GET" && req.url === "/metrics") {
+      void metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": metrics.registry.contentType });
+          res.end(text);
+        },
+        () => refuse(res, 500, "INTERNAL", "Metrics are unavailable."),
+      );
+      return;
+    }
     const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS";
     if (hasBody) {
       const declared = req.headers["content-length"];

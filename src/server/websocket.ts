@@ -17,6 +17,7 @@ import {
   authenticate,
   authorizationFromParams,
 } from "./authenticate.js";
+import type { Metrics } from "./metrics.js";
 import type { Yoga } from "./yoga.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -30,6 +31,8 @@ interface SocketState extends Record<PropertyKey, unknown> {
   expiryTimer?: NodeJS.Timeout;
   /** Set once the socket counted for presence (so its close is counted exactly once). */
   presenceUserId?: string;
+  /** Operations counted as live subscriptions (so each is uncounted exactly once). */
+  liveOperations?: Set<string>;
 }
 
 interface ExecutableRoot {
@@ -42,6 +45,8 @@ export interface WebSocketOptions {
   accessTokens: AccessTokens;
   /** Largest accepted message in bytes. */
   maxPayloadBytes: number;
+  /** Counts live subscriptions. */
+  metrics?: Metrics;
   /** Told when an authenticated socket opens and closes (presence). */
   onUserSocket?: { opened(userId: string): Promise<void>; closed(userId: string): Promise<void> };
   log?: (message: string, error?: unknown) => void;
@@ -89,6 +94,19 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
             .closed(userId)
             .catch((error) => options.log?.("presence (close) failed", error));
         }
+      },
+
+      onOperation: (ctx, id, _payload, _args, result) => {
+        // A stream (not an error answered at subscribe time): the client is subscribed now.
+        if (!options.metrics || !(Symbol.asyncIterator in Object(result))) return;
+        ctx.extra.liveOperations ??= new Set();
+        ctx.extra.liveOperations.add(id);
+        options.metrics.subscriptionsStarted.inc();
+        options.metrics.subscriptionsActive.inc();
+      },
+
+      onComplete: (ctx, id) => {
+        if (ctx.extra.liveOperations?.delete(id)) options.metrics?.subscriptionsActive.dec();
       },
 
       onSubscribe: async (ctx, _id, payload) => {

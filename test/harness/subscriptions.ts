@@ -58,7 +58,38 @@ export function record<R, V extends Record<string, unknown>>(
   return recording;
 }
 
-/** Waits until a subscription is live on the server (its first operation ran). */
+/** A fixed pause. Being replaced everywhere by recordLive / until: do not use in new tests. */
 export async function settle(ms = 150) {
   await sleep(ms);
+}
+
+/** How many subscriptions the replica behind `target` has set up so far (its /metrics). */
+export async function subscriptionsStarted(target: { url: string }): Promise<number> {
+  const response = await fetch(target.url.replace(/\/graphql$/, "/metrics"));
+  const text = await response.text();
+  const line = text.split("\n").find((l) => l.startsWith("chat_subscriptions_started_total"));
+  return Number(line?.split(" ").at(-1) ?? 0);
+}
+
+/**
+ * Like `record`, but resolves only once the server says the subscription is set up (its
+ * streams are bound), so what the test does next cannot race it. Start them one at a
+ * time: each waits for the server's count to pass what it was before.
+ */
+export async function recordLive<R, V extends Record<string, unknown>>(
+  target: { url: string },
+  client: Client,
+  document: TypedDocumentNode<R, V>,
+  variables: V,
+): Promise<Recording<R>> {
+  const before = await subscriptionsStarted(target);
+  const recording = record(client, document, variables);
+  const deadline = Date.now() + 15_000;
+  while ((await subscriptionsStarted(target)) <= before) {
+    if (recording.error || recording.completed)
+      throw new Error(`subscription ended before it was live: ${JSON.stringify(recording.error)}`);
+    if (Date.now() > deadline) throw new Error("subscription not live within 15 s");
+    await sleep(10);
+  }
+  return recording;
 }
