@@ -7,8 +7,8 @@ import type { PrismaClient } from "../db/database.js";
 import type { Bus } from "../pubsub/bus.js";
 import { type BusEvent, routingKeys } from "../pubsub/events.js";
 import { publicUserFields, toPublicUserPayload } from "../pubsub/public-user.js";
+import { typingChannels } from "../typing/typing-state.js";
 import type { PresenceTransition } from "./tracker.js";
-import { typingChannels } from "./typing-state.js";
 
 export interface AnnounceDeps {
   bus: Bus;

@@ -3,13 +3,13 @@ import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
+import { isBlockedBetween } from "../rules/visibility.js";
 import { requireChannelAccess, requireGroupRole } from "./access.js";
 import { DEFAULT_CHANNEL } from "./groups.js";
 import { addToChannel, changeMembership, lockGroup, removeFromChannels } from "./membership.js";
 import { isUniqueViolation } from "./prisma-errors.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
-import { isBlockedBetween } from "./visibility.js";
 
 /** Slack-style names: lower case, digits, `-` and `_`, at most 80 characters. */
 const channelName = z

@@ -6,12 +6,12 @@ import type { Context } from "../context.js";
 import { serviceUnavailable } from "../errors.js";
 import { type BusEvent, type PresenceEvent, routingKeys } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
+import { visibilitySql } from "../rules/visibility.js";
 import { viaBus } from "./bus-errors.js";
 import { EventQueue } from "./streams/event-queue.js";
 import { AuthorizedGate } from "./streams/follow.js";
 import { id, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
-import { visibilitySql } from "./visibility.js";
 
 export interface PresenceView {
   userId: string;

@@ -3,10 +3,10 @@ import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Prisma, User } from "../db/generated/prisma/client.js";
 import { notFound } from "../errors.js";
+import { notBlockedBy } from "../rules/visibility.js";
 import { forgetProfile } from "./profiles-cache.js";
 import { displayName, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
-import { notBlockedBy } from "./visibility.js";
 
 const updateProfileInput = z.object({
   displayName: displayName.optional(),

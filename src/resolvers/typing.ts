@@ -1,8 +1,8 @@
 // Typing indicators: straight to the event exchange (no worker, no database write),
 // rate limited per user, ending by themselves TYPING_TTL_SECONDS after the last refresh.
 import type { Context } from "../context.js";
-import { recordTyping, TYPING_TTL_SECONDS } from "../presence/typing-state.js";
 import { type PublicUserPayload, routingKeys } from "../pubsub/events.js";
+import { recordTyping, TYPING_TTL_SECONDS } from "../typing/typing-state.js";
 import { requireChannelAccess } from "./access.js";
 import { viaBus } from "./bus-errors.js";
 import { publicProfile } from "./profiles-cache.js";

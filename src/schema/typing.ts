@@ -1,7 +1,8 @@
 // Typing indicators: ephemeral, never stored.
-import { TYPING_TTL_SECONDS } from "../presence/typing-state.js";
+
 import { fromPublicUserPayload } from "../pubsub/public-user.js";
 import * as typing from "../resolvers/typing.js";
+import { TYPING_TTL_SECONDS } from "../typing/typing-state.js";
 import { builder } from "./builder.js";
 import { ChannelRef } from "./channel.js";
 import { User } from "./user.js";

@@ -4,6 +4,7 @@
 // seqs in command order, one recipient row per other member, and the channel's inbox
 // fields. The worker is the authority on membership and blocks at this point.
 import type { SendMessageCommand } from "../pubsub/commands.js";
+import { visibilitySql } from "../rules/visibility.js";
 import type { Refusal } from "./refusals.js";
 import type { Tx } from "./transaction.js";
 
@@ -47,9 +48,7 @@ export async function insertMessages(
        FROM unnest($1::uuid[], $2::uuid[]) AS s(channel_id, user_id)
        JOIN channels c ON c.id = s.channel_id AND c.kind = 'DIRECT'
        JOIN channel_members o ON o.channel_id = c.id AND o.user_id <> s.user_id
-       JOIN contacts b ON b.blocked
-            AND ((b.owner_id = o.user_id AND b.contact_id = s.user_id)
-              OR (b.owner_id = s.user_id AND b.contact_id = o.user_id))`,
+      WHERE ${visibilitySql.blockedBetween("o.user_id", "s.user_id")}`,
     fresh.map((s) => s.channelId),
     fresh.map((s) => s.senderId),
   );

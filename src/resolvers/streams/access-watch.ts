@@ -7,7 +7,7 @@
 // ACCESS_MAX_STALENESS_MS, and streams hold their events while it is (isFresh()).
 import type { PrismaClient } from "../../db/database.js";
 import type { MembershipEvent } from "../../pubsub/events.js";
-import { visibilitySql } from "../visibility.js";
+import { visibilitySql } from "../../rules/visibility.js";
 
 /** Longest a live stream acts on membership and blocks without having re-read them. */
 export const ACCESS_MAX_STALENESS_MS = 2000;

@@ -1,8 +1,10 @@
-// Who may see whom: the block rule and the presence visibility rule, written once. A
-// block is a `contacts` row with `blocked`; it hides the blocker from the blocked user
-// (profiles, presence) and stops a direct conversation both ways (new messages, typing,
-// and every other live event across it). Other code uses these forms only: the SQL
-// fragments (for statements that check many pairs at once) and the Prisma ones.
+// Who may see whom: the block rule and the presence visibility rule, written once for
+// the api (resolvers/) and the worker alike (hence this folder: domain rules both sides
+// apply, depending on nothing but the database schema). A block is a `contacts` row with
+// `blocked`; it hides the blocker from the blocked user (profiles, presence) and stops a
+// direct conversation both ways (new messages, typing, and every other live event across
+// it). Other code uses these forms only: the SQL fragments (for statements that check
+// many pairs at once) and the Prisma ones.
 import type { PrismaClient } from "../db/database.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
 
