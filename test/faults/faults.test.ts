@@ -8,6 +8,7 @@ import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { subscriptionsStarted } from "../harness/subscriptions.js";
 import { until } from "../harness/wait.js";
 import {
   type Conversation,
@@ -16,11 +17,14 @@ import {
   type Follower,
   follow,
   refusedCount,
+  register,
   replicaQueues,
+  residentBytes,
   runService,
   type SenderReport,
   sendSteadily,
   shardConsumers,
+  stalledReader,
   storedMessages,
   type World,
 } from "./harness.js";
@@ -29,6 +33,8 @@ import {
 const CHANNELS = Number(process.env.FAULT_CHANNELS ?? 20);
 const PER_CHANNEL = Number(process.env.FAULT_MESSAGES_PER_CHANNEL ?? 100);
 const INTERVAL_MS = Number(process.env.FAULT_INTERVAL_MS ?? 150);
+/** What a replica may grow by while one reader stalls (its streams are bounded queues). */
+const MEMORY_BOUND_BYTES = 150 * 2 ** 20;
 
 let world: World | undefined;
 afterEach(async () => {
@@ -65,8 +71,12 @@ async function storedSoFar(w: World, conversationsList: Conversation[]) {
  * Runs the load, injects `fault` once a quarter of the messages are stored, and checks
  * every promise afterwards.
  */
-async function scenario(w: World, fault: () => Promise<void>) {
-  const list = await conversations(w, CHANNELS);
+async function scenario(
+  w: World,
+  fault: () => Promise<void>,
+  options: { alsoIn?: string[]; beforeChecks?: () => Promise<void> } = {},
+) {
+  const list = await conversations(w, CHANNELS, options.alsoIn);
   const followers: Follower[] = list.map((c) => follow(w, c));
   const sending: Promise<SenderReport[]> = Promise.all(
     list.map((c) => sendSteadily(w, c, PER_CHANNEL, INTERVAL_MS)),
@@ -83,6 +93,7 @@ async function scenario(w: World, fault: () => Promise<void>) {
     "every reader caught up",
   );
   for (const follower of followers) follower.stop();
+  await options.beforeChecks?.();
 
   for (const [i, conversation] of list.entries()) {
     const stored = await storedMessages(w, conversation.channelId);
@@ -161,6 +172,36 @@ describe("faults", () => {
   it("an api replica SIGKILLed: its readers resume on the other, its senders retry there", async () => {
     const w = await topology();
     await scenario(w, () => w.kill("api-a"));
+  });
+
+  it("a reader that stops reading: its replica's memory stays bounded and every other reader gets everything", async () => {
+    const w = await topology();
+    const slow = await register(w);
+    const replica = w.services.get("api-a") as NonNullable<ReturnType<World["services"]["get"]>>;
+    let stalled: Awaited<ReturnType<typeof stalledReader>> | undefined;
+    let before = 0;
+    await scenario(
+      w,
+      async () => {
+        before = residentBytes(replica);
+        const started = await subscriptionsStarted(replica);
+        stalled = await stalledReader(replica, slow.token);
+        await until(
+          async () => (await subscriptionsStarted(replica)) > started,
+          15_000,
+          "the stalled reader subscribed",
+        );
+      },
+      {
+        alsoIn: [slow.id],
+        beforeChecks: async () => {
+          const grown = residentBytes(replica) - before;
+          console.log(`  the stalled reader's replica grew by ${Math.round(grown / 2 ** 20)} MiB`);
+          expect(grown).toBeLessThan(MEMORY_BOUND_BYTES);
+          stalled?.close();
+        },
+      },
+    );
   });
 
   it("a Memcached restart", async () => {

@@ -6,6 +6,7 @@
 // ends with.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -183,7 +184,7 @@ export interface Conversation {
   reader: { id: string; token: string };
 }
 
-async function register(world: World) {
+export async function register(world: World) {
   const name = `u${randomBytes(5).toString("hex")}`;
   const data = await graphql(
     world,
@@ -201,15 +202,19 @@ async function register(world: World) {
   return { id: register.user.id, token: register.accessToken };
 }
 
-/** `count` group channels, each with one sender and one reader. */
-export async function conversations(world: World, count: number): Promise<Conversation[]> {
+/** `count` group channels, each with one sender and one reader (and `alsoIn` in every one). */
+export async function conversations(
+  world: World,
+  count: number,
+  alsoIn: string[] = [],
+): Promise<Conversation[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
       const [sender, reader] = await Promise.all([register(world), register(world)]);
       const data = await graphql(
         world,
         `mutation($input: CreateGroupInput!) { createGroup(input: $input) { channels(first: 1) { edges { node { id } } } } }`,
-        { input: { name: "faults", memberIds: [reader.id] } },
+        { input: { name: "faults", memberIds: [reader.id, ...alsoIn] } },
         sender.token,
       );
       const group = data.createGroup as { channels: { edges: Array<{ node: { id: string } }> } };
@@ -373,4 +378,41 @@ export async function replicaQueues(world: World): Promise<number> {
 
 export async function runService(command: string, ...args: string[]) {
   await run(command, args, { timeout: 120_000 });
+}
+
+/** Resident memory of a service process, in bytes (Linux /proc). */
+export function residentBytes(service: ServiceProcess): number {
+  const status = readFileSync(`/proc/${service.child.pid}/status`, "utf8");
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kib * 1024;
+}
+
+/**
+ * A reader that subscribes to every channel it is in, then stops reading its socket (a
+ * phone that froze): the server must not buffer for it without bound, nor slow the others.
+ */
+export async function stalledReader(service: ServiceProcess, token: string) {
+  const socket = new WebSocket(service.wsUrl, "graphql-transport-ws");
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.once("open", () => {
+      socket.send(
+        JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } }),
+      );
+    });
+    socket.on("message", (data) => {
+      if (JSON.parse(String(data)).type !== "connection_ack") return;
+      socket.send(
+        JSON.stringify({
+          id: "1",
+          type: "subscribe",
+          payload: { query: "subscription { messageAdded { seq body } }" },
+        }),
+      );
+      resolve();
+    });
+  });
+  // Stop reading: what the server sends piles up in its buffers, then in the kernel's.
+  (socket as unknown as { _socket: { pause(): void } })._socket.pause();
+  return { close: () => socket.terminate() };
 }
