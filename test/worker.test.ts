@@ -318,4 +318,29 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
         (await database.db.prisma.message.count({ where: { id: after.messageId } })) === 1,
     );
   });
+
+  it("a message accepted earlier but stored later never moves the channel's last activity backwards", async () => {
+    await worker();
+    const prisma = database.db.prisma;
+    const channel = (
+      await prisma.channel.create({
+        data: { kind: "GROUP", name: "activity", members: { create: [{ userId: alice }] } },
+      })
+    ).id;
+    const fresh = send(alice, "newer", channel);
+    await bus.sendCommand(fresh);
+    await until(async () => (await prisma.message.count({ where: { id: fresh.messageId } })) === 1);
+    const after = (await prisma.channel.findUniqueOrThrow({ where: { id: channel } }))
+      .lastActivityAt;
+    // Accepted by a replica a minute ago (its answer got lost), persisted only now.
+    const late = {
+      ...send(alice, "older", channel),
+      createdAt: new Date(Date.now() - 60_000).toISOString(),
+    };
+    await bus.sendCommand(late);
+    await until(async () => (await prisma.message.count({ where: { id: late.messageId } })) === 1);
+    const row = await prisma.channel.findUniqueOrThrow({ where: { id: channel } });
+    expect(row.lastActivityAt.getTime()).toBe(after.getTime());
+    expect(row.lastSeq).toBe(2);
+  });
 });
