@@ -19,13 +19,17 @@ import { AccessWatch } from "./resolvers/streams/access-watch.js";
 import { createHttpServer } from "./server/http-server.js";
 import { createMetrics } from "./server/metrics.js";
 import { attachWebSocketServer } from "./server/websocket.js";
+import { createWorkerHealthServer } from "./server/worker-health.js";
 import { createYogaServer } from "./server/yoga.js";
 import { startWorker } from "./worker/index.js";
 
 export interface App {
   readonly config: Config;
   readonly services: Services;
-  /** Starts the processes of `config.role`; for the api, resolves once listening. */
+  /**
+   * Starts the processes of `config.role`; resolves once listening: the GraphQL endpoint
+   * (api, all), or the worker's /ready (worker).
+   */
   start(): Promise<{ port: number; url: string } | undefined>;
   /** Stops serving and closes every connection; safe to call twice. */
   stop(): Promise<void>;
@@ -101,6 +105,19 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         });
         services.worker = worker;
         stops.push(worker.stop);
+        if (!servesApi) {
+          const health = createWorkerHealthServer({ serverId: config.serverId, db, bus, worker });
+          await new Promise<void>((resolve, reject) => {
+            health.once("error", reject);
+            health.listen(config.port, config.host, resolve);
+          });
+          stops.push(async () => {
+            health.closeAllConnections();
+            await new Promise<void>((resolve) => health.close(() => resolve()));
+          });
+          const { port } = health.address() as AddressInfo;
+          return { port, url: `http://localhost:${port}/ready` };
+        }
       }
       if (!servesApi) return undefined;
       await services.presence.start();

@@ -8,7 +8,9 @@ async function main() {
   const listening = await app.start();
   const mode = config.databaseUrl ? "PostgreSQL" : `embedded PGlite in ${config.dataDir}`;
   console.log(`[${config.serverId}] role=${config.role} database=${mode}`);
-  if (listening)
+  if (listening && config.role === "worker")
+    console.log(`[${config.serverId}] health on http://localhost:${listening.port}/ready`);
+  else if (listening)
     console.log(`[${config.serverId}] GraphiQL on http://localhost:${listening.port}/graphql`);
 
   const shutdown = async (signal: string) => {

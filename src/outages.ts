@@ -8,8 +8,11 @@ import { BusUnavailableError } from "./pubsub/bus.js";
 
 /** SQLSTATE classes of a server that is unreachable, overloaded or going away. */
 const OUTAGE_SQLSTATE_CLASSES = ["08", "53", "57", "58", "40"];
-/** Single SQLSTATEs that mean "not now" (not accepting connections, lock not available). */
-const OUTAGE_SQLSTATES = new Set(["55000", "55006", "55P03"]);
+/**
+ * Single SQLSTATEs that mean "not now": not accepting connections, lock not available,
+ * and a read-only transaction (a failover reached a standby or a demoted primary).
+ */
+const OUTAGE_SQLSTATES = new Set(["55000", "55006", "55P03", "25006"]);
 /** Prisma's codes for connection, pool, timeout and transaction-closed trouble. */
 const OUTAGE_PRISMA_CODES = new Set([
   "P1001",

@@ -343,4 +343,47 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
     expect(row.lastActivityAt.getTime()).toBe(after.getTime());
     expect(row.lastSeq).toBe(2);
   });
+
+  it("a refused send retried with the same clientMessageId is refused and told again (a sender who missed the first answer is not left waiting)", async () => {
+    const outsider = await createUser("retrier");
+    const told = await listen(`user.${outsider}`);
+    await worker();
+    const intruder = send(outsider, "let me in");
+    await bus.sendCommand(intruder);
+    await until(() => told.length === 1);
+    await bus.sendCommand(intruder);
+    await until(() => told.length === 2);
+    expect(told.map((e) => e.type)).toEqual(["message.rejected", "message.rejected"]);
+    expect(
+      await database.db.prisma.refusedCommand.count({ where: { id: intruder.messageId } }),
+    ).toBe(1);
+  });
+
+  it.runIf(url)(
+    "a send the broker gave up on after it was stored is not reported as refused",
+    async () => {
+      const told = await listen(`user.${alice}`);
+      await worker();
+      const stored = send(alice, "stored, then given up by the broker");
+      await bus.sendCommand(stored);
+      await until(
+        async () =>
+          (await database.db.prisma.message.count({ where: { id: stored.messageId } })) === 1,
+      );
+      // The broker's copy reaches the dead letters (its ack was lost in hand-overs) ...
+      await (bus as AmqpBus).deadLetter(Buffer.from(JSON.stringify(stored)), {}, "delivery_limit");
+      // ... and so does a send that was never stored: the witness that letters are handled.
+      const lost = send(alice, "never stored");
+      await (bus as AmqpBus).deadLetter(Buffer.from(JSON.stringify(lost)), {}, "delivery_limit");
+      await until(() =>
+        told.some((e) => e.type === "message.rejected" && e.messageId === lost.messageId),
+      );
+      expect(
+        told.filter((e) => e.type === "message.rejected" && e.messageId === stored.messageId),
+      ).toHaveLength(0);
+      expect(
+        await database.db.prisma.refusedCommand.count({ where: { id: stored.messageId } }),
+      ).toBe(0);
+    },
+  );
 });

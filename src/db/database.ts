@@ -28,7 +28,7 @@ export interface Database {
   readonly prisma: PrismaClient;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
-  /** Throws when the database cannot answer (used by /ready). */
+  /** Throws when the database cannot answer, or cannot take writes (used by /ready and the worker). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,7 +62,11 @@ function openPostgres(url: string, poolSize: number): Database {
       }
     },
     async ping() {
-      await pool.query("select 1");
+      // Answering is not enough: after a failover the pool may reach a standby.
+      const { rows } = await pool.query<{ standby: boolean }>(
+        "select pg_is_in_recovery() as standby",
+      );
+      if (rows[0]?.standby) throw new Error("the database is a read-only standby");
     },
     async close() {
       await prisma.$disconnect();

@@ -149,8 +149,15 @@ export class LocalBus implements Bus {
 }
 
 /** Drains the shards it was given, one batch at a time per shard. */
+interface Active {
+  abort: AbortController;
+  draining?: Promise<void>;
+}
+
 class LocalConsumer implements CommandConsumer {
-  readonly #active = new Map<number, { abort: AbortController; draining?: Promise<void> }>();
+  readonly #active = new Map<number, Active>();
+  /** Drains of removed shards still finishing their batch. */
+  readonly #finishing = new Map<number, Promise<void>>();
 
   constructor(
     private readonly queues: Command[][],
@@ -168,8 +175,15 @@ class LocalConsumer implements CommandConsumer {
   async add(shard: number) {
     if (this.#active.has(shard)) return;
     if (shard < 0 || shard >= this.queues.length) throw new Error(`no shard ${shard}`);
-    this.#active.set(shard, { abort: new AbortController() });
-    this.wake(shard);
+    const active: Active = { abort: new AbortController() };
+    this.#active.set(shard, active);
+    // A removed drain of this shard may still be finishing its batch: one drain at a time.
+    const finishing = this.#finishing.get(shard);
+    if (finishing) {
+      await finishing;
+      if (this.#finishing.get(shard) === finishing) this.#finishing.delete(shard);
+    }
+    if (this.#active.get(shard) === active) this.wake(shard);
   }
 
   async remove(shard: number) {
@@ -177,7 +191,9 @@ class LocalConsumer implements CommandConsumer {
     if (!active) return;
     this.#active.delete(shard);
     active.abort.abort();
+    if (active.draining) this.#finishing.set(shard, active.draining);
     await active.draining;
+    if (this.#finishing.get(shard) === active.draining) this.#finishing.delete(shard);
   }
 
   async stop() {
@@ -187,7 +203,7 @@ class LocalConsumer implements CommandConsumer {
 
   wake(shard: number) {
     const active = this.#active.get(shard);
-    if (!active || active.draining) return;
+    if (!active || active.draining || this.#finishing.has(shard)) return;
     active.draining = this.#drain(shard, active).finally(() => {
       active.draining = undefined;
       // A command may have arrived between the loop's last look and now.
@@ -195,7 +211,7 @@ class LocalConsumer implements CommandConsumer {
     });
   }
 
-  async #drain(shard: number, active: { abort: AbortController }) {
+  async #drain(shard: number, active: Active) {
     const queue = this.queues[shard] ?? [];
     const { signal } = active.abort;
     while (queue.length > 0 && !signal.aborted) {

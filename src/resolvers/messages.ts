@@ -73,7 +73,10 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     include: { sender: { select: publicUserFields } },
   });
   if (stored) {
-    if (stored.channelId !== input.channelId || (!stored.deletedAt && stored.body !== input.body))
+    // (An edited or deleted message no longer has the body it was sent with: only the
+    // channel can be compared then.)
+    const sameBody = stored.editedAt || stored.deletedAt || stored.body === input.body;
+    if (stored.channelId !== input.channelId || !sameBody)
       throw badUserInput(
         "input.clientMessageId",
         "input.clientMessageId: already used for a different message",

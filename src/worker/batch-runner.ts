@@ -28,6 +28,12 @@ export interface BatchRunnerOptions {
 
 /** Outage-looking failures of one batch, with the services healthy, before it is split (a timeout of a batch too big). */
 const OUTAGE_FAILURES_BEFORE_SPLIT = 3;
+/**
+ * Outage-looking failures of ONE command while the services answer, before it is refused
+ * (a receipt over a range that always times out): about two minutes at the longest
+ * backoff. A shard never waits forever on a command the world is not to blame for.
+ */
+const OUTAGE_FAILURES_ALONE = 25;
 
 /**
  * Settles `commands`: resolves with the ones refused (by index) once all others are
@@ -64,10 +70,13 @@ export async function runBatch(
         signal.throwIfAborted();
         const outage = isOutage(error);
         const healthy = await options.healthy().catch(() => false);
-        if (
+        if (outage && healthy) outageFailures++;
+        const waitItOut =
           !healthy ||
-          (outage && (items.length === 1 || ++outageFailures < OUTAGE_FAILURES_BEFORE_SPLIT))
-        ) {
+          (outage &&
+            outageFailures <
+              (items.length === 1 ? OUTAGE_FAILURES_ALONE : OUTAGE_FAILURES_BEFORE_SPLIT));
+        if (waitItOut) {
           // The world's failure: wait it out with the same batch.
           if (!waiting) options.onOutage?.(true, error);
           waiting = true;
@@ -84,7 +93,7 @@ export async function runBatch(
           return;
         }
         // Alone, with the services answering: this command's own failure.
-        if (++failuresAlone < attemptsAlone) {
+        if (!outage && ++failuresAlone < attemptsAlone) {
           await pause(minBackoff * 2 ** failuresAlone);
           continue;
         }

@@ -94,23 +94,37 @@ export function createWorker(deps: WorkerDeps) {
   };
 
   const handleBatch: CommandBatchHandler = async (commands, { shard, signal }) => {
-    const refused = await runBatch(commands, signal, {
-      persist: (batch) => persistBatch(db.prisma, shard, batch),
-      healthy,
-      onOutage: onOutage(shard),
-      minBackoffMs: minBackoff,
-      maxBackoffMs: maxBackoff,
-    });
-    for (const { index, reason } of refused) {
-      const command = commands[index];
-      if (command) log?.(`refused ${describeCommand(command)}: ${reason}`);
+    try {
+      const refused = await runBatch(commands, signal, {
+        persist: (batch) => persistBatch(db.prisma, shard, batch),
+        healthy,
+        onOutage: onOutage(shard),
+        minBackoffMs: minBackoff,
+        maxBackoffMs: maxBackoff,
+      });
+      for (const { index, reason } of refused) {
+        const command = commands[index];
+        if (command) log?.(`refused ${describeCommand(command)}: ${reason}`);
+      }
+      await flushOutbox(shard, signal);
+      return { refused };
+    } finally {
+      // Settled or handed back (the shard may go to another worker): not waiting here now.
+      onOutage(shard)(false);
     }
-    await flushOutbox(shard, signal);
-    return { refused };
   };
 
-  /** A dead letter (refused here, or given up by the broker): recorded once, its sender told. */
+  /** A dead letter (refused here, or given up by the broker): recorded, its sender told. */
   const handleDeadLetter = async (command: Command, reason: string) => {
+    // The broker may give up on a send that was stored (committed, then its ack was lost
+    // in hand-overs): that send was not refused.
+    if (command.type === "message.send" && typeof command.messageId === "string") {
+      const stored = await db.prisma.$queryRawUnsafe<unknown[]>(
+        "SELECT 1 FROM messages WHERE id::text = $1",
+        command.messageId,
+      );
+      if (stored.length > 0) return;
+    }
     const shard =
       typeof command.channelId === "string" ? shardOf(command.channelId, bus.shards) : 0;
     await db.prisma.$transaction(async (tx) => {
@@ -131,7 +145,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const stopDeadLetters = await bus.consumeDeadLetters(worker.handleDeadLetter);
 
   let leases: ShardLeases | undefined;
-  if (deps.databaseUrl && deps.db.kind === "postgres") {
+  // Leases split the broker's shard queues between worker processes; the in-process bus
+  // has one consumer, which takes every shard.
+  if (deps.databaseUrl && deps.db.kind === "postgres" && bus.kind === "amqp") {
     leases = new ShardLeases({
       url: deps.databaseUrl,
       namespace: deps.namespace,

@@ -1,7 +1,7 @@
-// Refused commands: recorded once (what became of a send, and the operator's dead-letter
-// log) and, for sends, told to the sender (`message.rejected` through the outbox). A
-// refusal seen again (a redelivered batch, the broker's copy in the dead-letter queue)
-// is neither recorded nor announced twice.
+// Refused commands: recorded (what became of a send, and the operator's dead-letter log;
+// one row per command, the latest reason) and, for sends, told to the sender
+// (`message.rejected` through the outbox) every time: a sender who missed the event and
+// retried the same send is told again rather than left waiting.
 import { createHash } from "node:crypto";
 import type { Command } from "../pubsub/commands.js";
 import { routingKeys } from "../pubsub/events.js";
@@ -30,16 +30,24 @@ function describe(command: Command) {
   };
 }
 
-/** Records the refusals not recorded yet; returns the events that tell their senders. */
+/** Records the refusals; returns the events that tell their senders. */
 export async function recordRefusals(tx: Tx, refusals: Refusal[]): Promise<OutboxEntry[]> {
   if (refusals.length === 0) return [];
-  const described = refusals.map((refusal) => ({ ...refusal, ...describe(refusal.command) }));
+  // One row per id (a statement may not upsert a row twice): the last refusal wins.
+  const described = [
+    ...new Map(
+      refusals.map((refusal) => {
+        const row = { ...refusal, ...describe(refusal.command) };
+        return [row.id, row] as const;
+      }),
+    ).values(),
+  ];
   const recorded = await tx.$queryRawUnsafe<Array<{ id: string }>>(
     `INSERT INTO refused_commands (id, type, channel_id, user_id, client_message_id, reason, command, refused_at)
      SELECT id, type, channel_id, user_id, client_message_id, reason, command::jsonb, now() AT TIME ZONE 'UTC'
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
          AS r(id, type, channel_id, user_id, client_message_id, reason, command)
-     ON CONFLICT (id) DO NOTHING
+     ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, refused_at = EXCLUDED.refused_at
      RETURNING id`,
     described.map((r) => r.id),
     described.map((r) => String(r.command.type)),
@@ -50,11 +58,11 @@ export async function recordRefusals(tx: Tx, refusals: Refusal[]): Promise<Outbo
     // jsonb cannot hold \u0000: a command refused for a NUL byte must still be recorded.
     described.map((r) => JSON.stringify(r.command).replaceAll("\\u0000", "\\ufffd")),
   );
-  const fresh = new Set(recorded.map((row) => row.id));
+  const recordedIds = new Set(recorded.map((row) => row.id));
   const at = new Date().toISOString();
   const events: OutboxEntry[] = [];
   for (const refusal of described) {
-    if (!fresh.delete(refusal.id)) continue;
+    if (!recordedIds.has(refusal.id)) continue;
     const { command } = refusal;
     if (command.type !== "message.send" || !refusal.userId) continue;
     // A sender whose message was refused must not wait for it forever.

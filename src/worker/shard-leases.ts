@@ -88,29 +88,40 @@ export class ShardLeases {
     );
     const workers = Math.max(1, rows[0]?.n ?? 1);
     const share = Math.ceil(this.options.shards / workers);
+    // Whatever we awaited, the connection (and with it every lock) may be gone since.
+    const current = () => this.#client === client && !this.#stopped;
     // Over the share: hand the extra shards back, highest first.
     for (const shard of [...this.#held].sort((a, b) => b - a)) {
-      if (this.#held.size <= share || this.#stopped) break;
+      if (this.#held.size <= share || !current()) break;
       await this.options.consumer.remove(shard);
       this.#held.delete(shard);
+      if (!current()) break;
       await client.query("SELECT pg_advisory_unlock($1::int, $2::int)", [this.#shardsKey, shard]);
     }
     // Under the share: take free shards, starting at a different one per worker.
-    for (let i = 0; i < this.options.shards && this.#held.size < share && !this.#stopped; i++) {
+    for (let i = 0; i < this.options.shards && this.#held.size < share && current(); i++) {
       const shard = (this.#slot * share + i) % this.options.shards;
       if (this.#held.has(shard)) continue;
       const lock = await client.query<{ ok: boolean }>(
         "SELECT pg_try_advisory_lock($1::int, $2::int) AS ok",
         [this.#shardsKey, shard],
       );
-      if (!lock.rows[0]?.ok) continue;
+      if (!lock.rows[0]?.ok || !current()) continue;
       this.#held.add(shard);
       await this.options.consumer.add(shard);
     }
   }
 
   async #connect() {
-    const client = new pg.Client({ connectionString: this.options.url });
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      // A dead host or a partition must cost leases within seconds, not TCP's hours: the
+      // server drops a silent client (tcp_keepalives_*), we drop a silent server.
+      keepAlive: true,
+      connectionTimeoutMillis: 5000,
+      query_timeout: 10_000,
+      options: "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3",
+    });
     // A lost connection means lost locks: stop consuming at once, take leases again later.
     client.on("error", (error) => {
       this.options.log?.("shard leases: connection error", error);

@@ -138,11 +138,33 @@ describe("faults", () => {
           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
           [name],
         );
-        // The fault lasts 10 s (its length, not a wait for a condition).
-        await sleep(10_000);
+        // The fault lasts 10 s (its length, not a wait for a condition); meanwhile every
+        // worker says it is not ready.
+        const ends = Date.now() + 10_000;
+        const workers = ["worker-1", "worker-2"].map((id) => w.services.get(id));
+        await until(
+          async () => {
+            const answers = await Promise.all(
+              workers.map((s) => fetch(`http://127.0.0.1:${s?.port}/ready`).then((r) => r.status)),
+            );
+            return answers.every((status) => status === 503);
+          },
+          9_000,
+          "the workers' /ready to answer 503",
+        );
+        await sleep(Math.max(0, ends - Date.now()));
       } finally {
         await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
         await admin.end();
+      }
+      // And ready again once it is over.
+      for (const id of ["worker-1", "worker-2"]) {
+        const service = w.services.get(id);
+        await until(
+          async () => (await fetch(`http://127.0.0.1:${service?.port}/ready`)).status === 200,
+          30_000,
+          `${id} ready again`,
+        );
       }
     });
   });

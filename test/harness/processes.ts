@@ -12,7 +12,7 @@ const EXIT_TIMEOUT_MS = 15_000;
 
 export interface ServiceProcess {
   child: ChildProcess;
-  /** GraphQL endpoint (api and all roles). */
+  /** GraphQL endpoint (api and all roles; a worker serves only /health, /ready, /metrics). */
   url: string;
   wsUrl: string;
   port: number;
@@ -48,7 +48,7 @@ export function exited(
 
 /**
  * Starts `npm start`'s entry point with exactly `env` (plus PATH and HOME) and resolves
- * once it is ready: GET /ready answers 200 for api roles, the start-up line for workers.
+ * once it is ready: GET /ready answers 200 (every role serves it).
  */
 export async function startProcess(env: Record<string, string>): Promise<ServiceProcess> {
   const port = Number(env.PORT ?? (await freePort()));
@@ -74,7 +74,7 @@ export async function startProcess(env: Record<string, string>): Promise<Service
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     output: () => output,
   };
-  const servesHttp = env.ROLE !== "worker";
+  // Every role answers /ready on its port (a worker serves only health and metrics).
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -82,14 +82,11 @@ export async function startProcess(env: Record<string, string>): Promise<Service
         `service exited (${child.exitCode ?? child.signalCode}) before ready:\n${output}`,
       );
     }
-    if (!servesHttp && output.includes("role=worker")) return service;
-    if (servesHttp) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/ready`);
-        if (response.status === 200) return service;
-      } catch {
-        // not listening yet
-      }
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/ready`);
+      if (response.status === 200) return service;
+    } catch {
+      // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

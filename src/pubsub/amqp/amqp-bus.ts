@@ -36,8 +36,10 @@ export interface AmqpBusOptions {
   shards?: number;
   /**
    * Deliveries of one command before the broker gives up on it and dead-letters it
-   * (default 20). Only repeated crashes or hand-overs redeliver a command: the worker
-   * retries outages itself, without spending deliveries.
+   * (default 100). Only crashes, hand-overs and reconnections redeliver a command (the
+   * worker retries outages itself), but on RabbitMQ before 4.3 each of those counts for
+   * every command the shard had been handed: the limit is a backstop against a command
+   * that crashes every worker, not a retry budget.
    */
   maxDeliveries?: number;
   /** A publish not confirmed within this many ms fails (default 5000). */
@@ -79,6 +81,8 @@ export class AmqpBus implements Bus {
   readonly shards: number;
   #session: Session | undefined;
   #closing = false;
+  /** Why the broker blocks our publishes (a resource alarm), if it does. */
+  #blocked: string | undefined;
   #reconnecting: Promise<void> | undefined;
   readonly #consumers = new Set<AttachedConsumer>();
   readonly #keys = new Map<string, BoundKey>();
@@ -101,6 +105,14 @@ export class AmqpBus implements Bus {
     });
     // Without an 'error' listener amqplib's errors would crash the process.
     connection.on("error", (error) => this.options.log?.("amqp connection error", error));
+    // A broker in a memory or disk alarm blocks publishers: not ready, though connected.
+    connection.on("blocked", (reason: unknown) => {
+      this.#blocked = String(reason);
+      this.options.log?.(`amqp connection blocked by the broker: ${this.#blocked}`);
+    });
+    connection.on("unblocked", () => {
+      this.#blocked = undefined;
+    });
     try {
       const publish = await connection.createConfirmChannel();
       publish.on("error", (error) => this.options.log?.("amqp publish channel error", error));
@@ -111,7 +123,7 @@ export class AmqpBus implements Bus {
       publish.on("return", (message: { properties: { messageId?: string } }) => {
         if (message.properties.messageId) returned.add(message.properties.messageId);
       });
-      await declareTopology(publish, this.names, this.shards, this.options.maxDeliveries ?? 20);
+      await declareTopology(publish, this.names, this.shards, this.options.maxDeliveries ?? 100);
       const pubsub = new AMQPPubSub({
         // The library's types want amqplib's older Connection type; the object is the same.
         connection: connection as never,
@@ -132,6 +144,7 @@ export class AmqpBus implements Bus {
   #lost(session: Session) {
     if (this.#session !== session) return;
     this.#session = undefined;
+    this.#blocked = undefined;
     for (const [routingKey, key] of this.#keys) {
       if (key.session !== session) continue;
       this.#keys.delete(routingKey);
@@ -312,6 +325,8 @@ export class AmqpBus implements Bus {
 
   async ping() {
     this.#current();
+    if (this.#blocked)
+      throw new BusUnavailableError(`RabbitMQ blocks publishing: ${this.#blocked}`);
   }
 
   async close() {

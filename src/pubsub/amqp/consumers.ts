@@ -133,7 +133,9 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
       await channel.close().catch(() => {});
       return;
     }
-    await channel.prefetch(this.deps.batchSize * 2);
+    // One batch in flight per shard: whatever a hand-over or a reconnection returns to the
+    // queue counts as a delivery on RabbitMQ before 4.3, so hold no more than one batch.
+    await channel.prefetch(this.deps.batchSize);
     const buffer: ConsumeMessage[] = [];
     const flush = async () => {
       while (buffer.length > 0 && !run.abort.signal.aborted) {
@@ -237,9 +239,18 @@ export class DeadLetterConsumer implements AttachedConsumer {
   constructor(private readonly deps: { bus: AmqpBus; handler: DeadLetterHandler; log: Log }) {}
 
   attach(session: Session) {
+    if (this.#stopped) return;
     this.#session = session;
     void this.#consume(session).catch((error) => {
-      this.deps.log?.("amqp: consuming dead letters failed", error);
+      this.deps.log?.("amqp: consuming dead letters failed; trying again", error);
+      this.#attachLater(session);
+    });
+  }
+
+  #attachLater(session: Session) {
+    void sleep(RESTART_PAUSE_MS).then(() => {
+      if (!this.#stopped && this.#session === session && this.deps.bus.isCurrent(session))
+        this.attach(session);
     });
   }
 
@@ -256,10 +267,9 @@ export class DeadLetterConsumer implements AttachedConsumer {
     channel.on("close", () => {
       if (this.#channel !== channel || this.#stopped) return;
       this.#channel = undefined;
-      void sleep(RESTART_PAUSE_MS).then(() => {
-        if (this.#session === session && this.deps.bus.isCurrent(session)) this.attach(session);
-      });
+      this.#attachLater(session);
     });
+    if (this.#stopped) return void (await channel.close().catch(() => {}));
     this.#channel = channel;
     await channel.prefetch(10);
     await channel.consume(this.deps.bus.names.deadLetterQueue, (delivery) => {
@@ -277,7 +287,7 @@ export class DeadLetterConsumer implements AttachedConsumer {
       command = JSON.parse(delivery.content.toString()) as Command;
     } catch {
       this.deps.log?.("amqp: a dead letter that is not a command was dropped");
-      return channel.ack(delivery);
+      return this.#settle(() => channel.ack(delivery));
     }
     const headers = delivery.properties.headers ?? {};
     const death = (headers["x-death"] as Array<{ reason?: string }> | undefined)?.[0];
@@ -287,15 +297,20 @@ export class DeadLetterConsumer implements AttachedConsumer {
         : `given up by the broker (${death?.reason ?? "unknown"})`;
     try {
       await this.deps.handler(command, reason);
-      channel.ack(delivery);
+      this.#settle(() => channel.ack(delivery));
     } catch (error) {
       this.deps.log?.("dead-letter handler failed; retrying", error);
       await sleep(RESTART_PAUSE_MS);
-      try {
-        channel.nack(delivery, false, true);
-      } catch {
-        // channel gone: the broker hands it out again
-      }
+      this.#settle(() => channel.nack(delivery, false, true));
+    }
+  }
+
+  /** Acks and nacks on a channel that closed throw; the broker hands the letter out again. */
+  #settle(action: () => void) {
+    try {
+      action();
+    } catch (error) {
+      this.deps.log?.("amqp: settling a dead letter failed (channel closed?)", error);
     }
   }
 
