@@ -40,14 +40,14 @@ class RecordingConsumer implements CommandConsumer {
   }
 }
 
-function startWorkers(namespace: string, count: number) {
+function startWorkers(namespace: string, count: number, shards = SHARDS) {
   return Promise.all(
     Array.from({ length: count }, async () => {
       const consumer = new RecordingConsumer();
       const leases = new ShardLeases({
         url: database.url as string,
         namespace,
-        shards: SHARDS,
+        shards,
         consumer,
         intervalMs: 200,
       });
@@ -61,13 +61,13 @@ function startWorkers(namespace: string, count: number) {
 type Worker = Awaited<ReturnType<typeof startWorkers>>[number];
 
 /** Every shard consumed by exactly one worker, and each worker within one of its share. */
-function balanced(workers: Worker[]) {
+function balanced(workers: Worker[], shards = SHARDS) {
   const counts = workers.map((w) => w.consumer.shards.size);
   const all = workers.flatMap((w) => [...w.consumer.shards]);
-  const share = Math.ceil(SHARDS / workers.length);
+  const share = Math.ceil(shards / workers.length);
   return (
-    all.length === SHARDS &&
-    new Set(all).size === SHARDS &&
+    all.length === shards &&
+    new Set(all).size === shards &&
     counts.every((n) => n <= share && n >= share - 1)
   );
 }
@@ -129,6 +129,16 @@ describe.runIf(process.env.TEST_DATABASE_URL || process.env.TEST_REQUIRE_SERVICE
       await second.leases.stop();
       expect(second.consumer.shards.size).toBe(0);
       await until(() => first.consumer.shards.size === SHARDS, 15_000, "the shards back");
+    });
+
+    it("a third worker joining two that split 4 shards 2/2 gets one: 2/1/1, not 2/2/0", async () => {
+      const namespace = uniquePrefix();
+      const first = await startWorkers(namespace, 2, 4);
+      await until(() => balanced(first, 4), 15_000, "2/2");
+      const [third] = (await startWorkers(namespace, 1, 4)) as [Worker];
+      const all = [...first, third];
+      await until(() => balanced(all, 4), 15_000, "2/1/1");
+      expect(all.map((w) => w.consumer.shards.size).sort()).toEqual([1, 1, 2]);
     });
   },
 );

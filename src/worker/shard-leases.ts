@@ -3,7 +3,8 @@
 // - each worker holds one "member" lock, so the number of live workers is the number of
 //   those locks held (a worker that dies loses its connection, and its locks, at once);
 // - a worker consumes a shard only while it holds that shard's lock, and takes shards
-//   until it holds its fair share, ceil(shards / workers); above its share it hands the
+//   until it holds its fair share (shards / workers, the first by slot one more when it
+//   does not divide); above its share it hands the
 //   extra ones back (stops consuming, which returns unsettled commands to the queue in
 //   order, THEN unlocks), so the next holder starts exactly where it stopped.
 // RabbitMQ's single active consumer stays the guard of order should two workers ever
@@ -80,14 +81,20 @@ export class ShardLeases {
     if (this.#stopped) return;
     const client = this.#client ?? (await this.#connect());
     this.#lost = false;
-    const { rows } = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_locks
+    const { rows } = await client.query<{ slot: number }>(
+      `SELECT objid::int AS slot FROM pg_locks
         WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = $1::bigint::oid
-          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY objid`,
       [this.#membersKey],
     );
-    const workers = Math.max(1, rows[0]?.n ?? 1);
-    const share = Math.ceil(this.options.shards / workers);
+    // The shards divided as evenly as they go: the first (shards mod workers) workers by
+    // slot take one more, so every shard has a taker and no one holds more than one over.
+    const slots = rows.map((row) => Number(row.slot));
+    const workers = Math.max(1, slots.length);
+    const rank = Math.max(0, slots.indexOf(this.#slot));
+    const share =
+      Math.floor(this.options.shards / workers) + (rank < this.options.shards % workers ? 1 : 0);
     // Whatever we awaited, the connection (and with it every lock) may be gone since.
     const current = () => this.#client === client && !this.#stopped;
     // Over the share: hand the extra shards back, highest first.

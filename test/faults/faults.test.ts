@@ -118,12 +118,41 @@ async function scenario(
   console.log(`  ${total} messages; slowest answer ${slowest} ms; ${resumes} resumptions`);
 }
 
+/** How many shards each worker consumes (its /metrics), sorted. */
+async function workerShards(w: World, ids: string[]) {
+  const counts = await Promise.all(
+    ids.map(async (id) => {
+      const service = w.services.get(id);
+      const text = await (await fetch(`http://127.0.0.1:${service?.port}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith("chat_worker_shards"));
+      return Number(line?.split(" ").at(-1) ?? -1);
+    }),
+  );
+  return counts.sort();
+}
+
 const postgresVersion = () => readdirSync("/etc/postgresql").sort().at(-1) as string;
 
 describe("faults", () => {
-  it("a worker SIGKILLed mid-batch: its shards move to the other, nothing lost or reordered", async () => {
+  it("three workers split the shards; one SIGKILLed mid-batch: its shards move to the others, nothing lost or reordered", async () => {
     const w = await topology();
-    await scenario(w, () => w.kill("worker-1"));
+    await w.start("worker", "worker-3");
+    const workers = ["worker-1", "worker-2", "worker-3"];
+    await until(
+      async () => JSON.stringify(await workerShards(w, workers)) === JSON.stringify([1, 1, 2]),
+      30_000,
+      "4 shards split 2/1/1 between three workers",
+    );
+    await scenario(w, async () => {
+      await w.kill("worker-1");
+      await until(
+        async () =>
+          JSON.stringify(await workerShards(w, ["worker-2", "worker-3"])) ===
+          JSON.stringify([2, 2]),
+        30_000,
+        "the two survivors to hold 2 shards each",
+      );
+    });
   });
 
   it("the database refusing connections for 10 s: shards pause and resume in order", async () => {
