@@ -13,8 +13,9 @@ import {
   UnreadCountsDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
-import { record, settle } from "./harness/subscriptions.js";
+import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
+import { eventually as until } from "./harness/wait.js";
 
 const server = useTestApp();
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -36,12 +37,12 @@ async function group(owner: Session, members: Session[]) {
 
 /** Sends and waits until stored; returns the stored message (id, seq). */
 async function sendStored(from: Session, channelId: string, body: string) {
-  const listener = record(
+  const listener = await recordLive(
+    server,
     wsClient(server, { authorization: `Bearer ${from.accessToken}` }),
     MessageAddedDocument,
     { channelId },
   );
-  await settle();
   const sent = await mustRequest(
     server,
     SendMessageDocument,
@@ -59,29 +60,16 @@ async function statusOf(session: Session, id: string) {
   return (await mustRequest(server, MessageReceiptsDocument, { id }, session.accessToken)).message!;
 }
 
-async function until<T>(
-  read: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > deadline) return value;
-    await settle(50);
-  }
-}
-
 describe("receipts", () => {
   it("move SENT -> DELIVERED -> READ, reach the sender live, and a late markDelivered changes nothing", async () => {
     const [sender, reader] = users as [Session, Session];
     const channelId = await group(sender, [reader]);
-    const receipts = record(
+    const receipts = await recordLive(
+      server,
       wsClient(server, { authorization: `Bearer ${sender.accessToken}` }),
       ReceiptUpdatedDocument,
       { channelId },
     );
-    await settle();
     const message = await sendStored(sender, channelId, "tick tick");
     expect((await statusOf(sender, message.id)).status).toBe("SENT");
 
@@ -268,7 +256,9 @@ describe("receipts", () => {
       code: "BAD_USER_INPUT",
       field: "messageIds.0",
     });
-    await settle(300);
+    // A later command of the same channel (same shard): once it is stored, anything the
+    // refused calls had enqueued would have been applied.
+    await sendStored(owner, channelId, "after the refused calls");
     expect((await statusOf(owner, message.id)).status).toBe("SENT");
   });
 
