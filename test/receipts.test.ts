@@ -15,7 +15,7 @@ import {
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
-import { eventually as until } from "./harness/wait.js";
+import { eventually } from "./harness/wait.js";
 
 const server = useTestApp();
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -79,7 +79,7 @@ describe("receipts", () => {
       { messageIds: [message.id] },
       reader.accessToken,
     );
-    const delivered = await until(
+    const delivered = await eventually(
       () => statusOf(sender, message.id),
       (m) => m.status === "DELIVERED",
     );
@@ -94,7 +94,7 @@ describe("receipts", () => {
       { channelId, upToSeq: message.seq },
       reader.accessToken,
     );
-    const read = await until(
+    const read = await eventually(
       () => statusOf(sender, message.id),
       (m) => m.status === "READ",
     );
@@ -139,7 +139,7 @@ describe("receipts", () => {
         { channelId, upToSeq: third.seq },
         reader.accessToken,
       );
-      const status = await until(
+      const status = await eventually(
         () => statusOf(owner, first.id),
         (m) => m.receipts.filter((r) => r.status === "READ").length === i + 1,
       );
@@ -155,7 +155,7 @@ describe("receipts", () => {
     expect(await unread(others[1]!)).toBe(1);
     await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 4 }, others[1]!.accessToken);
     expect(
-      await until(
+      await eventually(
         () => unread(others[1]!),
         (n) => n === 0,
       ),
@@ -185,7 +185,7 @@ describe("receipts", () => {
     const statements = server.database.statements;
     statements.length = 0;
     await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 1000 }, reader.accessToken);
-    await until(
+    await eventually(
       async () =>
         prisma.messageRecipient.count({
           where: { userId: reader.user.id, status: "READ", message: { channelId } },
