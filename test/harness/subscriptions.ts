@@ -58,11 +58,6 @@ export function record<R, V extends Record<string, unknown>>(
   return recording;
 }
 
-/** A fixed pause. Being replaced everywhere by recordLive / until: do not use in new tests. */
-export async function settle(ms = 150) {
-  await sleep(ms);
-}
-
 async function metric(target: { url: string }, name: string): Promise<number> {
   const response = await fetch(target.url.replace(/\/graphql$/, "/metrics"));
   const text = await response.text();
