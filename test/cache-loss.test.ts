@@ -2,7 +2,7 @@
 // disturbs no other test), the app reports the outage on /ready and rebuilds presence
 // from its live sockets within one heartbeat of the cache coming back.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemcachedCache } from "../src/cache/memcached-cache.js";
 import { AddContactDocument, PresenceDocument } from "./gql/graphql.js";
@@ -10,6 +10,7 @@ import { mustRequest, onlineSocket, type RunningApp, startApp } from "./harness/
 import { createTestDatabase } from "./harness/database.js";
 import { freePort } from "./harness/processes.js";
 import { registerUser } from "./harness/users.js";
+import { eventually, until } from "./harness/wait.js";
 
 const installed = spawnSync("memcached", ["-h"]).status === 0;
 const runnable = installed || process.env.TEST_REQUIRE_SERVICES === "1";
@@ -21,7 +22,18 @@ async function startMemcached() {
   memcached = spawn("memcached", ["-u", "root", "-l", "127.0.0.1", "-p", String(port)], {
     stdio: "ignore",
   });
-  await sleep(300);
+  await until(acceptsConnections, 15_000, "memcached to listen");
+}
+
+function acceptsConnections() {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
 
 async function stopMemcached() {
@@ -65,9 +77,7 @@ describe.skipIf(!runnable)("losing Memcached", () => {
           watcher.accessToken,
         )
       ).presence[0]?.status;
-    const deadline = Date.now() + 5000;
-    while ((await online()) !== "ONLINE" && Date.now() < deadline) await sleep(50);
-    expect(await online()).toBe("ONLINE");
+    expect(await eventually(online, (status) => status === "ONLINE")).toBe("ONLINE");
     expect(await ready()).toBe(200);
 
     // What other replicas read: the per-(user, server) key in Memcached itself.
@@ -78,8 +88,14 @@ describe.skipIf(!runnable)("losing Memcached", () => {
     await stopMemcached();
     expect(await ready()).toBe(503);
     await startMemcached(); // a fresh process: every presence key is gone
-    // one heartbeat is a third of the TTL (1 s); allow two
-    await sleep(2000);
+    const back = Date.now();
+    await until(
+      async () => (await ready()) === 200 && (await cache.get(key)) === "1",
+      15_000,
+      "the replica to repair its presence keys",
+    );
+    // one heartbeat is a third of the TTL (1 s); allow two, and a second for a busy machine
+    expect(Date.now() - back).toBeLessThan(3000);
     expect(await ready()).toBe(200);
     expect(await cache.get(key)).toBe("1");
     expect(await online()).toBe("ONLINE");

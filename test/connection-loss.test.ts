@@ -3,7 +3,6 @@
 // this app alone (other test files share the broker). Then the permissions come back.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
@@ -11,8 +10,9 @@ import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "
 import { mustRequest, type RunningApp, request, startApp, wsClient } from "./harness/app.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
 import { createTestDatabase } from "./harness/database.js";
-import { record, settle } from "./harness/subscriptions.js";
+import { record, recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 const run = promisify(execFile);
 const ctl = async (...args: string[]) => (await run("rabbitmqctl", ["-q", ...args])).stdout;
@@ -42,14 +42,6 @@ async function cutOff() {
 
 async function ready() {
   return (await fetch(app.url.replace("/graphql", "/ready"))).status;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(100);
-  }
 }
 
 beforeAll(async () => {
@@ -92,8 +84,7 @@ describe.skipIf(!runnable)("losing RabbitMQ", () => {
     );
     const channelId = group.createGroup.channels.edges[0]!.node.id;
     const client = wsClient(app, { authorization: `Bearer ${bob.accessToken}` });
-    const live = record(client, MessageAddedDocument, { channelId });
-    await settle(300);
+    const live = await recordLive(app, client, MessageAddedDocument, { channelId });
     await mustRequest(
       app,
       SendMessageDocument,
@@ -104,7 +95,7 @@ describe.skipIf(!runnable)("losing RabbitMQ", () => {
     expect(await ready()).toBe(200);
 
     await cutOff();
-    await until(async () => (await ready()) === 503);
+    await until(async () => (await ready()) === 503, 30_000, "/ready to report the outage");
     const refused = await request(
       app,
       SendMessageDocument,
@@ -115,12 +106,12 @@ describe.skipIf(!runnable)("losing RabbitMQ", () => {
       code: "SERVICE_UNAVAILABLE",
       retryable: true,
     });
-    await until(async () => live.error !== undefined, 10_000);
+    await until(() => live.error !== undefined, 15_000, "the live stream to end");
     expect(JSON.stringify(live.error)).toMatch(/SERVICE_UNAVAILABLE/);
     expect(JSON.stringify(live.error)).toMatch(/afterSeq/);
 
     await grant();
-    await until(async () => (await ready()) === 200);
+    await until(async () => (await ready()) === 200, 30_000, "/ready to recover");
     // The retry of the refused send goes through now (same clientMessageId).
     await mustRequest(
       app,

@@ -12,7 +12,7 @@ import {
   SendMessageDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
-import { record } from "./harness/subscriptions.js";
+import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 
 const server = useTestApp();
@@ -136,17 +136,20 @@ describe("blocks in an existing direct conversation", () => {
       async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 1,
     );
     await mustRequest(server, BlockUserDocument, { userId: erin.user.id }, frank.accessToken);
-    const rejections = record(
+    const rejections = await recordLive(
+      server,
       wsClient(server, { authorization: `Bearer ${erin.accessToken}` }),
       MessageRejectedDocument,
       {},
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const refused = await send(erin, "after, from the blocked");
     await send(frank, "after, from the blocker");
-    await send(erin, "marker");
-    // give the worker time to process (and drop) all three
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const marker = await send(erin, "marker");
+    // The marker is the last of the three in the channel (same shard): once it has been
+    // refused, the worker has dealt with the other two.
+    await rejections.until((data) =>
+      data.some((d) => d.messageRejected.messageId === marker.sendMessage.id),
+    );
     const bodies = (await server.database.db.prisma.message.findMany({ where: { channelId } })).map(
       (m) => m.body,
     );

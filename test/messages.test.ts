@@ -15,7 +15,7 @@ import {
   SendStatusDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
-import { record, recordLive, settle } from "./harness/subscriptions.js";
+import { record, recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
@@ -111,8 +111,7 @@ describe("sending", () => {
 
   it("the same clientMessageId sent 5 times yields one message", async () => {
     const { channelId } = await newChannel();
-    const live = record(socket(bob), MessageAddedDocument, { channelId });
-    await settle();
+    const live = await recordLive(server, socket(bob), MessageAddedDocument, { channelId });
     const key = randomUUID();
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => send(alice, channelId, "once", key)),
@@ -250,14 +249,14 @@ describe("sending", () => {
       code: "NOT_FOUND",
       field: "input.channelId",
     });
-    await send(alice, channelId, "ok"); // a valid one, so waiting below has something to wait for
-    const deadline = Date.now() + 5000;
-    while (
-      (await server.database.db.prisma.message.count({ where: { channelId } })) < 1 &&
-      Date.now() < deadline
-    ) {
-      await settle(50);
-    }
+    // A valid one after them in the same channel (same shard): once it is stored, anything
+    // enqueued before it would be too.
+    await send(alice, channelId, "ok");
+    await until(
+      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) >= 1,
+      15_000,
+      "the valid message stored",
+    );
     expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(1);
   });
 });
@@ -298,13 +297,16 @@ describe("rate limit", () => {
       { input: { channelId, body: "hi", clientMessageId: "o1" } },
       other.accessToken,
     );
-    const deadline = Date.now() + 5000;
-    while (
-      (await limited.database.db.prisma.message.count({ where: { channelId } })) < 6 &&
-      Date.now() < deadline
-    )
-      await settle(50);
-    await settle(200);
+    // The other user's message was sent after the refused ones, in the same channel (same
+    // shard): once it is stored, a refused one that had been enqueued would be stored too.
+    await until(
+      async () =>
+        (await limited.database.db.prisma.message.count({
+          where: { channelId, clientMessageId: "o1" },
+        })) === 1,
+      15_000,
+      "the other user's message stored",
+    );
     expect(await limited.database.db.prisma.message.count({ where: { channelId } })).toBe(6);
   });
 });
@@ -312,8 +314,7 @@ describe("rate limit", () => {
 describe("history", () => {
   it("pages newest first with first/after and forward with last/before", async () => {
     const { channelId } = await newChannel();
-    const live = record(socket(alice), MessageAddedDocument, { channelId });
-    await settle();
+    const live = await recordLive(server, socket(alice), MessageAddedDocument, { channelId });
     for (let i = 1; i <= 7; i++) await send(bob, channelId, `m${i}`);
     await live.until((data) => data.length === 7);
     live.stop();
@@ -359,9 +360,8 @@ describe("history", () => {
 describe("edits and deletions", () => {
   it("the sender edits, an admin deletes, both arrive on messageUpdated; others are FORBIDDEN", async () => {
     const { channelId } = await newChannel();
-    const added = record(socket(alice), MessageAddedDocument, { channelId });
-    const updated = record(socket(alice), MessageUpdatedDocument, { channelId });
-    await settle();
+    const added = await recordLive(server, socket(alice), MessageAddedDocument, { channelId });
+    const updated = await recordLive(server, socket(alice), MessageUpdatedDocument, { channelId });
     const sent = await send(bob, channelId, "tpyo");
     await added.until((data) => data.length === 1);
     const id = sent.sendMessage.id;
@@ -391,21 +391,17 @@ describe("edits and deletions", () => {
 describe("subscriptions", () => {
   it("resume: after a disconnect, afterSeq replays exactly the missed messages in order, then continues live", async () => {
     const { channelId } = await newChannel();
-    const first = record(socket(bob), MessageAddedDocument, { channelId });
-    await settle();
+    const first = await recordLive(server, socket(bob), MessageAddedDocument, { channelId });
     await send(alice, channelId, "before");
     const seen = await first.until((data) => data.length === 1);
     const lastSeq = seen[0]!.messageAdded.seq!;
     first.stop();
     for (let i = 1; i <= 50; i++) await send(alice, channelId, `missed ${i}`);
-    // wait until the worker stored them all
-    const deadline = Date.now() + 10_000;
-    while (
-      (await server.database.db.prisma.message.count({ where: { channelId } })) < 51 &&
-      Date.now() < deadline
-    ) {
-      await settle(50);
-    }
+    await until(
+      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 51,
+      15_000,
+      "the worker stored them all",
+    );
     const resumed = record(socket(bob), MessageAddedDocument, { channelId, afterSeq: lastSeq });
     const replayed = await resumed.until((data) => data.length === 50);
     expect(replayed.map((e) => e.messageAdded.body)).toEqual(
@@ -422,34 +418,31 @@ describe("subscriptions", () => {
   it("resume while messages keep coming: the seam between replay and live has no gap and no repeat", async () => {
     const { channelId } = await newChannel();
     for (let i = 1; i <= 30; i++) await send(alice, channelId, `old ${i}`);
-    const deadline = Date.now() + 10_000;
-    while (
-      (await server.database.db.prisma.message.count({ where: { channelId } })) < 30 &&
-      Date.now() < deadline
-    ) {
-      await settle(50);
-    }
+    await until(
+      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 30,
+      15_000,
+      "the first 30 stored",
+    );
     // 30 more are sent while the subscription replays the first ones
     const sending = (async () => {
       for (let i = 1; i <= 30; i++) await send(alice, channelId, `new ${i}`);
     })();
     const resumed = record(socket(bob), MessageAddedDocument, { channelId, afterSeq: 0 });
     await sending;
-    const all = await resumed.until((data) => data.length >= 60);
-    await settle(300);
-    expect(resumed.data.map((d) => d.messageAdded.seq)).toEqual(
-      Array.from({ length: 60 }, (_, i) => i + 1),
-    );
-    expect(all.length).toBe(60);
+    await resumed.until((data) => data.length >= 60);
+    // A repeat would arrive before a later message of the same channel: send one and wait.
+    await send(alice, channelId, "witness");
+    const all = await resumed.until((data) => data.some((d) => d.messageAdded.body === "witness"));
+    expect(all.map((d) => d.messageAdded.seq)).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
     resumed.stop();
   });
 
   it("without channelId: every channel of the viewer, including one joined while subscribed", async () => {
     const { channelId: first } = await newChannel();
-    const everything = record(socket(bob), MessageAddedDocument, {});
-    await settle();
-    const { channelId: second } = await newChannel(); // bob is added to the new group's #general
-    await settle();
+    const everything = await recordLive(server, socket(bob), MessageAddedDocument, {});
+    // bob is added to the new group's #general; the stream has no gap after a join, so the
+    // message sent right away must arrive too.
+    const { channelId: second } = await newChannel();
     await send(alice, first, "in first");
     await send(alice, second, "in second");
     const events = await everything.until((data) => data.length === 2);
@@ -464,8 +457,7 @@ describe("subscriptions", () => {
 
   it("a member removed from the channel stops receiving at once; an outsider cannot subscribe", async () => {
     const { groupId, channelId } = await newChannel();
-    const bobs = record(socket(bob), MessageAddedDocument, { channelId });
-    await settle();
+    const bobs = await recordLive(server, socket(bob), MessageAddedDocument, { channelId });
     await send(alice, channelId, "while member");
     await bobs.until((data) => data.length === 1);
     await mustRequest(
@@ -477,12 +469,17 @@ describe("subscriptions", () => {
     await send(alice, channelId, "after removal");
     const alices = record(socket(alice), MessageAddedDocument, { channelId, afterSeq: 1 });
     await alices.until((data) => data.length === 1);
-    await settle(200);
+    // bob's stream has ended: nothing can arrive on it any more.
+    await until(() => bobs.error !== undefined || bobs.completed, 15_000, "bob's stream to end");
     expect(bobs.data.map((d) => d.messageAdded.body)).toEqual(["while member"]);
     expect(JSON.stringify(bobs.error)).toMatch(/FORBIDDEN/);
 
     const intruder = record(socket(outsider), MessageAddedDocument, { channelId });
-    await settle(300);
+    await until(
+      () => intruder.error !== undefined || intruder.completed || intruder.data.length > 0,
+      15_000,
+      "the outsider's subscription to be answered",
+    );
     expect(JSON.stringify(intruder.error)).toMatch(/NOT_FOUND/);
     expect(intruder.data).toEqual([]);
   });

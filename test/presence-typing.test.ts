@@ -6,20 +6,25 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   AddContactDocument,
   CreateGroupDocument,
+  HeartbeatDocument,
   PresenceChangedDocument,
   PresenceDocument,
   SetTypingDocument,
   TypingDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, request, useTestApp, wsClient } from "./harness/app.js";
-import { record, settle } from "./harness/subscriptions.js";
+import { type PresenceWork, trackPresenceWork } from "./harness/presence-work.js";
+import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 const server = useTestApp({ PRESENCE_TTL_SECONDS: "2" });
 type Session = Awaited<ReturnType<typeof registerUser>>;
 let users: Session[];
+let presenceWork: PresenceWork;
 
 beforeAll(async () => {
+  presenceWork = trackPresenceWork(server.app);
   users = await Promise.all(Array.from({ length: 4 }, () => registerUser(server)));
 });
 
@@ -27,19 +32,13 @@ function socket(session: Session): Client {
   return wsClient(server, { authorization: `Bearer ${session.accessToken}` });
 }
 
-/** Opens a socket and waits until the server has accepted it (presence counts from then). */
+/**
+ * Opens a socket and waits until the server has accepted it (presence counts from then)
+ * and its subscription is live (so the next recordLive counts its own, not this one).
+ */
 async function connect(session: Session) {
   const client = socket(session);
-  await new Promise<void>((resolve, reject) => {
-    const off = client.on("connected", () => {
-      off();
-      resolve();
-    });
-    client.subscribe(
-      { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
-      { next: () => {}, error: reject, complete: () => {} },
-    );
-  });
+  await recordLive(server, client, HeartbeatDocument, { intervalSeconds: 60 });
   return client;
 }
 
@@ -55,11 +54,10 @@ async function channelOf(owner: Session, members: Session[]) {
 
 describe("typing", () => {
   it("reaches the other members, not the typer; stops by itself after the timeout", async () => {
-    const [typer, watcher] = users as [Session, Session];
-    const channelId = await channelOf(typer, [watcher]);
-    const seen = record(socket(watcher), TypingDocument, { channelId });
-    const own = record(socket(typer), TypingDocument, { channelId });
-    await settle();
+    const [typer, watcher, , witness] = users as [Session, Session, Session, Session];
+    const channelId = await channelOf(typer, [watcher, witness]);
+    const seen = await recordLive(server, socket(watcher), TypingDocument, { channelId });
+    const own = await recordLive(server, socket(typer), TypingDocument, { channelId });
     await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken);
     await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken); // a refresh
     const started = await seen.until((data) => data.length === 1);
@@ -72,7 +70,18 @@ describe("typing", () => {
     const stopped = await seen.until((data) => data.length === 2, 10_000);
     expect(stopped[1]!.typing.isTyping).toBe(false);
     expect(Date.now() - before).toBeGreaterThan(4000);
-    expect(own.data).toEqual([]);
+    // The typer's own events would reach their stream before a later one in the channel:
+    // a third member typing now.
+    await mustRequest(
+      server,
+      SetTypingDocument,
+      { channelId, isTyping: true },
+      witness.accessToken,
+    );
+    await own.until((data) => data.length >= 1);
+    expect(own.data.map((d) => [d.typing.user.id, d.typing.isTyping])).toEqual([
+      [witness.user.id, true],
+    ]);
     seen.stop();
     own.stop();
   });
@@ -81,8 +90,7 @@ describe("typing", () => {
     const [typer, watcher] = users as [Session, Session];
     const channelId = await channelOf(typer, [watcher]);
     const typersSocket = await connect(typer);
-    const seen = record(socket(watcher), TypingDocument, { channelId });
-    await settle();
+    const seen = await recordLive(server, socket(watcher), TypingDocument, { channelId });
     await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken);
     await seen.until((data) => data.length === 1);
     const closedAt = Date.now();
@@ -122,8 +130,7 @@ describe("presence", () => {
   it("online with a socket, still online when one of two closes, offline with lastSeenAt when the last closes", async () => {
     const [watcher, subject] = users as [Session, Session];
     await mustRequest(server, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);
-    const changes = record(socket(watcher), PresenceChangedDocument, {});
-    await settle(300);
+    const changes = await recordLive(server, socket(watcher), PresenceChangedDocument, {});
     const first = await connect(subject);
     await changes.until((data) => data.length === 1);
     expect(changes.data[0]!.presenceChanged).toMatchObject({
@@ -131,8 +138,19 @@ describe("presence", () => {
       status: "ONLINE",
     });
     const second = await connect(subject);
+    const prisma = server.database.db.prisma;
+    const lastSeen = async () =>
+      (await prisma.user.findUniqueOrThrow({ where: { id: subject.user.id } })).lastSeenAt;
+    const lastSeenBefore = await lastSeen();
+    const closesBefore = presenceWork.closesHandled(subject.user.id);
     await first.dispose();
-    await settle(500);
+    // Until the server has handled that close (an OFFLINE would have been announced and
+    // last seen stored by then).
+    await until(
+      () => presenceWork.closesHandled(subject.user.id) === closesBefore + 1,
+      15_000,
+      "the first close handled",
+    );
     const stillOnline = await mustRequest(
       server,
       PresenceDocument,
@@ -140,14 +158,19 @@ describe("presence", () => {
       watcher.accessToken,
     );
     expect(stillOnline.presence).toMatchObject([{ userId: subject.user.id, status: "ONLINE" }]);
-    expect(changes.data).toHaveLength(1);
+    expect(await lastSeen()).toEqual(lastSeenBefore); // no OFFLINE was announced
+    const lastClosing = Date.now();
     await second.dispose();
-    const events = await changes.until((data) => data.length === 2);
+    const events = await changes.until((data) => data.length >= 2);
+    // Watchers fold repeated statuses into one: the OFFLINE they see must be the last
+    // close's (an earlier, wrong one would carry an earlier lastSeenAt).
+    expect(events.map((e) => e.presenceChanged.status)).toEqual(["ONLINE", "OFFLINE"]);
     expect(events[1]!.presenceChanged).toMatchObject({
       userId: subject.user.id,
       status: "OFFLINE",
     });
     expect(events[1]!.presenceChanged.lastSeenAt).not.toBeNull();
+    expect(Date.parse(events[1]!.presenceChanged.lastSeenAt!)).toBeGreaterThanOrEqual(lastClosing);
     const offline = await mustRequest(
       server,
       PresenceDocument,
@@ -162,16 +185,16 @@ describe("presence", () => {
   it("sockets opened and closed in quick succession end OFFLINE (connects and closes are applied in order)", async () => {
     const [watcher, subject] = users.slice(1, 3) as [Session, Session];
     await mustRequest(server, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);
-    const changes = record(socket(watcher), PresenceChangedDocument, {
+    const changes = await recordLive(server, socket(watcher), PresenceChangedDocument, {
       userIds: [subject.user.id],
     });
-    await settle(300);
     for (let i = 0; i < 10; i++) {
       const client = onlineSocket(server, subject.accessToken);
       await sleep(i * 3);
       await client.dispose();
     }
-    await settle(1000);
+    // Until every socket the server saw open has closed and all of it is handled.
+    await until(() => presenceWork.idle(subject.user.id), 15_000, "presence work to finish");
     const now = await mustRequest(
       server,
       PresenceDocument,
@@ -186,7 +209,6 @@ describe("presence", () => {
 
   it("answers only for users the viewer may see", async () => {
     const [viewer, stranger] = users.slice(2) as [Session, Session];
-    await sleep(10);
     const result = await mustRequest(
       server,
       PresenceDocument,

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   AddContactDocument,
   CreateGroupDocument,
+  HeartbeatDocument,
   MarkDeliveredDocument,
   MarkReadDocument,
   MessageAddedDocument,
@@ -17,9 +18,10 @@ import {
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, wsClient } from "./harness/app.js";
 import type { ServiceProcess } from "./harness/processes.js";
-import { record, settle } from "./harness/subscriptions.js";
+import { recordLive, subscriptionsActive } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
 import { registerUser } from "./harness/users.js";
+import { eventually, until } from "./harness/wait.js";
 
 const PRESENCE_TTL = 2;
 const topology = await useTopology({
@@ -46,15 +48,6 @@ async function statusOf(target: ServiceProcess, session: Session, id: string) {
     .status;
 }
 
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > deadline) return value;
-    await settle(100);
-  }
-}
-
 describe.skipIf(!runnable)("receipts, typing and presence across replicas", () => {
   it("sender on A, recipient on B: delivered then read reach the sender live; status SENT -> DELIVERED -> READ and never back", async () => {
     const sender = await registerUser(replicaA);
@@ -66,9 +59,12 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
       sender.accessToken,
     );
     const channelId = group.createGroup.channels.edges[0]!.node.id;
-    const receipts = record(socket(replicaA, sender), ReceiptUpdatedDocument, { channelId });
-    const inbox = record(socket(replicaB, recipient), MessageAddedDocument, { channelId });
-    await settle(500);
+    const receipts = await recordLive(replicaA, socket(replicaA, sender), ReceiptUpdatedDocument, {
+      channelId,
+    });
+    const inbox = await recordLive(replicaB, socket(replicaB, recipient), MessageAddedDocument, {
+      channelId,
+    });
     const sent = await mustRequest(
       replicaA,
       SendMessageDocument,
@@ -86,7 +82,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     );
     await receipts.until((data) => data.some((d) => d.receiptUpdated.status === "DELIVERED"));
     expect(
-      await until(
+      await eventually(
         () => statusOf(replicaA, sender, sent.sendMessage.id),
         (s) => s === "DELIVERED",
       ),
@@ -100,7 +96,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     );
     await receipts.until((data) => data.some((d) => d.receiptUpdated.status === "READ"));
     expect(
-      await until(
+      await eventually(
         () => statusOf(replicaA, sender, sent.sendMessage.id),
         (s) => s === "READ",
       ),
@@ -139,8 +135,9 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
       typer.accessToken,
     );
     const channelId = group.createGroup.channels.edges[0]!.node.id;
-    const seen = record(socket(replicaB, watcher), TypingDocument, { channelId });
-    await settle(500);
+    const seen = await recordLive(replicaB, socket(replicaB, watcher), TypingDocument, {
+      channelId,
+    });
     await mustRequest(
       replicaA,
       SetTypingDocument,
@@ -171,18 +168,36 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
       { userId: subject.user.id },
       watcher.accessToken,
     );
-    const changes = record(socket(replicaB, watcher), PresenceChangedDocument, {});
-    await settle(500);
-    const open = (target: ServiceProcess) => onlineSocket(target, subject.accessToken);
-    const onA = open(replicaA);
+    const changes = await recordLive(
+      replicaB,
+      socket(replicaB, watcher),
+      PresenceChangedDocument,
+      {},
+    );
+    // A socket counts once the server has accepted it; its subscription being live says so.
+    const open = async (target: ServiceProcess) => {
+      const client = socket(target, subject);
+      await recordLive(target, client, HeartbeatDocument, { intervalSeconds: 60 });
+      return client;
+    };
+    const onA = await open(replicaA);
     await changes.until((data) => data.length === 1);
-    const onB = open(replicaB);
-    await settle(500);
+    const onB = await open(replicaB);
+    const activeOnA = await subscriptionsActive(replicaA);
     await onA.dispose();
-    await settle(1500);
-    expect(changes.data.map((d) => d.presenceChanged.status)).toEqual(["ONLINE"]);
+    // Until A has ended that socket's subscription (its close is being handled).
+    await until(
+      async () => (await subscriptionsActive(replicaA)) < activeOnA,
+      15_000,
+      "replica A to see the socket close",
+    );
+    const lastClosing = Date.now();
     await onB.dispose();
-    const events = await changes.until((data) => data.length === 2);
+    const events = await changes.until((data) => data.length >= 2);
+    // Watchers fold repeated statuses into one: closing A must not have announced OFFLINE,
+    // so the OFFLINE seen is the last close's (a wrong earlier one carries an earlier time).
+    expect(events.map((e) => e.presenceChanged.status)).toEqual(["ONLINE", "OFFLINE"]);
+    expect(Date.parse(events[1]!.presenceChanged.lastSeenAt!)).toBeGreaterThanOrEqual(lastClosing);
     expect(events[1]!.presenceChanged).toMatchObject({
       userId: subject.user.id,
       status: "OFFLINE",
@@ -205,8 +220,12 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
       { userId: subject.user.id },
       watcher.accessToken,
     );
-    const changes = record(socket(replicaB, watcher), PresenceChangedDocument, {});
-    await settle(500);
+    const changes = await recordLive(
+      replicaB,
+      socket(replicaB, watcher),
+      PresenceChangedDocument,
+      {},
+    );
     // the subject's only socket is on the doomed replica
     const subjectsSocket = onlineSocket(doomed, subject.accessToken);
     await changes.until((data) => data.some((d) => d.presenceChanged.status === "ONLINE"));

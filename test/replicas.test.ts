@@ -6,9 +6,10 @@ import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "
 import { mustRequest, wsClient } from "./harness/app.js";
 import { brokerResources } from "./harness/broker.js";
 import type { ServiceProcess } from "./harness/processes.js";
-import { record, settle } from "./harness/subscriptions.js";
+import { recordLive } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
 import { registerUser } from "./harness/users.js";
+import { eventually } from "./harness/wait.js";
 
 const topology = await useTopology({ env: { SEND_RATE_LIMIT: "10000" } });
 const { runnable, clients } = topology;
@@ -39,8 +40,9 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       alice.accessToken,
     );
     const channelId = group.createGroup.channels.edges[0]!.node.id;
-    const onB = record(socket(replicaB, bob), MessageAddedDocument, { channelId });
-    await settle(300);
+    const onB = await recordLive(replicaB, socket(replicaB, bob), MessageAddedDocument, {
+      channelId,
+    });
     const sent = await mustRequest(
       replicaA,
       SendMessageDocument,
@@ -83,10 +85,11 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       channelIds.push(group.createGroup.channels.edges[0]!.node.id);
     }
     // Every user follows all their channels (all 10), half of them on each replica.
-    const subscribers = users.map((user, i) =>
-      record(socket(replicas[i % 2]!, user), MessageAddedDocument, {}),
-    );
-    await settle(1000);
+    const subscribers = [];
+    for (const [i, user] of users.entries()) {
+      const replica = replicas[i % 2]!;
+      subscribers.push(await recordLive(replica, socket(replica, user), MessageAddedDocument, {}));
+    }
 
     const sends: Array<() => Promise<unknown>> = [];
     for (let round = 0; round < 10; round++) {
@@ -112,10 +115,24 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       }),
     );
 
+    for (const subscriber of subscribers)
+      await subscriber.until((events) => events.length >= 1000, 60_000);
+    // A repeat would arrive before a later message of its channel: one more in each, and
+    // every subscriber waits for all ten.
+    for (const channelId of channelIds)
+      await mustRequest(
+        replicaA,
+        SendMessageDocument,
+        { input: { channelId, body: "end", clientMessageId: randomUUID() } },
+        users[0]!.accessToken,
+      );
     for (const subscriber of subscribers) {
-      const data = await subscriber.until((events) => events.length >= 1000, 60_000);
-      await settle(200);
-      expect(subscriber.data).toHaveLength(1000);
+      const all = await subscriber.until(
+        (events) => events.filter((e) => e.messageAdded.body === "end").length === 10,
+        60_000,
+      );
+      const data = all.filter((e) => e.messageAdded.body !== "end");
+      expect(data).toHaveLength(1000);
       const byChannel = new Map<string, number[]>();
       for (const { messageAdded } of data) {
         byChannel.set(messageAdded.channel.id, [
@@ -129,13 +146,10 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       subscriber.stop();
     }
     const prisma = topology.database.db.prisma;
-    expect(await prisma.message.count({ where: { channelId: { in: channelIds } } })).toBe(1000);
+    const sent = { channelId: { in: channelIds }, body: { not: "end" } };
+    expect(await prisma.message.count({ where: sent })).toBe(1000);
     // one row per message per other member: 1,000 x 9
-    expect(
-      await prisma.messageRecipient.count({
-        where: { message: { channelId: { in: channelIds } } },
-      }),
-    ).toBe(9000);
+    expect(await prisma.messageRecipient.count({ where: { message: sent } })).toBe(9000);
   }, 180_000);
 
   it("after 200 subscribe/unsubscribe cycles the replica holds no more RabbitMQ queues or channels than before", async () => {
@@ -151,20 +165,27 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
     const client = socket(replicaB, alice);
     // Warm up (the subscriber's channel is opened once, on first use). While subscribed,
     // the channel's key is bound: one more queue, so the cycles below really bind and release.
-    const held = record(client, MessageAddedDocument, { channelId });
-    await settle(500);
+    const held = await recordLive(replicaB, client, MessageAddedDocument, { channelId });
     const during = await brokerResources(connection);
     held.stop();
-    await settle(500);
-    const before = await brokerResources(connection);
+    // Until the key is released (its queue gone).
+    const before = await eventually(
+      () => brokerResources(connection),
+      (now) => now.queues < during.queues,
+      30_000,
+    );
     expect(during.queues).toBe(before.queues + 1);
     for (let cycle = 0; cycle < 200; cycle++) {
-      const subscription = record(client, MessageAddedDocument, { channelId });
-      await settle(5);
+      // Live before it stops, so each cycle really binds and releases.
+      const subscription = await recordLive(replicaB, client, MessageAddedDocument, { channelId });
       subscription.stop();
     }
-    await settle(1000);
-    const after = await brokerResources(connection);
+    // Until the replica is back to what it held (or the bound passes: the diff shows the leak).
+    const after = await eventually(
+      () => brokerResources(connection),
+      (now) => now.queues === before.queues && now.channels === before.channels,
+      30_000,
+    );
     expect(after).toEqual(before);
   }, 120_000);
 });

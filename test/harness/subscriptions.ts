@@ -58,17 +58,24 @@ export function record<R, V extends Record<string, unknown>>(
   return recording;
 }
 
-/** A fixed pause. Being replaced everywhere by recordLive / until: do not use in new tests. */
-export async function settle(ms = 150) {
-  await sleep(ms);
+async function metric(target: { url: string }, name: string): Promise<number> {
+  const response = await fetch(target.url.replace(/\/graphql$/, "/metrics"));
+  const text = await response.text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return Number(line?.split(" ").at(-1) ?? 0);
 }
 
 /** How many subscriptions the replica behind `target` has set up so far (its /metrics). */
-export async function subscriptionsStarted(target: { url: string }): Promise<number> {
-  const response = await fetch(target.url.replace(/\/graphql$/, "/metrics"));
-  const text = await response.text();
-  const line = text.split("\n").find((l) => l.startsWith("chat_subscriptions_started_total"));
-  return Number(line?.split(" ").at(-1) ?? 0);
+export function subscriptionsStarted(target: { url: string }): Promise<number> {
+  return metric(target, "chat_subscriptions_started_total");
+}
+
+/**
+ * How many subscriptions are live on the replica behind `target` now (its /metrics). It
+ * drops when the server has ended a subscription, e.g. because its socket closed.
+ */
+export function subscriptionsActive(target: { url: string }): Promise<number> {
+  return metric(target, "chat_subscriptions_active");
 }
 
 /**

@@ -13,3 +13,20 @@ export async function until(
     await sleep(20);
   }
 }
+
+/**
+ * Reads until what it read satisfies `ok`, and returns it; after `timeoutMs`, returns the
+ * last value read, so the test's own assertion shows what was there instead.
+ */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() > deadline) return value;
+    await sleep(50);
+  }
+}
