@@ -9,7 +9,7 @@
 import type { Server } from "node:http";
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { type Extra, useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import type { AccessTokens } from "../auth/access-tokens.js";
 import {
   type Authentication,
@@ -74,6 +74,9 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
           return false;
         }
         if (auth.authProblem === "invalid") return false; // graphql-ws closes with 4403
+        // Closed while we were checking the token: graphql-ws has already run onClose for
+        // it, so counting the user online now would leave them ONLINE with no socket.
+        if (ctx.extra.socket.readyState !== WebSocket.OPEN) return false;
         ctx.extra.auth = auth;
         if (auth.expiresAt !== undefined) closeOnExpiry(ctx.extra, auth.expiresAt);
         const userId = auth.viewer?.id;
