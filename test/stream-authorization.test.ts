@@ -35,6 +35,7 @@ import {
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { record } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -60,16 +61,6 @@ function socket(session: Session): Client {
   return wsClient(server, { authorization: `Bearer ${session.accessToken}` });
 }
 
-/** Waits (polling, bounded) until `condition` holds; resolves to how long it took. */
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error("condition not met in time");
-    await sleep(20);
-  }
-  return Date.now() - started;
-}
-
 async function groupChannel(owner: Session, members: Session[]) {
   const group = await mustRequest(
     server,
@@ -87,7 +78,7 @@ async function sendStored(from: Session, channelId: string, body: string) {
     { input: { channelId, body, clientMessageId: randomUUID() } },
     from.accessToken,
   );
-  await waitFor(
+  await until(
     async () => (await prisma().message.count({ where: { id: sent.sendMessage.id } })) > 0,
   );
   return sent.sendMessage.id;
@@ -160,7 +151,7 @@ async function prime(
   streams: Array<{ data: unknown[] }>,
   events: () => Array<{ key: string; event: BusEvent }>,
 ) {
-  await waitFor(async () => {
+  await until(async () => {
     await publish(events());
     await sleep(50);
     return streams.every((stream) => stream.data.length > 0);
@@ -190,7 +181,7 @@ describe("a member removed without any membership event", () => {
     });
     const removedAt = Date.now();
     const streams = [added, updated, receipts, typing];
-    await waitFor(() => streams.every((s) => s.error !== undefined));
+    await until(() => streams.every((s) => s.error !== undefined));
     expect(Date.now() - removedAt).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     for (const stream of streams) {
       expect(JSON.stringify(stream.error)).toMatch(/FORBIDDEN/);
@@ -213,7 +204,7 @@ describe("a member removed without any membership event", () => {
     await prisma().channelMember.delete({
       where: { channelId_userId: { channelId: first.channelId, userId: bob.user.id } },
     });
-    const took = await waitFor(() => !watch().isMember(first.channelId, bob.user.id));
+    const took = await until(() => !watch().isMember(first.channelId, bob.user.id));
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     await publish([
       ...channelEvents(first.channelId, alice, 2, "after removal").map(onChannel(first.channelId)),
@@ -294,7 +285,7 @@ describe("across a block written without any event", () => {
     await prime(all, () => asCarol(1, "before the block"));
 
     await block(carol, dave);
-    const took = await waitFor(() => watch().blockedIn(channelId, dave.user.id));
+    const took = await until(() => watch().blockedIn(channelId, dave.user.id));
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     // Carol's events already on their way (persisted just before the block), and a stop.
     await publish([
@@ -308,7 +299,7 @@ describe("across a block written without any event", () => {
       }),
     ]);
     await unblock(carol, dave);
-    await waitFor(() => !watch().blockedIn(channelId, dave.user.id));
+    await until(() => !watch().blockedIn(channelId, dave.user.id));
     await publish([
       ...asCarol(3, "after unblocking"),
       onChannel(channelId)({
@@ -352,11 +343,11 @@ describe("across a block written without any event", () => {
     await prime([changes], () => [presence("ONLINE")]);
 
     await block(subject, viewer);
-    const took = await waitFor(() => !watch().canSeePresence(viewer.user.id, subject.user.id));
+    const took = await until(() => !watch().canSeePresence(viewer.user.id, subject.user.id));
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     await publish([presence("OFFLINE"), presence("ONLINE")]);
     await unblock(subject, viewer);
-    await waitFor(() => watch().canSeePresence(viewer.user.id, subject.user.id));
+    await until(() => watch().canSeePresence(viewer.user.id, subject.user.id));
     await publish([presence("OFFLINE")]);
     await changes.until((d) => d.length === 2);
     expect(changes.data.map((d) => d.presenceChanged.status)).toEqual(["ONLINE", "OFFLINE"]);
@@ -382,7 +373,7 @@ describe("across a block written without any event", () => {
         .map(onChannel(channelId)),
     );
     await mustRequest(server, BlockUserDocument, { userId: carol.user.id }, dave.accessToken);
-    await waitFor(() => watch().blockedIn(channelId, dave.user.id));
+    await until(() => watch().blockedIn(channelId, dave.user.id));
     await mustRequest(
       server,
       EditMessageDocument,
@@ -390,12 +381,12 @@ describe("across a block written without any event", () => {
       carol.accessToken,
     );
     await mustRequest(server, SetTypingDocument, { channelId, isTyping: false }, carol.accessToken);
-    await waitFor(
+    await until(
       async () =>
         (await prisma().message.findUnique({ where: { id: messageId } }))?.body === "edited across",
     );
     await mustRequest(server, UnblockUserDocument, { userId: carol.user.id }, dave.accessToken);
-    await waitFor(() => !watch().blockedIn(channelId, dave.user.id));
+    await until(() => !watch().blockedIn(channelId, dave.user.id));
     await mustRequest(
       server,
       EditMessageDocument,
@@ -450,7 +441,7 @@ describe("receipts", () => {
     const outsiderStream = record(socket(bob), ReceiptUpdatedDocument, {
       channelId: created.createChannel.id,
     });
-    await waitFor(() => outsiderStream.error !== undefined);
+    await until(() => outsiderStream.error !== undefined);
     expect(JSON.stringify(outsiderStream.error)).toMatch(/FORBIDDEN/);
     const owner = await mustRequest(
       server,

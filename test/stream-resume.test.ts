@@ -20,6 +20,7 @@ import {
 import { mustRequest, useTestApp, wsClient } from "./harness/app.js";
 import { record } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -33,14 +34,6 @@ const prisma = () => server.database.db.prisma;
 
 function socket(session: Session): Client {
   return wsClient(server, { authorization: `Bearer ${session.accessToken}` });
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error("condition not met in time");
-    await sleep(20);
-  }
 }
 
 async function group(members: Session[]) {
@@ -66,7 +59,7 @@ function send(channelId: string, body: string) {
 }
 
 async function stored(channelId: string, count: number) {
-  await waitFor(async () => (await prisma().message.count({ where: { channelId } })) >= count);
+  await until(async () => (await prisma().message.count({ where: { channelId } })) >= count);
 }
 
 type Added = MessageAddedEverywhereSubscription["messageAdded"];
@@ -91,7 +84,7 @@ async function live(
   channelId: string,
   body = "probe",
 ) {
-  await waitFor(async () => {
+  await until(async () => {
     await send(channelId, body);
     return stream
       .until((d) => bodiesIn(d, channelId).includes(body), 500)
@@ -109,7 +102,7 @@ describe("input", () => {
     await send(channelId, "one");
     await stored(channelId, 1);
     const resumed = record(socket(bob), MessageAddedDocument, { channelId, afterSeq: 5 });
-    await waitFor(() => resumed.error !== undefined);
+    await until(() => resumed.error !== undefined);
     expect(JSON.stringify(resumed.error)).toMatch(/"code":"BAD_USER_INPUT","field":"afterSeq"/);
   });
 
@@ -119,7 +112,7 @@ describe("input", () => {
     const client = socket(bob);
     for (const variables of [{ after: "not a cursor!" }, { after: "AQID" }, { after: "" }]) {
       const stream = record(client, MessageAddedEverywhereDocument, variables);
-      await waitFor(() => stream.error !== undefined);
+      await until(() => stream.error !== undefined);
       expect(JSON.stringify(stream.error)).toMatch(/"code":"BAD_USER_INPUT","field":"after"/);
     }
     const both = await new Promise<unknown>((resolve) =>

@@ -77,9 +77,10 @@ async function scenario(
   options: { alsoIn?: string[]; beforeChecks?: () => Promise<void> } = {},
 ) {
   const list = await conversations(w, CHANNELS, options.alsoIn);
-  const followers: Follower[] = list.map((c) => follow(w, c));
+  // Readers and senders spread over the replicas (a reader and its sender on different ones).
+  const followers: Follower[] = list.map((c, i) => follow(w, c, i));
   const sending: Promise<SenderReport[]> = Promise.all(
-    list.map((c) => sendSteadily(w, c, PER_CHANNEL, INTERVAL_MS)),
+    list.map((c, i) => sendSteadily(w, c, PER_CHANNEL, INTERVAL_MS, i + 1)),
   );
   const total = CHANNELS * PER_CHANNEL;
   await until(async () => (await storedSoFar(w, list)) >= total / 4, 120_000, "a quarter stored");
@@ -116,6 +117,7 @@ async function scenario(
   const slowest = Math.max(...reports.map((r) => r.slowestAnswerMs));
   const resumes = followers.reduce((sum, f) => sum + f.resumes, 0);
   console.log(`  ${total} messages; slowest answer ${slowest} ms; ${resumes} resumptions`);
+  return followers;
 }
 
 /** How many shards each worker consumes (its /metrics), sorted. */
@@ -222,7 +224,9 @@ describe("faults", () => {
 
   it("an api replica SIGKILLed: its readers resume on the other, its senders retry there", async () => {
     const w = await topology();
-    await scenario(w, () => w.kill("api-a"));
+    const followers = await scenario(w, () => w.kill("api-a"));
+    // Half the readers were on the killed replica: they had to resume.
+    expect(followers.filter((f) => f.resumes > 0).length).toBeGreaterThanOrEqual(CHANNELS / 2);
   });
 
   it("a reader that stops reading: its replica's memory stays bounded and every other reader gets everything", async () => {

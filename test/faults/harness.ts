@@ -153,9 +153,11 @@ export async function graphql(
   variables: unknown,
   token?: string,
   deadlineMs = 120_000,
+  /** Which replica to try first (clients spread over the replicas, as behind a balancer). */
+  firstReplica = 0,
 ): Promise<Record<string, unknown>> {
   const deadline = Date.now() + deadlineMs;
-  let attempt = 0;
+  let attempt = firstReplica;
   let last: unknown;
   while (Date.now() < deadline) {
     const replicas = world.replicas();
@@ -236,6 +238,7 @@ export async function sendSteadily(
   conversation: Conversation,
   count: number,
   intervalMs: number,
+  firstReplica = 0,
 ): Promise<SenderReport> {
   const report: SenderReport = { accepted: [], slowestAnswerMs: 0 };
   for (let n = 1; n <= count; n++) {
@@ -246,6 +249,8 @@ export async function sendSteadily(
       `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }`,
       { input: { channelId: conversation.channelId, body: `m${n}`, clientMessageId } },
       conversation.sender.token,
+      120_000,
+      firstReplica,
     );
     report.accepted.push(clientMessageId);
     const took = Date.now() - started;
@@ -265,7 +270,7 @@ export interface Follower {
 }
 
 /** A reader that follows a channel and resumes with afterSeq after every interruption. */
-export function follow(world: World, conversation: Conversation): Follower {
+export function follow(world: World, conversation: Conversation, firstReplica = 0): Follower {
   const follower: Follower = { seqs: [], bodies: [], resumes: 0, stop: () => {} };
   let stopped = false;
   let client: Client | undefined;
@@ -274,7 +279,7 @@ export function follow(world: World, conversation: Conversation): Follower {
     void client?.dispose();
   };
   void (async () => {
-    let attempt = 0;
+    let attempt = firstReplica;
     while (!stopped) {
       const replicas = world.replicas();
       const replica = replicas[attempt++ % Math.max(1, replicas.length)];

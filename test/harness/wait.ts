@@ -2,16 +2,19 @@
 // message after the timeout (the machines are shared and slow at times: be generous).
 import { setTimeout as sleep } from "node:timers/promises";
 
+/** Resolves to how long the condition took to hold (for bounds such as "within 2 s"). */
 export async function until(
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 15_000,
   what = "condition",
-) {
-  const deadline = Date.now() + timeoutMs;
+): Promise<number> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+  return Date.now() - started;
 }
 
 /**
