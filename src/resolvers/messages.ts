@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Message } from "../db/generated/prisma/client.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
+import { isOutage } from "../outages.js";
 import type { MessagePayload } from "../pubsub/events.js";
 import {
   fromPublicUserPayload,
@@ -68,10 +69,14 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
   // A retry of a send that is stored already answers with the stored message (its seq
   // and status), so a client cache keyed by id never sees it go back to PENDING; the
   // same key for a different message is a client bug, said so rather than ignored.
-  const stored = await ctx.prisma.message.findUnique({
-    where: { id: messageId },
-    include: { sender: { select: publicUserFields } },
-  });
+  // Sending must not need PostgreSQL (the queue is there to ride out its outages): when
+  // it does not answer, the send is queued and the worker's idempotency does the rest.
+  const stored = await ctx.prisma.message
+    .findUnique({ where: { id: messageId }, include: { sender: { select: publicUserFields } } })
+    .catch((error: unknown) => {
+      if (isOutage(error)) return null;
+      throw error;
+    });
   if (stored) {
     // (An edited or deleted message no longer has the body it was sent with: only the
     // channel can be compared then.)
