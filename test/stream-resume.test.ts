@@ -12,6 +12,7 @@ import { messageAdded } from "../src/resolvers/message-streams.js";
 import {
   AddGroupMembersDocument,
   CreateGroupDocument,
+  MarkReadDocument,
   MessageAddedDocument,
   MessageAddedEverywhereDocument,
   type MessageAddedEverywhereSubscription,
@@ -144,7 +145,7 @@ describe("all-channels messageAdded", () => {
     // Added straight in PostgreSQL: no channel.joined event is published.
     const { lastSeq } = await prisma().channel.findUniqueOrThrow({ where: { id: joined } });
     await prisma().channelMember.create({
-      data: { channelId: joined, userId: bob.user.id, lastReadSeq: lastSeq },
+      data: { channelId: joined, userId: bob.user.id, lastReadSeq: lastSeq, joinedSeq: lastSeq },
     });
     for (let i = 1; i <= 20; i++) await send(joined, `m${i}`);
     const expected = Array.from({ length: 20 }, (_, i) => `m${i + 1}`);
@@ -203,6 +204,21 @@ describe("all-channels messageAdded", () => {
     await stored(a.channelId, 4);
     await stored(b.channelId, 3);
     await stored(c.channelId, 3);
+    // Read on another device meanwhile: the read position moves, the join does not.
+    await mustRequest(
+      server,
+      MarkReadDocument,
+      { channelId: c.channelId, upToSeq: 3 },
+      bob.accessToken,
+    );
+    await until(
+      async () =>
+        (
+          await prisma().channelMember.findUniqueOrThrow({
+            where: { channelId_userId: { channelId: c.channelId, userId: bob.user.id } },
+          })
+        ).lastReadSeq === 3,
+    );
 
     const resumed = record(socket(bob), MessageAddedEverywhereDocument, { after: cursor });
     await resumed.until((d) => d.length >= 7);

@@ -124,10 +124,14 @@ export class LocalBus implements Bus {
       listeners = new Set();
       this.#listeners.set(routingKey, listeners);
     }
-    listeners.add(listener);
+    // Each listen gets its own entry, so releasing it twice, or after the same function
+    // listened again, never removes someone else's.
+    const entry = (event: BusEvent) => listener(event);
+    listeners.add(entry);
     return async () => {
-      listeners.delete(listener);
-      if (listeners.size === 0) this.#listeners.delete(routingKey);
+      if (!listeners.delete(entry)) return;
+      if (listeners.size === 0 && this.#listeners.get(routingKey) === listeners)
+        this.#listeners.delete(routingKey);
     };
   }
 

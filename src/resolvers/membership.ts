@@ -56,13 +56,22 @@ export async function addToChannel(
   userIds: string[],
 ) {
   // Joining is not a backlog: a newcomer's unread count starts at zero (history is still
-  // there to read).
-  const { lastSeq } = await tx.channel.findUniqueOrThrow({
-    where: { id: channelId },
-    select: { lastSeq: true },
-  });
+  // there to read). The channel row is locked, as the worker locks it to hand out seqs: a
+  // batch in flight either commits first (its messages are before the join, and not for
+  // the newcomer) or runs after (they are for the newcomer), never half of each.
+  const [channel] = await tx.$queryRawUnsafe<Array<{ last_seq: number }>>(
+    "SELECT last_seq FROM channels WHERE id = $1::uuid FOR UPDATE",
+    channelId,
+  );
+  if (!channel) throw new Error(`channel ${channelId} does not exist`);
+  const lastSeq = Number(channel.last_seq);
   const added = await tx.channelMember.createManyAndReturn({
-    data: userIds.map((userId) => ({ channelId, userId, lastReadSeq: lastSeq })),
+    data: userIds.map((userId) => ({
+      channelId,
+      userId,
+      lastReadSeq: lastSeq,
+      joinedSeq: lastSeq,
+    })),
     skipDuplicates: true,
     select: { userId: true },
   });

@@ -58,7 +58,11 @@ async function follow(
   handlers: Omit<FollowHandlers, "onFail">,
   stop: { current?: () => Promise<void> },
 ): Promise<Following> {
-  const all = { ...handlers, onFail: (error: unknown) => queue.fail(error) };
+  const all = {
+    ...handlers,
+    onFail: (error: unknown, how?: { revoked: boolean }) =>
+      queue.fail(error, { discardQueued: how?.revoked }),
+  };
   const following = channelId
     ? await followChannel(ctx, channelId, all)
     : await followAllChannels(ctx, all);
@@ -125,9 +129,9 @@ export async function messageAdded(
     (
       await ctx.prisma.channelMember.findMany({
         where: { userId: viewerId },
-        select: { channelId: true, lastReadSeq: true, channel: { select: { lastSeq: true } } },
+        select: { channelId: true, joinedSeq: true, channel: { select: { lastSeq: true } } },
       })
-    ).map((m) => [m.channelId, { lastSeq: m.channel.lastSeq, lastReadSeq: m.lastReadSeq }]),
+    ).map((m) => [m.channelId, { lastSeq: m.channel.lastSeq, joinedSeq: m.joinedSeq }]),
   );
   for (const [channelId, seq] of cursor ?? []) {
     const channel = known.get(channelId);
@@ -140,20 +144,25 @@ export async function messageAdded(
     if (from === undefined) {
       const member = await ctx.prisma.channelMember.findUnique({
         where: { channelId_userId: { channelId, userId: viewerId } },
-        select: { lastReadSeq: true },
+        select: { joinedSeq: true },
       });
       if (!member) return; // left again meanwhile
-      from = member.lastReadSeq;
+      from = member.joinedSeq;
     }
     seam.startAt(channelId, from);
   };
+  /** Channels joined while the stream was starting: `followed` starts each once it is bound. */
+  const joinedMeanwhile = new Set<string>();
   const following = await follow(
     ctx,
     null,
     queue,
     {
       onEvent,
-      willFollow: (channelId) => seam.expect(channelId),
+      willFollow: (channelId, joined) => {
+        seam.expect(channelId);
+        if (joined) joinedMeanwhile.add(channelId);
+      },
       followed: (channelId, joined) => {
         if (joined)
           startJoined(channelId, joined.lastSeq).catch((error) =>
@@ -164,13 +173,21 @@ export async function messageAdded(
     },
     stop,
   );
-  for (const channelId of following.channelIds()) {
-    // Resuming: where the cursor left each channel, or the join for channels joined since.
-    const from = cursor
-      ? (cursor.get(channelId) ?? known.get(channelId)?.lastReadSeq)
-      : known.get(channelId)?.lastSeq;
-    if (from !== undefined) seam.startAt(channelId, from);
-    else await startJoined(channelId, undefined);
+  try {
+    for (const channelId of following.channelIds()) {
+      // Not bound yet, perhaps: starting it here would replay before its key is bound.
+      if (joinedMeanwhile.has(channelId)) continue;
+      // Resuming: where the cursor left each channel, or the join for channels joined since.
+      const from = cursor
+        ? (cursor.get(channelId) ?? known.get(channelId)?.joinedSeq)
+        : known.get(channelId)?.lastSeq;
+      if (from !== undefined) seam.startAt(channelId, from);
+      else await startJoined(channelId, undefined);
+    }
+  } catch (error) {
+    // The queue never reaches graphql-ws: nothing else would release what `follow` bound.
+    await stop.current?.().catch(() => {});
+    throw error;
   }
   return queue;
 }

@@ -154,7 +154,8 @@ export async function receiptUpdated(ctx: Context, args: { channelId?: unknown }
       if (event.type === "receipts.updated")
         for (const receipt of event.receipts ?? []) queue.push(receiptFromPayload(receipt));
     },
-    onFail: (error: unknown) => queue.fail(error),
+    onFail: (error: unknown, how?: { revoked: boolean }) =>
+      queue.fail(error, { discardQueued: how?.revoked }),
   };
   const following =
     args.channelId === null || args.channelId === undefined

@@ -87,7 +87,7 @@ export async function typingStream(ctx: Context, rawChannelId: unknown) {
   };
   const following = await followChannel(ctx, access.id, {
     onEvent,
-    onFail: (error) => queue.fail(error),
+    onFail: (error, how) => queue.fail(error, { discardQueued: how?.revoked }),
   });
   stop = following.stop;
   if (queue.closed) await following.stop();

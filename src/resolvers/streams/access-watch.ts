@@ -13,6 +13,8 @@ import { visibilitySql } from "../../rules/visibility.js";
 export const ACCESS_MAX_STALENESS_MS = 2000;
 /** How often the watched state is re-read: well inside the bound, so one slow read does not breach it. */
 export const ACCESS_REFRESH_MS = 500;
+/** Longest one re-read may take before it counts as failed. */
+const READ_TIMEOUT_MS = 1500;
 /** A stream whose access could not be re-read for this long ends (SERVICE_UNAVAILABLE). */
 export const ACCESS_GIVE_UP_MS = 10_000;
 
@@ -303,7 +305,9 @@ export class AccessWatch {
         this.#failing = true;
       } finally {
         this.#refreshing = undefined;
-        if (this.#again) {
+        // Asked for again meanwhile: at once, unless reads are failing (then at the pace
+        // of the schedule, not in a tight loop against a database that is down).
+        if (this.#again && !this.#failing) {
           this.#again = false;
           this.refreshSoon();
         } else this.#schedule();
@@ -342,41 +346,56 @@ export class AccessWatch {
     }
   }
 
-  /** One statement for every interest: memberships (with direct-channel blocks) and presence. */
+  /**
+   * One statement for every interest: memberships (with direct-channel blocks) and
+   * presence. Each part is looked up by its index (a user's memberships, a (channel, user)
+   * primary key), and repeated interests are asked once: many streams of one viewer cost
+   * what one does.
+   */
   async #read(interests: AccessInterest[]): Promise<Row[]> {
     const users = new Set<string>();
-    const pairChannels: string[] = [];
-    const pairUsers: string[] = [];
-    const viewers: string[] = [];
-    const subjects: string[] = [];
+    const pairs = new Map<string, [string, string]>();
+    const presencePairs = new Map<string, [string, string]>();
     for (const interest of interests) {
       if (interest.kind === "channels") users.add(interest.userId);
-      else if (interest.kind === "member") {
-        pairChannels.push(interest.channelId);
-        pairUsers.push(interest.userId);
-      } else {
-        viewers.push(interest.viewerId);
-        subjects.push(interest.subjectId);
-      }
+      else if (interest.kind === "member")
+        pairs.set(pairKey(interest.channelId, interest.userId), [
+          interest.channelId,
+          interest.userId,
+        ]);
+      else
+        presencePairs.set(pairKey(interest.viewerId, interest.subjectId), [
+          interest.viewerId,
+          interest.subjectId,
+        ]);
     }
-    return this.prisma.$queryRawUnsafe<Row[]>(
-      `SELECT 'm' AS kind, cm.channel_id::text AS a, cm.user_id::text AS b,
-              (c.kind = 'DIRECT' AND EXISTS (
+    const blockedFlag = `(c.kind = 'DIRECT' AND EXISTS (
                  SELECT 1 FROM channel_members o
                   WHERE o.channel_id = cm.channel_id AND o.user_id <> cm.user_id
-                    AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag
+                    AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag`;
+    // Bounded: a read that hangs must fail (and be retried), not stop every later one.
+    const [, rows] = await this.prisma.$transaction([
+      this.prisma.$executeRawUnsafe(`SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`),
+      this.prisma.$queryRawUnsafe<Row[]>(
+        `SELECT 'm' AS kind, cm.channel_id::text AS a, cm.user_id::text AS b, ${blockedFlag}
          FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
         WHERE cm.user_id = ANY($1::uuid[])
-           OR (cm.channel_id, cm.user_id) IN (SELECT w.c, w.u FROM unnest($2::uuid[], $3::uuid[]) AS w(c, u))
+       UNION
+       SELECT 'm', cm.channel_id::text, cm.user_id::text, ${blockedFlag}
+         FROM unnest($2::uuid[], $3::uuid[]) AS w(c, u)
+         JOIN channel_members cm ON cm.channel_id = w.c AND cm.user_id = w.u
+         JOIN channels c ON c.id = cm.channel_id
        UNION ALL
        SELECT 'p', w.v::text, w.s::text, true
          FROM unnest($4::uuid[], $5::uuid[]) AS w(v, s)
         WHERE ${visibilitySql.presenceVisible("w.v", "w.s")}`,
-      [...users],
-      pairChannels,
-      pairUsers,
-      viewers,
-      subjects,
-    );
+        [...users],
+        [...pairs.values()].map(([channelId]) => channelId),
+        [...pairs.values()].map(([, userId]) => userId),
+        [...presencePairs.values()].map(([viewer]) => viewer),
+        [...presencePairs.values()].map(([, subject]) => subject),
+      ),
+    ]);
+    return rows;
   }
 }

@@ -59,10 +59,12 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 
   /** Ends the stream with an error after what is already queued. */
-  fail(error: unknown) {
+  fail(error: unknown, options: { discardQueued?: boolean } = {}) {
     if (this.#done || this.#error !== undefined) return;
     this.#error = error;
     this.#producer = undefined;
+    // Access revoked: what is still queued is not delivered either.
+    if (options.discardQueued) this.#items.length = 0;
     if (this.#failWaiting) {
       const reject = this.#failWaiting;
       this.#waiting = this.#failWaiting = undefined;

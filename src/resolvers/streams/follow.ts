@@ -120,7 +120,7 @@ export interface FollowHandlers {
   /** An event of a followed channel that the viewer may receive. */
   onEvent(event: ChannelEvent): void;
   /** Ends the stream: FORBIDDEN (single channel left), or events may have been missed. */
-  onFail(error: unknown): void;
+  onFail(error: unknown, options?: { revoked: boolean }): void;
   /** All channels: about to follow a channel (before its key is bound); `joined` for one joined meanwhile. */
   willFollow?(channelId: string, joined: { lastSeq?: number } | null): void;
   /** All channels: the channel's key is bound (events of it now arrive). */
@@ -148,6 +148,11 @@ export async function followChannel(
     ended = true;
     handlers.onFail(error);
   };
+  /** No longer a member: nothing more, not even what is queued for a slow reader. */
+  const revoke = () => {
+    ended = true;
+    handlers.onFail(noLongerMember(), { revoked: true });
+  };
   const gate = new AuthorizedGate<ChannelEvent>(
     watch,
     (event) => (ended ? null : channelEventFor(watch, viewerId, event)),
@@ -158,7 +163,7 @@ export async function followChannel(
     kind: "member",
     channelId,
     userId: viewerId,
-    onLost: () => fail(noLongerMember()),
+    onLost: () => revoke(),
   });
   let unlisten: () => Promise<void>;
   try {
@@ -177,14 +182,14 @@ export async function followChannel(
     throw error;
   }
   // The membership may have gone while binding.
-  if (!watch.isMember(channelId, viewerId)) fail(noLongerMember());
+  if (!watch.isMember(channelId, viewerId)) revoke();
   return {
     channelIds: () => [channelId],
-    stop: async () => {
+    stop: once(async () => {
       ended = true;
       unwatch();
       await unlisten();
-    },
+    }),
   };
 }
 
@@ -272,11 +277,24 @@ export async function followAllChannels(
   }
   return {
     channelIds: () => [...followed.keys()],
-    stop: async () => {
+    stop: once(async () => {
       ended = true;
       unwatch?.();
       await stopUser?.();
       await stopAll();
-    },
+    }),
+  };
+}
+
+/**
+ * Stopping twice (a stream that failed while it was being set up is stopped there, and
+ * again when its reader takes the error) must release each binding once: a second
+ * release could take away another stream's.
+ */
+function once(stop: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= stop();
+    return stopping;
   };
 }
