@@ -271,6 +271,41 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
     await expect(bus.sendCommand(sendCommand(randomUUID(), 1))).rejects.toThrow(/no queue took/);
   });
 
+  it("starts on shard queues an older build declared with other arguments, and uses them", async () => {
+    const prefix = uniquePrefix();
+    const { default: amqp } = await import("amqplib");
+    const admin = await amqp.connect(url as string);
+    const channel = await admin.createChannel();
+    await channel.assertQueue(`${prefix}.commands.0`, {
+      durable: true,
+      arguments: {
+        "x-queue-type": "quorum",
+        "x-single-active-consumer": true,
+        "x-delivery-limit": 4,
+      },
+    });
+    await admin.close();
+    const warnings: string[] = [];
+    const bus = await AmqpBus.connect({
+      url: url as string,
+      prefix,
+      shards: 1,
+      log: (message) => warnings.push(message),
+    });
+    cleanups.push(async () => {
+      await bus.deleteTopology();
+      await bus.close();
+    });
+    expect(warnings.some((w) => w.includes("exists with other arguments"))).toBe(true);
+    const settled: number[] = [];
+    await consumeAll(bus, async (batch) => {
+      settled.push(...batch.map(numberOf));
+      return undefined;
+    });
+    await bus.sendCommand(sendCommand(randomUUID(), 1));
+    await until(() => settled.includes(1));
+  });
+
   it("a shard's consumer channel closed by the broker consumes again", async () => {
     const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
     cleanups.push(async () => {

@@ -123,7 +123,13 @@ export class AmqpBus implements Bus {
       publish.on("return", (message: { properties: { messageId?: string } }) => {
         if (message.properties.messageId) returned.add(message.properties.messageId);
       });
-      await declareTopology(publish, this.names, this.shards, this.options.maxDeliveries ?? 100);
+      await declareTopology(
+        connection,
+        this.names,
+        this.shards,
+        this.options.maxDeliveries ?? 100,
+        this.options.log,
+      );
       const pubsub = new AMQPPubSub({
         // The library's types want amqplib's older Connection type; the object is the same.
         connection: connection as never,

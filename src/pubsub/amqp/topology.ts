@@ -8,7 +8,7 @@
 //                      a header) and given-up ones; the worker drains it, records each and
 //                      tells its sender
 //   <prefix>.events    topic exchange; routing keys channel.<id>, user.<id>
-import type { Channel } from "amqplib";
+import type { ChannelModel } from "amqplib";
 
 export interface TopologyNames {
   commands: string;
@@ -28,29 +28,52 @@ export function topologyNames(prefix: string): TopologyNames {
   };
 }
 
+/**
+ * Declares everything on a channel of its own (a refused declaration closes its channel).
+ * A shard queue that exists with other arguments (declared by an older build, e.g. with
+ * another delivery limit) is used as it is, with a warning, rather than keeping every
+ * process from starting: RabbitMQ cannot change a queue's arguments in place.
+ */
 export async function declareTopology(
-  channel: Channel,
+  connection: ChannelModel,
   names: TopologyNames,
   shards: number,
   maxDeliveries: number,
+  log?: (message: string) => void,
 ) {
-  await channel.assertExchange(names.commands, "direct", { durable: true });
-  await channel.assertExchange(names.events, "topic", { durable: true });
-  await channel.assertExchange(names.deadLetters, "fanout", { durable: true });
-  await channel.assertQueue(names.deadLetterQueue, { durable: true });
-  await channel.bindQueue(names.deadLetterQueue, names.deadLetters, "");
-  for (let shard = 0; shard < shards; shard++) {
-    const queue = names.shardQueue(shard);
-    await channel.assertQueue(queue, {
-      durable: true,
-      arguments: {
-        "x-queue-type": "quorum",
-        "x-single-active-consumer": true,
-        // The limit counts redeliveries: maxDeliveries deliveries in all.
-        "x-delivery-limit": maxDeliveries - 1,
-        "x-dead-letter-exchange": names.deadLetters,
-      },
-    });
-    await channel.bindQueue(queue, names.commands, String(shard));
+  let channel = await connection.createChannel();
+  channel.on("error", () => {});
+  try {
+    await channel.assertExchange(names.commands, "direct", { durable: true });
+    await channel.assertExchange(names.events, "topic", { durable: true });
+    await channel.assertExchange(names.deadLetters, "fanout", { durable: true });
+    await channel.assertQueue(names.deadLetterQueue, { durable: true });
+    await channel.bindQueue(names.deadLetterQueue, names.deadLetters, "");
+    for (let shard = 0; shard < shards; shard++) {
+      const queue = names.shardQueue(shard);
+      try {
+        await channel.assertQueue(queue, {
+          durable: true,
+          arguments: {
+            "x-queue-type": "quorum",
+            "x-single-active-consumer": true,
+            // The limit counts redeliveries: maxDeliveries deliveries in all.
+            "x-delivery-limit": maxDeliveries - 1,
+            "x-dead-letter-exchange": names.deadLetters,
+          },
+        });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 406) throw error;
+        log?.(
+          `amqp: queue ${queue} exists with other arguments (an older build?); using it as it is. Drain and delete it to apply the current ones.`,
+        );
+        channel = await connection.createChannel();
+        channel.on("error", () => {});
+        await channel.checkQueue(queue);
+      }
+      await channel.bindQueue(queue, names.commands, String(shard));
+    }
+  } finally {
+    await channel.close().catch(() => {});
   }
 }
