@@ -129,6 +129,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         metrics,
         accessTokens: services.accessTokens,
         maxPayloadBytes: config.maxBodyBytes,
+        pingIntervalMs: config.wsPingIntervalSeconds * 1000,
         onUserSocket: {
           opened: (userId) => services.presence.connected(userId),
           closed: (userId) => services.presence.disconnected(userId),

@@ -44,6 +44,8 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** WebSocket ping interval in seconds; a socket that has not answered the previous ping is closed (default 30). */
+  WS_PING_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** Prefix of RabbitMQ exchange/queue names and Memcached keys, so deployments can share servers (default "chat"). */
   NAMESPACE: z
     .string()
@@ -87,6 +89,8 @@ export interface Config {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** A socket that misses a ping for this long is closed (dead peer, or a reader that stopped reading). */
+  wsPingIntervalSeconds: number;
   migrateOnStart: boolean;
 }
 
@@ -141,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    wsPingIntervalSeconds: e.WS_PING_INTERVAL_SECONDS,
     migrateOnStart: e.MIGRATE_ON_START ?? e.DATABASE_URL === undefined,
   };
 }

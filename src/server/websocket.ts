@@ -45,6 +45,12 @@ export interface WebSocketOptions {
   accessTokens: AccessTokens;
   /** Largest accepted message in bytes. */
   maxPayloadBytes: number;
+  /**
+   * Every socket is pinged this often; one that has not answered the previous ping is
+   * terminated: a peer that vanished (half-open TCP, still counted online) or a reader
+   * that stopped reading (whose streams would otherwise sit blocked forever).
+   */
+  pingIntervalMs: number;
   /** Counts live subscriptions. */
   metrics?: Metrics;
   /** Told when an authenticated socket opens and closes (presence). */
@@ -156,9 +162,29 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
     wsServer,
   );
 
+  // The ws library answers pings by itself; a missing pong is the only sign of a peer
+  // that cannot (or will not) read what we send.
+  const answered = new WeakSet<WebSocket>();
+  wsServer.on("connection", (socket) => {
+    answered.add(socket);
+    socket.on("pong", () => answered.add(socket));
+  });
+  const pinger = setInterval(() => {
+    for (const socket of wsServer.clients) {
+      if (!answered.delete(socket)) {
+        options.log?.("websocket: no answer to the last ping; closing the socket");
+        socket.terminate();
+        continue;
+      }
+      socket.ping();
+    }
+  }, options.pingIntervalMs);
+  pinger.unref();
+
   return {
     wsServer,
     async close() {
+      clearInterval(pinger);
       for (const client of wsServer.clients) client.close(1001, "Server shutting down");
       await disposable.dispose();
     },

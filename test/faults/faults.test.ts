@@ -42,8 +42,8 @@ afterEach(async () => {
   world = undefined;
 });
 
-async function topology() {
-  world = await createWorld();
+async function topology(env: Record<string, string> = {}) {
+  world = await createWorld(env);
   await Promise.all([
     world.start("api", "api-a"),
     world.start("api", "api-b"),
@@ -229,8 +229,8 @@ describe("faults", () => {
     expect(followers.filter((f) => f.resumes > 0).length).toBeGreaterThanOrEqual(CHANNELS / 2);
   });
 
-  it("a reader that stops reading: its replica's memory stays bounded and every other reader gets everything", async () => {
-    const w = await topology();
+  it("a reader that stops reading: its replica's memory stays bounded, it is closed at the next unanswered ping, and every other reader gets everything", async () => {
+    const w = await topology({ WS_PING_INTERVAL_SECONDS: "2" });
     const slow = await register(w);
     const replica = w.services.get("api-a") as NonNullable<ReturnType<World["services"]["get"]>>;
     let stalled: Awaited<ReturnType<typeof stalledReader>> | undefined;
@@ -253,6 +253,12 @@ describe("faults", () => {
           const grown = residentBytes(replica) - before;
           console.log(`  the stalled reader's replica grew by ${Math.round(grown / 2 ** 20)} MiB`);
           expect(grown).toBeLessThan(MEMORY_BOUND_BYTES);
+          // It never answered a ping: the replica let it go (and what its streams held).
+          await until(
+            () => replica.output().includes("no answer to the last ping"),
+            15_000,
+            "the replica to close the stalled socket",
+          );
           stalled?.close();
         },
       },
