@@ -345,12 +345,20 @@ describe("across a block written without any event", () => {
     await block(subject, viewer);
     const took = await until(() => !watch().canSeePresence(viewer.user.id, subject.user.id));
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
-    await publish([presence("OFFLINE"), presence("ONLINE")]);
+    // The blocker disappears: shown OFFLINE with no last seen, not frozen at ONLINE.
+    await changes.until((d) => d.length === 2);
+    expect(changes.data[1]?.presenceChanged).toMatchObject({ status: "OFFLINE", lastSeenAt: null });
+    await publish([presence("ONLINE"), presence("OFFLINE"), presence("ONLINE")]);
     await unblock(subject, viewer);
     await until(() => watch().canSeePresence(viewer.user.id, subject.user.id));
-    await publish([presence("OFFLINE")]);
-    await changes.until((d) => d.length === 2);
-    expect(changes.data.map((d) => d.presenceChanged.status)).toEqual(["ONLINE", "OFFLINE"]);
+    await publish([presence("ONLINE")]);
+    await changes.until((d) => d.length === 3);
+    // Nothing of the blocked time came through; the first after unblocking did.
+    expect(changes.data.map((d) => d.presenceChanged.status)).toEqual([
+      "ONLINE",
+      "OFFLINE",
+      "ONLINE",
+    ]);
     await client.dispose();
   });
 

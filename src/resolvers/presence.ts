@@ -117,7 +117,20 @@ export async function presenceChanged(ctx: Context, rawIds: unknown) {
   try {
     // Registered together: one read for all of them.
     const registered = await Promise.allSettled(
-      watched.map((subjectId) => watch.watch({ kind: "presence", viewerId, subjectId })),
+      watched.map((subjectId) =>
+        watch.watch({
+          kind: "presence",
+          viewerId,
+          subjectId,
+          // Blocked by them (or no longer sharing anything): they disappear, as OFFLINE
+          // with no last seen, rather than stay frozen at their last status.
+          onHidden: () => {
+            if (last.get(subjectId) === "OFFLINE") return;
+            last.set(subjectId, "OFFLINE");
+            queue.push({ userId: subjectId, status: "OFFLINE", lastSeenAt: null });
+          },
+        }),
+      ),
     );
     for (const result of registered) if (result.status === "fulfilled") stops.push(result.value);
     for (const result of registered) if (result.status === "rejected") throw result.reason;

@@ -27,8 +27,8 @@ export type AccessInterest =
       userId: string;
       onChange: (joined: Array<{ channelId: string; lastSeq?: number }>, left: string[]) => void;
     }
-  /** A presence stream: may `viewerId` see `subjectId`? */
-  | { kind: "presence"; viewerId: string; subjectId: string };
+  /** A presence stream: may `viewerId` see `subjectId`? `onHidden` when they no longer may. */
+  | { kind: "presence"; viewerId: string; subjectId: string; onHidden?: () => void };
 
 const pairKey = (channelId: string, userId: string) => `${channelId}:${userId}`;
 const seeKey = (viewerId: string, subjectId: string) => `${viewerId}>${subjectId}`;
@@ -332,6 +332,9 @@ export class AccessWatch {
       if (interest.kind === "member") {
         const key = pairKey(interest.channelId, interest.userId);
         if (previous.members.has(key) && !next.members.has(key)) interest.onLost();
+      } else if (interest.kind === "presence") {
+        const key = seeKey(interest.viewerId, interest.subjectId);
+        if (previous.visible.has(key) && !next.visible.has(key)) interest.onHidden?.();
       } else if (interest.kind === "channels") {
         const before = previous.channelsOf.get(interest.userId) ?? new Set<string>();
         const after = next.channelsOf.get(interest.userId) ?? new Set<string>();
