@@ -76,6 +76,14 @@ function sendCommand(channelId: string, n: number): SendMessageCommand {
 
 const numberOf = (command: Command) => Number((command as SendMessageCommand).clientMessageId);
 
+/** Records the commands a consumer of every shard settles, in order. */
+async function settleInto(bus: Bus, settled: number[]) {
+  await consumeAll(bus, async (batch) => {
+    settled.push(...batch.map(numberOf));
+    return undefined;
+  });
+}
+
 async function consumeAll(
   bus: Bus,
   handler: (
@@ -298,10 +306,7 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
     });
     expect(warnings.some((w) => w.includes("exists with other arguments"))).toBe(true);
     const settled: number[] = [];
-    await consumeAll(bus, async (batch) => {
-      settled.push(...batch.map(numberOf));
-      return undefined;
-    });
+    await settleInto(bus, settled);
     await bus.sendCommand(sendCommand(randomUUID(), 1));
     await until(() => settled.includes(1));
   });
@@ -313,10 +318,7 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
       await bus.close();
     });
     const settled: number[] = [];
-    await consumeAll(bus, async (batch) => {
-      settled.push(...batch.map(numberOf));
-      return undefined;
-    });
+    await settleInto(bus, settled);
     await bus.sendCommand(sendCommand(randomUUID(), 1));
     await until(() => settled.includes(1));
     // Close the consumer's channel from the broker's side (what a channel error does).

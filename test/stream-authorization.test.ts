@@ -57,6 +57,18 @@ beforeAll(async () => {
 const watch = () => server.app.services.accessWatch;
 const prisma = () => server.database.db.prisma;
 
+/** Two new users and their direct channel. */
+async function directPair() {
+  const [carol, dave] = (await Promise.all([newUser(), newUser()])) as [Session, Session];
+  const direct = await mustRequest(
+    server,
+    DirectChannelDocument,
+    { userId: dave.user.id },
+    carol.accessToken,
+  );
+  return { carol, dave, channelId: direct.directChannel.id };
+}
+
 function socket(session: Session): Client {
   return wsClient(server, { authorization: `Bearer ${session.accessToken}` });
 }
@@ -263,14 +275,7 @@ describe("across a block written without any event", () => {
   }
 
   it("a direct channel's messageAdded (single and all channels), messageUpdated, receiptUpdated and typing deliver nothing of the blocker", async () => {
-    const [carol, dave] = (await Promise.all([newUser(), newUser()])) as [Session, Session];
-    const direct = await mustRequest(
-      server,
-      DirectChannelDocument,
-      { userId: dave.user.id },
-      carol.accessToken,
-    );
-    const channelId = direct.directChannel.id;
+    const { carol, dave, channelId } = await directPair();
     const client = socket(dave);
     const streams = {
       added: record(client, MessageAddedDocument, { channelId }),
@@ -363,14 +368,7 @@ describe("across a block written without any event", () => {
   });
 
   it("blockUser through the API acts on this replica's streams at once; real typing and edits stop crossing", async () => {
-    const [carol, dave] = (await Promise.all([newUser(), newUser()])) as [Session, Session];
-    const direct = await mustRequest(
-      server,
-      DirectChannelDocument,
-      { userId: dave.user.id },
-      carol.accessToken,
-    );
-    const channelId = direct.directChannel.id;
+    const { carol, dave, channelId } = await directPair();
     const messageId = await sendStored(carol, channelId, "hello");
     const client = socket(dave);
     const typing = record(client, TypingDocument, { channelId });

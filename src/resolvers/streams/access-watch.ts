@@ -7,98 +7,16 @@
 // ACCESS_MAX_STALENESS_MS, and streams hold their events while it is (isFresh()).
 import type { PrismaClient } from "../../db/database.js";
 import type { MembershipEvent } from "../../pubsub/events.js";
-import { visibilitySql } from "../../rules/visibility.js";
+import { type AccessInterest, AccessState, pairKey, readAccess, seeKey } from "./access-state.js";
+
+export type { AccessInterest } from "./access-state.js";
 
 /** Longest a live stream acts on membership and blocks without having re-read them. */
 export const ACCESS_MAX_STALENESS_MS = 2000;
 /** How often the watched state is re-read: well inside the bound, so one slow read does not breach it. */
 export const ACCESS_REFRESH_MS = 500;
-/** Longest one re-read may take before it counts as failed. */
-const READ_TIMEOUT_MS = 1500;
 /** A stream whose access could not be re-read for this long ends (SERVICE_UNAVAILABLE). */
 export const ACCESS_GIVE_UP_MS = 10_000;
-
-export type AccessInterest =
-  /** A single-channel stream: `onLost` when `userId` is no longer a member. */
-  | { kind: "member"; channelId: string; userId: string; onLost: () => void }
-  /** An all-channels stream: told which channels `userId` joined and left. */
-  | {
-      kind: "channels";
-      userId: string;
-      onChange: (joined: Array<{ channelId: string; lastSeq?: number }>, left: string[]) => void;
-    }
-  /** A presence stream: may `viewerId` see `subjectId`? `onHidden` when they no longer may. */
-  | { kind: "presence"; viewerId: string; subjectId: string; onHidden?: () => void };
-
-const pairKey = (channelId: string, userId: string) => `${channelId}:${userId}`;
-const seeKey = (viewerId: string, subjectId: string) => `${viewerId}>${subjectId}`;
-
-type Row = { kind: "m" | "p"; a: string; b: string; flag: boolean };
-
-/** The state of a set of interests, as of one read (plus later membership events). */
-class AccessState {
-  readonly members = new Set<string>();
-  /** Members of a direct channel with a block between them and the other member. */
-  readonly blocked = new Set<string>();
-  readonly channelsOf = new Map<string, Set<string>>();
-  readonly visible = new Set<string>();
-
-  /** Replaces what `interests` cover with what `rows` say. */
-  load(interests: Iterable<AccessInterest>, rows: Row[]) {
-    const users = new Set<string>();
-    for (const interest of interests) {
-      if (interest.kind === "channels") {
-        for (const channelId of this.channelsOf.get(interest.userId) ?? []) {
-          this.members.delete(pairKey(channelId, interest.userId));
-          this.blocked.delete(pairKey(channelId, interest.userId));
-        }
-        this.channelsOf.set(interest.userId, new Set());
-        users.add(interest.userId);
-      } else if (interest.kind === "member") {
-        this.members.delete(pairKey(interest.channelId, interest.userId));
-        this.blocked.delete(pairKey(interest.channelId, interest.userId));
-      } else this.visible.delete(seeKey(interest.viewerId, interest.subjectId));
-    }
-    for (const row of rows) {
-      if (row.kind === "p") {
-        this.visible.add(seeKey(row.a, row.b));
-        continue;
-      }
-      const key = pairKey(row.a, row.b);
-      this.members.add(key);
-      if (row.flag) this.blocked.add(key);
-      if (users.has(row.b)) this.channelsOf.get(row.b)?.add(row.a);
-    }
-  }
-
-  /** Copies what `interest` covers from `other` (an interest registered during a read). */
-  copy(other: AccessState, interest: AccessInterest) {
-    const pair = (channelId: string, userId: string) => {
-      const key = pairKey(channelId, userId);
-      if (other.members.has(key)) this.members.add(key);
-      if (other.blocked.has(key)) this.blocked.add(key);
-    };
-    if (interest.kind === "member") pair(interest.channelId, interest.userId);
-    else if (interest.kind === "channels") {
-      const channels = new Set(other.channelsOf.get(interest.userId));
-      this.channelsOf.set(interest.userId, channels);
-      for (const channelId of channels) pair(channelId, interest.userId);
-    } else if (other.visible.has(seeKey(interest.viewerId, interest.subjectId)))
-      this.visible.add(seeKey(interest.viewerId, interest.subjectId));
-  }
-
-  setMember(channelId: string, userId: string, member: boolean) {
-    const key = pairKey(channelId, userId);
-    if (member) {
-      this.members.add(key);
-      this.channelsOf.get(userId)?.add(channelId);
-    } else {
-      this.members.delete(key);
-      this.blocked.delete(key);
-      this.channelsOf.get(userId)?.delete(channelId);
-    }
-  }
-}
 
 export interface AccessWatchOptions {
   /** Re-read interval (default ACCESS_REFRESH_MS). */
@@ -199,7 +117,7 @@ export class AccessWatch {
     const startedAt = Date.now();
     this.#loadsInFlight++;
     try {
-      const rows = await this.#read(interests);
+      const rows = await readAccess(this.prisma, interests);
       this.#state.load(interests, rows);
       this.#replayTouched(this.#state, startSeq);
       // With nothing watched before, these reads are the whole state.
@@ -286,7 +204,7 @@ export class AccessWatch {
       const startSeq = this.#eventSeq;
       const startedAt = Date.now();
       try {
-        const rows = await this.#read(snapshot);
+        const rows = await readAccess(this.prisma, snapshot);
         const next = new AccessState();
         next.load(snapshot, rows);
         for (const interest of this.#lateInterests) next.copy(this.#state, interest);
@@ -347,58 +265,5 @@ export class AccessWatch {
           );
       }
     }
-  }
-
-  /**
-   * One statement for every interest: memberships (with direct-channel blocks) and
-   * presence. Each part is looked up by its index (a user's memberships, a (channel, user)
-   * primary key), and repeated interests are asked once: many streams of one viewer cost
-   * what one does.
-   */
-  async #read(interests: AccessInterest[]): Promise<Row[]> {
-    const users = new Set<string>();
-    const pairs = new Map<string, [string, string]>();
-    const presencePairs = new Map<string, [string, string]>();
-    for (const interest of interests) {
-      if (interest.kind === "channels") users.add(interest.userId);
-      else if (interest.kind === "member")
-        pairs.set(pairKey(interest.channelId, interest.userId), [
-          interest.channelId,
-          interest.userId,
-        ]);
-      else
-        presencePairs.set(pairKey(interest.viewerId, interest.subjectId), [
-          interest.viewerId,
-          interest.subjectId,
-        ]);
-    }
-    const blockedFlag = `(c.kind = 'DIRECT' AND EXISTS (
-                 SELECT 1 FROM channel_members o
-                  WHERE o.channel_id = cm.channel_id AND o.user_id <> cm.user_id
-                    AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag`;
-    // Bounded: a read that hangs must fail (and be retried), not stop every later one.
-    const [, rows] = await this.prisma.$transaction([
-      this.prisma.$executeRawUnsafe(`SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`),
-      this.prisma.$queryRawUnsafe<Row[]>(
-        `SELECT 'm' AS kind, cm.channel_id::text AS a, cm.user_id::text AS b, ${blockedFlag}
-         FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
-        WHERE cm.user_id = ANY($1::uuid[])
-       UNION
-       SELECT 'm', cm.channel_id::text, cm.user_id::text, ${blockedFlag}
-         FROM unnest($2::uuid[], $3::uuid[]) AS w(c, u)
-         JOIN channel_members cm ON cm.channel_id = w.c AND cm.user_id = w.u
-         JOIN channels c ON c.id = cm.channel_id
-       UNION ALL
-       SELECT 'p', w.v::text, w.s::text, true
-         FROM unnest($4::uuid[], $5::uuid[]) AS w(v, s)
-        WHERE ${visibilitySql.presenceVisible("w.v", "w.s")}`,
-        [...users],
-        [...pairs.values()].map(([channelId]) => channelId),
-        [...pairs.values()].map(([, userId]) => userId),
-        [...presencePairs.values()].map(([viewer]) => viewer),
-        [...presencePairs.values()].map(([, subject]) => subject),
-      ),
-    ]);
-    return rows;
   }
 }

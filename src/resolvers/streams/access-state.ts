@@ -1,0 +1,146 @@
+// The state behind AccessWatch: what its interests are, what one read of PostgreSQL
+// says about them (memberships with direct-channel blocks, presence visibility), and the
+// one statement that reads it.
+import type { PrismaClient } from "../../db/database.js";
+import { visibilitySql } from "../../rules/visibility.js";
+
+/** Longest one re-read may take before it counts as failed. */
+const READ_TIMEOUT_MS = 1500;
+
+export type AccessInterest =
+  /** A single-channel stream: `onLost` when `userId` is no longer a member. */
+  | { kind: "member"; channelId: string; userId: string; onLost: () => void }
+  /** An all-channels stream: told which channels `userId` joined and left. */
+  | {
+      kind: "channels";
+      userId: string;
+      onChange: (joined: Array<{ channelId: string; lastSeq?: number }>, left: string[]) => void;
+    }
+  /** A presence stream: may `viewerId` see `subjectId`? `onHidden` when they no longer may. */
+  | { kind: "presence"; viewerId: string; subjectId: string; onHidden?: () => void };
+
+export const pairKey = (channelId: string, userId: string) => `${channelId}:${userId}`;
+export const seeKey = (viewerId: string, subjectId: string) => `${viewerId}>${subjectId}`;
+
+export type Row = { kind: "m" | "p"; a: string; b: string; flag: boolean };
+
+/** The state of a set of interests, as of one read (plus later membership events). */
+export class AccessState {
+  readonly members = new Set<string>();
+  /** Members of a direct channel with a block between them and the other member. */
+  readonly blocked = new Set<string>();
+  readonly channelsOf = new Map<string, Set<string>>();
+  readonly visible = new Set<string>();
+
+  /** Replaces what `interests` cover with what `rows` say. */
+  load(interests: Iterable<AccessInterest>, rows: Row[]) {
+    const users = new Set<string>();
+    for (const interest of interests) {
+      if (interest.kind === "channels") {
+        for (const channelId of this.channelsOf.get(interest.userId) ?? []) {
+          this.members.delete(pairKey(channelId, interest.userId));
+          this.blocked.delete(pairKey(channelId, interest.userId));
+        }
+        this.channelsOf.set(interest.userId, new Set());
+        users.add(interest.userId);
+      } else if (interest.kind === "member") {
+        this.members.delete(pairKey(interest.channelId, interest.userId));
+        this.blocked.delete(pairKey(interest.channelId, interest.userId));
+      } else this.visible.delete(seeKey(interest.viewerId, interest.subjectId));
+    }
+    for (const row of rows) {
+      if (row.kind === "p") {
+        this.visible.add(seeKey(row.a, row.b));
+        continue;
+      }
+      const key = pairKey(row.a, row.b);
+      this.members.add(key);
+      if (row.flag) this.blocked.add(key);
+      if (users.has(row.b)) this.channelsOf.get(row.b)?.add(row.a);
+    }
+  }
+
+  /** Copies what `interest` covers from `other` (an interest registered during a read). */
+  copy(other: AccessState, interest: AccessInterest) {
+    const pair = (channelId: string, userId: string) => {
+      const key = pairKey(channelId, userId);
+      if (other.members.has(key)) this.members.add(key);
+      if (other.blocked.has(key)) this.blocked.add(key);
+    };
+    if (interest.kind === "member") pair(interest.channelId, interest.userId);
+    else if (interest.kind === "channels") {
+      const channels = new Set(other.channelsOf.get(interest.userId));
+      this.channelsOf.set(interest.userId, channels);
+      for (const channelId of channels) pair(channelId, interest.userId);
+    } else if (other.visible.has(seeKey(interest.viewerId, interest.subjectId)))
+      this.visible.add(seeKey(interest.viewerId, interest.subjectId));
+  }
+
+  setMember(channelId: string, userId: string, member: boolean) {
+    const key = pairKey(channelId, userId);
+    if (member) {
+      this.members.add(key);
+      this.channelsOf.get(userId)?.add(channelId);
+    } else {
+      this.members.delete(key);
+      this.blocked.delete(key);
+      this.channelsOf.get(userId)?.delete(channelId);
+    }
+  }
+}
+
+/**
+ * One statement for every interest: memberships (with direct-channel blocks) and
+ * presence. Each part is looked up by its index (a user's memberships, a (channel, user)
+ * primary key), and repeated interests are asked once: many streams of one viewer cost
+ * what one does.
+ */
+export async function readAccess(
+  prisma: PrismaClient,
+  interests: AccessInterest[],
+): Promise<Row[]> {
+  const users = new Set<string>();
+  const pairs = new Map<string, [string, string]>();
+  const presencePairs = new Map<string, [string, string]>();
+  for (const interest of interests) {
+    if (interest.kind === "channels") users.add(interest.userId);
+    else if (interest.kind === "member")
+      pairs.set(pairKey(interest.channelId, interest.userId), [
+        interest.channelId,
+        interest.userId,
+      ]);
+    else
+      presencePairs.set(pairKey(interest.viewerId, interest.subjectId), [
+        interest.viewerId,
+        interest.subjectId,
+      ]);
+  }
+  const blockedFlag = `(c.kind = 'DIRECT' AND EXISTS (
+               SELECT 1 FROM channel_members o
+                WHERE o.channel_id = cm.channel_id AND o.user_id <> cm.user_id
+                  AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag`;
+  // Bounded: a read that hangs must fail (and be retried), not stop every later one.
+  const [, rows] = await prisma.$transaction([
+    prisma.$executeRawUnsafe(`SET LOCAL statement_timeout = ${READ_TIMEOUT_MS}`),
+    prisma.$queryRawUnsafe<Row[]>(
+      `SELECT 'm' AS kind, cm.channel_id::text AS a, cm.user_id::text AS b, ${blockedFlag}
+       FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+      WHERE cm.user_id = ANY($1::uuid[])
+     UNION
+     SELECT 'm', cm.channel_id::text, cm.user_id::text, ${blockedFlag}
+       FROM unnest($2::uuid[], $3::uuid[]) AS w(c, u)
+       JOIN channel_members cm ON cm.channel_id = w.c AND cm.user_id = w.u
+       JOIN channels c ON c.id = cm.channel_id
+     UNION ALL
+     SELECT 'p', w.v::text, w.s::text, true
+       FROM unnest($4::uuid[], $5::uuid[]) AS w(v, s)
+      WHERE ${visibilitySql.presenceVisible("w.v", "w.s")}`,
+      [...users],
+      [...pairs.values()].map(([channelId]) => channelId),
+      [...pairs.values()].map(([, userId]) => userId),
+      [...presencePairs.values()].map(([viewer]) => viewer),
+      [...presencePairs.values()].map(([, subject]) => subject),
+    ),
+  ]);
+  return rows;
+}
