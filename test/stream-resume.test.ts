@@ -252,6 +252,7 @@ describe("replay memory", () => {
       prisma: prisma(),
       viewer: { id: bob.user.id },
       authProblem: null,
+      clientAddress: null,
       memo: new Map(),
       loaders: createLoaders(prisma()),
     };

@@ -6,7 +6,7 @@ import type { Context } from "../context.js";
 import type { User } from "../db/generated/prisma/client.js";
 import { badUserInput, unauthenticated } from "../errors.js";
 import { isUniqueViolation } from "./prisma-errors.js";
-import { check, consume, type Limit } from "./rate-limits.js";
+import { consume, type Limit, reset } from "./rate-limits.js";
 import { displayName, parseInput } from "./validation.js";
 
 export const email = z
@@ -75,21 +75,34 @@ export async function register(ctx: Context, raw: unknown): Promise<AuthPayload>
   }
 }
 
-/** Wrong passwords per login name: enough for typos, too few for guessing. */
-export const LOGIN_FAILURES: Limit = { name: "login-failures", max: 10, windowSeconds: 300 };
+/**
+ * Sign-in attempts per account (whichever of its names is used) since its last success:
+ * enough for typos, too few for guessing.
+ */
+export const LOGIN_ATTEMPTS: Limit = { name: "login-attempts", max: 10, windowSeconds: 300 };
+/** Sign-in attempts per client address, whatever the accounts: one address guessing many. */
+export const LOGIN_ATTEMPTS_PER_ADDRESS: Limit = {
+  name: "login-address",
+  max: 100,
+  windowSeconds: 300,
+};
 
 export async function login(ctx: Context, raw: unknown): Promise<AuthPayload> {
   const input = parseInput(loginInput, raw);
-  await check(ctx, LOGIN_FAILURES, input.login);
   const user = await ctx.prisma.user.findFirst({
     where: input.login.includes("@") ? { email: input.login } : { username: input.login },
   });
+  // Counted BEFORE the password is checked, atomically (a cache increment): of a burst of
+  // parallel guesses only the first `max` are ever checked. One counter per account, so
+  // its username and its email share it; a name with no account has its own.
+  const accountKey = user ? `user:${user.id}` : `name:${input.login}`;
+  if (ctx.clientAddress) await consume(ctx, LOGIN_ATTEMPTS_PER_ADDRESS, ctx.clientAddress);
+  await consume(ctx, LOGIN_ATTEMPTS, accountKey);
   // Same work and same answer whether the account is missing or the password wrong.
   const ok = await verifyPassword(input.password, user?.passwordHash ?? (await decoyPasswordHash));
-  if (!user || !ok) {
-    await consume(ctx, LOGIN_FAILURES, input.login);
-    throw unauthenticated("Invalid login or password.");
-  }
+  if (!user || !ok) throw unauthenticated("Invalid login or password.");
+  // The owner is back: their typos so far no longer count against them.
+  await reset(ctx, LOGIN_ATTEMPTS, accountKey);
   return signIn(ctx, user);
 }
 

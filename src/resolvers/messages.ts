@@ -15,7 +15,7 @@ import {
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
 import { consume } from "./rate-limits.js";
-import { id, parseId, parseInput } from "./validation.js";
+import { id, parseId, parseInput, visible } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Longest accepted message body, in characters. */
@@ -36,7 +36,7 @@ export const clientMessageId = z
 const body = z
   .string()
   .max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`)
-  .refine((value) => value.trim().length > 0, "must not be empty");
+  .refine(visible, "must not be empty (spaces and invisible marks alone are not a message)");
 
 const sendMessageInput = z.object({
   channelId: id,

@@ -57,11 +57,16 @@ export function userSearchFilter(ctx: Context, rawSearch: unknown): Prisma.UserW
     ...(search
       ? {
           OR: [
-            { username: { startsWith: search.toLowerCase() } },
-            { displayName: { startsWith: search, mode: "insensitive" } },
+            { username: { startsWith: likeLiteral(search.toLowerCase()) } },
+            { displayName: { startsWith: likeLiteral(search), mode: "insensitive" } },
           ],
         }
       : {}),
     ...notBlockedBy(viewerId),
   };
+}
+
+/** Prisma's startsWith is a LIKE: `%` and `_` typed in a search are letters, not wildcards. */
+function likeLiteral(text: string) {
+  return text.replace(/[\\%_]/g, "\\$&");
 }

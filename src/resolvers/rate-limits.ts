@@ -30,8 +30,7 @@ export async function consume(ctx: Context, limit: Limit, key: string) {
   if (value !== undefined && value > limit.max) throw rateLimited(limit.windowSeconds);
 }
 
-/** Throws RATE_LIMITED when the counter is already past the limit, without counting. */
-export async function check(ctx: Context, limit: Limit, key: string) {
-  const value = await count(ctx, limit, key, 0);
-  if (value !== undefined && value >= limit.max + 1) throw rateLimited(limit.windowSeconds);
+/** Forgets a counter (a success that proves the attempts were the owner's). */
+export async function reset(ctx: Context, limit: Limit, key: string) {
+  await ctx.services.cache.delete(`rate:${limit.name}:${key}`).catch(() => {});
 }

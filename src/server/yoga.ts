@@ -72,11 +72,14 @@ export function createYogaServer(services: Services): Yoga {
           services.accessTokens,
           initial.request.headers.get("authorization") ?? undefined,
         ));
+      // Node's request: Yoga's server context over HTTP, and what websocket.ts passes.
+      const req = (initial as { req?: { socket?: { remoteAddress?: string } } }).req;
       return {
         services,
         prisma: services.db.prisma,
         viewer: auth.viewer,
         authProblem: auth.authProblem,
+        clientAddress: req?.socket?.remoteAddress ?? null,
         memo: new Map(),
         loaders: createLoaders(services.db.prisma),
       };

@@ -1,0 +1,248 @@
+// The security suite (issue 9), one row per hole or weak spot, on the real services:
+// each row asserts the exact error, that nothing was stored, and that the server keeps
+// serving. Rows land here as they are closed.
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CreateChannelDocument,
+  CreateGroupDocument,
+  EditMessageDocument,
+  LoginDocument,
+  MeDocument,
+  RegisterDocument,
+  SearchUsersDocument,
+  SendMessageDocument,
+  UpdateProfileDocument,
+} from "./gql/graphql.js";
+import { type GraphQLResponse, mustRequest, request, useTestApp } from "./harness/app.js";
+import { registerUser, TEST_PASSWORD } from "./harness/users.js";
+import { until } from "./harness/wait.js";
+
+const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
+/** Its own app (own cache namespace): the per-address sign-in limit counts every row here. */
+const addressLimited = useTestApp();
+type Session = Awaited<ReturnType<typeof registerUser>>;
+let alice: Session;
+let groupId: string;
+let channelId: string;
+let messageId: string;
+
+const NUL = "a\u0000b";
+const LONE_SURROGATE = "a\ud800b";
+
+beforeAll(async () => {
+  alice = await registerUser(server);
+  const group = await mustRequest(
+    server,
+    CreateGroupDocument,
+    { input: { name: "Security" } },
+    alice.accessToken,
+  );
+  groupId = group.createGroup.id;
+  channelId = group.createGroup.channels.edges[0]?.node.id as string;
+  const sent = await mustRequest(
+    server,
+    SendMessageDocument,
+    { input: { channelId, body: "original", clientMessageId: randomUUID() } },
+    alice.accessToken,
+  );
+  messageId = sent.sendMessage.id;
+  const prisma = server.database.db.prisma;
+  await until(async () => (await prisma.message.count({ where: { id: messageId } })) === 1);
+});
+
+const code = (result: GraphQLResponse<unknown>) => result.errors?.[0]?.extensions;
+
+describe("hole 1: text PostgreSQL cannot store is refused at the API, never queued", () => {
+  const rows: Array<[string, string, () => Promise<GraphQLResponse<unknown>>]> = [
+    [
+      "message body",
+      "input.body",
+      () =>
+        request(
+          server,
+          SendMessageDocument,
+          { input: { channelId, body: NUL, clientMessageId: randomUUID() } },
+          alice.accessToken,
+        ),
+    ],
+    [
+      "edited body",
+      "body",
+      () => request(server, EditMessageDocument, { id: messageId, body: NUL }, alice.accessToken),
+    ],
+    [
+      "display name",
+      "displayName",
+      () =>
+        request(server, UpdateProfileDocument, { input: { displayName: NUL } }, alice.accessToken),
+    ],
+    [
+      "bio",
+      "bio",
+      () => request(server, UpdateProfileDocument, { input: { bio: NUL } }, alice.accessToken),
+    ],
+    [
+      "group name",
+      "name",
+      () => request(server, CreateGroupDocument, { input: { name: NUL } }, alice.accessToken),
+    ],
+    [
+      "group description",
+      "description",
+      () =>
+        request(
+          server,
+          CreateGroupDocument,
+          { input: { name: "ok", description: NUL } },
+          alice.accessToken,
+        ),
+    ],
+    [
+      "channel name",
+      "input.name",
+      () =>
+        request(
+          server,
+          CreateChannelDocument,
+          { input: { groupId, name: NUL } },
+          alice.accessToken,
+        ),
+    ],
+    [
+      "search",
+      "search",
+      () => request(server, SearchUsersDocument, { search: NUL, first: 5 }, alice.accessToken),
+    ],
+    [
+      "login name",
+      "login",
+      () => request(server, LoginDocument, { input: { login: NUL, password: "whatever-1" } }),
+    ],
+    [
+      "registration",
+      "displayName",
+      () =>
+        request(server, RegisterDocument, {
+          input: {
+            email: `n${randomUUID().slice(0, 8)}@example.com`,
+            username: `n${randomUUID().slice(0, 8)}`,
+            password: TEST_PASSWORD,
+            displayName: NUL,
+          },
+        }),
+    ],
+  ];
+
+  it.each(rows)("a NUL byte in the %s is BAD_USER_INPUT naming %s", async (_what, field, call) => {
+    const result = await call();
+    expect(code(result)).toMatchObject({ code: "BAD_USER_INPUT", field });
+    expect(result.errors?.[0]?.message).toMatch(/NUL/);
+  });
+
+  it("a lone surrogate (not Unicode) in a body is BAD_USER_INPUT; a body of invisible marks is empty", async () => {
+    for (const body of [LONE_SURROGATE, "\u200b\u200e\u2066 \u200d"]) {
+      const result = await request(
+        server,
+        SendMessageDocument,
+        { input: { channelId, body, clientMessageId: randomUUID() } },
+        alice.accessToken,
+      );
+      expect(code(result)).toMatchObject({ code: "BAD_USER_INPUT", field: "input.body" });
+    }
+  });
+
+  it("nothing of the refused rows was stored or queued, and the server keeps serving", async () => {
+    const prisma = server.database.db.prisma;
+    // A later valid message on the same channel (same shard) is the witness: once it is
+    // stored, anything queued before it would have been handled too.
+    const later = await mustRequest(
+      server,
+      SendMessageDocument,
+      { input: { channelId, body: "still here", clientMessageId: randomUUID() } },
+      alice.accessToken,
+    );
+    await until(
+      async () => (await prisma.message.count({ where: { id: later.sendMessage.id } })) === 1,
+    );
+    expect(await prisma.message.count({ where: { channelId } })).toBe(2);
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: messageId } })).body).toBe(
+      "original",
+    );
+    expect(await prisma.refusedCommand.count()).toBe(0);
+    expect(await prisma.group.count({ where: { createdById: alice.user.id } })).toBe(1);
+    const me = await mustRequest(server, MeDocument, {}, alice.accessToken);
+    expect(me.me?.displayName).not.toContain("\u0000");
+  });
+
+  it("search treats % and _ as letters, not wildcards", async () => {
+    for (const search of ["%", "_", "%%", "_%"]) {
+      const found = await mustRequest(
+        server,
+        SearchUsersDocument,
+        { search, first: 50 },
+        alice.accessToken,
+      );
+      expect(found.users.edges).toEqual([]);
+    }
+  });
+});
+
+describe("hole 3: the sign-in limit cannot be raced", () => {
+  const attempt = (login: string, password: string, target = server) =>
+    request(target, LoginDocument, { input: { login, password } });
+
+  it("40 parallel guesses: at most 10 passwords are checked, and the right one sent last does not sign in", async () => {
+    const victim = await registerUser(server);
+    const guesses = [
+      ...Array.from({ length: 39 }, (_, i) => `wrong-guess-${i}`),
+      TEST_PASSWORD,
+    ].map((password) => attempt(victim.user.username, password));
+    const results = await Promise.all(guesses);
+    const codes = results.map((r) => code(r)?.code ?? "SIGNED_IN");
+    expect(codes.filter((c) => c === "UNAUTHENTICATED" || c === "SIGNED_IN").length).toBe(10);
+    expect(codes.filter((c) => c === "RATE_LIMITED").length).toBe(30);
+    // The right password was among the refused (it was sent last, the first 10 were checked).
+    expect(codes.at(-1)).toBe("RATE_LIMITED");
+  });
+
+  it("the username and the email of one account share one counter", async () => {
+    const victim = await registerUser(server);
+    const email = `${victim.user.username}@example.com`;
+    for (let i = 0; i < 10; i++) {
+      const login = i % 2 === 0 ? victim.user.username : email;
+      expect(code(await attempt(login, `wrong-${i}-password`))?.code).toBe("UNAUTHENTICATED");
+    }
+    expect(code(await attempt(email, TEST_PASSWORD))).toMatchObject({
+      code: "RATE_LIMITED",
+      retryAfter: 300,
+    });
+  });
+
+  it("a success forgets the owner's typos", async () => {
+    const owner = await registerUser(server);
+    for (let i = 0; i < 9; i++) await attempt(owner.user.username, `typo-${i}-password`);
+    await mustRequest(server, LoginDocument, {
+      input: { login: owner.user.username, password: TEST_PASSWORD },
+    });
+    expect(code(await attempt(owner.user.username, "one-more-typo"))?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("one address guessing across many accounts is limited too (100 attempts per 5 minutes)", async () => {
+    const results: Array<string | undefined> = [];
+    for (let i = 0; i < 101; i++) {
+      // A different (unknown) account each time: no per-account counter reaches its limit.
+      results.push(
+        code(
+          await attempt(
+            `nobody_${i}_${randomUUID().slice(0, 6)}`,
+            "guess-password",
+            addressLimited,
+          ),
+        )?.code as string | undefined,
+      );
+    }
+    expect(results.slice(0, 100).every((c) => c === "UNAUTHENTICATED")).toBe(true);
+    expect(results[100]).toBe("RATE_LIMITED");
+  });
+});
