@@ -43,6 +43,8 @@ export interface Context {
   viewer: Viewer | null;
   /** Why a presented token was not accepted (so UNAUTHENTICATED can say so). */
   authProblem: "expired" | "invalid" | null;
+  /** When the access token that authenticated this request expires (ms since epoch); null when anonymous. */
+  tokenExpiresAt: number | null;
   /** The peer's address (HTTP request or WebSocket), for per-address limits; null if unknown. */
   clientAddress: string | null;
   /** Per-request memo for authorization lookups (resolvers/access.ts). */

@@ -14,11 +14,13 @@ import {
   SendMessageDocument,
   UpdateProfileDocument,
 } from "./gql/graphql.js";
-import { type GraphQLResponse, mustRequest, request, useTestApp } from "./harness/app.js";
+import { type GraphQLResponse, mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
+/** Access tokens live 2 s here: streams must end with them. */
+const shortLived = useTestApp({ ACCESS_TOKEN_TTL_SECONDS: "2" });
 /** Its own app (own cache namespace): the per-address sign-in limit counts every row here. */
 const addressLimited = useTestApp();
 type Session = Awaited<ReturnType<typeof registerUser>>;
@@ -244,5 +246,75 @@ describe("hole 3: the sign-in limit cannot be raced", () => {
     }
     expect(results.slice(0, 100).every((c) => c === "UNAUTHENTICATED")).toBe(true);
     expect(results[100]).toBe("RATE_LIMITED");
+  });
+});
+
+describe("hole 2: every stream ends when its access token expires, whatever the transport", () => {
+  const heartbeat = "subscription { heartbeat(intervalSeconds: 1) { at } }";
+
+  it("a subscription authenticated per operation (GraphiQL's headers) on an anonymous socket ends with UNAUTHENTICATED", async () => {
+    const user = await registerUser(shortLived);
+    const client = wsClient(shortLived); // no connectionParams: an anonymous socket
+    const outcome = await new Promise<{ beats: number; errors: unknown }>((resolve, reject) => {
+      let beats = 0;
+      let errors: unknown;
+      client.subscribe(
+        {
+          query: heartbeat,
+          extensions: { headers: { Authorization: `Bearer ${user.accessToken}` } },
+        },
+        {
+          next: (result) => {
+            if (result.errors) errors = result.errors;
+            else beats++;
+          },
+          error: reject,
+          complete: () => resolve({ beats, errors }),
+        },
+      );
+    });
+    expect(outcome.beats).toBeGreaterThan(0);
+    expect(outcome.errors).toEqual([
+      expect.objectContaining({ extensions: { code: "UNAUTHENTICATED" } }),
+    ]);
+    // The socket itself stays open for other (anonymous or fresh-token) operations.
+    const again = await registerUser(shortLived);
+    const me = await new Promise<unknown>((resolve, reject) =>
+      client.subscribe(
+        {
+          query: "query { me { id } }",
+          extensions: { headers: { Authorization: `Bearer ${again.accessToken}` } },
+        },
+        { next: (r) => resolve(r.data), error: reject, complete: () => {} },
+      ),
+    );
+    expect(me).toEqual({ me: { id: again.user.id } });
+    await client.dispose();
+  });
+
+  it("a subscription over server-sent events ends with UNAUTHENTICATED", async () => {
+    const user = await registerUser(shortLived);
+    const response = await fetch(shortLived.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${user.accessToken}`,
+      },
+      body: JSON.stringify({ query: heartbeat }),
+    });
+    expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    // Beats, then the expiry, then the end of the stream (the read above returned).
+    expect(text).toContain('"heartbeat"');
+    expect(text).toContain('"UNAUTHENTICATED"');
+    expect(text.indexOf('"heartbeat"')).toBeLessThan(text.indexOf('"UNAUTHENTICATED"'));
   });
 });

@@ -253,6 +253,7 @@ describe("replay memory", () => {
       viewer: { id: bob.user.id },
       authProblem: null,
       clientAddress: null,
+      tokenExpiresAt: null,
       memo: new Map(),
       loaders: createLoaders(prisma()),
     };

@@ -12,6 +12,7 @@ import { isOutage } from "../outages.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
+import { useStreamExpiry } from "./stream-expiry.js";
 
 /** What the WebSocket layer adds to Yoga's initial context (see websocket.ts). */
 export interface SocketContext {
@@ -80,6 +81,7 @@ export function createYogaServer(services: Services): Yoga {
         viewer: auth.viewer,
         authProblem: auth.authProblem,
         clientAddress: req?.socket?.remoteAddress ?? null,
+        tokenExpiresAt: auth.expiresAt === undefined ? null : auth.expiresAt * 1000,
         memo: new Map(),
         loaders: createLoaders(services.db.prisma),
       };
@@ -92,6 +94,7 @@ export function createYogaServer(services: Services): Yoga {
       // Cost grows with depth (x1.5 per level): a sidebar query with its members and
       // channels costs about 7,500; 50,000 leaves room and still stops abuse.
       costLimitPlugin({ maxCost: 50_000 }),
+      useStreamExpiry(),
       useReadinessCheck({
         endpoint: "/ready",
         // false (503) rather than throwing: a thrown error's message would reach the caller.
