@@ -54,6 +54,8 @@ export interface Context {
 }
 
 export interface Loaders {
+  /** May the viewer see this user's last seen (the presence visibility rule)? */
+  lastSeenVisible: DataLoader<string, boolean>;
   user: DataLoader<string, User | null>;
   channel: DataLoader<string, Channel | null>;
   /** The sender's view of a message: its least advanced recipient. */

@@ -4,15 +4,21 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  AddContactDocument,
+  AddGroupMembersDocument,
+  BlockUserDocument,
   CreateChannelDocument,
   CreateGroupDocument,
+  DirectChannelDocument,
   EditMessageDocument,
   LoginDocument,
   MeDocument,
   RegisterDocument,
   SearchUsersDocument,
   SendMessageDocument,
+  SetTypingDocument,
   UpdateProfileDocument,
+  UserLastSeenDocument,
 } from "./gql/graphql.js";
 import { type GraphQLResponse, mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
@@ -316,5 +322,79 @@ describe("hole 2: every stream ends when its access token expires, whatever the 
     expect(text).toContain('"heartbeat"');
     expect(text).toContain('"UNAUTHENTICATED"');
     expect(text.indexOf('"heartbeat"')).toBeLessThan(text.indexOf('"UNAUTHENTICATED"'));
+  });
+});
+
+describe("weak spots: blocks", () => {
+  it("a user who blocked you cannot be put in your group (createGroup or addGroupMembers): FORBIDDEN, nothing stored", async () => {
+    const [adder, blocker] = await Promise.all([registerUser(server), registerUser(server)]);
+    await mustRequest(server, BlockUserDocument, { userId: adder.user.id }, blocker.accessToken);
+    const created = await request(
+      server,
+      CreateGroupDocument,
+      { input: { name: "Trap", memberIds: [blocker.user.id] } },
+      adder.accessToken,
+    );
+    expect(code(created)).toMatchObject({ code: "FORBIDDEN" });
+    const own = await mustRequest(
+      server,
+      CreateGroupDocument,
+      { input: { name: "Mine" } },
+      adder.accessToken,
+    );
+    const added = await request(
+      server,
+      AddGroupMembersDocument,
+      { groupId: own.createGroup.id, userIds: [blocker.user.id] },
+      adder.accessToken,
+    );
+    expect(code(added)).toMatchObject({ code: "FORBIDDEN" });
+    const prisma = server.database.db.prisma;
+    expect(await prisma.groupMember.count({ where: { userId: blocker.user.id } })).toBe(0);
+    expect(await prisma.group.count({ where: { name: "Trap" } })).toBe(0);
+  });
+
+  it("setTyping in a direct conversation after a block is FORBIDDEN, both ways", async () => {
+    const [carol, dave] = await Promise.all([registerUser(server), registerUser(server)]);
+    const direct = await mustRequest(
+      server,
+      DirectChannelDocument,
+      { userId: dave.user.id },
+      carol.accessToken,
+    );
+    const channelId = direct.directChannel.id;
+    await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, dave.accessToken);
+    await mustRequest(server, BlockUserDocument, { userId: dave.user.id }, carol.accessToken);
+    for (const who of [dave, carol]) {
+      const typed = await request(
+        server,
+        SetTypingDocument,
+        { channelId, isTyping: true },
+        who.accessToken,
+      );
+      expect(code(typed)).toMatchObject({ code: "FORBIDDEN" });
+    }
+  });
+
+  it("lastSeenAt follows the presence rule: null for strangers and for users one blocked, shown to contacts", async () => {
+    const [subject, stranger, contact] = await Promise.all([
+      registerUser(server),
+      registerUser(server),
+      registerUser(server),
+    ]);
+    const seen = new Date("2026-11-01T12:00:00.000Z");
+    await server.database.db.prisma.user.update({
+      where: { id: subject.user.id },
+      data: { lastSeenAt: seen },
+    });
+    const lastSeen = async (viewer: Session) =>
+      (await mustRequest(server, UserLastSeenDocument, { id: subject.user.id }, viewer.accessToken))
+        .user?.lastSeenAt;
+    await mustRequest(server, AddContactDocument, { userId: subject.user.id }, contact.accessToken);
+    expect(await lastSeen(stranger)).toBeNull();
+    expect(await lastSeen(contact)).toBe(seen.toISOString());
+    expect(await lastSeen(subject)).toBe(seen.toISOString());
+    await mustRequest(server, BlockUserDocument, { userId: contact.user.id }, subject.accessToken);
+    expect(await lastSeen(contact)).toBeNull();
   });
 });

@@ -8,6 +8,7 @@ import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
+import { blockersOf } from "../rules/visibility.js";
 import { requireGroupRole } from "./access.js";
 import {
   addToChannel,
@@ -40,9 +41,22 @@ const createGroupInput = z.object({ name: groupName, description, memberIds: use
 const updateGroupInput = z.object({ name: groupName.optional(), description });
 
 /** Checks that every id names an existing user; NOT_FOUND on `field` otherwise. */
-async function requireUsers(db: Tx | Context["prisma"], ids: string[], field: string) {
+/**
+ * The users exist and none of them has blocked the adder. Adding needs no consent (as in
+ * a workspace where admins add people), but a block is a refusal of everything from that
+ * person, group invitations included. FORBIDDEN without saying who: whether one specific
+ * person blocked you is not for the adder to learn by probing.
+ */
+async function requireAddable(
+  db: Tx | Context["prisma"],
+  adderId: string,
+  ids: string[],
+  field: string,
+) {
   const found = await db.user.count({ where: { id: { in: ids } } });
   if (found !== ids.length) throw notFound("User", field);
+  if ((await blockersOf(db, adderId, ids)).length > 0)
+    throw forbidden("A listed user cannot be added by you.");
 }
 
 /** Creates the group; returns its id. */
@@ -50,7 +64,7 @@ export async function createGroup(ctx: Context, raw: unknown): Promise<string> {
   const viewerId = requireViewerId(ctx);
   const input = parseInput(createGroupInput, raw);
   const memberIds = input.memberIds.filter((userId) => userId !== viewerId);
-  await requireUsers(ctx.prisma, memberIds, "memberIds");
+  await requireAddable(ctx.prisma, viewerId, memberIds, "memberIds");
   return changeMembership(ctx, async (tx, events) => {
     const group = await tx.group.create({
       data: {
@@ -93,7 +107,7 @@ export async function updateGroup(
 export async function addGroupMembers(ctx: Context, rawGroupId: unknown, rawUserIds: unknown) {
   const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
   const ids = parseInput(someUserIds, rawUserIds, "userIds");
-  await requireUsers(ctx.prisma, ids, "userIds");
+  await requireAddable(ctx.prisma, requireViewerId(ctx), ids, "userIds");
   await changeMembership(ctx, async (tx, events) => {
     await lockGroup(tx, groupId);
     const existing = await tx.groupMember.count({ where: { groupId, userId: { in: ids } } });

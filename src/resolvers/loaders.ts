@@ -4,6 +4,7 @@
 import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
+import { presenceVisibleAmong } from "../rules/visibility.js";
 import { messageStatuses } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
@@ -11,8 +12,14 @@ function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   return ids.map((id) => found.get(id) ?? null);
 }
 
-export function createLoaders(prisma: PrismaClient): Loaders {
+export function createLoaders(prisma: PrismaClient, viewerId: string | null = null): Loaders {
   return {
+    // Whose last seen the viewer may see (the presence rule), one statement per request.
+    lastSeenVisible: new DataLoader(async (ids) => {
+      if (!viewerId) return ids.map(() => false);
+      const visible = await presenceVisibleAmong(prisma, viewerId, ids);
+      return ids.map((id) => visible.has(id));
+    }),
     user: new DataLoader(async (ids) =>
       byId(await prisma.user.findMany({ where: { id: { in: [...ids] } } }), ids),
     ),

@@ -1,7 +1,9 @@
 // Typing indicators: straight to the event exchange (no worker, no database write),
 // rate limited per user, ending by themselves TYPING_TTL_SECONDS after the last refresh.
 import type { Context } from "../context.js";
+import { forbidden } from "../errors.js";
 import { type PublicUserPayload, routingKeys } from "../pubsub/events.js";
+import { blockedInDirect } from "../rules/visibility.js";
 import { recordTyping, TYPING_TTL_SECONDS } from "../typing/typing-state.js";
 import { requireChannelAccess } from "./access.js";
 import { viaBus } from "./bus-errors.js";
@@ -34,6 +36,9 @@ export async function setTyping(
     ? String(rawChannelId)
     : (await requireChannelAccess(ctx, rawChannelId, "channelId", "member")).id;
   await consume(ctx, TYPING_LIMIT, viewerId);
+  // A block ends a direct conversation both ways, typing included.
+  if (await blockedInDirect(ctx.prisma, channelId, viewerId))
+    throw forbidden("This conversation is blocked.");
   const user = await publicProfile(ctx, viewerId);
   await recordTyping(ctx.services.cache, user, channelId, isTyping);
   await viaBus(() =>

@@ -55,3 +55,49 @@ export async function isBlockedBetween(
   });
   return count > 0;
 }
+
+/** Of `userIds`, those who have blocked `actorId` (who may then not pull them into anything). */
+export async function blockersOf(
+  prisma: Pick<PrismaClient, "contact">,
+  actorId: string,
+  userIds: string[],
+): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const rows = await prisma.contact.findMany({
+    where: { ownerId: { in: userIds }, contactId: actorId, blocked: true },
+    select: { ownerId: true },
+  });
+  return rows.map((row) => row.ownerId);
+}
+
+/** Of `subjectIds`, those whose presence (and last seen) `viewerId` may see, in one statement. */
+export async function presenceVisibleAmong(
+  prisma: Pick<PrismaClient, "$queryRawUnsafe">,
+  viewerId: string,
+  subjectIds: readonly string[],
+): Promise<Set<string>> {
+  if (subjectIds.length === 0) return new Set();
+  const rows = await prisma.$queryRawUnsafe<Array<{ id: string }>>(
+    `SELECT s.id::text FROM unnest($2::uuid[]) AS s(id)
+      WHERE ${visibilitySql.presenceVisible("$1::uuid", "s.id")}`,
+    viewerId,
+    [...subjectIds],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+/** `userId` is in direct channel `channelId` with a block (either way) between them and the other member. */
+export async function blockedInDirect(
+  prisma: Pick<PrismaClient, "$queryRawUnsafe">,
+  channelId: string,
+  userId: string,
+): Promise<boolean> {
+  const rows = await prisma.$queryRawUnsafe<unknown[]>(
+    `SELECT 1 FROM channels c JOIN channel_members o ON o.channel_id = c.id AND o.user_id <> $2::uuid
+      WHERE c.id = $1::uuid AND c.kind = 'DIRECT'
+        AND ${visibilitySql.blockedBetween("o.user_id", "$2::uuid")}`,
+    channelId,
+    userId,
+  );
+  return rows.length > 0;
+}

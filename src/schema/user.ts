@@ -19,7 +19,17 @@ export const User = builder.prismaObject("User", {
       select: { email: true },
       resolve: (user, _args, ctx) => (ctx.viewer?.id === user.id ? user.email : null),
     }),
-    lastSeenAt: t.expose("lastSeenAt", { type: "DateTime", nullable: true }),
+    lastSeenAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description:
+        "Null unless the viewer may see this user's presence (themself, a contact, someone they share a channel with, and not blocked by them).",
+      select: { lastSeenAt: true },
+      resolve: async (user, _args, ctx) =>
+        ctx.viewer?.id === user.id || (await ctx.loaders.lastSeenVisible.load(user.id))
+          ? user.lastSeenAt
+          : null,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });

@@ -128,11 +128,16 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
             }),
           ];
         }
-        const socketAuth = await operationAuth(
+        const operation = await operationAuth(
           ctx.extra.auth ?? anonymous,
           payload.extensions,
           options.accessTokens,
         );
+        // The socket's own token: the socket closes at its expiry (4401), so its streams
+        // need no expiry of their own. A per-operation token's streams end at its expiry
+        // (server/stream-expiry.ts), the socket staying open.
+        const socketAuth =
+          operation === ctx.extra.auth ? { ...operation, expiresAt: undefined } : operation;
         const enveloped = options.yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

@@ -83,7 +83,7 @@ export function createYogaServer(services: Services): Yoga {
         clientAddress: req?.socket?.remoteAddress ?? null,
         tokenExpiresAt: auth.expiresAt === undefined ? null : auth.expiresAt * 1000,
         memo: new Map(),
-        loaders: createLoaders(services.db.prisma),
+        loaders: createLoaders(services.db.prisma, auth.viewer?.id ?? null),
       };
     },
     plugins: [
