@@ -46,6 +46,12 @@ const envSchema = z.object({
     .default(1024 * 1024),
   /** WebSocket ping interval in seconds; a socket that has not answered the previous ping is closed (default 30). */
   WS_PING_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Serve GraphiQL at the endpoint (default: on, except in production). */
+  GRAPHIQL: z.enum(["true", "false"]).optional(),
+  /** Answer introspection queries (default: on, except in production). */
+  INTROSPECTION: z.enum(["true", "false"]).optional(),
+  /** Browser origins allowed to call the API with credentials, comma-separated, or `*` (default: any in development and test, none in production). */
+  CORS_ORIGINS: optionalUrl,
   /** Prefix of RabbitMQ exchange/queue names and Memcached keys, so deployments can share servers (default "chat"). */
   NAMESPACE: z
     .string()
@@ -89,6 +95,12 @@ export interface Config {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** GraphiQL served (off in production unless GRAPHIQL=true). */
+  graphiql: boolean;
+  /** Introspection and "Did you mean …" suggestions answered (off in production unless INTROSPECTION=true). */
+  introspection: boolean;
+  /** Allowed browser origins; "*" for any; [] for none. */
+  corsOrigins: string[] | "*";
   /** A socket that misses a ping for this long is closed (dead peer, or a reader that stopped reading). */
   wsPingIntervalSeconds: number;
   migrateOnStart: boolean;
@@ -146,6 +158,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
     maxBodyBytes: e.MAX_BODY_BYTES,
     wsPingIntervalSeconds: e.WS_PING_INTERVAL_SECONDS,
+    graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : e.NODE_ENV !== "production",
+    introspection: e.INTROSPECTION ? e.INTROSPECTION === "true" : e.NODE_ENV !== "production",
+    corsOrigins:
+      e.CORS_ORIGINS === undefined
+        ? e.NODE_ENV === "production"
+          ? []
+          : "*"
+        : e.CORS_ORIGINS.trim() === "*"
+          ? "*"
+          : e.CORS_ORIGINS.split(",")
+              .map((origin) => origin.trim())
+              .filter(Boolean),
     migrateOnStart: e.MIGRATE_ON_START ?? e.DATABASE_URL === undefined,
   };
 }

@@ -25,6 +25,15 @@ import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
+/** Production mode, as deployed: its defaults are what is tested here. */
+const production = useTestApp({ NODE_ENV: "production" });
+/** Production with the explorer deliberately enabled, and one allowed browser origin. */
+const productionOpen = useTestApp({
+  NODE_ENV: "production",
+  INTROSPECTION: "true",
+  GRAPHIQL: "true",
+  CORS_ORIGINS: "https://app.example",
+});
 /** Access tokens live 2 s here: streams must end with them. */
 const shortLived = useTestApp({ ACCESS_TOKEN_TTL_SECONDS: "2" });
 /** Its own app (own cache namespace): the per-address sign-in limit counts every row here. */
@@ -396,5 +405,78 @@ describe("weak spots: blocks", () => {
     expect(await lastSeen(subject)).toBe(seen.toISOString());
     await mustRequest(server, BlockUserDocument, { userId: contact.user.id }, subject.accessToken);
     expect(await lastSeen(contact)).toBeNull();
+  });
+});
+
+describe("weak spots: production mode is safe by default", () => {
+  const post = (target: { url: string }, body: string, headers: Record<string, string>) =>
+    fetch(target.url, { method: "POST", headers, body });
+
+  it("introspection is refused and validation errors suggest no field names; both can be enabled", async () => {
+    const introspection = { query: "{ __schema { types { name } } }" };
+    const typo = { query: "{ mee { id } }" };
+    const closed = await (
+      await post(production, JSON.stringify(introspection), { "content-type": "application/json" })
+    ).json();
+    expect(closed.errors?.[0]?.message).toMatch(/introspection/i);
+    expect(closed.data).toBeUndefined();
+    const guessed = await (
+      await post(production, JSON.stringify(typo), { "content-type": "application/json" })
+    ).json();
+    expect(guessed.errors?.[0]?.message).toMatch(/Cannot query field "mee"/);
+    expect(guessed.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    const open = await (
+      await post(productionOpen, JSON.stringify(introspection), {
+        "content-type": "application/json",
+      })
+    ).json();
+    expect(open.data?.__schema?.types?.length).toBeGreaterThan(10);
+  });
+
+  it("GraphiQL is not served unless enabled", async () => {
+    const page = (target: { url: string }) =>
+      fetch(target.url, { headers: { accept: "text/html" } });
+    const closed = await page(production);
+    expect(await closed.text()).not.toMatch(/graphiql/i);
+    expect(await (await page(productionOpen)).text()).toMatch(/graphiql/i);
+  });
+
+  it("CORS: no origin is echoed with credentials in production; a configured one is", async () => {
+    const preflight = (target: { url: string }, origin: string) =>
+      fetch(target.url, {
+        method: "OPTIONS",
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, authorization",
+        },
+      });
+    const evil = await preflight(production, "https://evil.example");
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    const other = await preflight(productionOpen, "https://evil.example");
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    const allowed = await preflight(productionOpen, "https://app.example");
+    expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(allowed.headers.get("access-control-allow-credentials")).toBe("true");
+  });
+
+  it("a cross-site form post (url-encoded or multipart) is refused with 415 and executes nothing", async () => {
+    const victim = await registerUser(server);
+    const mutation = `mutation { updateProfile(input: { displayName: "Pwned" }) { id } }`;
+    const urlEncoded = await post(server, new URLSearchParams({ query: mutation }).toString(), {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Bearer ${victim.accessToken}`,
+    });
+    expect(urlEncoded.status).toBe(415);
+    const form = new FormData();
+    form.set("operations", JSON.stringify({ query: mutation }));
+    const multipart = await fetch(server.url, {
+      method: "POST",
+      body: form,
+      headers: { authorization: `Bearer ${victim.accessToken}` },
+    });
+    expect(multipart.status).toBe(415);
+    const me = await mustRequest(server, MeDocument, {}, victim.accessToken);
+    expect(me.me?.displayName).not.toBe("Pwned");
   });
 });

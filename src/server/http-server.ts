@@ -4,6 +4,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Metrics } from "./metrics.js";
 import type { Yoga } from "./yoga.js";
 
+/** application/json, application/graphql+json, application/graphql-response+json (with parameters). */
+const JSON_BODY = /^application\/(json|graphql\+json|graphql-response\+json)\s*(;|$)/i;
+
 function refuse(res: ServerResponse, status: number, code: string, message: string) {
   res.writeHead(status, { "content-type": "application/json", connection: "close" });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
@@ -22,6 +25,16 @@ export function createHttpServer(yoga: Yoga, maxBodyBytes: number, metrics?: Met
       return;
     }
     const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS";
+    // Only JSON bodies: a cross-site HTML form can post url-encoded or multipart bodies
+    // without a preflight (CSRF), but not JSON. Every GraphQL client sends JSON.
+    if (hasBody && !JSON_BODY.test(req.headers["content-type"] ?? "")) {
+      return refuse(
+        res,
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Send the operation as JSON (Content-Type: application/json).",
+      );
+    }
     if (hasBody) {
       const declared = req.headers["content-length"];
       if (declared === undefined) {

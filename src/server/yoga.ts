@@ -12,6 +12,7 @@ import { isOutage } from "../outages.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
+import { useNoIntrospection } from "./no-introspection.js";
 import { useStreamExpiry } from "./stream-expiry.js";
 
 /** What the WebSocket layer adds to Yoga's initial context (see websocket.ts). */
@@ -36,7 +37,17 @@ export function createYogaServer(services: Services): Yoga {
     graphqlEndpoint: "/graphql",
     healthCheckEndpoint: "/health",
     landingPage: false,
-    graphiql: { title: "Chat GraphQL", subscriptionsProtocol: "WS", defaultQuery },
+    graphiql: services.config.graphiql
+      ? { title: "Chat GraphQL", subscriptionsProtocol: "WS", defaultQuery }
+      : false,
+    // Credentials only for the configured origins (none in production by default): never
+    // an echo of whatever origin asks.
+    cors: (request) => {
+      const allowed = services.config.corsOrigins;
+      const origin = request.headers.get("origin");
+      if (!origin || (allowed !== "*" && !allowed.includes(origin))) return false;
+      return { origin, credentials: true, methods: ["GET", "POST"] };
+    },
     // GraphQLErrors we throw keep their message and code; anything else becomes
     // "Unexpected error." (in development the original is attached for debugging).
     maskedErrors: {
@@ -95,6 +106,7 @@ export function createYogaServer(services: Services): Yoga {
       // channels costs about 7,500; 50,000 leaves room and still stops abuse.
       costLimitPlugin({ maxCost: 50_000 }),
       useStreamExpiry(),
+      ...(services.config.introspection ? [] : [useNoIntrospection()]),
       useReadinessCheck({
         endpoint: "/ready",
         // false (503) rather than throwing: a thrown error's message would reach the caller.
