@@ -480,3 +480,75 @@ describe("weak spots: production mode is safe by default", () => {
     expect(me.me?.displayName).not.toBe("Pwned");
   });
 });
+
+describe("weak spots: every command-producing or costly operation is rate limited", () => {
+  it("edits and deletions: 60 per minute per user, then RATE_LIMITED", async () => {
+    const editor = await registerUser(server);
+    const group = await mustRequest(
+      server,
+      CreateGroupDocument,
+      { input: { name: "Edits" } },
+      editor.accessToken,
+    );
+    const channel = group.createGroup.channels.edges[0]?.node.id as string;
+    const sent = await mustRequest(
+      server,
+      SendMessageDocument,
+      { input: { channelId: channel, body: "v0", clientMessageId: randomUUID() } },
+      editor.accessToken,
+    );
+    const prisma = server.database.db.prisma;
+    await until(
+      async () => (await prisma.message.count({ where: { id: sent.sendMessage.id } })) === 1,
+    );
+    const codes: Array<string | undefined> = [];
+    for (let i = 1; i <= 61; i++) {
+      const result = await request(
+        server,
+        EditMessageDocument,
+        { id: sent.sendMessage.id, body: `v${i}` },
+        editor.accessToken,
+      );
+      codes.push(code(result)?.code as string | undefined);
+    }
+    expect(codes.slice(0, 60).every((c) => c === undefined)).toBe(true);
+    expect(codes[60]).toBe("RATE_LIMITED");
+  });
+
+  it("groups created and members added: 60 per minute per user, then RATE_LIMITED", async () => {
+    const owner = await registerUser(server);
+    const codes: Array<string | undefined> = [];
+    for (let i = 0; i < 61; i++) {
+      const result = await request(
+        server,
+        CreateGroupDocument,
+        { input: { name: `g${i}` } },
+        owner.accessToken,
+      );
+      codes.push(code(result)?.code as string | undefined);
+    }
+    expect(codes.slice(0, 60).every((c) => c === undefined)).toBe(true);
+    expect(codes[60]).toBe("RATE_LIMITED");
+    expect(
+      await server.database.db.prisma.group.count({ where: { createdById: owner.user.id } }),
+    ).toBe(60);
+  });
+
+  it("registrations: 100 per hour per client address, then RATE_LIMITED", async () => {
+    const codes: Array<string | undefined> = [];
+    for (let i = 0; i < 101; i++) {
+      const name = `r${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      const result = await request(addressLimited, RegisterDocument, {
+        input: {
+          email: `${name}@example.com`,
+          username: name,
+          password: TEST_PASSWORD,
+          displayName: name,
+        },
+      });
+      codes.push(code(result)?.code as string | undefined);
+    }
+    expect(codes.slice(0, 100).every((c) => c === undefined)).toBe(true);
+    expect(codes[100]).toBe("RATE_LIMITED");
+  });
+});

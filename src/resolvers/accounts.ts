@@ -52,8 +52,16 @@ async function signIn(ctx: Context, user: User, refreshToken?: string): Promise<
   };
 }
 
+/** New accounts per client address: room for a shared office, not for a bot farm. */
+export const REGISTRATIONS_PER_ADDRESS: Limit = {
+  name: "register-address",
+  max: 100,
+  windowSeconds: 3600,
+};
+
 export async function register(ctx: Context, raw: unknown): Promise<AuthPayload> {
   const input = parseInput(registerInput, raw);
+  if (ctx.clientAddress) await consume(ctx, REGISTRATIONS_PER_ADDRESS, ctx.clientAddress);
   const passwordHash = await hashPassword(input.password);
   try {
     const user = await ctx.prisma.user.create({

@@ -17,6 +17,7 @@ import {
   removeFromChannels,
   type Tx,
 } from "./membership.js";
+import { consume, type Limit } from "./rate-limits.js";
 import { id, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -59,9 +60,13 @@ async function requireAddable(
     throw forbidden("A listed user cannot be added by you.");
 }
 
+/** Groups created and members added per user: each can pull many people into something. */
+export const GROUP_CHANGE_LIMIT: Limit = { name: "group-changes", max: 60, windowSeconds: 60 };
+
 /** Creates the group; returns its id. */
 export async function createGroup(ctx: Context, raw: unknown): Promise<string> {
   const viewerId = requireViewerId(ctx);
+  await consume(ctx, GROUP_CHANGE_LIMIT, viewerId);
   const input = parseInput(createGroupInput, raw);
   const memberIds = input.memberIds.filter((userId) => userId !== viewerId);
   await requireAddable(ctx.prisma, viewerId, memberIds, "memberIds");
@@ -106,6 +111,7 @@ export async function updateGroup(
 
 export async function addGroupMembers(ctx: Context, rawGroupId: unknown, rawUserIds: unknown) {
   const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
+  await consume(ctx, GROUP_CHANGE_LIMIT, requireViewerId(ctx));
   const ids = parseInput(someUserIds, rawUserIds, "userIds");
   await requireAddable(ctx.prisma, requireViewerId(ctx), ids, "userIds");
   await changeMembership(ctx, async (tx, events) => {

@@ -14,7 +14,7 @@ import {
 } from "../pubsub/public-user.js";
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
-import { consume } from "./rate-limits.js";
+import { consume, type Limit } from "./rate-limits.js";
 import { id, parseId, parseInput, visible } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -125,12 +125,16 @@ export async function visibleMessage(ctx: Context, rawId: unknown, field = "id")
   return message;
 }
 
+/** Edits and deletions per user: each is a worker command, like a send. */
+export const CHANGE_LIMIT: Limit = { name: "message-changes", max: 60, windowSeconds: 60 };
+
 export async function editMessage(
   ctx: Context,
   rawId: unknown,
   rawBody: unknown,
 ): Promise<MessageView> {
   const viewerId = requireViewerId(ctx);
+  await consume(ctx, CHANGE_LIMIT, viewerId);
   const message = await visibleMessage(ctx, rawId);
   const newBody = parseInput(body, rawBody, "body");
   if (message.senderId !== viewerId) throw forbidden("Only the sender can edit a message.");
@@ -149,6 +153,7 @@ export async function editMessage(
 
 export async function deleteMessage(ctx: Context, rawId: unknown): Promise<MessageView> {
   const viewerId = requireViewerId(ctx);
+  await consume(ctx, CHANGE_LIMIT, viewerId);
   const message = await visibleMessage(ctx, rawId);
   if (message.deletedAt) return message;
   if (message.senderId !== viewerId) {
