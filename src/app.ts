@@ -4,6 +4,7 @@
 import type { AddressInfo } from "node:net";
 import { AccessTokens } from "./auth/access-tokens.js";
 import { resolveJwtSecret } from "./auth/jwt-secret.js";
+import { KnownUsers } from "./auth/known-users.js";
 import { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Cache } from "./cache/cache.js";
 import { openCache } from "./cache/open-cache.js";
@@ -71,6 +72,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     db,
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
+    knownUsers: new KnownUsers(db.prisma),
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
     cache,
@@ -128,6 +130,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         yoga,
         metrics,
         accessTokens: services.accessTokens,
+        knownUsers: services.knownUsers,
         maxPayloadBytes: config.maxBodyBytes,
         pingIntervalMs: config.wsPingIntervalSeconds * 1000,
         onUserSocket: {

@@ -3,6 +3,7 @@
 
 import type DataLoader from "dataloader";
 import type { AccessTokens } from "./auth/access-tokens.js";
+import type { KnownUsers } from "./auth/known-users.js";
 import type { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
@@ -18,6 +19,8 @@ export interface Services {
   config: Config;
   db: Database;
   accessTokens: AccessTokens;
+  /** Refuses tokens of users that do not exist. */
+  knownUsers: KnownUsers;
   refreshTokens: RefreshTokens;
   /** Commands to the worker, events to every replica. */
   bus: Bus;

@@ -552,3 +552,40 @@ describe("weak spots: every command-producing or costly operation is rate limite
     expect(codes[100]).toBe("RATE_LIMITED");
   });
 });
+
+describe("weak spots: operation limits", () => {
+  it("aliases of __typename count against the alias limit", async () => {
+    const aliases = Array.from({ length: 50 }, (_, i) => `t${i}: __typename`).join(" ");
+    const response = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ ${aliases} }` }),
+    });
+    const body = (await response.json()) as GraphQLResponse<unknown>;
+    expect(body.data ?? undefined).toBeUndefined();
+    expect(body.errors?.[0]?.message).toMatch(/aliases/i);
+  });
+});
+
+describe("weak spots: tokens", () => {
+  it("a validly signed token for a user that does not exist is UNAUTHENTICATED over HTTP and closes a socket with 4403", async () => {
+    const { token } = await server.app.services.accessTokens.sign(randomUUID());
+    const me = await request(server, MeDocument, {}, token);
+    expect(code(me)).toMatchObject({ code: "UNAUTHENTICATED" });
+    const created = await request(server, CreateGroupDocument, { input: { name: "Ghost" } }, token);
+    expect(code(created)).toMatchObject({ code: "UNAUTHENTICATED" });
+    const client = wsClient(server, { authorization: `Bearer ${token}` });
+    const closed = await new Promise<number>((resolve) =>
+      client.subscribe(
+        { query: "subscription { heartbeat(intervalSeconds: 1) { at } }" },
+        {
+          next: () => {},
+          error: (error) => resolve((error as { code?: number }).code ?? -1),
+          complete: () => resolve(-1),
+        },
+      ),
+    );
+    expect(closed).toBe(4403);
+    await client.dispose();
+  });
+});

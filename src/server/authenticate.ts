@@ -1,6 +1,7 @@
 // Turns a presented bearer token into a viewer. Shared by HTTP requests and WebSocket
 // connections so both transports accept exactly the same tokens.
 import { type AccessTokens, parseBearer } from "../auth/access-tokens.js";
+import type { KnownUsers } from "../auth/known-users.js";
 import type { Context } from "../context.js";
 
 export type Authentication = Pick<Context, "viewer" | "authProblem"> & {
@@ -10,16 +11,22 @@ export type Authentication = Pick<Context, "viewer" | "authProblem"> & {
 
 export const anonymous: Authentication = { viewer: null, authProblem: null };
 
+/** What checks a token: its signature and claims, and (when given) that its user exists. */
+export interface TokenCheck {
+  accessTokens: AccessTokens;
+  knownUsers?: KnownUsers;
+}
+
 /** `header` is the Authorization value (`Bearer <token>`), or undefined when none was sent. */
-export async function authenticate(
-  accessTokens: AccessTokens,
-  header: unknown,
-): Promise<Authentication> {
+export async function authenticate(check: TokenCheck, header: unknown): Promise<Authentication> {
   const token = parseBearer(header);
   if (token === undefined) return anonymous;
   if (token === null) return { viewer: null, authProblem: "invalid" };
-  const result = await accessTokens.verify(token);
+  const result = await check.accessTokens.verify(token);
   if (!result.ok) return { viewer: null, authProblem: result.reason };
+  // Signed by us, but for an account that does not exist: not a valid token.
+  if (check.knownUsers && !(await check.knownUsers.exists(result.claims.userId)))
+    return { viewer: null, authProblem: "invalid" };
   return {
     viewer: { id: result.claims.userId },
     authProblem: null,

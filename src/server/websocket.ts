@@ -11,11 +11,13 @@ import { type ExecutionArgs, GraphQLError } from "graphql";
 import { type Extra, useServer } from "graphql-ws/use/ws";
 import { WebSocket, WebSocketServer } from "ws";
 import type { AccessTokens } from "../auth/access-tokens.js";
+import type { KnownUsers } from "../auth/known-users.js";
 import {
   type Authentication,
   anonymous,
   authenticate,
   authorizationFromParams,
+  type TokenCheck,
 } from "./authenticate.js";
 import type { Metrics } from "./metrics.js";
 import type { Yoga } from "./yoga.js";
@@ -43,6 +45,8 @@ interface ExecutableRoot {
 export interface WebSocketOptions {
   yoga: Yoga;
   accessTokens: AccessTokens;
+  /** Tokens of users that do not exist are refused (4403 / UNAUTHENTICATED). */
+  knownUsers?: KnownUsers;
   /** Largest accepted message in bytes. */
   maxPayloadBytes: number;
   /**
@@ -71,10 +75,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
       subscribe: (args) => (args.rootValue as ExecutableRoot).subscribe(args) as never,
 
       onConnect: async (ctx) => {
-        const auth = await authenticate(
-          options.accessTokens,
-          authorizationFromParams(ctx.connectionParams),
-        );
+        const auth = await authenticate(options, authorizationFromParams(ctx.connectionParams));
         if (auth.authProblem === "expired") {
           ctx.extra.socket.close(CLOSE_UNAUTHORIZED, "Access token expired");
           return false;
@@ -131,7 +132,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
         const operation = await operationAuth(
           ctx.extra.auth ?? anonymous,
           payload.extensions,
-          options.accessTokens,
+          options,
         );
         // The socket's own token: the socket closes at its expiry (4401), so its streams
         // need no expiry of their own. A per-operation token's streams end at its expiry
@@ -209,14 +210,10 @@ function closeOnExpiry(extra: Extra & Partial<SocketState>, expiresAt: number) {
  * GraphiQL sends its Headers tab per operation (`extensions.headers`) rather than in
  * connectionParams; an anonymous socket may authenticate a single operation that way.
  */
-async function operationAuth(
-  socketAuth: Authentication,
-  extensions: unknown,
-  accessTokens: AccessTokens,
-) {
+async function operationAuth(socketAuth: Authentication, extensions: unknown, check: TokenCheck) {
   if (socketAuth.viewer) return socketAuth;
   const header = authorizationFromParams(
     (extensions as { headers?: unknown } | undefined)?.headers,
   );
-  return header === undefined ? socketAuth : authenticate(accessTokens, header);
+  return header === undefined ? socketAuth : authenticate(check, header);
 }
