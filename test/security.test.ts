@@ -554,6 +554,29 @@ describe("weak spots: every command-producing or costly operation is rate limite
 });
 
 describe("weak spots: operation limits", () => {
+  it("an operation over a limit on a WebSocket is answered with a typed error; the socket stays open", async () => {
+    const user = await registerUser(server);
+    const client = wsClient(server, { authorization: `Bearer ${user.accessToken}` });
+    const aliases = Array.from({ length: 30 }, (_, i) => `t${i}: __typename`).join(" ");
+    const refused = await new Promise<unknown>((resolve, reject) =>
+      client.subscribe(
+        { query: `query { ${aliases} }` },
+        { next: () => {}, error: resolve, complete: () => reject(new Error("completed")) },
+      ),
+    );
+    expect(refused).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/aliases/i) }),
+    ]);
+    const me = await new Promise<unknown>((resolve, reject) =>
+      client.subscribe(
+        { query: "query { me { id } }" },
+        { next: (r) => resolve(r.data), error: reject, complete: () => {} },
+      ),
+    );
+    expect(me).toEqual({ me: { id: user.user.id } });
+    await client.dispose();
+  });
+
   it("aliases of __typename count against the alias limit", async () => {
     const aliases = Array.from({ length: 50 }, (_, i) => `t${i}: __typename`).join(" ");
     const response = await fetch(server.url, {

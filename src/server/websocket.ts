@@ -20,6 +20,7 @@ import {
   type TokenCheck,
 } from "./authenticate.js";
 import type { Metrics } from "./metrics.js";
+import { operationLimitError } from "./operation-limits.js";
 import type { Yoga } from "./yoga.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -147,13 +148,22 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
           socketAuth,
         });
         let document: ReturnType<typeof enveloped.parse>;
+        // An operation over a limit throws while parsed or validated: it is answered with
+        // its typed error, and the socket (with its other operations) stays open.
         try {
           document = enveloped.parse(payload.query);
         } catch (error) {
-          return [error as never];
+          return [operationLimitError(error) ?? (error as never)];
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
+        let errors: readonly GraphQLError[];
+        try {
+          errors = enveloped.validate(enveloped.schema, document);
+        } catch (error) {
+          const limit = operationLimitError(error);
+          if (!limit) throw error;
+          return [limit];
+        }
+        if (errors.length > 0) return errors.map((error) => operationLimitError(error) ?? error);
         const root: ExecutableRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe };
         return {
           schema: enveloped.schema,
