@@ -7,6 +7,7 @@ import { resolveJwtSecret } from "./auth/jwt-secret.js";
 import { KnownUsers } from "./auth/known-users.js";
 import { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Cache } from "./cache/cache.js";
+import { MemoryCache } from "./cache/memory-cache.js";
 import { openCache } from "./cache/open-cache.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
@@ -76,6 +77,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
     cache,
+    localLimits: new MemoryCache(),
     membershipCache: new MembershipCache(),
     accessWatch: new AccessWatch(db.prisma, { log }),
     presence: new PresenceTracker({
@@ -161,6 +163,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         for (const stop of stops.reverse()) await stop();
         if (!overrides.bus) await bus.close();
         if (!overrides.cache) await cache.close();
+        await services.localLimits.close();
         if (!overrides.db) await db.close();
       })();
       return stopping;

@@ -26,6 +26,8 @@ export interface Services {
   bus: Bus;
   /** Shared short-lived state: Memcached, or in-process in the embedded default. */
   cache: Cache;
+  /** This process's own counters: where rate limits count while the shared cache is down. */
+  localLimits: Cache;
   membershipCache: MembershipCache;
   /** Memberships, blocks and presence visibility that live streams check per event. */
   accessWatch: AccessWatch;

@@ -34,6 +34,8 @@ const productionOpen = useTestApp({
   GRAPHIQL: "true",
   CORS_ORIGINS: "https://app.example",
 });
+/** Its Memcached is gone (nothing listens on port 1): limits must still hold, per process. */
+const cacheless = useTestApp({ MEMCACHED_SERVERS: "127.0.0.1:1", SEND_RATE_LIMIT: "3" });
 /** Access tokens live 2 s here: streams must end with them. */
 const shortLived = useTestApp({ ACCESS_TOKEN_TTL_SECONDS: "2" });
 /** Its own app (own cache namespace): the per-address sign-in limit counts every row here. */
@@ -610,5 +612,29 @@ describe("weak spots: tokens", () => {
     );
     expect(closed).toBe(4403);
     await client.dispose();
+  });
+});
+
+describe("weak spots: limits never fail open", () => {
+  it("with Memcached unreachable, the send limit still holds (counted in this process)", async () => {
+    const sender = await registerUser(cacheless);
+    const group = await mustRequest(
+      cacheless,
+      CreateGroupDocument,
+      { input: { name: "No cache" } },
+      sender.accessToken,
+    );
+    const channel = group.createGroup.channels.edges[0]?.node.id as string;
+    const codes: Array<string | undefined> = [];
+    for (let i = 0; i < 4; i++) {
+      const result = await request(
+        cacheless,
+        SendMessageDocument,
+        { input: { channelId: channel, body: `m${i}`, clientMessageId: randomUUID() } },
+        sender.accessToken,
+      );
+      codes.push(code(result)?.code as string | undefined);
+    }
+    expect(codes).toEqual([undefined, undefined, undefined, "RATE_LIMITED"]);
   });
 });

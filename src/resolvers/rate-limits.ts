@@ -1,6 +1,7 @@
 // Fixed-window rate limits kept in the shared cache, so every replica counts together.
-// If the cache is down the limit is not enforced (fail open): losing Memcached must not
-// take sign-in or chat down with it.
+// If the cache is down, each process counts on its own (the limit then holds per replica,
+// a looser bound but never none): losing Memcached must not take sign-in or chat down
+// with it, nor open them to floods.
 import type { Context } from "../context.js";
 import { rateLimited } from "../errors.js";
 
@@ -17,10 +18,13 @@ async function count(
   key: string,
   by: number,
 ): Promise<number | undefined> {
+  const counter = `rate:${limit.name}:${key}`;
   try {
-    return await ctx.services.cache.increment(`rate:${limit.name}:${key}`, by, limit.windowSeconds);
+    return await ctx.services.cache.increment(counter, by, limit.windowSeconds);
   } catch {
-    return undefined;
+    return ctx.services.localLimits
+      .increment(counter, by, limit.windowSeconds)
+      .catch(() => undefined);
   }
 }
 
