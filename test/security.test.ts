@@ -46,19 +46,26 @@ let groupId: string;
 let channelId: string;
 let messageId: string;
 
+/** A new group of `owner`'s on `target`, and its #general channel. */
+async function ownChannel(target: { url: string }, owner: Session, name: string) {
+  const group = await mustRequest(
+    target,
+    CreateGroupDocument,
+    { input: { name } },
+    owner.accessToken,
+  );
+  return {
+    groupId: group.createGroup.id,
+    channelId: group.createGroup.channels.edges[0]?.node.id as string,
+  };
+}
+
 const NUL = "a\u0000b";
 const LONE_SURROGATE = "a\ud800b";
 
 beforeAll(async () => {
   alice = await registerUser(server);
-  const group = await mustRequest(
-    server,
-    CreateGroupDocument,
-    { input: { name: "Security" } },
-    alice.accessToken,
-  );
-  groupId = group.createGroup.id;
-  channelId = group.createGroup.channels.edges[0]?.node.id as string;
+  ({ groupId, channelId } = await ownChannel(server, alice, "Security"));
   const sent = await mustRequest(
     server,
     SendMessageDocument,
@@ -486,13 +493,7 @@ describe("weak spots: production mode is safe by default", () => {
 describe("weak spots: every command-producing or costly operation is rate limited", () => {
   it("edits and deletions: 60 per minute per user, then RATE_LIMITED", async () => {
     const editor = await registerUser(server);
-    const group = await mustRequest(
-      server,
-      CreateGroupDocument,
-      { input: { name: "Edits" } },
-      editor.accessToken,
-    );
-    const channel = group.createGroup.channels.edges[0]?.node.id as string;
+    const { channelId: channel } = await ownChannel(server, editor, "Edits");
     const sent = await mustRequest(
       server,
       SendMessageDocument,
@@ -618,13 +619,7 @@ describe("weak spots: tokens", () => {
 describe("weak spots: limits never fail open", () => {
   it("with Memcached unreachable, the send limit still holds (counted in this process)", async () => {
     const sender = await registerUser(cacheless);
-    const group = await mustRequest(
-      cacheless,
-      CreateGroupDocument,
-      { input: { name: "No cache" } },
-      sender.accessToken,
-    );
-    const channel = group.createGroup.channels.edges[0]?.node.id as string;
+    const { channelId: channel } = await ownChannel(cacheless, sender, "No cache");
     const codes: Array<string | undefined> = [];
     for (let i = 0; i < 4; i++) {
       const result = await request(

@@ -50,6 +50,8 @@ export interface RunningWorker {
 const SWEEP_INTERVAL_MS = 1000;
 const SWEEP_AGE_MS = 2000;
 const HEALTH_TIMEOUT_MS = 2000;
+/** A dead letter may be anything: only a well-formed id can name a stored message. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createWorker(deps: WorkerDeps) {
   const { db, bus, log } = deps;
@@ -118,12 +120,9 @@ export function createWorker(deps: WorkerDeps) {
   const handleDeadLetter = async (command: Command, reason: string) => {
     // The broker may give up on a send that was stored (committed, then its ack was lost
     // in hand-overs): that send was not refused.
-    if (command.type === "message.send" && typeof command.messageId === "string") {
-      const stored = await db.prisma.$queryRawUnsafe<unknown[]>(
-        "SELECT 1 FROM messages WHERE id::text = $1",
-        command.messageId,
-      );
-      if (stored.length > 0) return;
+    if (command.type === "message.send" && UUID.test(String(command.messageId))) {
+      const stored = await db.prisma.message.count({ where: { id: command.messageId } });
+      if (stored > 0) return;
     }
     const shard =
       typeof command.channelId === "string" ? shardOf(command.channelId, bus.shards) : 0;

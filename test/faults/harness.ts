@@ -175,6 +175,7 @@ export async function graphql(
       if (String(error).includes("not retryable")) throw error;
       last = error;
     }
+    // A real client's backoff between retries (pacing the load, not waiting for a condition).
     await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
   }
   throw new Error(`no answer within ${deadlineMs} ms; last: ${String(last)}`);

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type ExecutionResult, print } from "graphql";
 import type { Client } from "graphql-ws";
+import { until } from "./wait.js";
 
 export interface Recording<R> {
   results: Array<ExecutionResult<R>>;
@@ -91,12 +92,16 @@ export async function recordLive<R, V extends Record<string, unknown>>(
 ): Promise<Recording<R>> {
   const before = await subscriptionsStarted(target);
   const recording = record(client, document, variables);
-  const deadline = Date.now() + 15_000;
-  while ((await subscriptionsStarted(target)) <= before) {
-    if (recording.error || recording.completed)
-      throw new Error(`subscription ended before it was live: ${JSON.stringify(recording.error)}`);
-    if (Date.now() > deadline) throw new Error("subscription not live within 15 s");
-    await sleep(10);
-  }
+  await until(
+    async () => {
+      if (recording.error || recording.completed)
+        throw new Error(
+          `subscription ended before it was live: ${JSON.stringify(recording.error)}`,
+        );
+      return (await subscriptionsStarted(target)) > before;
+    },
+    15_000,
+    "the subscription to be live",
+  );
   return recording;
 }
