@@ -121,7 +121,9 @@ describe("typing", () => {
       );
     const limited = results.filter((r) => r.errors?.[0]?.extensions?.code === "RATE_LIMITED");
     expect(limited.length).toBeGreaterThan(0);
-    expect(limited[0]!.errors![0]!.extensions).toMatchObject({ retryAfter: 10 });
+    expect(limited[0]!.errors![0]!.extensions).toMatchObject({
+      retryAfter: expect.toSatisfy((s: number) => s > 0 && s <= 20),
+    });
     expect(results.slice(0, 20).every((r) => r.data?.setTyping === true)).toBe(true);
   });
 });

@@ -1,40 +1,121 @@
-// Fixed-window rate limits kept in the shared cache, so every replica counts together.
+// Rate limits kept in the shared cache, so every replica counts together.
+//
+// A sliding-window counter (the weighted two-window estimate Cloudflare and Kong use):
+// attempts are counted per fixed window with the cache's atomic increment, and an attempt
+// is refused when `previous window × the part of it still inside the last windowSeconds
+// + this window` passes the limit. A fixed window lets twice the limit through around a
+// boundary (the whole limit at its end, again at the next one's start); this estimate
+// does not, at the price of one more read done in parallel. Refused attempts count too:
+// a client that keeps hammering stays refused until it honours `retryAfter`.
+//
+// Why not rate-limiter-flexible: its Memcached store is itself a fixed window and needs
+// the `memcached` client, a second client beside memjs for the same servers; the
+// algorithm above is a few lines over the cache port we already test on both adapters.
+//
 // If the cache is down, each process counts on its own (the limit then holds per replica,
 // a looser bound but never none): losing Memcached must not take sign-in or chat down
 // with it, nor open them to floods.
+import type { Cache } from "../cache/cache.js";
 import type { Context } from "../context.js";
 import { rateLimited } from "../errors.js";
 
 export interface Limit {
-  /** Names the counter, e.g. "login-failures". */
+  /** Names the counter, e.g. "login-attempts". */
   name: string;
   max: number;
   windowSeconds: number;
 }
 
-async function count(
-  ctx: Context,
-  limit: Limit,
-  key: string,
-  by: number,
-): Promise<number | undefined> {
-  const counter = `rate:${limit.name}:${key}`;
-  try {
-    return await ctx.services.cache.increment(counter, by, limit.windowSeconds);
-  } catch {
-    return ctx.services.localLimits
-      .increment(counter, by, limit.windowSeconds)
-      .catch(() => undefined);
-  }
+export interface Verdict {
+  /** The sliding estimate of attempts in the last windowSeconds, this one included. */
+  estimate: number;
+  /** Whole seconds until an attempt would be allowed again (0 when this one was). */
+  retryAfterSeconds: number;
 }
 
-/** Counts one more and throws RATE_LIMITED (with retryAfter) past the limit. */
+const counterKey = (limit: Limit, key: string, suffix: string | number) =>
+  `rate:${limit.name}:${key}:${suffix}`;
+
+/**
+ * Where this key's windows start: at its first attempt (as a Memcached counter's TTL
+ * would), so a burst from a quiet start is counted exactly rather than split across an
+ * arbitrary clock boundary. The first attempt in each window keeps the anchor for two
+ * more windows; once it lapses, nothing recent is left for a new grid to forget. Counters
+ * are named by their grid, so a new grid never inherits an old one's counts.
+ */
+async function windowsStart(cache: Cache, limit: Limit, key: string, nowMs: number) {
+  const anchorKey = counterKey(limit, key, "start");
+  const known = await cache.get(anchorKey);
+  if (known !== null) return Number(known);
+  if (await cache.add(anchorKey, String(nowMs), 2 * limit.windowSeconds)) return nowMs;
+  return Number((await cache.get(anchorKey)) ?? nowMs); // another replica anchored it first
+}
+
+/**
+ * Counts one attempt at `nowMs` in `cache` and judges it. Pure over the cache port, so
+ * the unit test drives it with a fake clock.
+ */
+export async function countAttempt(
+  cache: Cache,
+  limit: Limit,
+  key: string,
+  nowMs: number,
+): Promise<Verdict> {
+  const windowMs = limit.windowSeconds * 1000;
+  const start = await windowsStart(cache, limit, key, nowMs);
+  const window = Math.max(0, Math.floor((nowMs - start) / windowMs));
+  const [current, previousText] = await Promise.all([
+    // Kept two windows: the next window still weighs this one.
+    cache.increment(counterKey(limit, key, `${start}:${window}`), 1, 2 * limit.windowSeconds),
+    window > 0 ? cache.get(counterKey(limit, key, `${start}:${window - 1}`)) : null,
+  ]);
+  if (current === 1) {
+    await cache.set(counterKey(limit, key, "start"), String(start), 2 * limit.windowSeconds);
+  }
+  const previous = Number(previousText ?? 0) || 0;
+  const elapsed = (nowMs - start - window * windowMs) / windowMs;
+  const estimate = previous * (1 - elapsed) + current;
+  if (estimate <= limit.max) return { estimate, retryAfterSeconds: 0 };
+  return { estimate, retryAfterSeconds: secondsUntilAllowed(limit, previous, current, elapsed) };
+}
+
+/**
+ * How long until one more attempt (which counts too) fits under the limit, if none is
+ * made meanwhile (at least 1 s).
+ */
+function secondsUntilAllowed(limit: Limit, previous: number, current: number, elapsed: number) {
+  const room = limit.max - 1; // what the estimate must fall to before the next attempt
+  let windows: number;
+  if (current <= room) {
+    // Within this window, once enough of the previous one has slid out.
+    windows = 1 - (room - current) / previous - elapsed;
+  } else {
+    // Into the next window, once enough of this one has slid out.
+    windows = 1 - elapsed + (1 - room / current);
+  }
+  return Math.max(1, Math.ceil(windows * limit.windowSeconds));
+}
+
+/** Counts one more attempt and throws RATE_LIMITED (with retryAfter) past the limit. */
 export async function consume(ctx: Context, limit: Limit, key: string) {
-  const value = await count(ctx, limit, key, 1);
-  if (value !== undefined && value > limit.max) throw rateLimited(limit.windowSeconds);
+  const now = Date.now();
+  let verdict: Verdict;
+  try {
+    verdict = await countAttempt(ctx.services.cache, limit, key, now);
+  } catch {
+    try {
+      verdict = await countAttempt(ctx.services.localLimits, limit, key, now);
+    } catch {
+      return; // the in-process map cannot fail; nothing sensible is left to count with
+    }
+  }
+  if (verdict.retryAfterSeconds > 0) throw rateLimited(verdict.retryAfterSeconds);
 }
 
 /** Forgets a counter (a success that proves the attempts were the owner's). */
 export async function reset(ctx: Context, limit: Limit, key: string) {
-  await ctx.services.cache.delete(`rate:${limit.name}:${key}`).catch(() => {});
+  // Dropping the anchor starts a fresh grid: the old windows' counts are never read again.
+  for (const cache of [ctx.services.cache, ctx.services.localLimits]) {
+    await cache.delete(counterKey(limit, key, "start")).catch(() => {});
+  }
 }
