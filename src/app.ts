@@ -20,6 +20,7 @@ import { MembershipCache } from "./resolvers/membership-cache.js";
 import { AccessWatch } from "./resolvers/streams/access-watch.js";
 import { createHttpServer } from "./server/http-server.js";
 import { createMetrics } from "./server/metrics.js";
+import { UserSlots } from "./server/user-slots.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createWorkerHealthServer } from "./server/worker-health.js";
 import { createYogaServer } from "./server/yoga.js";
@@ -69,6 +70,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     }));
   const cache = overrides.cache ?? openCache(config.memcachedServers, config.namespace);
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);
+  const localLimits = new MemoryCache();
   const services: Services = {
     config,
     db,
@@ -77,7 +79,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
     cache,
-    localLimits: new MemoryCache(),
+    localLimits,
+    userSlots: new UserSlots({ cache, localCache: localLimits, serverId: config.serverId, log }),
     membershipCache: new MembershipCache(),
     accessWatch: new AccessWatch(db.prisma, { log }),
     presence: new PresenceTracker({
@@ -125,6 +128,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       }
       if (!servesApi) return undefined;
       await services.presence.start();
+      services.userSlots.start();
       const yoga = createYogaServer(services);
       const metrics = createMetrics({ server: config.serverId });
       const httpServer = createHttpServer(yoga, config.maxBodyBytes, metrics);
@@ -135,6 +139,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         knownUsers: services.knownUsers,
         maxPayloadBytes: config.maxBodyBytes,
         pingIntervalMs: config.wsPingIntervalSeconds * 1000,
+        userSlots: services.userSlots,
+        maxSocketsPerUser: config.maxSocketsPerUser,
         onUserSocket: {
           opened: (userId) => services.presence.connected(userId),
           closed: (userId) => services.presence.disconnected(userId),
@@ -150,6 +156,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         httpServer.closeAllConnections();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
         services.accessWatch.stop();
+        services.userSlots.stop();
       });
       // Runs first on stop: sockets closing because this replica goes away must not
       // announce their users offline (they reconnect elsewhere; if not, others notice).

@@ -65,6 +65,10 @@ const envSchema = z.object({
   PRESENCE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** Messages one user may send per 10 seconds, across replicas (default 100). */
   SEND_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
+  /** Sockets one user may hold open at once, across replicas (default 20). */
+  MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
+  /** Subscriptions one user may hold outside a signed-in socket (server-sent events, per-operation tokens), across replicas (default 50). */
+  MAX_STREAMS_PER_USER: z.coerce.number().int().min(1).default(50),
   /** Apply pending migrations at start-up (default: only in embedded mode). */
   MIGRATE_ON_START: z
     .enum(["true", "false"])
@@ -89,6 +93,10 @@ export interface Config {
   workerBatchSize: number;
   presenceTtlSeconds: number;
   sendRateLimit: number;
+  /** Sockets one user may hold open at once, across replicas. */
+  maxSocketsPerUser: number;
+  /** Subscriptions one user may hold outside a signed-in socket, across replicas. */
+  maxStreamsPerUser: number;
   dataDir: string;
   /** Undefined outside production: a secret is generated and kept in `dataDir`. */
   jwtSecret: string | undefined;
@@ -152,6 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerBatchSize: e.WORKER_BATCH_SIZE,
     presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
     sendRateLimit: e.SEND_RATE_LIMIT,
+    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    maxStreamsPerUser: e.MAX_STREAMS_PER_USER,
     dataDir: resolve(e.DATA_DIR),
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

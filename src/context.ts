@@ -13,6 +13,7 @@ import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 import type { AccessWatch } from "./resolvers/streams/access-watch.js";
+import type { UserSlots } from "./server/user-slots.js";
 import type { RunningWorker } from "./worker/index.js";
 
 export interface Services {
@@ -31,6 +32,8 @@ export interface Services {
   membershipCache: MembershipCache;
   /** Memberships, blocks and presence visibility that live streams check per event. */
   accessWatch: AccessWatch;
+  /** Per-user caps on open sockets and streams, across replicas. */
+  userSlots: UserSlots;
   /** Who is online across replicas (api role). */
   presence: PresenceTracker;
   /** The worker of this process (role `all` or `worker`), once started. */

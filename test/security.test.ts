@@ -2,7 +2,9 @@
 // each row asserts the exact error, that nothing was stored, and that the server keeps
 // serving. Rows land here as they are closed.
 import { randomUUID } from "node:crypto";
-import { beforeAll, describe, expect, it } from "vitest";
+import { type Client, createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import {
   AddContactDocument,
   AddGroupMembersDocument,
@@ -20,7 +22,17 @@ import {
   UpdateProfileDocument,
   UserLastSeenDocument,
 } from "./gql/graphql.js";
-import { type GraphQLResponse, mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import {
+  type GraphQLResponse,
+  mustRequest,
+  type RunningApp,
+  request,
+  startReplicaOf,
+  useTestApp,
+  wsClient,
+} from "./harness/app.js";
+import { amqpUrl } from "./harness/broker.js";
+import { memcachedServers } from "./harness/memcached.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
@@ -40,6 +52,10 @@ const cacheless = useTestApp({ MEMCACHED_SERVERS: "127.0.0.1:1", SEND_RATE_LIMIT
 const shortLived = useTestApp({ ACCESS_TOKEN_TTL_SECONDS: "2" });
 /** Its own app (own cache namespace): the per-address sign-in limit counts every row here. */
 const addressLimited = useTestApp();
+/** Small per-user caps, on two replicas sharing the cache (the second starts below). */
+const capsEnv = { MAX_SOCKETS_PER_USER: "3", MAX_STREAMS_PER_USER: "2" };
+const capped = useTestApp(capsEnv);
+const twoReplicas = Boolean((await amqpUrl()) && (await memcachedServers()));
 type Session = Awaited<ReturnType<typeof registerUser>>;
 let alice: Session;
 let groupId: string;
@@ -633,3 +649,138 @@ describe("weak spots: limits never fail open", () => {
     expect(codes).toEqual([undefined, undefined, undefined, "RATE_LIMITED"]);
   });
 });
+
+describe.skipIf(!twoReplicas)(
+  "weak spots: sockets and streams per user, across two replicas",
+  () => {
+    let cappedB: RunningApp;
+    const opened: Client[] = [];
+    beforeAll(async () => {
+      cappedB = await startReplicaOf(capped, capsEnv);
+    }, 60_000);
+    afterAll(async () => {
+      for (const client of opened) await client.dispose();
+      await cappedB?.app.stop();
+    });
+
+    /** A signed-in socket: "connected", or the code it was closed with. */
+    function openSocket(target: { wsUrl: string }, token: string) {
+      const client = createClient({
+        url: target.wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => {},
+        connectionParams: { authorization: `Bearer ${token}` },
+      });
+      opened.push(client);
+      return new Promise<{ client: Client; outcome: "connected" | number }>((resolve) => {
+        client.on("connected", () => resolve({ client, outcome: "connected" }));
+        client.on("closed", (event) => resolve({ client, outcome: (event as CloseEvent).code }));
+      });
+    }
+
+    /** A heartbeat over server-sent events: its first result, and a way to end it. */
+    async function openEventStream(target: { url: string }, token: string) {
+      const abort = new AbortController();
+      const response = await fetch(target.url, {
+        method: "POST",
+        signal: abort.signal,
+        headers: {
+          "content-type": "application/json",
+          accept: "text/event-stream",
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({ query: "subscription { heartbeat(intervalSeconds: 60) { at } }" }),
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = "";
+      for (;;) {
+        const data = text.split("\n").find((line) => line.startsWith("data:"));
+        if (data) return { first: JSON.parse(data.slice(5)) as GraphQLResponse<unknown>, abort };
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended without a result: ${text}`);
+        text += decoder.decode(value);
+      }
+    }
+
+    /** A heartbeat authenticated per operation on an anonymous socket: its first result. */
+    function perOperationStream(client: Client, token: string) {
+      return new Promise<GraphQLResponse<unknown>>((resolve, reject) => {
+        client.subscribe(
+          {
+            query: "subscription { heartbeat(intervalSeconds: 60) { at } }",
+            extensions: { headers: { Authorization: `Bearer ${token}` } },
+          },
+          { next: (result) => resolve(result as never), error: reject, complete: () => {} },
+        );
+      });
+    }
+
+    it("a user's sockets past MAX_SOCKETS_PER_USER, on either replica, are closed with 1008; other users are not; closing one frees a slot", async () => {
+      const [user, other] = await Promise.all([registerUser(capped), registerUser(capped)]);
+      const held = [
+        await openSocket(capped, user.accessToken),
+        await openSocket(capped, user.accessToken),
+        await openSocket(cappedB, user.accessToken),
+      ];
+      expect(held.map((h) => h.outcome)).toEqual(["connected", "connected", "connected"]);
+      expect((await openSocket(cappedB, user.accessToken)).outcome).toBe(1008);
+      expect((await openSocket(capped, user.accessToken)).outcome).toBe(1008);
+      expect((await openSocket(cappedB, other.accessToken)).outcome).toBe("connected");
+      await held[0]!.client.dispose();
+      await until(async () => {
+        const next = await openSocket(cappedB, user.accessToken);
+        return next.outcome === "connected";
+      });
+      // Back at the cap.
+      expect((await openSocket(capped, user.accessToken)).outcome).toBe(1008);
+    });
+
+    it("streams outside a signed-in socket (server-sent events, per-operation tokens) past MAX_STREAMS_PER_USER answer TOO_MANY_STREAMS on either replica; a signed-in socket's are not counted; ending one frees a slot", async () => {
+      const user = await registerUser(capped);
+      const sse = await openEventStream(capped, user.accessToken);
+      expect(sse.first.data).toMatchObject({ heartbeat: { at: expect.any(String) } });
+      const anonymous = wsClient(cappedB);
+      opened.push(anonymous);
+      expect((await perOperationStream(anonymous, user.accessToken)).data).toMatchObject({
+        heartbeat: { at: expect.any(String) },
+      });
+
+      const refused = await openEventStream(cappedB, user.accessToken);
+      expect(refused.first.errors).toEqual([
+        expect.objectContaining({ extensions: { code: "TOO_MANY_STREAMS", limit: 2 } }),
+      ]);
+      expect(refused.first.data ?? null).toBeNull();
+      const refusedOnSocket = await perOperationStream(anonymous, user.accessToken);
+      expect(refusedOnSocket.errors?.[0]?.extensions).toEqual({
+        code: "TOO_MANY_STREAMS",
+        limit: 2,
+      });
+
+      // Subscriptions on the user's own signed-in socket count under its socket slot.
+      const own = wsClient(capped, { authorization: `Bearer ${user.accessToken}` });
+      opened.push(own);
+      const beats = await Promise.all(
+        [1, 2, 3].map(
+          () =>
+            new Promise<GraphQLResponse<unknown>>((resolve, reject) =>
+              own.subscribe(
+                { query: "subscription { heartbeat(intervalSeconds: 60) { at } }" },
+                { next: (r) => resolve(r as never), error: reject, complete: () => {} },
+              ),
+            ),
+        ),
+      );
+      expect(beats.every((beat) => beat.data && !beat.errors)).toBe(true);
+
+      sse.abort.abort();
+      await until(async () => {
+        const next = await openEventStream(cappedB, user.accessToken);
+        next.abort.abort();
+        return next.first.data != null;
+      });
+    });
+  },
+);

@@ -5,7 +5,9 @@
 // - no token: the socket is anonymous (fields that need a user answer UNAUTHENTICATED);
 // - an invalid token: the socket is closed with 4403;
 // - an expired token, at connect time or later while the socket is open: closed with
-//   4401, so the client refreshes its session and reconnects.
+//   4401, so the client refreshes its session and reconnects;
+// - a user who already holds MAX_SOCKETS_PER_USER sockets (on any replica): closed with
+//   1008 (policy violation; graphql-ws clients do not retry it).
 import type { Server } from "node:http";
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { type Extra, useServer } from "graphql-ws/use/ws";
@@ -21,10 +23,12 @@ import {
 } from "./authenticate.js";
 import type { Metrics } from "./metrics.js";
 import { operationLimitError } from "./operation-limits.js";
+import type { SlotLease, UserSlots } from "./user-slots.js";
 import type { Yoga } from "./yoga.js";
 
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+export const CLOSE_TOO_MANY_SOCKETS = 1008;
 const MAX_SUBSCRIPTIONS_PER_SOCKET = 100;
 /** setTimeout cannot wait longer than this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -34,6 +38,8 @@ interface SocketState extends Record<PropertyKey, unknown> {
   expiryTimer?: NodeJS.Timeout;
   /** Set once the socket counted for presence (so its close is counted exactly once). */
   presenceUserId?: string;
+  /** The user's socket slot, held while open. */
+  slot?: SlotLease;
   /** Operations counted as live subscriptions (so each is uncounted exactly once). */
   liveOperations?: Set<string>;
 }
@@ -56,6 +62,9 @@ export interface WebSocketOptions {
    * that stopped reading (whose streams would otherwise sit blocked forever).
    */
   pingIntervalMs: number;
+  /** Where sockets of signed-in users claim one of their MAX_SOCKETS_PER_USER slots. */
+  userSlots: UserSlots;
+  maxSocketsPerUser: number;
   /** Counts live subscriptions. */
   metrics?: Metrics;
   /** Told when an authenticated socket opens and closes (presence). */
@@ -82,12 +91,27 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
           return false;
         }
         if (auth.authProblem === "invalid") return false; // graphql-ws closes with 4403
+        const userId = auth.viewer?.id;
+        const slot = userId
+          ? await options.userSlots.claim("sockets", userId, options.maxSocketsPerUser)
+          : undefined;
+        if (slot === null) {
+          ctx.extra.socket.close(
+            CLOSE_TOO_MANY_SOCKETS,
+            `Too many open sockets for this user (at most ${options.maxSocketsPerUser})`,
+          );
+          return false;
+        }
         // Closed while we were checking the token: graphql-ws has already run onClose for
-        // it, so counting the user online now would leave them ONLINE with no socket.
-        if (ctx.extra.socket.readyState !== WebSocket.OPEN) return false;
+        // it, so counting the user online now would leave them ONLINE with no socket (and
+        // the slot held by nobody).
+        if (ctx.extra.socket.readyState !== WebSocket.OPEN) {
+          await slot?.release();
+          return false;
+        }
+        ctx.extra.slot = slot;
         ctx.extra.auth = auth;
         if (auth.expiresAt !== undefined) closeOnExpiry(ctx.extra, auth.expiresAt);
-        const userId = auth.viewer?.id;
         if (userId && options.onUserSocket) {
           ctx.extra.presenceUserId = userId;
           await options.onUserSocket
@@ -99,6 +123,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
 
       onClose: async (ctx) => {
         clearTimeout(ctx.extra.expiryTimer);
+        await ctx.extra.slot?.release();
         const userId = ctx.extra.presenceUserId;
         if (userId && options.onUserSocket) {
           await options.onUserSocket
@@ -136,16 +161,18 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
           options,
         );
         // The socket's own token: the socket closes at its expiry (4401), so its streams
-        // need no expiry of their own. A per-operation token's streams end at its expiry
-        // (server/stream-expiry.ts), the socket staying open.
-        const socketAuth =
-          operation === ctx.extra.auth ? { ...operation, expiresAt: undefined } : operation;
+        // need no expiry of their own, and its slot counts them. A per-operation token's
+        // streams end at its expiry (server/stream-expiry.ts), the socket staying open,
+        // and each claims a stream slot of its user (server/stream-caps.ts).
+        const carriedBySocket = operation === ctx.extra.auth;
+        const socketAuth = carriedBySocket ? { ...operation, expiresAt: undefined } : operation;
         const enveloped = options.yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
           socketAuth,
+          carriedBySocket,
         });
         let document: ReturnType<typeof enveloped.parse>;
         // An operation over a limit throws while parsed or validated: it is answered with

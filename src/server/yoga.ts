@@ -13,11 +13,14 @@ import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
 import { useNoIntrospection } from "./no-introspection.js";
+import { useStreamCaps } from "./stream-caps.js";
 import { useStreamExpiry } from "./stream-expiry.js";
 
 /** What the WebSocket layer adds to Yoga's initial context (see websocket.ts). */
 export interface SocketContext {
   socketAuth?: Authentication;
+  /** The operation runs under its socket's own sign-in, so the socket's slot counts it. */
+  carriedBySocket?: boolean;
 }
 
 export type Yoga = YogaServerInstance<SocketContext, Context>;
@@ -105,6 +108,7 @@ export function createYogaServer(services: Services): Yoga {
       // channels costs about 7,500; 50,000 leaves room and still stops abuse.
       costLimitPlugin({ maxCost: 50_000 }),
       useStreamExpiry(),
+      useStreamCaps(),
       ...(services.config.introspection ? [] : [useNoIntrospection()]),
       useReadinessCheck({
         endpoint: "/ready",

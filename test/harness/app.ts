@@ -49,6 +49,27 @@ export async function startApp(
 }
 
 /**
+ * One more api replica beside `target`: the same database, broker namespace and cache, as
+ * a load balancer would put behind it. Needs the real services; the caller stops it.
+ */
+export function startReplicaOf(
+  target: RunningApp,
+  env: Record<string, string> = {},
+): Promise<RunningApp> {
+  const config = target.app.config;
+  if (!config.amqpUrl || !config.databaseUrl || !config.memcachedServers)
+    throw new Error("a second replica needs RabbitMQ, PostgreSQL and Memcached");
+  return startApp(target.database, {
+    ROLE: "api",
+    NAMESPACE: config.namespace,
+    AMQP_URL: config.amqpUrl,
+    DATABASE_URL: config.databaseUrl,
+    MEMCACHED_SERVERS: config.memcachedServers,
+    ...env,
+  });
+}
+
+/**
  * Registers beforeAll/afterAll hooks: one database and one app for the test file, on the
  * real RabbitMQ and Memcached whenever they are available (always in CI), each app with
  * a namespace of its own; the in-process twins only where those services are missing.
