@@ -190,7 +190,7 @@ describe("connections", () => {
 });
 
 describe("operation bounds", () => {
-  it("refuses a query nested too deep or with too many aliases, before running it", async () => {
+  it("refuses a query nested too deep, with too many aliases or too costly, before running it, with the limit's code", async () => {
     const viewer = await registerUser(server);
     const post = async (query: string) => {
       const response = await fetch(server.url, {
@@ -201,18 +201,29 @@ describe("operation bounds", () => {
         },
         body: JSON.stringify({ query }),
       });
-      return (await response.json()) as { data?: unknown; errors?: Array<{ message: string }> };
+      return (await response.json()) as {
+        data?: unknown;
+        errors?: Array<{ message: string; extensions?: { code?: string } }>;
+      };
     };
     const nested = await post(
       "{ channels(first: 5) { edges { node { lastMessage { channel { lastMessage { channel { lastMessage { channel { lastMessage { channel { lastMessage { channel { id } } } } } } } } } } } } } }",
     );
     expect(nested.data).toBeUndefined();
     expect(nested.errors?.[0]?.message).toMatch(/depth/i);
+    expect(nested.errors?.[0]?.extensions?.code).toBe("TOO_DEEP");
     const aliases = await post(
       `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: me { id }`).join(" ")} }`,
     );
     expect(aliases.data).toBeUndefined();
     expect(aliases.errors?.[0]?.message).toMatch(/alias/i);
+    expect(aliases.errors?.[0]?.extensions?.code).toBe("TOO_MANY_ALIASES");
+    // Shallow enough and few aliases, but every level multiplies: 500 × 500 × 500 messages.
+    const costly = await post(
+      "{ channels(first: 500) { edges { node { messages(first: 500) { edges { node { channel { messages(first: 500) { edges { node { id } } } } } } } } } } }",
+    );
+    expect(costly.data).toBeUndefined();
+    expect(costly.errors?.[0]?.extensions?.code).toBe("TOO_COSTLY");
   });
 });
 

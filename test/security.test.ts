@@ -584,7 +584,10 @@ describe("weak spots: operation limits", () => {
       ),
     );
     expect(refused).toEqual([
-      expect.objectContaining({ message: expect.stringMatching(/aliases/i) }),
+      expect.objectContaining({
+        message: expect.stringMatching(/aliases/i),
+        extensions: expect.objectContaining({ code: "TOO_MANY_ALIASES", limit: 20 }),
+      }),
     ]);
     const me = await new Promise<unknown>((resolve, reject) =>
       client.subscribe(
@@ -606,6 +609,7 @@ describe("weak spots: operation limits", () => {
     const body = (await response.json()) as GraphQLResponse<unknown>;
     expect(body.data ?? undefined).toBeUndefined();
     expect(body.errors?.[0]?.message).toMatch(/aliases/i);
+    expect(body.errors?.[0]?.extensions?.code).toBe("TOO_MANY_ALIASES");
   });
 });
 

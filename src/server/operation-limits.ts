@@ -1,21 +1,25 @@
-// The operation limits (depth, aliases, static cost; graphql-armor) reject an operation
-// by throwing a GraphQLError whose message starts "Syntax Error: …". Clients get one code
-// per limit, so they can tell "simplify this operation" from a real syntax error.
-import { GraphQLError } from "graphql";
+// The operation limits (depth, aliases, static cost; graphql-armor) would reject an
+// operation by throwing "Syntax Error: …", which clients cannot tell from a real syntax
+// error (and which, thrown inside a WebSocket's subscribe, closed the whole socket).
+// Instead each reports a validation error with its own code, the same on HTTP and
+// WebSocket: TOO_DEEP, TOO_MANY_ALIASES, TOO_COSTLY (and the limit in `extensions.limit`).
+import { GraphQLError, type ValidationContext } from "graphql";
 
-const LIMITS: Array<[RegExp, string]> = [
-  [/Aliases limit/i, "TOO_MANY_ALIASES"],
-  [/Query depth limit/i, "TOO_DEEP"],
-  [/Query Cost limit/i, "TOO_COSTLY"],
-];
+export type OperationLimitCode = "TOO_DEEP" | "TOO_MANY_ALIASES" | "TOO_COSTLY";
 
-/** The error with its limit's code, or undefined when it is not an operation-limit error. */
-export function operationLimitError(error: unknown): GraphQLError | undefined {
-  if (!(error instanceof GraphQLError)) return undefined;
-  const match = LIMITS.find(([pattern]) => pattern.test(error.message));
-  if (!match) return undefined;
-  return new GraphQLError(error.message.replace(/^Syntax Error:\s*/, ""), {
-    nodes: error.nodes,
-    extensions: { ...error.extensions, code: match[1] },
-  });
+/** graphql-armor options that report a rejection as a typed validation error. */
+export function reportAs(code: OperationLimitCode, limit: number) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) => {
+        context?.reportError(
+          new GraphQLError(error.message.replace(/^Syntax Error:\s*/, ""), {
+            nodes: error.nodes,
+            extensions: { code, limit },
+          }),
+        );
+      },
+    ],
+  };
 }

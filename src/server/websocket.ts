@@ -22,7 +22,6 @@ import {
   type TokenCheck,
 } from "./authenticate.js";
 import type { Metrics } from "./metrics.js";
-import { operationLimitError } from "./operation-limits.js";
 import type { SlotLease, UserSlots } from "./user-slots.js";
 import type { Yoga } from "./yoga.js";
 
@@ -174,23 +173,20 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
           socketAuth,
           carriedBySocket,
         });
+        // A syntax error, or a validation rule that throws, answers this operation alone:
+        // the socket (with its other operations) stays open. (The operation limits report
+        // their typed errors as validation errors: server/operation-limits.ts.)
         let document: ReturnType<typeof enveloped.parse>;
-        // An operation over a limit throws while parsed or validated: it is answered with
-        // its typed error, and the socket (with its other operations) stays open.
-        try {
-          document = enveloped.parse(payload.query);
-        } catch (error) {
-          return [operationLimitError(error) ?? (error as never)];
-        }
         let errors: readonly GraphQLError[];
         try {
+          document = enveloped.parse(payload.query);
           errors = enveloped.validate(enveloped.schema, document);
         } catch (error) {
-          const limit = operationLimitError(error);
-          if (!limit) throw error;
-          return [limit];
+          if (error instanceof GraphQLError) return [error];
+          throw error;
         }
-        if (errors.length > 0) return errors.map((error) => operationLimitError(error) ?? error);
+        if (errors.length > 0) return errors;
+
         const root: ExecutableRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe };
         return {
           schema: enveloped.schema,

@@ -13,6 +13,7 @@ import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
 import { useNoIntrospection } from "./no-introspection.js";
+import { reportAs } from "./operation-limits.js";
 import { useStreamCaps } from "./stream-caps.js";
 import { useStreamExpiry } from "./stream-expiry.js";
 
@@ -100,13 +101,13 @@ export function createYogaServer(services: Services): Yoga {
     plugins: [
       // Bounds on what one operation may ask for, on HTTP and WebSocket alike: nesting,
       // aliases (one field asked many times) and overall static cost.
-      maxDepthPlugin({ n: 12, flattenFragments: true }),
+      maxDepthPlugin({ n: 12, flattenFragments: true, ...reportAs("TOO_DEEP", 12) }),
       // __typename aliases count too (the library lets them through by default): fifty
       // thousand of them are still fifty thousand response fields.
-      maxAliasesPlugin({ n: 20, allowList: [] }),
+      maxAliasesPlugin({ n: 20, allowList: [], ...reportAs("TOO_MANY_ALIASES", 20) }),
       // Cost grows with depth (x1.5 per level): a sidebar query with its members and
       // channels costs about 7,500; 50,000 leaves room and still stops abuse.
-      costLimitPlugin({ maxCost: 50_000 }),
+      costLimitPlugin({ maxCost: 50_000, ...reportAs("TOO_COSTLY", 50_000) }),
       useStreamExpiry(),
       useStreamCaps(),
       ...(services.config.introspection ? [] : [useNoIntrospection()]),
