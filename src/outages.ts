@@ -70,3 +70,36 @@ function isOutageSqlState(code: string) {
   if (!/^[0-9A-Z]{5}$/.test(code)) return false;
   return OUTAGE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) || OUTAGE_SQLSTATES.has(code);
 }
+
+/**
+ * SQLSTATE classes of a statement the data itself makes impossible: a data exception
+ * (22: a NUL byte, a value out of range) or an integrity constraint violation (23).
+ */
+const DATA_FAULT_SQLSTATE_CLASSES = ["22", "23"];
+/** Prisma's codes for values or constraints the data itself violates. */
+const DATA_FAULT_PRISMA_CODES = new Set([
+  "P2000",
+  "P2003",
+  "P2006",
+  "P2007",
+  "P2011",
+  "P2012",
+  "P2019",
+  "P2020",
+  "P2023",
+]);
+
+/**
+ * Is this failure the command's own data, which no retry can change? Then the worker
+ * refuses the command at once rather than trying it again while its shard waits.
+ */
+export function isDataFault(error: unknown, depth = 0): boolean {
+  if (typeof error !== "object" || error === null || depth > 4) return false;
+  const e = error as ErrorFields;
+  if (typeof e.code === "string" && DATA_FAULT_PRISMA_CODES.has(e.code)) return true;
+  const sqlStates = [e.code, e.meta?.driverAdapterError?.cause?.code].filter(
+    (code): code is string => typeof code === "string" && /^[0-9A-Z]{5}$/.test(code),
+  );
+  if (sqlStates.some((code) => DATA_FAULT_SQLSTATE_CLASSES.includes(code.slice(0, 2)))) return true;
+  return e.cause !== undefined && isDataFault(e.cause, depth + 1);
+}

@@ -41,6 +41,38 @@ describe("runBatch", () => {
     expect(persisted).toEqual(["0", "1", "2", "3", "4", "6", "7"]);
   });
 
+  it("a command whose data can never be stored (SQLSTATE class 22 or 23) is tried once alone and refused: no backoff holds its shard", async () => {
+    const alone: string[] = [];
+    const refused = await runBatch(commands(4), new AbortController().signal, {
+      // A backoff this long would time the test out if it were slept even once.
+      minBackoffMs: 60_000,
+      maxBackoffMs: 60_000,
+      healthy: async () => true,
+      persist: async (batch) => {
+        if (batch.length === 1) alone.push(id(batch[0] as Command));
+        if (batch.some((c) => id(c) === "1")) throw pgError("22021");
+        if (batch.some((c) => id(c) === "2")) throw pgError("23505");
+      },
+    });
+    expect(refused.map((r) => r.index)).toEqual([1, 2]);
+    expect(alone.filter((x) => x === "1" || x === "2")).toEqual(["1", "2"]);
+  });
+
+  it("a command failing alone for a reason that does not say is tried a few times before it is refused", async () => {
+    let attempts = 0;
+    const refused = await runBatch(commands(1), new AbortController().signal, {
+      ...fast,
+      attemptsAlone: 3,
+      healthy: async () => true,
+      persist: async () => {
+        attempts++;
+        throw new Error("something we cannot classify");
+      },
+    });
+    expect(refused).toHaveLength(1);
+    expect(attempts).toBe(3);
+  });
+
   it("an outage (any error while the probe fails) waits with the same batch: nothing refused, nothing split", async () => {
     const calls: number[] = [];
     let failures = 6;

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { type Client, createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { type SendMessageCommand, shardOf } from "../src/pubsub/commands.js";
 import {
   AddContactDocument,
   AddGroupMembersDocument,
@@ -227,6 +228,91 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
       );
       expect(found.users.edges).toEqual([]);
     }
+  });
+
+  it("an account flooding poison (NUL bodies and edits at the API, NUL commands slipped onto the bus past it) does not slow another account's sends; each poison command is refused alone", async () => {
+    const prisma = server.database.db.prisma;
+    const bus = server.app.services.bus;
+    const shards = server.app.config.commandShards;
+    const [attacker, victim] = await Promise.all([registerUser(server), registerUser(server)]);
+    const victimChannel = (await ownChannel(server, victim, "Victim")).channelId;
+    // The attacker's channel on the victim's shard: the worst place for poison.
+    let attackerChannel = (await ownChannel(server, attacker, "Poison 0")).channelId;
+    for (let i = 1; shardOf(attackerChannel, shards) !== shardOf(victimChannel, shards); i++)
+      attackerChannel = (await ownChannel(server, attacker, `Poison ${i}`)).channelId;
+    const stored = await mustRequest(
+      server,
+      SendMessageDocument,
+      { input: { channelId: attackerChannel, body: "bait", clientMessageId: randomUUID() } },
+      attacker.accessToken,
+    );
+    await until(
+      async () => (await prisma.message.count({ where: { id: stored.sendMessage.id } })) === 1,
+    );
+
+    /** One of the victim's sends: milliseconds from the answer until it is stored. */
+    const timedSend = async (body: string) => {
+      const sent = await mustRequest(
+        server,
+        SendMessageDocument,
+        { input: { channelId: victimChannel, body, clientMessageId: randomUUID() } },
+        victim.accessToken,
+      );
+      return until(
+        async () => (await prisma.message.count({ where: { id: sent.sendMessage.id } })) === 1,
+        60_000,
+      );
+    };
+    const baseline: number[] = [];
+    for (let i = 0; i < 5; i++) baseline.push(await timedSend(`before ${i}`));
+
+    const injected: SendMessageCommand[] = Array.from({ length: 24 }, (_, i) => ({
+      type: "message.send",
+      messageId: randomUUID(),
+      channelId: attackerChannel,
+      senderId: attacker.user.id,
+      clientMessageId: randomUUID(),
+      body: `poison ${i}\u0000`,
+      createdAt: new Date().toISOString(),
+    }));
+    const flood = Promise.all([
+      ...Array.from({ length: 48 }, () =>
+        request(
+          server,
+          SendMessageDocument,
+          { input: { channelId: attackerChannel, body: NUL, clientMessageId: randomUUID() } },
+          attacker.accessToken,
+        ),
+      ),
+      ...Array.from({ length: 48 }, () =>
+        request(
+          server,
+          EditMessageDocument,
+          { id: stored.sendMessage.id, body: NUL },
+          attacker.accessToken,
+        ),
+      ),
+    ]);
+    for (const command of injected) await bus.sendCommand(command);
+    const during = await Promise.all(Array.from({ length: 5 }, (_, i) => timedSend(`during ${i}`)));
+    const refusedAtApi = (await flood).map((r) => code(r)?.code);
+    expect(refusedAtApi).toEqual(Array(96).fill("BAD_USER_INPUT"));
+    // Generous (the machines are shared): the reported stall was 6 to 14 s.
+    const bound = Math.max(5_000, 10 * Math.max(...baseline));
+    expect(Math.max(...during), `ms to stored: before ${baseline}, during ${during}`).toBeLessThan(
+      bound,
+    );
+    // Each slipped-in poison command was found alone, refused and recorded; none stored.
+    const ids = injected.map((c) => c.messageId);
+    await until(
+      async () => (await prisma.refusedCommand.count({ where: { id: { in: ids } } })) === 24,
+      60_000,
+    );
+    expect(await prisma.message.count({ where: { id: { in: ids } } })).toBe(0);
+    expect(
+      (await prisma.message.findUniqueOrThrow({ where: { id: stored.sendMessage.id } })).body,
+    ).toBe("bait");
+    expect(await prisma.message.count({ where: { channelId: victimChannel } })).toBe(10);
   });
 });
 

@@ -3,11 +3,13 @@
 //   and retries the same batch, in order, with capped exponential backoff, for as long as
 //   it lasts, spending none of the commands' deliveries;
 // - any other failure splits the batch in halves, settled one after the other (so order
-//   holds), until the command that fails on its own is found; it is refused after a few
-//   attempts only while the services answer (a health probe), and everything else is
-//   persisted.
+//   holds), until the command that fails on its own is found; it is refused while the
+//   services answer (a health probe): at once when its data can never be stored (a NUL
+//   byte, a violated constraint), after a few attempts when the failure does not say, and
+//   everything else is persisted. A flood of poison then costs its shard a few
+//   transactions per command, never seconds of backoff.
 import { setTimeout as sleep } from "node:timers/promises";
-import { isOutage } from "../outages.js";
+import { isDataFault, isOutage } from "../outages.js";
 import type { RefusedCommand } from "../pubsub/bus.js";
 import type { Command } from "../pubsub/commands.js";
 
@@ -69,7 +71,10 @@ export async function runBatch(
       } catch (error) {
         signal.throwIfAborted();
         const outage = isOutage(error);
-        const healthy = await options.healthy().catch(() => false);
+        // A data fault says whose failure it is; only an error that does not say needs
+        // the services asked (a probe costs round trips while the shard waits).
+        const dataFault = !outage && isDataFault(error);
+        const healthy = dataFault || (await options.healthy().catch(() => false));
         if (outage && healthy) outageFailures++;
         const waitItOut =
           !healthy ||
@@ -93,7 +98,7 @@ export async function runBatch(
           return;
         }
         // Alone, with the services answering: this command's own failure.
-        if (!outage && ++failuresAlone < attemptsAlone) {
+        if (!outage && !dataFault && ++failuresAlone < attemptsAlone) {
           await pause(minBackoff * 2 ** failuresAlone);
           continue;
         }

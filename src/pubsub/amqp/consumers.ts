@@ -212,20 +212,24 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
       }
     }
     if (!this.deps.bus.isCurrent(session)) return false;
-    for (const { delivery, reason } of refused) {
-      try {
-        await this.deps.bus.deadLetter(
-          delivery.content,
-          (delivery.properties.headers ?? {}) as Record<string, unknown>,
-          reason,
-        );
-      } catch (error) {
-        this.deps.log?.("amqp: dead-lettering failed; the command comes back", error);
-        return false;
-      }
-      ack(delivery);
-    }
-    return true;
+    // Published together (their confirms pipelined), each acked once confirmed.
+    const deadLettered = await Promise.all(
+      refused.map(async ({ delivery, reason }) => {
+        try {
+          await this.deps.bus.deadLetter(
+            delivery.content,
+            (delivery.properties.headers ?? {}) as Record<string, unknown>,
+            reason,
+          );
+        } catch (error) {
+          this.deps.log?.("amqp: dead-lettering failed; the command comes back", error);
+          return false;
+        }
+        ack(delivery);
+        return true;
+      }),
+    );
+    return deadLettered.every(Boolean);
   }
 }
 
