@@ -5,7 +5,9 @@ import { randomUUID } from "node:crypto";
 import { type Client, createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { MemcachedCache } from "../src/cache/memcached-cache.js";
 import { type SendMessageCommand, shardOf } from "../src/pubsub/commands.js";
+import { countAttempt } from "../src/resolvers/rate-limits.js";
 import {
   AddContactDocument,
   AddGroupMembersDocument,
@@ -56,7 +58,8 @@ const addressLimited = useTestApp();
 /** Small per-user caps, on two replicas sharing the cache (the second starts below). */
 const capsEnv = { MAX_SOCKETS_PER_USER: "3", MAX_STREAMS_PER_USER: "2" };
 const capped = useTestApp(capsEnv);
-const twoReplicas = Boolean((await amqpUrl()) && (await memcachedServers()));
+const memcached = await memcachedServers();
+const twoReplicas = Boolean((await amqpUrl()) && memcached);
 type Session = Awaited<ReturnType<typeof registerUser>>;
 let alice: Session;
 let groupId: string;
@@ -656,6 +659,29 @@ describe("weak spots: every command-producing or costly operation is rate limite
     expect(codes.slice(0, 100).every((c) => c === undefined)).toBe(true);
     expect(codes[100]).toBe("RATE_LIMITED");
   });
+
+  it.skipIf(!memcached)(
+    "the limiter slides on Memcached: a burst at a window's edge does not get twice the limit through",
+    async () => {
+      const cache = new MemcachedCache({
+        servers: memcached as string,
+        prefix: `${randomUUID()}:`,
+      });
+      const limit = { name: "edge", max: 10, windowSeconds: 60 };
+      const at = async (ms: number, n: number) => {
+        const verdicts = [];
+        for (let i = 0; i < n; i++) verdicts.push(await countAttempt(cache, limit, "k", ms));
+        return verdicts.map((v) => (v.retryAfterSeconds === 0 ? "ok" : "refused"));
+      };
+      const start = Date.now();
+      expect(await at(start, 1)).toEqual(["ok"]); // the key's windows start here
+      // The whole rest of the limit at the very end of the first window…
+      expect(await at(start + 59_900, 9)).toEqual(Array(9).fill("ok"));
+      // …leaves nothing at the start of the next (a fixed window would allow 10 more).
+      expect(await at(start + 60_100, 3)).toEqual(Array(3).fill("refused"));
+      await cache.close();
+    },
+  );
 });
 
 describe("weak spots: operation limits", () => {
@@ -807,6 +833,22 @@ describe.skipIf(!twoReplicas)(
         );
       });
     }
+
+    it("40 parallel guesses split across both replicas: at most 10 passwords are checked in all", async () => {
+      const victim = await registerUser(capped);
+      const guesses = [
+        ...Array.from({ length: 39 }, (_, i) => `wrong-guess-${i}`),
+        TEST_PASSWORD,
+      ].map((password, i) =>
+        request(i % 2 === 0 ? capped : cappedB, LoginDocument, {
+          input: { login: victim.user.username, password },
+        }),
+      );
+      const codes = (await Promise.all(guesses)).map((r) => code(r)?.code ?? "SIGNED_IN");
+      expect(codes.filter((c) => c === "UNAUTHENTICATED" || c === "SIGNED_IN").length).toBe(10);
+      expect(codes.filter((c) => c === "RATE_LIMITED").length).toBe(30);
+      expect(codes.at(-1)).toBe("RATE_LIMITED");
+    });
 
     it("a user's sockets past MAX_SOCKETS_PER_USER, on either replica, are closed with 1008; other users are not; closing one frees a slot", async () => {
       const [user, other] = await Promise.all([registerUser(capped), registerUser(capped)]);
