@@ -55,6 +55,8 @@ const cacheless = useTestApp({ MEMCACHED_SERVERS: "127.0.0.1:1", SEND_RATE_LIMIT
 const shortLived = useTestApp({ ACCESS_TOKEN_TTL_SECONDS: "2" });
 /** Its own app (own cache namespace): the per-address sign-in limit counts every row here. */
 const addressLimited = useTestApp();
+/** Behind one trusted proxy (a load balancer that appends to X-Forwarded-For). */
+const proxied = useTestApp({ TRUSTED_PROXY_HOPS: "1" });
 /** Small per-user caps, on two replicas sharing the cache (the second starts below). */
 const capsEnv = { MAX_SOCKETS_PER_USER: "3", MAX_STREAMS_PER_USER: "2" };
 const capped = useTestApp(capsEnv);
@@ -375,6 +377,29 @@ describe("hole 3: the sign-in limit cannot be raced", () => {
     }
     expect(results.slice(0, 100).every((c) => c === "UNAUTHENTICATED")).toBe(true);
     expect(results[100]).toBe("RATE_LIMITED");
+  });
+
+  it("behind a trusted proxy, clients are counted by the address it saw (not the proxy's, not what they claim)", async () => {
+    const attemptFrom = async (forwardedFor: string) => {
+      const response = await fetch(proxied.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+        body: JSON.stringify({
+          query: "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+          variables: {
+            input: { login: `nobody_${randomUUID().slice(0, 8)}`, password: "guess-password" },
+          },
+        }),
+      });
+      return code((await response.json()) as GraphQLResponse<unknown>)?.code;
+    };
+    const first = await Promise.all(Array.from({ length: 100 }, () => attemptFrom("203.0.113.7")));
+    expect(first.every((c) => c === "UNAUTHENTICATED")).toBe(true);
+    expect(await attemptFrom("203.0.113.7")).toBe("RATE_LIMITED");
+    // A forged entry in front of what the proxy appended does not escape the count.
+    expect(await attemptFrom("198.51.100.1, 203.0.113.7")).toBe("RATE_LIMITED");
+    // Another client behind the same proxy is not limited by the first one's guesses.
+    expect(await attemptFrom("203.0.113.8")).toBe("UNAUTHENTICATED");
   });
 });
 

@@ -12,6 +12,7 @@ import { isOutage } from "../outages.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
+import { clientAddress } from "./client-address.js";
 import { useNoIntrospection } from "./no-introspection.js";
 import { reportAs } from "./operation-limits.js";
 import { useStreamCaps } from "./stream-caps.js";
@@ -86,13 +87,24 @@ export function createYogaServer(services: Services): Yoga {
         initial.socketAuth ??
         (await authenticate(services, initial.request.headers.get("authorization") ?? undefined));
       // Node's request: Yoga's server context over HTTP, and what websocket.ts passes.
-      const req = (initial as { req?: { socket?: { remoteAddress?: string } } }).req;
+      const req = (
+        initial as {
+          req?: {
+            socket?: { remoteAddress?: string };
+            headers?: Record<string, string | string[] | undefined>;
+          };
+        }
+      ).req;
       return {
         services,
         prisma: services.db.prisma,
         viewer: auth.viewer,
         authProblem: auth.authProblem,
-        clientAddress: req?.socket?.remoteAddress ?? null,
+        clientAddress: clientAddress(
+          req?.socket?.remoteAddress,
+          req?.headers?.["x-forwarded-for"],
+          services.config.trustedProxyHops,
+        ),
         tokenExpiresAt: auth.expiresAt === undefined ? null : auth.expiresAt * 1000,
         memo: new Map(),
         loaders: createLoaders(services.db.prisma, auth.viewer?.id ?? null),
