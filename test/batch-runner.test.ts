@@ -41,7 +41,7 @@ describe("runBatch", () => {
     expect(persisted).toEqual(["0", "1", "2", "3", "4", "6", "7"]);
   });
 
-  it("a command whose data can never be stored (SQLSTATE class 22 or 23) is tried once alone and refused: no backoff holds its shard", async () => {
+  it("a command whose data cannot be stored (SQLSTATE class 22 or 23) is retried once alone at once, then refused: no backoff holds its shard", async () => {
     const alone: string[] = [];
     const refused = await runBatch(commands(4), new AbortController().signal, {
       // A backoff this long would time the test out if it were slept even once.
@@ -55,7 +55,20 @@ describe("runBatch", () => {
       },
     });
     expect(refused.map((r) => r.index)).toEqual([1, 2]);
-    expect(alone.filter((x) => x === "1" || x === "2")).toEqual(["1", "2"]);
+    expect(alone.filter((x) => x === "1" || x === "2")).toEqual(["1", "1", "2", "2"]);
+  });
+
+  it("a unique violation that the immediate retry resolves (a race) refuses nothing", async () => {
+    let failures = 1;
+    const refused = await runBatch(commands(1), new AbortController().signal, {
+      minBackoffMs: 60_000,
+      maxBackoffMs: 60_000,
+      healthy: async () => true,
+      persist: async () => {
+        if (failures-- > 0) throw pgError("23505");
+      },
+    });
+    expect(refused).toEqual([]);
   });
 
   it("a command failing alone for a reason that does not say is tried a few times before it is refused", async () => {

@@ -4,8 +4,9 @@
 //   it lasts, spending none of the commands' deliveries;
 // - any other failure splits the batch in halves, settled one after the other (so order
 //   holds), until the command that fails on its own is found; it is refused while the
-//   services answer (a health probe): at once when its data can never be stored (a NUL
-//   byte, a violated constraint), after a few attempts when the failure does not say, and
+//   services answer (a health probe): after one immediate retry when its data cannot be
+//   stored (a NUL byte, a violated constraint), after a few with backoff when the failure
+//   does not say, and
 //   everything else is persisted. A flood of poison then costs its shard a few
 //   transactions per command, never seconds of backoff.
 import { setTimeout as sleep } from "node:timers/promises";
@@ -97,8 +98,12 @@ export async function runBatch(
           await settle(items.slice(half));
           return;
         }
-        // Alone, with the services answering: this command's own failure.
-        if (!outage && !dataFault && ++failuresAlone < attemptsAlone) {
+        // Alone, with the services answering: this command's own failure. A data fault
+        // gets one immediate second try (a unique or foreign-key violation can be a race
+        // that the re-read of a retry resolves); any other failure, a few with backoff.
+        failuresAlone++;
+        if (dataFault && failuresAlone < 2) continue;
+        if (!outage && !dataFault && failuresAlone < attemptsAlone) {
           await pause(minBackoff * 2 ** failuresAlone);
           continue;
         }
