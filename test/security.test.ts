@@ -1,6 +1,7 @@
 // The security suite (issue 9), one row per hole or weak spot, on the real services:
-// each row asserts the exact error, that nothing was stored, and that the server keeps
-// serving. Rows land here as they are closed.
+// each row asserts the exact error or close code, that nothing was stored or delivered,
+// and that the server keeps serving; the poison row measures other users' latency, and
+// the limits that must hold across replicas are tried on two.
 import { randomUUID } from "node:crypto";
 import { type Client, createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -12,7 +12,7 @@ import { LocalBus } from "../src/pubsub/local-bus.js";
 import { type RunningWorker, startWorker } from "../src/worker/index.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
 import { createTestDatabase, type TestDatabase } from "./harness/database.js";
-import { until } from "./harness/wait.js";
+import { eventually, until } from "./harness/wait.js";
 
 const url = await amqpUrl();
 const SHARDS = 2;
@@ -291,7 +291,12 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
       () => told.some((e) => e.type === "message.rejected" && e.messageId === poison.messageId),
       30_000,
     );
-    expect(await bodies(channel)).toEqual(sends.map((s) => s.body));
+    // The neighbours after it may still be on their way: wait for all nine, then the order.
+    const stored = await eventually(
+      () => bodies(channel),
+      (b) => b.length >= sends.length,
+    );
+    expect(stored).toEqual(sends.map((s) => s.body));
     const record = await database.db.prisma.refusedCommand.findUnique({
       where: { id: poison.messageId },
     });
