@@ -1,0 +1,299 @@
+// Baseline: the chat message pipeline with no GraphQL, no Prisma and no product rules, as
+// the ceiling the product's sendMessage -> worker -> live event path is compared with.
+//
+// It does the same durable work per message as the product, with the thinnest code:
+// a persistent command, confirmed by the broker, on a durable quorum queue (as the
+// product's shards); a consumer that persists the deliveries that arrive together as one
+// batch in one transaction (multi-row INSERTs over unnest arrays into tables shaped like
+// messages and message_recipients, with the same keys), publishes one confirmed event
+// per message to a topic exchange, then acks; and a listener on that exchange. Latency is
+// command sentAt -> event received (one process, so Date.now() on both ends). Left out,
+// so this is an upper bound: authentication, membership checks, the per-channel row lock
+// and seq bookkeeping in the database, the outbox table, shard leases and GraphQL.
+//
+//   npx tsx bench/baselines/raw-pipeline.ts '{"amqpUrl":"amqp://guest:guest@127.0.0.1:5672",
+//     "databaseUrl":"postgresql://postgres@127.0.0.1:5432/test","messages":2000}'
+
+import { randomBytes, randomUUID } from "node:crypto";
+import amqp, { type ConsumeMessage } from "amqplib";
+import pg from "pg";
+import { isMain, runCli } from "./cli.js";
+import { ascending, percentile } from "./stats.js";
+
+export interface RawPipelineOptions {
+  amqpUrl: string;
+  databaseUrl: string;
+  messages: number;
+  /** Open loop: commands per second, spread evenly. Without it: closed loop. */
+  rate?: number;
+  /** Closed loop: commands sent but whose event has not arrived yet, at most (default 64). */
+  maxInFlight?: number;
+  /** The consumer's prefetch, so the largest batch (default 100). */
+  batchSize?: number;
+}
+
+export interface RawPipelineResult {
+  sent: number;
+  received: number;
+  durationMs: number;
+  perSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+interface SendCommand {
+  id: string;
+  channelId: string;
+  senderId: string;
+  body: string;
+  sentAt: number;
+}
+
+interface MessageEvent {
+  id: string;
+  channelId: string;
+  seq: number;
+  sentAt: number;
+}
+
+/** Channels the commands are spread over, each with one sender and one other member. */
+const CHANNELS = 8;
+/** The open loop's timer: each tick sends the commands that have come due. */
+const TICK_MS = 5;
+const JSON_PROPS = { contentType: "application/json", persistent: true } as const;
+
+export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipelineResult> {
+  const batchSize = o.batchSize ?? 100;
+  const maxInFlight = o.maxInFlight ?? 64;
+  // Expected duration: messages / rate when open loop, else 1 ms a message.
+  const expectedMs = o.rate ? (o.messages / o.rate) * 1000 : o.messages;
+  const timeoutMs = Math.max(30_000, 10 * expectedMs);
+
+  const tag = randomBytes(4).toString("hex");
+  const commandQueue = `bench-raw-${tag}.commands`;
+  const eventQueue = `bench-raw-${tag}.events`;
+  const exchange = `bench-raw-${tag}.events`;
+  const messagesTable = `raw_messages_${tag}`;
+  const recipientsTable = `raw_recipients_${tag}`;
+  const channels = Array.from({ length: CHANNELS }, () => ({
+    id: randomUUID(),
+    senderId: randomUUID(),
+    recipientId: randomUUID(),
+  }));
+  const recipientOf = new Map<string, string>(channels.map((c) => [c.id, c.recipientId]));
+
+  // Undone in reverse order at the end, whatever happened.
+  const cleanup: Array<() => Promise<unknown>> = [];
+  let fail: (error: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => {});
+  const connect = async () => {
+    const connection = await amqp.connect(o.amqpUrl);
+    connection.on("error", fail);
+    cleanup.push(() => connection.close());
+    return connection;
+  };
+
+  try {
+    const db = new pg.Client({ connectionString: o.databaseUrl });
+    await db.connect();
+    db.on("error", fail);
+    cleanup.push(() => db.end());
+    await db.query(
+      `CREATE TABLE ${messagesTable} (
+         id uuid PRIMARY KEY, channel_id uuid NOT NULL, sender_id uuid NOT NULL, seq int NOT NULL,
+         body text NOT NULL, client_message_id text NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         UNIQUE (channel_id, seq), UNIQUE (sender_id, client_message_id))`,
+    );
+    cleanup.push(() => db.query(`DROP TABLE ${messagesTable}`));
+    await db.query(
+      `CREATE TABLE ${recipientsTable} (
+         message_id uuid NOT NULL, user_id uuid NOT NULL, status text NOT NULL,
+         PRIMARY KEY (message_id, user_id))`,
+    );
+    cleanup.push(() => db.query(`DROP TABLE ${recipientsTable}`));
+
+    // Publisher: its own connection, a confirm channel. It also owns the topology.
+    const publisherConnection = await connect();
+    const commands = await publisherConnection.createConfirmChannel();
+    commands.on("error", fail);
+    await commands.assertQueue(commandQueue, {
+      durable: true,
+      arguments: { "x-queue-type": "quorum" },
+    });
+    cleanup.push(() => commands.deleteQueue(commandQueue));
+    await commands.assertExchange(exchange, "topic", { durable: true });
+    cleanup.push(() => commands.deleteExchange(exchange));
+
+    // Listener: its own connection; records each event's latency.
+    const latencies: number[] = [];
+    let firstSentAt = 0;
+    let lastReceivedAt = 0;
+    let onEvent = () => {};
+    const listenerConnection = await connect();
+    const listener = await listenerConnection.createChannel();
+    listener.on("error", fail);
+    await listener.assertQueue(eventQueue, { exclusive: true, autoDelete: true, durable: false });
+    await listener.bindQueue(eventQueue, exchange, "channel.*");
+    await listener.consume(
+      eventQueue,
+      (delivery) => {
+        if (!delivery) return;
+        const now = Date.now();
+        const event = JSON.parse(delivery.content.toString()) as MessageEvent;
+        latencies.push(now - event.sentAt);
+        lastReceivedAt = now;
+        onEvent();
+      },
+      { noAck: true },
+    );
+
+    // Consumer: its own connection; persists what arrives together, announces, acks.
+    const consumerConnection = await connect();
+    const inbox = await consumerConnection.createChannel();
+    inbox.on("error", fail);
+    await inbox.prefetch(batchSize);
+    const outbox = await consumerConnection.createConfirmChannel();
+    outbox.on("error", fail);
+    const lastSeq = new Map<string, number>();
+    const settle = async (batch: ConsumeMessage[]) => {
+      const rows = batch.map((delivery) => {
+        const command = JSON.parse(delivery.content.toString()) as SendCommand;
+        const seq = (lastSeq.get(command.channelId) ?? 0) + 1;
+        lastSeq.set(command.channelId, seq);
+        return { ...command, seq };
+      });
+      await db.query("BEGIN");
+      try {
+        await db.query(
+          `INSERT INTO ${messagesTable} (id, channel_id, sender_id, seq, body, client_message_id)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[])`,
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.channelId),
+            rows.map((r) => r.senderId),
+            rows.map((r) => r.seq),
+            rows.map((r) => r.body),
+            rows.map((r) => r.id),
+          ],
+        );
+        await db.query(
+          `INSERT INTO ${recipientsTable} (message_id, user_id, status)
+           SELECT m, u, 'SENT' FROM unnest($1::uuid[], $2::uuid[]) AS r(m, u)`,
+          [rows.map((r) => r.id), rows.map((r) => recipientOf.get(r.channelId))],
+        );
+        await db.query("COMMIT");
+      } catch (error) {
+        await db.query("ROLLBACK");
+        throw error;
+      }
+      for (const r of rows) {
+        const event: MessageEvent = {
+          id: r.id,
+          channelId: r.channelId,
+          seq: r.seq,
+          sentAt: r.sentAt,
+        };
+        outbox.publish(
+          exchange,
+          `channel.${r.channelId}`,
+          Buffer.from(JSON.stringify(event)),
+          JSON_PROPS,
+        );
+      }
+      await outbox.waitForConfirms();
+      inbox.ack(batch[batch.length - 1] as ConsumeMessage, true);
+    };
+    const buffer: ConsumeMessage[] = [];
+    let flushing: Promise<void> | undefined;
+    const flush = async () => {
+      while (buffer.length > 0) await settle(buffer.splice(0, batchSize));
+    };
+    await inbox.consume(commandQueue, (delivery) => {
+      if (!delivery) return fail(new Error("the broker cancelled the command consumer"));
+      buffer.push(delivery);
+      // Deliveries that arrive together are persisted together, as in the worker.
+      if (flushing) return;
+      flushing = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(flush)
+        .catch(fail)
+        .finally(() => {
+          flushing = undefined;
+        });
+    });
+
+    // The load: every command confirmed by the broker (a refusal fails the run).
+    let sent = 0;
+    const send = () => {
+      const channel = channels[sent % CHANNELS] as (typeof channels)[number];
+      const command: SendCommand = {
+        id: randomUUID(),
+        channelId: channel.id,
+        senderId: channel.senderId,
+        body: `benchmark message ${sent} `.padEnd(40, "."),
+        sentAt: Date.now(),
+      };
+      if (sent === 0) firstSentAt = command.sentAt;
+      sent++;
+      commands.sendToQueue(
+        commandQueue,
+        Buffer.from(JSON.stringify(command)),
+        JSON_PROPS,
+        (error) => {
+          if (error) fail(new Error(`command not confirmed: ${error}`));
+        },
+      );
+    };
+    let ticker: NodeJS.Timeout | undefined;
+    let timeout: NodeJS.Timeout | undefined;
+    const finished = new Promise<void>((resolve) => {
+      timeout = setTimeout(resolve, timeoutMs);
+      const closedLoop = () => {
+        while (sent < o.messages && sent - latencies.length < maxInFlight) send();
+      };
+      onEvent = () => {
+        if (latencies.length >= o.messages) resolve();
+        else if (!o.rate) closedLoop();
+      };
+      const rate = o.rate;
+      if (!rate) return closedLoop();
+      const start = Date.now();
+      const tick = () => {
+        const due = Math.min(o.messages, Math.floor(((Date.now() - start) * rate) / 1000) + 1);
+        while (sent < due) send();
+        if (sent >= o.messages) clearInterval(ticker);
+      };
+      ticker = setInterval(tick, TICK_MS);
+      tick();
+    });
+    try {
+      await Promise.race([finished, failed]);
+    } finally {
+      clearInterval(ticker);
+      clearTimeout(timeout);
+    }
+
+    const received = latencies.length;
+    const durationMs = received > 0 ? lastReceivedAt - firstSentAt : 0;
+    const sorted = ascending(latencies);
+    return {
+      sent,
+      received,
+      durationMs,
+      perSecond: durationMs > 0 ? Math.round((received / durationMs) * 1000) : 0,
+      p50Ms: percentile(sorted, 50),
+      p95Ms: percentile(sorted, 95),
+      p99Ms: percentile(sorted, 99),
+    };
+  } finally {
+    for (const undo of cleanup.reverse()) {
+      await undo().catch((error: unknown) => console.error("raw-pipeline cleanup:", error));
+    }
+  }
+}
+
+if (isMain(import.meta.url)) runCli(runRawPipeline);

@@ -1,0 +1,101 @@
+// Fan-out receivers: this process's share of a channel's subscribers, each a graphql-ws
+// socket subscribed to `messageAdded(channelId)`, recording when each message arrives.
+//
+// Commands: `setup` (connect and subscribe every socket, bounded concurrency), `await`
+// (report, once every socket has the messages of `tags` or the timeout passes, how many
+// arrived and when), `close`.
+import { type Client, createClient } from "graphql-ws";
+import WebSocket from "ws";
+import { type ChildMessage, serveParent } from "../lib/child.js";
+
+export interface Subscriber {
+  token: string;
+  wsUrl: string;
+}
+
+export interface ArrivalsResult extends ChildMessage {
+  type: "arrivals";
+  /** Per tag: how many sockets got it, and arrival times (ms since epoch) sorted. */
+  tags: Record<string, { count: number; arrivals: number[] }>;
+}
+
+const FOLLOW = `subscription Follow($channelId: ID!) { messageAdded(channelId: $channelId) { id seq body } }`;
+const CONNECT_CONCURRENCY = 200;
+
+const clients: Client[] = [];
+const arrivals = new Map<string, number[]>();
+let expected = 0;
+let onArrival: (() => void) | undefined;
+
+async function setup(command: { subscribers: Subscriber[]; channelId: string }) {
+  const started = Date.now();
+  expected = command.subscribers.length;
+  const queue = [...command.subscribers];
+  const connectOne = async (subscriber: Subscriber) => {
+    const client = createClient({
+      url: subscriber.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${subscriber.token}` },
+      retryAttempts: 0,
+      lazy: false,
+    });
+    clients.push(client);
+    await new Promise<void>((resolve, reject) => {
+      client.on("connected", () => resolve());
+      client.on("closed", (event) => reject(new Error(`closed ${(event as CloseEvent).code}`)));
+    });
+    client.subscribe<{ messageAdded: { body: string } }>(
+      { query: FOLLOW, variables: { channelId: command.channelId } },
+      {
+        next: (result) => {
+          const body = result.data?.messageAdded.body;
+          if (!body) return;
+          const at = Date.now();
+          const list = arrivals.get(body) ?? [];
+          list.push(at);
+          arrivals.set(body, list);
+          onArrival?.();
+        },
+        error: (error) => process.send?.({ type: "error", message: `receiver: ${String(error)}` }),
+        complete: () => {},
+      },
+    );
+  };
+  await Promise.all(
+    Array.from({ length: CONNECT_CONCURRENCY }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await connectOne(next);
+    }),
+  );
+  return { type: "connected", connectMs: Date.now() - started };
+}
+
+async function awaitTags(command: { tags: string[]; timeoutMs: number }): Promise<ArrivalsResult> {
+  const complete = () => command.tags.every((tag) => (arrivals.get(tag)?.length ?? 0) >= expected);
+  const deadline = Date.now() + command.timeoutMs;
+  while (!complete() && Date.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      onArrival = resolve;
+      setTimeout(resolve, 100);
+    });
+  }
+  onArrival = undefined;
+  const tags: ArrivalsResult["tags"] = {};
+  for (const tag of command.tags) {
+    const list = [...(arrivals.get(tag) ?? [])].sort((a, b) => a - b);
+    tags[tag] = { count: list.length, arrivals: list };
+    arrivals.delete(tag);
+  }
+  return { type: "arrivals", tags };
+}
+
+serveParent(async (message) => {
+  if (message.type === "setup")
+    return setup(message as unknown as { subscribers: Subscriber[]; channelId: string });
+  if (message.type === "await")
+    return awaitTags(message as unknown as { tags: string[]; timeoutMs: number });
+  if (message.type === "close") {
+    await Promise.all(clients.map((client) => client.dispose()));
+    return { type: "closed" };
+  }
+  throw new Error(`unknown command ${message.type}`);
+});

@@ -1,0 +1,81 @@
+// Benchmark fixtures written straight into the database (thousands of users through the
+// API would measure sign-up, not chat), and access tokens signed with the run's secret.
+import { randomUUID } from "node:crypto";
+import type pg from "pg";
+import { AccessTokens } from "../../src/auth/access-tokens.js";
+
+export interface SeededUser {
+  id: string;
+  token: string;
+}
+
+export async function seedUsers(
+  pool: pg.Pool,
+  count: number,
+  jwtSecret: string,
+): Promise<SeededUser[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  const names = ids.map((id) => `b${id.replaceAll("-", "").slice(0, 16)}`);
+  for (let from = 0; from < count; from += 5_000) {
+    const slice = (values: string[]) => values.slice(from, from + 5_000);
+    await pool.query(
+      `INSERT INTO users (id, email, username, display_name, password_hash, updated_at)
+       SELECT id, name || '@bench.example', name, name, 'not-a-hash', now()
+         FROM unnest($1::uuid[], $2::text[]) AS u(id, name)`,
+      [slice(ids), slice(names)],
+    );
+  }
+  const tokens = new AccessTokens(jwtSecret, 24 * 3600);
+  return Promise.all(ids.map(async (id) => ({ id, token: (await tokens.sign(id)).token })));
+}
+
+/** One direct channel per pair; returns the channel ids in pair order. */
+export async function seedDirectChannels(
+  pool: pg.Pool,
+  pairs: Array<[SeededUser, SeededUser]>,
+): Promise<string[]> {
+  const channelIds = pairs.map(() => randomUUID());
+  const keys = pairs.map(([a, b]) => [a.id, b.id].sort().join(":"));
+  await pool.query(
+    `INSERT INTO channels (id, kind, direct_key, updated_at)
+     SELECT id, 'DIRECT'::"ChannelKind", key, now() FROM unnest($1::uuid[], $2::text[]) AS c(id, key)`,
+    [channelIds, keys],
+  );
+  await pool.query(
+    `INSERT INTO channel_members (channel_id, user_id)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
+    [channelIds.flatMap((id) => [id, id]), pairs.flatMap(([a, b]) => [a.id, b.id])],
+  );
+  return channelIds;
+}
+
+/** A group whose #general channel has `owner` and every member; returns the channel id. */
+export async function seedGroupChannel(
+  pool: pg.Pool,
+  owner: SeededUser,
+  members: SeededUser[],
+): Promise<string> {
+  const groupId = randomUUID();
+  const channelId = randomUUID();
+  const everyone = [owner, ...members].map((u) => u.id);
+  const roles = everyone.map((_, i) => (i === 0 ? "OWNER" : "MEMBER"));
+  await pool.query(
+    `INSERT INTO groups (id, name, created_by_id, updated_at) VALUES ($1, 'bench', $2, now())`,
+    [groupId, owner.id],
+  );
+  await pool.query(
+    `INSERT INTO group_members (group_id, user_id, role)
+     SELECT $1, user_id, role::"GroupRole" FROM unnest($2::uuid[], $3::text[]) AS m(user_id, role)`,
+    [groupId, everyone, roles],
+  );
+  await pool.query(
+    `INSERT INTO channels (id, kind, group_id, name, updated_at)
+     VALUES ($1, 'GROUP', $2, 'general', now())`,
+    [channelId, groupId],
+  );
+  await pool.query(
+    `INSERT INTO channel_members (channel_id, user_id) SELECT $1, unnest($2::uuid[])`,
+    [channelId, everyone],
+  );
+  return channelId;
+}

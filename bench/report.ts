@@ -1,0 +1,153 @@
+// The run's report: every figure with the machine, versions and command that produced
+// it, as JSON (for tools), Markdown (for people and the README) and an SVG chart.
+import type { DirectStepResult } from "./scenarios/direct.js";
+import type { FanoutResult } from "./scenarios/fanout.js";
+
+export interface LatencyBaseline {
+  sent: number;
+  received: number;
+  durationMs: number;
+  perSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+export interface BroadcastBaseline {
+  subscribers: number;
+  broadcasts: number;
+  lastDeliveryMs: number;
+  p50LastDeliveryMs: number;
+  deliveredPerSecond: number;
+  connectMs: number;
+  serverRssPerSocketKiB: number;
+  missing?: number;
+}
+
+export interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  command: string;
+  mode: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: Record<string, string | number>;
+  versions: Record<string, string>;
+  direct: DirectStepResult[];
+  rawPipeline: { label: string; result: LatencyBaseline }[];
+  fanout: FanoutResult[];
+  wsBroadcast: BroadcastBaseline[];
+  socketIoBroadcast: BroadcastBaseline[];
+  targets: Target[];
+}
+
+const fmt = (n: number | null | undefined, digits = 1) =>
+  n === null || n === undefined || Number.isNaN(n) ? "–" : n.toFixed(digits).replace(/\.0+$/, "");
+
+export function toMarkdown(report: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(`# Benchmark ${report.startedAt}`, "");
+  lines.push(`Command: \`${report.command}\` (${report.mode})`, "");
+  lines.push(
+    `Machine: ${Object.entries(report.machine)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    "",
+  );
+  lines.push(
+    `Versions: ${Object.entries(report.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    "",
+  );
+  lines.push("## Targets", "", "| target | wanted | measured | met |", "| --- | --- | --- | --- |");
+  for (const t of report.targets)
+    lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.met ? "yes" : "**no**"} |`);
+  lines.push("", "## Direct messages (send on replica A, receive on replica B)", "");
+  lines.push(
+    "| step | offered/s | delivered/s | p50 ms | p95 ms | p99 ms | received / sent | failed |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
+  for (const s of report.direct)
+    lines.push(
+      `| ${s.label} | ${fmt(s.offeredPerSecond)} | ${fmt(s.deliveredPerSecond)} | ${fmt(s.latency.p50Ms)} | ${fmt(s.latency.p95Ms)} | ${fmt(s.latency.p99Ms)} | ${s.received} / ${s.sent} | ${s.failed} |`,
+    );
+  lines.push("", "Baseline, raw pipeline (amqplib + pg, no GraphQL), same machine, same run:", "");
+  lines.push("| step | delivered/s | p50 ms | p95 ms | p99 ms | received / sent |");
+  lines.push("| --- | --- | --- | --- | --- | --- |");
+  for (const { label, result: r } of report.rawPipeline)
+    lines.push(
+      `| ${label} | ${fmt(r.perSecond)} | ${fmt(r.p50Ms)} | ${fmt(r.p95Ms)} | ${fmt(r.p99Ms)} | ${r.received} / ${r.sent} |`,
+    );
+  lines.push("", "## Fan-out (one channel, subscribers split across both replicas)", "");
+  lines.push(
+    "| subscribers | connect+subscribe ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | missing |",
+    "| --- | --- | --- | --- | --- | --- |",
+  );
+  for (const f of report.fanout)
+    lines.push(
+      `| ${f.subscribers} | ${f.connectMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${f.missing} |`,
+    );
+  lines.push(
+    "",
+    "Baselines, one server process broadcasting one pre-serialized frame to the same number of sockets (clients in the same number of processes):",
+    "",
+  );
+  lines.push(
+    "| server | sockets | connect ms | last delivery ms (max / p50) | deliveries/s | server KiB per socket | missing |",
+  );
+  lines.push("| --- | --- | --- | --- | --- | --- | --- |");
+  const broadcasts = [
+    ...report.wsBroadcast.map((b) => ["plain ws", b] as const),
+    ...report.socketIoBroadcast.map((b) => ["Socket.IO", b] as const),
+  ];
+  for (const [server, b] of broadcasts)
+    lines.push(
+      `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing ?? 0} |`,
+    );
+  lines.push("", "![chart](./" + "CHART" + ")", "");
+  return lines.join("\n");
+}
+
+interface Bar {
+  label: string;
+  value: number;
+  baseline?: boolean;
+}
+
+/** Horizontal bars, product in blue and baselines in grey, one panel per unit. */
+export function toSvg(panels: Array<{ title: string; unit: string; bars: Bar[] }>): string {
+  const width = 720;
+  const barHeight = 18;
+  const labelWidth = 260;
+  let y = 10;
+  const parts: string[] = [];
+  for (const panel of panels) {
+    parts.push(
+      `<text x="10" y="${y + 14}" font-weight="bold">${escape(panel.title)} (${escape(panel.unit)})</text>`,
+    );
+    y += 24;
+    const max = Math.max(1, ...panel.bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)));
+    for (const bar of panel.bars) {
+      const value = Number.isFinite(bar.value) ? bar.value : 0;
+      const length = ((width - labelWidth - 90) * value) / max;
+      parts.push(
+        `<text x="10" y="${y + 13}">${escape(bar.label)}</text>`,
+        `<rect x="${labelWidth}" y="${y}" width="${length.toFixed(1)}" height="${barHeight - 4}" fill="${bar.baseline ? "#9e9e9e" : "#1e6fd9"}"/>`,
+        `<text x="${(labelWidth + length + 6).toFixed(1)}" y="${y + 13}">${fmt(value)}</text>`,
+      );
+      y += barHeight;
+    }
+    y += 14;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+}
+
+function escape(text: string) {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

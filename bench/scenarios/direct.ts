@@ -1,0 +1,105 @@
+// Scenarios 1 and 2: direct messages between pairs, the sender on one replica and the
+// partner subscribed on the other, every message persisted by the worker before it is
+// delivered. Closed loop for the highest throughput; open loop at fixed rates for latency.
+import type { Pair, RunCommand, RunResult } from "../clients/direct-load.js";
+import type { BenchContext } from "../lib/bench-context.js";
+import { Child } from "../lib/child.js";
+import { seedDirectChannels, seedUsers } from "../lib/seed.js";
+import { type LatencySummary, round, summarize } from "../lib/stats.js";
+
+export interface DirectStep {
+  label: string;
+  durationMs: number;
+  /** Open loop, messages/s in all. */
+  rate?: number;
+  /** Closed loop, messages outstanding in all. */
+  inFlight?: number;
+}
+
+export interface DirectStepResult {
+  label: string;
+  offeredPerSecond: number | null;
+  sent: number;
+  received: number;
+  failed: number;
+  deliveredPerSecond: number;
+  latency: LatencySummary;
+}
+
+export async function runDirect(
+  ctx: BenchContext,
+  options: { pairs: number; generators: number; steps: DirectStep[]; drainMs: number },
+): Promise<DirectStepResult[]> {
+  const users = await seedUsers(ctx.pool, options.pairs * 2, ctx.jwtSecret);
+  const userPairs = Array.from(
+    { length: options.pairs },
+    (_, i) => [users[2 * i], users[2 * i + 1]] as [(typeof users)[0], (typeof users)[0]],
+  );
+  const channelIds = await seedDirectChannels(ctx.pool, userPairs);
+  const pairs: Pair[] = userPairs.map(([sender, receiver], i) => ({
+    senderToken: sender.token,
+    receiverToken: receiver.token,
+    channelId: channelIds[i] as string,
+  }));
+  const [replicaA, replicaB] = ctx.topology.replicas;
+  const generators = await Promise.all(
+    Array.from({ length: options.generators }, () => Child.start("clients/direct-load.ts")),
+  );
+  try {
+    await Promise.all(
+      generators.map((generator, g) => {
+        generator.send({
+          type: "setup",
+          pairs: pairs.filter((_, i) => i % options.generators === g),
+          sendUrl: replicaA.url,
+          receiveWsUrl: replicaB.wsUrl,
+        });
+        return generator.next("ready");
+      }),
+    );
+    ctx.log(`direct: ${options.pairs} pairs subscribed and warm`);
+    const results: DirectStepResult[] = [];
+    for (const step of options.steps) {
+      const command: RunCommand = {
+        type: "run",
+        durationMs: step.durationMs,
+        drainMs: options.drainMs,
+        ...(step.rate ? { rate: step.rate / options.generators } : {}),
+        ...(step.inFlight
+          ? { inFlight: Math.max(1, Math.round(step.inFlight / options.generators)) }
+          : {}),
+      };
+      const parts = await Promise.all(
+        generators.map((generator) => {
+          generator.send(command as never);
+          return generator.next<RunResult>("result");
+        }),
+      );
+      const received = parts.reduce((n, p) => n + p.received, 0);
+      const first = Math.min(...parts.map((p) => p.firstSendAt));
+      const last = Math.max(...parts.map((p) => p.lastReceiveAt));
+      const result: DirectStepResult = {
+        label: step.label,
+        offeredPerSecond: step.rate ?? null,
+        sent: parts.reduce((n, p) => n + p.sent, 0),
+        received,
+        failed: parts.reduce((n, p) => n + p.failed, 0),
+        deliveredPerSecond: last > first ? round(received / ((last - first) / 1000)) : 0,
+        latency: summarize(parts.flatMap((p) => p.latenciesMs)),
+      };
+      ctx.log(
+        `direct ${step.label}: ${result.deliveredPerSecond}/s delivered, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms (${result.received}/${result.sent})`,
+      );
+      results.push(result);
+    }
+    return results;
+  } finally {
+    await Promise.all(
+      generators.map(async (generator) => {
+        generator.send({ type: "close" });
+        await generator.next("closed").catch(() => {});
+        await generator.stop();
+      }),
+    );
+  }
+}

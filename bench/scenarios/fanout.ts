@@ -1,0 +1,121 @@
+// Scenario 3: one message to a channel of N subscribers split across the two replicas:
+// how long until the last subscriber has it, and how many deliveries per second a burst
+// of messages sustains.
+import { randomUUID } from "node:crypto";
+import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
+import { type BenchContext, sendMessage } from "../lib/bench-context.js";
+import { Child } from "../lib/child.js";
+import { seedGroupChannel, seedUsers } from "../lib/seed.js";
+import { percentile, round } from "../lib/stats.js";
+
+export interface FanoutResult {
+  subscribers: number;
+  connectMs: number;
+  /** Per measured message: ms from the send until the last subscriber had it. */
+  lastDeliveryMs: number[];
+  /** Median over subscribers and messages: ms from the send until a subscriber had it. */
+  p50DeliveryMs: number;
+  burst: { messages: number; deliveries: number; expected: number; deliveredPerSecond: number };
+  missing: number;
+}
+
+export async function runFanout(
+  ctx: BenchContext,
+  options: { subscribers: number; generators: number; messages: number; burst: number },
+): Promise<FanoutResult> {
+  const [owner, ...members] = await seedUsers(ctx.pool, options.subscribers + 1, ctx.jwtSecret);
+  if (!owner) throw new Error("no users");
+  const channelId = await seedGroupChannel(ctx.pool, owner, members);
+  const [replicaA, replicaB] = ctx.topology.replicas;
+  const subscribers: Subscriber[] = members.map((member, i) => ({
+    token: member.token,
+    wsUrl: (i % 2 === 0 ? replicaA : replicaB).wsUrl,
+  }));
+  const generators = await Promise.all(
+    Array.from({ length: options.generators }, () => Child.start("clients/fanout-receivers.ts")),
+  );
+  const awaitAll = async (tags: string[], timeoutMs: number) => {
+    const parts = await Promise.all(
+      generators.map((generator) => {
+        generator.send({ type: "await", tags, timeoutMs });
+        return generator.next<ArrivalsResult>("arrivals");
+      }),
+    );
+    return tags.map((tag) => parts.flatMap((p) => p.tags[tag]?.arrivals ?? []));
+  };
+  const send = (tag: string) => sendMessage(replicaA.url, owner.token, channelId, tag);
+  try {
+    const connected = await Promise.all(
+      generators.map((generator, g) => {
+        generator.send({
+          type: "setup",
+          channelId,
+          subscribers: subscribers.filter((_, i) => i % options.generators === g),
+        });
+        return generator.next<{ type: string; connectMs: number }>("connected");
+      }),
+    );
+    const connectMs = Math.max(...connected.map((c) => c.connectMs));
+    ctx.log(`fan-out ${options.subscribers}: connected in ${connectMs} ms`);
+    // Warm-up: until one message reaches every subscriber (their subscriptions are live).
+    for (let attempt = 1; ; attempt++) {
+      const tag = `warm-${randomUUID()}`;
+      await send(tag);
+      const [arrived] = await awaitAll([tag], 20_000);
+      if ((arrived?.length ?? 0) >= options.subscribers) break;
+      if (attempt === 5)
+        throw new Error(`fan-out warm-up: ${arrived?.length} of ${options.subscribers}`);
+    }
+    const lastDeliveryMs: number[] = [];
+    const allDelays: number[] = [];
+    let missing = 0;
+    for (let i = 0; i < options.messages; i++) {
+      const tag = randomUUID();
+      const sentAt = Date.now();
+      await send(tag);
+      const [arrived = []] = await awaitAll([tag], 60_000);
+      missing += options.subscribers - arrived.length;
+      lastDeliveryMs.push(arrived.reduce((a, b) => Math.max(a, b), 0) - sentAt);
+      allDelays.push(...arrived.map((at) => at - sentAt));
+    }
+    const burstTags = Array.from({ length: options.burst }, () => randomUUID());
+    const burstStart = Date.now();
+    for (const tag of burstTags) await send(tag);
+    const burstArrivals = (await awaitAll(burstTags, 120_000)).flat();
+    const deliveries = burstArrivals.length;
+    const expected = options.burst * options.subscribers;
+    missing += expected - deliveries;
+    const result: FanoutResult = {
+      subscribers: options.subscribers,
+      connectMs,
+      lastDeliveryMs,
+      p50DeliveryMs: round(
+        percentile(
+          [...allDelays].sort((a, b) => a - b),
+          50,
+        ),
+      ),
+      burst: {
+        messages: options.burst,
+        deliveries,
+        expected,
+        deliveredPerSecond: round(
+          deliveries / ((burstArrivals.reduce((a, b) => Math.max(a, b), 0) - burstStart) / 1000),
+        ),
+      },
+      missing,
+    };
+    ctx.log(
+      `fan-out ${options.subscribers}: last delivery ${lastDeliveryMs.join(", ")} ms; burst ${result.burst.deliveredPerSecond} deliveries/s; missing ${missing}`,
+    );
+    return result;
+  } finally {
+    await Promise.all(
+      generators.map(async (generator) => {
+        generator.send({ type: "close" });
+        await generator.next("closed").catch(() => {});
+        await generator.stop();
+      }),
+    );
+  }
+}

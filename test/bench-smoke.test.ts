@@ -1,0 +1,70 @@
+// The benchmark harness on tiny numbers (`npm run bench -- --tiny`): it must start its own
+// topology on the real services, run every scenario and baseline, deliver every message
+// it sent, and write a complete report. No figure is judged here: benchmarks are not tests.
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { BenchReport } from "../bench/report.js";
+import { amqpUrl } from "./harness/broker.js";
+import { memcachedServers } from "./harness/memcached.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const broker = await amqpUrl();
+const memcached = await memcachedServers();
+const postgres = process.env.TEST_DATABASE_URL;
+
+describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", () => {
+  it("runs every scenario and baseline, receives every message sent, and writes JSON, Markdown and SVG", async () => {
+    const out = await mkdtemp(join(tmpdir(), "bench-"));
+    try {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "bench/run.ts", "--tiny", "--out", out],
+        {
+          cwd: root,
+          env: {
+            ...process.env,
+            BENCH_DATABASE_URL: postgres,
+            BENCH_AMQP_URL: broker,
+            BENCH_MEMCACHED_SERVERS: memcached,
+          },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let output = "";
+      child.stdout.on("data", (chunk) => (output += chunk));
+      child.stderr.on("data", (chunk) => (output += chunk));
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect(code, output).toBe(0);
+
+      const files = await readdir(out);
+      const json = files.find((f) => f.endsWith(".json")) as string;
+      expect(files.filter((f) => /\.(json|md|svg)$/.test(f)).length, files.join(", ")).toBe(3);
+      const report = JSON.parse(await readFile(join(out, json), "utf8")) as BenchReport;
+      expect(report.direct.length).toBeGreaterThan(0);
+      for (const step of report.direct) {
+        expect(step.failed).toBe(0);
+        expect(step.received).toBe(step.sent);
+        expect(step.sent).toBeGreaterThan(0);
+      }
+      for (const { result } of report.rawPipeline) expect(result.received).toBe(result.sent);
+      for (const fanout of report.fanout) expect(fanout.missing).toBe(0);
+      for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast])
+        expect(b.missing ?? 0).toBe(0);
+      expect(report.wsBroadcast.length).toBe(report.fanout.length);
+      expect(report.socketIoBroadcast.length).toBe(report.fanout.length);
+      expect(report.targets.length).toBeGreaterThan(0);
+      expect(report.versions.postgres).toMatch(/^\d+/);
+      const markdown = await readFile(join(out, json.replace(/json$/, "md")), "utf8");
+      expect(markdown).toContain("## Targets");
+      expect(markdown).toContain(json.replace(/json$/, "svg"));
+      const svg = await readFile(join(out, json.replace(/json$/, "svg")), "utf8");
+      expect(svg).toMatch(/^<svg[\s\S]*<rect[\s\S]*<\/svg>\n$/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
