@@ -129,7 +129,7 @@ export function toSvg(panels: Array<{ title: string; unit: string; bars: Bar[] }
   const parts: string[] = [];
   for (const panel of panels) {
     parts.push(
-      `<text x="10" y="${y + 14}" font-weight="bold">${escape(panel.title)} (${escape(panel.unit)})</text>`,
+      `<text x="10" y="${y + 14}" font-weight="bold">${escapeXml(panel.title)} (${escapeXml(panel.unit)})</text>`,
     );
     y += 24;
     const max = Math.max(1, ...panel.bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)));
@@ -137,7 +137,7 @@ export function toSvg(panels: Array<{ title: string; unit: string; bars: Bar[] }
       const value = Number.isFinite(bar.value) ? bar.value : 0;
       const length = ((width - labelWidth - 90) * value) / max;
       parts.push(
-        `<text x="10" y="${y + 13}">${escape(bar.label)}</text>`,
+        `<text x="10" y="${y + 13}">${escapeXml(bar.label)}</text>`,
         `<rect x="${labelWidth}" y="${y}" width="${length.toFixed(1)}" height="${barHeight - 4}" fill="${bar.baseline ? "#9e9e9e" : "#1e6fd9"}"/>`,
         `<text x="${(labelWidth + length + 6).toFixed(1)}" y="${y + 13}">${fmt(value)}</text>`,
       );
@@ -148,6 +148,6 @@ export function toSvg(panels: Array<{ title: string; unit: string; bars: Bar[] }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
 }
 
-function escape(text: string) {
+function escapeXml(text: string) {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

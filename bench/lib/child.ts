@@ -80,7 +80,7 @@ export class Child {
 }
 
 /** In a child: answers the parent's commands with `handle`, reporting failures. */
-export function serveParent(handle: (message: ChildMessage) => Promise<ChildMessage | void>) {
+export function serveParent(handle: (message: ChildMessage) => Promise<ChildMessage | undefined>) {
   process.on("message", (message: ChildMessage) => {
     handle(message)
       .then((reply) => {
