@@ -1,5 +1,6 @@
 // The run's report: every figure with the machine, versions and command that produced
 // it, as JSON (for tools), Markdown (for people and the README) and an SVG chart.
+import type { ProfileSummary } from "./lib/cpu-profile.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 
@@ -44,6 +45,8 @@ export interface BenchReport {
   wsBroadcast: BroadcastBaseline[];
   socketIoBroadcast: BroadcastBaseline[];
   targets: Target[];
+  /** By server id, when run with --profile. */
+  profiles: Record<string, ProfileSummary>;
 }
 
 const fmt = (n: number | null | undefined, digits = 1) =>
@@ -110,6 +113,20 @@ export function toMarkdown(report: BenchReport): string {
     lines.push(
       `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing ?? 0} |`,
     );
+  const profiled = Object.entries(report.profiles ?? {});
+  if (profiled.length > 0) {
+    lines.push("", "## Where the service processes spent their CPU (`--profile`)", "");
+    for (const [serverId, p] of profiled) {
+      lines.push(
+        `**${serverId}**: ${p.totalMs} ms profiled, ${p.idlePercent} % idle. Self time by package: ${p.topPackages
+          .map((x) => `${x.name} ${x.percent} %`)
+          .join(", ")}.`,
+        "",
+        `Top functions: ${p.topFunctions.map((x) => `\`${x.name}\` ${x.percent} %`).join(", ")}.`,
+        "",
+      );
+    }
+  }
   lines.push("", "![chart](./" + "CHART" + ")", "");
   return lines.join("\n");
 }

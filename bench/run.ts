@@ -6,6 +6,8 @@
 //   npm run bench -- --quick   about 30 s, smaller numbers
 //   npm run bench -- --tiny    seconds; what the smoke test runs
 //   --out <dir>                where results go (default bench/results)
+//   --profile                  CPU-profile every service process (node --cpu-prof); the
+//                              report lists where each spent its time
 //
 // Services come from BENCH_DATABASE_URL / BENCH_AMQP_URL / BENCH_MEMCACHED_SERVERS, else
 // the TEST_* ones, else the local defaults. Benchmarks are measurements, not tests: nothing
@@ -18,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { runBaseline } from "./lib/baseline.js";
 import type { BenchContext } from "./lib/bench-context.js";
+import { summarizeProfileDir } from "./lib/cpu-profile.js";
 import { createDatabase, servicesFromEnv } from "./lib/services.js";
 import { startTopology } from "./lib/topology.js";
 import {
@@ -80,10 +83,12 @@ const SCALES: Record<Mode, Scale> = {
     steps: [
       { label: "closed loop, 64 in flight", inFlight: 64, durationMs: 15_000 },
       { label: "100/s", rate: 100, durationMs: 8_000 },
-      { label: "500/s", rate: 500, durationMs: 8_000 },
-      { label: "1000/s", rate: 1_000, durationMs: 8_000 },
+      // Short: above the product's capacity today, the backlog must drain before the
+      // next step (a step's figures include its drain).
+      { label: "500/s", rate: 500, durationMs: 4_000 },
+      { label: "1000/s", rate: 1_000, durationMs: 4_000 },
     ],
-    drainMs: 15_000,
+    drainMs: 90_000,
     fanout: [1_000, 10_000],
     fanoutMessages: 5,
     fanoutBurst: 10,
@@ -100,7 +105,11 @@ function parseArgs(argv: string[]) {
   const mode: Mode = argv.includes("--tiny") ? "tiny" : argv.includes("--quick") ? "quick" : "full";
   const outAt = argv.indexOf("--out");
   const out = outAt >= 0 ? argv[outAt + 1] : undefined;
-  return { mode, out: out ?? fileURLToPath(new URL("./results", import.meta.url)) };
+  return {
+    mode,
+    profile: argv.includes("--profile"),
+    out: out ?? fileURLToPath(new URL("./results", import.meta.url)),
+  };
 }
 
 const started = Date.now();
@@ -132,7 +141,7 @@ async function versions(pool: import("pg").Pool, amqpUrl: string) {
 }
 
 async function main() {
-  const { mode, out } = parseArgs(process.argv.slice(2));
+  const { mode, out, profile } = parseArgs(process.argv.slice(2));
   const scale = SCALES[mode];
   const services = servicesFromEnv();
   const startedAt = new Date().toISOString();
@@ -141,7 +150,14 @@ async function main() {
   );
   const database = await createDatabase(services.postgresUrl);
   const jwtSecret = randomBytes(32).toString("hex");
-  const topology = await startTopology({ services, databaseUrl: database.url, jwtSecret });
+  const stamp = startedAt.replace(/[:.]/g, "-");
+  const profileDir = profile ? join(out, `${stamp}-profiles`) : undefined;
+  const topology = await startTopology({
+    services,
+    databaseUrl: database.url,
+    jwtSecret,
+    profileDir,
+  });
   log("topology up: api-a, api-b, worker");
   const ctx: BenchContext = { topology, pool: database.pool, jwtSecret, log };
   try {
@@ -195,8 +211,17 @@ async function main() {
       );
     }
 
+    // Profiles are written when the processes exit.
+    await topology.stop();
+    const profiles: BenchReport["profiles"] = {};
+    if (profileDir)
+      for (const process of [...topology.replicas, ...topology.workers]) {
+        const summary = await summarizeProfileDir(join(profileDir, process.serverId));
+        if (summary) profiles[process.serverId] = summary;
+      }
+    const flags = [mode === "full" ? "" : `--${mode}`, profile ? "--profile" : ""].filter(Boolean);
     const report: BenchReport = {
-      command: `npm run bench${mode === "full" ? "" : ` -- --${mode}`}`,
+      command: `npm run bench${flags.length ? ` -- ${flags.join(" ")}` : ""}`,
       mode,
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -213,9 +238,9 @@ async function main() {
       wsBroadcast,
       socketIoBroadcast,
       targets: targets(direct, rawPipeline, fanout, socketIoBroadcast),
+      profiles,
     };
     await mkdir(out, { recursive: true });
-    const stamp = startedAt.replace(/[:.]/g, "-");
     const svgName = `${stamp}.svg`;
     await writeFile(join(out, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(join(out, `${stamp}.md`), toMarkdown(report).replace("CHART", svgName));

@@ -12,7 +12,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ascending, percentile } from "./stats.js";
+import { ascending, percentile } from "../lib/stats.js";
 
 export interface BroadcastOptions {
   sockets: number;

@@ -17,8 +17,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import amqp, { type ConsumeMessage } from "amqplib";
 import pg from "pg";
+import { ascending, percentile } from "../lib/stats.js";
 import { isMain, runCli } from "./cli.js";
-import { ascending, percentile } from "./stats.js";
 
 export interface RawPipelineOptions {
   amqpUrl: string;

@@ -1,9 +1,16 @@
-// Percentiles (nearest rank) and the summary every latency figure in the report uses.
+// Percentiles (nearest rank: every reported figure is one that was measured, no
+// interpolation) and the summary every latency figure in the report uses.
 
+/** The p-th percentile (0 < p <= 100) of an ascending array; NaN when it is empty. */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+/** An ascending copy, for percentile(). */
+export function ascending(values: Iterable<number>): number[] {
+  return [...values].sort((a, b) => a - b);
 }
 
 export interface LatencySummary {
@@ -15,7 +22,7 @@ export interface LatencySummary {
 }
 
 export function summarize(samples: number[]): LatencySummary {
-  const sorted = [...samples].sort((a, b) => a - b);
+  const sorted = ascending(samples);
   return {
     count: sorted.length,
     p50Ms: round(percentile(sorted, 50)),

@@ -1,6 +1,7 @@
 // What the product benchmarks measure: two API replicas and the workers as processes, as
 // deployed (production mode), on the run's own database and broker namespace.
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { AmqpBus } from "../../src/pubsub/amqp/amqp-bus.js";
 import {
   type ServiceProcess,
@@ -9,10 +10,15 @@ import {
 } from "../../test/harness/service-process.js";
 import type { Services } from "./services.js";
 
+export interface BenchProcess extends ServiceProcess {
+  serverId: string;
+}
+
 export interface Topology {
-  replicas: [ServiceProcess, ServiceProcess];
-  workers: ServiceProcess[];
+  replicas: [BenchProcess, BenchProcess];
+  workers: BenchProcess[];
   namespace: string;
+  /** Stops every process (profiles are written then); safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -21,38 +27,50 @@ export async function startTopology(options: {
   databaseUrl: string;
   jwtSecret: string;
   workers?: number;
+  /** Profile every process (`--cpu-prof`), each into `<profileDir>/<server id>/`. */
+  profileDir?: string;
 }): Promise<Topology> {
   const namespace = `bench_${randomBytes(4).toString("hex")}`;
-  const env = (role: string, serverId: string) => ({
-    ROLE: role,
-    SERVER_ID: serverId,
-    NODE_ENV: "production",
-    DATABASE_URL: options.databaseUrl,
-    AMQP_URL: options.services.amqpUrl,
-    MEMCACHED_SERVERS: options.services.memcachedServers,
-    NAMESPACE: namespace,
-    JWT_SECRET: options.jwtSecret,
-    // The benchmark is one client address sending for many users: measure the pipeline,
-    // not the abuse limits.
-    SEND_RATE_LIMIT: "1000000",
-  });
-  const workerCount = options.workers ?? 1;
+  const start = async (role: "api" | "worker", serverId: string): Promise<BenchProcess> => {
+    const env = {
+      ROLE: role,
+      SERVER_ID: serverId,
+      NODE_ENV: "production",
+      DATABASE_URL: options.databaseUrl,
+      AMQP_URL: options.services.amqpUrl,
+      MEMCACHED_SERVERS: options.services.memcachedServers,
+      NAMESPACE: namespace,
+      JWT_SECRET: options.jwtSecret,
+      // The benchmark is one client address sending for many users: measure the
+      // pipeline, not the abuse limits.
+      SEND_RATE_LIMIT: "1000000",
+    };
+    const profiling = options.profileDir
+      ? ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, serverId)}`]
+      : [];
+    return { ...(await startProcess(env, profiling)), serverId };
+  };
   const [a, b, ...workers] = await Promise.all([
-    startProcess(env("api", "bench-api-a")),
-    startProcess(env("api", "bench-api-b")),
-    ...Array.from({ length: workerCount }, (_, i) =>
-      startProcess(env("worker", `bench-worker-${i + 1}`)),
+    start("api", "bench-api-a"),
+    start("api", "bench-api-b"),
+    ...Array.from({ length: options.workers ?? 1 }, (_, i) =>
+      start("worker", `bench-worker-${i + 1}`),
     ),
   ]);
+  let stopping: Promise<void> | undefined;
+  const stopAll = async () => {
+    await Promise.allSettled([a, b, ...workers].map((p) => p && stopProcess(p)));
+    const bus = await AmqpBus.connect({ url: options.services.amqpUrl, prefix: namespace });
+    await bus.deleteTopology();
+    await bus.close();
+  };
   return {
-    replicas: [a as ServiceProcess, b as ServiceProcess],
+    replicas: [a as BenchProcess, b as BenchProcess],
     workers,
     namespace,
-    async stop() {
-      await Promise.allSettled([a, b, ...workers].map((p) => p && stopProcess(p)));
-      const bus = await AmqpBus.connect({ url: options.services.amqpUrl, prefix: namespace });
-      await bus.deleteTopology();
-      await bus.close();
+    stop() {
+      stopping ??= stopAll();
+      return stopping;
     },
   };
 }

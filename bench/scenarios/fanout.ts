@@ -6,7 +6,7 @@ import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js"
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
 import { Child } from "../lib/child.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
-import { percentile, round } from "../lib/stats.js";
+import { ascending, percentile, round } from "../lib/stats.js";
 
 export interface FanoutResult {
   subscribers: number;

@@ -17,14 +17,24 @@ export type VerifyResult =
   | { ok: false; reason: "expired" | "invalid" };
 
 export class AccessTokens {
-  readonly #key: Uint8Array;
+  /**
+   * Imported once: handed raw bytes, jose imports a WebCrypto key on every sign and
+   * verify, which showed in the api's CPU profile under load (issue 10).
+   */
+  readonly #key: Promise<CryptoKey>;
 
   constructor(
     secret: string,
     /** Lifetime of a new token in seconds. */
     readonly ttlSeconds: number,
   ) {
-    this.#key = new TextEncoder().encode(secret);
+    this.#key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
   }
 
   async sign(userId: string): Promise<{ token: string; expiresAt: Date }> {
@@ -37,13 +47,13 @@ export class AccessTokens {
       .setAudience(AUDIENCE)
       .setIssuedAt(now)
       .setExpirationTime(exp)
-      .sign(this.#key);
+      .sign(await this.#key);
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
   async verify(token: string): Promise<VerifyResult> {
     try {
-      const { payload } = await jwtVerify(token, this.#key, {
+      const { payload } = await jwtVerify(token, await this.#key, {
         algorithms: [ALGORITHM],
         issuer: ISSUER,
         audience: AUDIENCE,

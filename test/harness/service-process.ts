@@ -46,9 +46,13 @@ export function exited(
  * Starts `npm start`'s entry point with exactly `env` (plus PATH and HOME) and resolves
  * once it is ready: GET /ready answers 200 (every role serves it).
  */
-export async function startProcess(env: Record<string, string>): Promise<ServiceProcess> {
+export async function startProcess(
+  env: Record<string, string>,
+  /** Extra node flags, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
+  nodeArgs: string[] = [],
+): Promise<ServiceProcess> {
   const port = Number(env.PORT ?? (await freePort()));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH,
