@@ -80,6 +80,8 @@ export function toMarkdown(report: BenchReport): string {
     lines.push(
       `| ${s.label} | ${fmt(s.offeredPerSecond)} | ${fmt(s.deliveredPerSecond)} | ${fmt(s.latency.p50Ms)} | ${fmt(s.latency.p95Ms)} | ${fmt(s.latency.p99Ms)} | ${s.received} / ${s.sent} | ${s.failed} |`,
     );
+  for (const s of report.direct)
+    if (s.failures?.length) lines.push("", `Failed sends at ${s.label}: ${s.failures.join("; ")}`);
   lines.push("", "Baseline, raw pipeline (amqplib + pg, no GraphQL), same machine, same run:", "");
   lines.push("| step | delivered/s | p50 ms | p95 ms | p99 ms | received / sent |");
   lines.push("| --- | --- | --- | --- | --- | --- |");

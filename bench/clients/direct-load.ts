@@ -41,6 +41,8 @@ export interface RunResult extends ChildMessage {
   sent: number;
   received: number;
   failed: number;
+  /** The first few distinct reasons sends failed. */
+  failures: string[];
   latenciesMs: number[];
   firstSendAt: number;
   lastReceiveAt: number;
@@ -123,6 +125,7 @@ async function run(command: RunCommand): Promise<RunResult> {
   const latencies: number[] = [];
   let sent = 0;
   let failed = 0;
+  const failures = new Set<string>();
   let lastReceiveAt = 0;
   let next = 0;
   let wake: (() => void) | undefined;
@@ -139,9 +142,11 @@ async function run(command: RunCommand): Promise<RunResult> {
     const tag = randomUUID();
     pending.set(tag, performance.now());
     sent++;
-    send(pair, tag).catch(() => {
+    send(pair, tag).catch((error: unknown) => {
       pending.delete(tag);
       failed++;
+      const reason = String((error as Error)?.message ?? error).slice(0, 300);
+      if (failures.size < 3) failures.add(reason);
       wake?.();
     });
   };
@@ -178,6 +183,7 @@ async function run(command: RunCommand): Promise<RunResult> {
     sent,
     received,
     failed,
+    failures: [...failures],
     latenciesMs: latencies,
     firstSendAt,
     lastReceiveAt,

@@ -22,6 +22,8 @@ export interface DirectStepResult {
   sent: number;
   received: number;
   failed: number;
+  /** Why sends failed (a few distinct reasons). */
+  failures: string[];
   deliveredPerSecond: number;
   latency: LatencySummary;
 }
@@ -84,11 +86,12 @@ export async function runDirect(
         sent: parts.reduce((n, p) => n + p.sent, 0),
         received,
         failed: parts.reduce((n, p) => n + p.failed, 0),
+        failures: [...new Set(parts.flatMap((p) => p.failures))].slice(0, 3),
         deliveredPerSecond: last > first ? round(received / ((last - first) / 1000)) : 0,
         latency: summarize(parts.flatMap((p) => p.latenciesMs)),
       };
       ctx.log(
-        `direct ${step.label}: ${result.deliveredPerSecond}/s delivered, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms (${result.received}/${result.sent})`,
+        `direct ${step.label}: ${result.deliveredPerSecond}/s delivered, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms (${result.received}/${result.sent}, ${result.failed} failed${result.failures.length ? `: ${result.failures.join(" | ")}` : ""})`,
       );
       results.push(result);
     }

@@ -89,12 +89,7 @@ export async function runFanout(
       subscribers: options.subscribers,
       connectMs,
       lastDeliveryMs,
-      p50DeliveryMs: round(
-        percentile(
-          [...allDelays].sort((a, b) => a - b),
-          50,
-        ),
-      ),
+      p50DeliveryMs: round(percentile(ascending(allDelays), 50)),
       burst: {
         messages: options.burst,
         deliveries,
