@@ -58,13 +58,16 @@ export async function runFanout(
     const connectMs = Math.max(...connected.map((c) => c.connectMs));
     ctx.log(`fan-out ${options.subscribers}: connected in ${connectMs} ms`);
     // Warm-up: until one message reaches every subscriber (their subscriptions are live).
+    // Should some never get one, the run goes on and counts what they miss.
     for (let attempt = 1; ; attempt++) {
       const tag = `warm-${randomUUID()}`;
       await send(tag);
-      const [arrived] = await awaitAll([tag], 20_000);
-      if ((arrived?.length ?? 0) >= options.subscribers) break;
-      if (attempt === 5)
-        throw new Error(`fan-out warm-up: ${arrived?.length} of ${options.subscribers}`);
+      const [arrived = []] = await awaitAll([tag], 20_000);
+      if (arrived.length >= options.subscribers) break;
+      if (attempt === 5) {
+        ctx.log(`fan-out warm-up: only ${arrived.length} of ${options.subscribers} are live`);
+        break;
+      }
     }
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
