@@ -1,29 +1,13 @@
 // The run's report: every figure with the machine, versions and command that produced
 // it, as JSON (for tools), Markdown (for people and the README) and an SVG chart.
+import type { BroadcastResult } from "./baselines/broadcast.js";
+import type { RawPipelineResult } from "./baselines/raw-pipeline.js";
 import type { ProfileSummary } from "./lib/cpu-profile.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 
-export interface LatencyBaseline {
-  sent: number;
-  received: number;
-  durationMs: number;
-  perSecond: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-}
-
-export interface BroadcastBaseline {
-  subscribers: number;
-  broadcasts: number;
-  lastDeliveryMs: number;
-  p50LastDeliveryMs: number;
-  deliveredPerSecond: number;
-  connectMs: number;
-  serverRssPerSocketKiB: number;
-  missing?: number;
-}
+export type LatencyBaseline = RawPipelineResult;
+export type BroadcastBaseline = BroadcastResult;
 
 export interface Target {
   name: string;
@@ -113,7 +97,7 @@ export function toMarkdown(report: BenchReport): string {
   ];
   for (const [server, b] of broadcasts)
     lines.push(
-      `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing ?? 0} |`,
+      `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing} |`,
     );
   const profiled = Object.entries(report.profiles ?? {});
   if (profiled.length > 0) {

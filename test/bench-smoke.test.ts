@@ -53,7 +53,7 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
       for (const { result } of report.rawPipeline) expect(result.received).toBe(result.sent);
       for (const fanout of report.fanout) expect(fanout.missing).toBe(0);
       for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast])
-        expect(b.missing ?? 0).toBe(0);
+        expect(b.missing).toBe(0);
       expect(report.wsBroadcast.length).toBe(report.fanout.length);
       expect(report.socketIoBroadcast.length).toBe(report.fanout.length);
       expect(report.targets.length).toBeGreaterThan(0);

@@ -79,6 +79,17 @@ export class Child {
   }
 }
 
+/** Asks each child to close what it opened, then stops it. */
+export async function closeChildren(children: Child[]) {
+  await Promise.all(
+    children.map(async (child) => {
+      child.send({ type: "close" });
+      await child.next("closed").catch(() => {});
+      await child.stop();
+    }),
+  );
+}
+
 /** In a child: answers the parent's commands with `handle`, reporting failures. */
 export function serveParent(handle: (message: ChildMessage) => Promise<ChildMessage | undefined>) {
   process.on("message", (message: ChildMessage) => {

@@ -3,7 +3,7 @@
 // delivered. Closed loop for the highest throughput; open loop at fixed rates for latency.
 import type { Pair, RunCommand, RunResult } from "../clients/direct-load.js";
 import type { BenchContext } from "../lib/bench-context.js";
-import { Child } from "../lib/child.js";
+import { Child, closeChildren } from "../lib/child.js";
 import { seedDirectChannels, seedUsers } from "../lib/seed.js";
 import { type LatencySummary, round, summarize } from "../lib/stats.js";
 
@@ -97,12 +97,6 @@ export async function runDirect(
     }
     return results;
   } finally {
-    await Promise.all(
-      generators.map(async (generator) => {
-        generator.send({ type: "close" });
-        await generator.next("closed").catch(() => {});
-        await generator.stop();
-      }),
-    );
+    await closeChildren(generators);
   }
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
-import { Child } from "../lib/child.js";
+import { Child, closeChildren } from "../lib/child.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { ascending, percentile, round } from "../lib/stats.js";
 
@@ -108,12 +108,6 @@ export async function runFanout(
     );
     return result;
   } finally {
-    await Promise.all(
-      generators.map(async (generator) => {
-        generator.send({ type: "close" });
-        await generator.next("closed").catch(() => {});
-        await generator.stop();
-      }),
-    );
+    await closeChildren(generators);
   }
 }
