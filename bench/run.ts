@@ -8,6 +8,8 @@
 //   --out <dir>                where results go (default bench/results)
 //   --profile                  CPU-profile every service process (node --cpu-prof); the
 //                              report lists where each spent its time
+//   --set KEY=VALUE            configuration for every service process (repeatable), to
+//                              measure a setting, e.g. --set COMMAND_SHARDS=2
 //
 // Services come from BENCH_DATABASE_URL / BENCH_AMQP_URL / BENCH_MEMCACHED_SERVERS, else
 // the TEST_* ones, else the local defaults. Benchmarks are measurements, not tests: nothing
@@ -105,8 +107,17 @@ function parseArgs(argv: string[]) {
   const mode: Mode = argv.includes("--tiny") ? "tiny" : argv.includes("--quick") ? "quick" : "full";
   const outAt = argv.indexOf("--out");
   const out = outAt >= 0 ? argv[outAt + 1] : undefined;
+  const settings = Object.fromEntries(
+    argv.flatMap((arg, i) => {
+      if (argv[i - 1] !== "--set") return [];
+      const at = arg.indexOf("=");
+      if (at < 1) throw new Error(`--set wants KEY=VALUE, got ${arg}`);
+      return [[arg.slice(0, at), arg.slice(at + 1)]];
+    }),
+  );
   return {
     mode,
+    settings,
     profile: argv.includes("--profile"),
     out: out ?? fileURLToPath(new URL("./results", import.meta.url)),
   };
@@ -141,7 +152,7 @@ async function versions(pool: import("pg").Pool, amqpUrl: string) {
 }
 
 async function main() {
-  const { mode, out, profile } = parseArgs(process.argv.slice(2));
+  const { mode, out, profile, settings } = parseArgs(process.argv.slice(2));
   const scale = SCALES[mode];
   const services = servicesFromEnv();
   const startedAt = new Date().toISOString();
@@ -157,6 +168,7 @@ async function main() {
     databaseUrl: database.url,
     jwtSecret,
     profileDir,
+    env: settings,
   });
   log("topology up: api-a, api-b, worker");
   const ctx: BenchContext = { topology, pool: database.pool, jwtSecret, log };
@@ -219,7 +231,11 @@ async function main() {
         const summary = await summarizeProfileDir(join(profileDir, process.serverId));
         if (summary) profiles[process.serverId] = summary;
       }
-    const flags = [mode === "full" ? "" : `--${mode}`, profile ? "--profile" : ""].filter(Boolean);
+    const flags = [
+      mode === "full" ? "" : `--${mode}`,
+      profile ? "--profile" : "",
+      ...Object.entries(settings).map(([key, value]) => `--set ${key}=${value}`),
+    ].filter(Boolean);
     const report: BenchReport = {
       command: `npm run bench${flags.length ? ` -- ${flags.join(" ")}` : ""}`,
       mode,

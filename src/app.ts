@@ -52,6 +52,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     overrides.db ??
     (await openDatabase({
       url: config.databaseUrl,
+      poolSize: config.databasePoolSize,
       dataDir: config.dataDir,
       migrate: config.migrateOnStart,
     }));

@@ -22,6 +22,8 @@ const envSchema = z.object({
   SERVER_ID: z.string().min(1).optional(),
   /** PostgreSQL URL; unset means embedded PGlite under DATA_DIR. */
   DATABASE_URL: optionalUrl,
+  /** Connections each process keeps to PostgreSQL (default 10). A worker holds up to two per shard it consumes at once (its batch and its outbox flush). */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   /** RabbitMQ URL; unset means the in-process bus. */
   AMQP_URL: optionalUrl,
   /** Comma-separated memcached servers (host:port); unset means the in-process cache. */
@@ -88,6 +90,7 @@ export interface Config {
   serverId: string;
   /** Undefined: embedded PGlite in `dataDir`. */
   databaseUrl: string | undefined;
+  databasePoolSize: number;
   amqpUrl: string | undefined;
   memcachedServers: string | undefined;
   namespace: string;
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     serverId: e.SERVER_ID ?? `${hostname()}-${process.pid}`,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     amqpUrl: e.AMQP_URL,
     memcachedServers: e.MEMCACHED_SERVERS,
     namespace: e.NAMESPACE,

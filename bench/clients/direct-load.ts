@@ -145,7 +145,11 @@ async function run(command: RunCommand): Promise<RunResult> {
     send(pair, tag).catch((error: unknown) => {
       pending.delete(tag);
       failed++;
-      const reason = String((error as Error)?.message ?? error).slice(0, 300);
+      const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+      const reason = [String((error as Error)?.message ?? error), cause?.code ?? cause?.message]
+        .filter(Boolean)
+        .join(": ")
+        .slice(0, 300);
       if (failures.size < 3) failures.add(reason);
       wake?.();
     });

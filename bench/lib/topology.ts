@@ -29,6 +29,8 @@ export async function startTopology(options: {
   workers?: number;
   /** Profile every process (`--cpu-prof`), each into `<profileDir>/<server id>/`. */
   profileDir?: string;
+  /** More configuration for every process (an experiment's setting). */
+  env?: Record<string, string>;
 }): Promise<Topology> {
   const namespace = `bench_${randomBytes(4).toString("hex")}`;
   const start = async (role: "api" | "worker", serverId: string): Promise<BenchProcess> => {
@@ -44,6 +46,7 @@ export async function startTopology(options: {
       // The benchmark is one client address sending for many users: measure the
       // pipeline, not the abuse limits.
       SEND_RATE_LIMIT: "1000000",
+      ...options.env,
     };
     const profiling = options.profileDir
       ? ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, serverId)}`]
