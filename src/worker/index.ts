@@ -61,11 +61,19 @@ export function createWorker(deps: WorkerDeps) {
   const maxBackoff = deps.maxBackoffMs ?? 5000;
 
   const healthy = async () => {
-    const timeout = sleep(HEALTH_TIMEOUT_MS).then(() => {
+    // The timer ends with the probe: one probe per failed attempt must not leave a timer
+    // behind for HEALTH_TIMEOUT_MS each.
+    const done = new AbortController();
+    const timeout = sleep(HEALTH_TIMEOUT_MS, undefined, { signal: done.signal }).then(() => {
       throw new Error("health probe timed out");
     });
-    await Promise.race([Promise.all([db.ping(), bus.ping()]), timeout]);
-    return true;
+    timeout.catch(() => {}); // aborted when the probe answers first
+    try {
+      await Promise.race([Promise.all([db.ping(), bus.ping()]), timeout]);
+      return true;
+    } finally {
+      done.abort();
+    }
   };
 
   const onOutage = (shard: number) => (isWaiting: boolean, error?: unknown) => {
