@@ -57,18 +57,23 @@ export function isOutage(error: unknown, depth = 0): boolean {
   const e = error as ErrorFields;
   const code = typeof e.code === "string" ? e.code : undefined;
   if (code && (OUTAGE_PRISMA_CODES.has(code) || OUTAGE_NODE_CODES.has(code))) return true;
-  if (code && isOutageSqlState(code)) return true;
+  if (sqlStatesOf(e).some(isOutageSqlState)) return true;
   const adapterCause = e.meta?.driverAdapterError?.cause;
   if (typeof adapterCause?.kind === "string" && OUTAGE_ADAPTER_KINDS.has(adapterCause.kind))
     return true;
-  if (typeof adapterCause?.code === "string" && isOutageSqlState(adapterCause.code)) return true;
   if (typeof e.message === "string" && OUTAGE_MESSAGES.test(e.message)) return true;
   return e.cause !== undefined && isOutage(e.cause, depth + 1);
 }
 
 function isOutageSqlState(code: string) {
-  if (!/^[0-9A-Z]{5}$/.test(code)) return false;
   return OUTAGE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) || OUTAGE_SQLSTATES.has(code);
+}
+
+/** The SQLSTATEs an error carries: its own code, or its driver adapter's cause. */
+function sqlStatesOf(e: ErrorFields): string[] {
+  return [e.code, e.meta?.driverAdapterError?.cause?.code].filter(
+    (code): code is string => typeof code === "string" && /^[0-9A-Z]{5}$/.test(code),
+  );
 }
 
 /**
@@ -97,9 +102,7 @@ export function isDataFault(error: unknown, depth = 0): boolean {
   if (typeof error !== "object" || error === null || depth > 4) return false;
   const e = error as ErrorFields;
   if (typeof e.code === "string" && DATA_FAULT_PRISMA_CODES.has(e.code)) return true;
-  const sqlStates = [e.code, e.meta?.driverAdapterError?.cause?.code].filter(
-    (code): code is string => typeof code === "string" && /^[0-9A-Z]{5}$/.test(code),
-  );
-  if (sqlStates.some((code) => DATA_FAULT_SQLSTATE_CLASSES.includes(code.slice(0, 2)))) return true;
+  if (sqlStatesOf(e).some((code) => DATA_FAULT_SQLSTATE_CLASSES.includes(code.slice(0, 2))))
+    return true;
   return e.cause !== undefined && isDataFault(e.cause, depth + 1);
 }

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { until } from "./wait.js";
 
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -75,23 +76,22 @@ export async function startProcess(
     output: () => output,
   };
   // Every role answers /ready on its port (a worker serves only health and metrics).
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
+  const ready = async () => {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
         `service exited (${child.exitCode ?? child.signalCode}) before ready:\n${output}`,
       );
     }
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/ready`);
-      if (response.status === 200) return service;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const response = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
+    return response?.status === 200; // undefined: not listening yet
+  };
+  try {
+    await until(ready, READY_TIMEOUT_MS, "the service to be ready");
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${(error as Error).message}:\n${output}`);
   }
-  child.kill("SIGKILL");
-  throw new Error(`service not ready within ${READY_TIMEOUT_MS} ms:\n${output}`);
+  return service;
 }
 
 /** SIGTERM, then the exit code (a clean shutdown exits 0; it throws otherwise). */
