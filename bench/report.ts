@@ -57,12 +57,12 @@ export function toMarkdown(report: BenchReport): string {
     lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.met ? "yes" : "**no**"} |`);
   lines.push("", "## Direct messages (send on replica A, receive on replica B)", "");
   lines.push(
-    "| step | offered/s | delivered/s | p50 ms | p95 ms | p99 ms | received / sent | failed |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| step | offered/s | delivered/s | p50 ms | p95 ms | p99 ms | answered p50 / p99 ms | received / sent | failed |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const s of report.direct)
     lines.push(
-      `| ${s.label} | ${fmt(s.offeredPerSecond)} | ${fmt(s.deliveredPerSecond)} | ${fmt(s.latency.p50Ms)} | ${fmt(s.latency.p95Ms)} | ${fmt(s.latency.p99Ms)} | ${s.received} / ${s.sent} | ${s.failed} |`,
+      `| ${s.label} | ${fmt(s.offeredPerSecond)} | ${fmt(s.deliveredPerSecond)} | ${fmt(s.latency.p50Ms)} | ${fmt(s.latency.p95Ms)} | ${fmt(s.latency.p99Ms)} | ${fmt(s.accept.p50Ms)} / ${fmt(s.accept.p99Ms)} | ${s.received} / ${s.sent} | ${s.failed} |`,
     );
   for (const s of report.direct)
     if (s.failures?.length) lines.push("", `Failed sends at ${s.label}: ${s.failures.join("; ")}`);

@@ -44,6 +44,8 @@ export interface RunResult extends ChildMessage {
   /** The first few distinct reasons sends failed. */
   failures: string[];
   latenciesMs: number[];
+  /** Send → the api's answer (PENDING): the api's share of the latency. */
+  acceptMs: number[];
   firstSendAt: number;
   lastReceiveAt: number;
 }
@@ -123,6 +125,7 @@ async function setup(command: SetupCommand) {
 
 async function run(command: RunCommand): Promise<RunResult> {
   const latencies: number[] = [];
+  const accepts: number[] = [];
   let sent = 0;
   let failed = 0;
   const failures = new Set<string>();
@@ -140,19 +143,22 @@ async function run(command: RunCommand): Promise<RunResult> {
   const fire = () => {
     const pair = pairs[next++ % pairs.length] as Pair;
     const tag = randomUUID();
-    pending.set(tag, performance.now());
+    const started = performance.now();
+    pending.set(tag, started);
     sent++;
-    send(pair, tag).catch((error: unknown) => {
-      pending.delete(tag);
-      failed++;
-      const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-      const reason = [String((error as Error)?.message ?? error), cause?.code ?? cause?.message]
-        .filter(Boolean)
-        .join(": ")
-        .slice(0, 300);
-      if (failures.size < 3) failures.add(reason);
-      wake?.();
-    });
+    send(pair, tag)
+      .then(() => accepts.push(performance.now() - started))
+      .catch((error: unknown) => {
+        pending.delete(tag);
+        failed++;
+        const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+        const reason = [String((error as Error)?.message ?? error), cause?.code ?? cause?.message]
+          .filter(Boolean)
+          .join(": ")
+          .slice(0, 300);
+        if (failures.size < 3) failures.add(reason);
+        wake?.();
+      });
   };
   const firstSendAt = Date.now();
   const until = performance.now() + command.durationMs;
@@ -189,6 +195,7 @@ async function run(command: RunCommand): Promise<RunResult> {
     failed,
     failures: [...failures],
     latenciesMs: latencies,
+    acceptMs: accepts,
     firstSendAt,
     lastReceiveAt,
   };

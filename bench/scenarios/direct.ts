@@ -26,6 +26,8 @@ export interface DirectStepResult {
   failures: string[];
   deliveredPerSecond: number;
   latency: LatencySummary;
+  /** Send → the api's answer: what of the latency the api itself takes. */
+  accept: LatencySummary;
 }
 
 export async function runDirect(
@@ -89,9 +91,10 @@ export async function runDirect(
         failures: [...new Set(parts.flatMap((p) => p.failures))].slice(0, 3),
         deliveredPerSecond: last > first ? round(received / ((last - first) / 1000)) : 0,
         latency: summarize(parts.flatMap((p) => p.latenciesMs)),
+        accept: summarize(parts.flatMap((p) => p.acceptMs)),
       };
       ctx.log(
-        `direct ${step.label}: ${result.deliveredPerSecond}/s delivered, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms (${result.received}/${result.sent}, ${result.failed} failed${result.failures.length ? `: ${result.failures.join(" | ")}` : ""})`,
+        `direct ${step.label}: ${result.deliveredPerSecond}/s delivered, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms, answered p50 ${result.accept.p50Ms} ms (${result.received}/${result.sent}, ${result.failed} failed${result.failures.length ? `: ${result.failures.join(" | ")}` : ""})`,
       );
       results.push(result);
     }

@@ -9,6 +9,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/prisma/client.js";
 import { applyMigrations, pgliteSqlRunner, pgSqlRunner } from "./migrate.js";
+import { pgliteSql, pgSql, type Sql } from "./sql.js";
 
 export type { PrismaClient };
 
@@ -26,6 +27,8 @@ export interface DatabaseOptions {
 export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly prisma: PrismaClient;
+  /** Plain SQL transactions on the same connections (the worker's hot path). */
+  readonly sql: Sql;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
   /** Throws when the database cannot answer, or cannot take writes (used by /ready and the worker). */
@@ -53,6 +56,7 @@ function openPostgres(url: string, poolSize: number): Database {
   return {
     kind: "postgres",
     prisma,
+    sql: pgSql(pool),
     async migrate() {
       const client = await pool.connect();
       try {
@@ -82,6 +86,7 @@ async function openPglite(directory: string): Promise<Database> {
   return {
     kind: "pglite",
     prisma,
+    sql: pgliteSql(pglite),
     migrate: () => applyMigrations(pgliteSqlRunner(pglite)),
     async ping() {
       await pglite.query("select 1");

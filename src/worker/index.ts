@@ -55,7 +55,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createWorker(deps: WorkerDeps) {
   const { db, bus, log } = deps;
-  const outbox = new Outbox(db.prisma, bus, deps.namespace);
+  const outbox = new Outbox(db.sql, bus, deps.namespace);
   const waiting = new Map<number, Date>();
   const minBackoff = deps.minBackoffMs ?? 100;
   const maxBackoff = deps.maxBackoffMs ?? 5000;
@@ -106,7 +106,7 @@ export function createWorker(deps: WorkerDeps) {
   const handleBatch: CommandBatchHandler = async (commands, { shard, signal }) => {
     try {
       const refused = await runBatch(commands, signal, {
-        persist: (batch) => persistBatch(db.prisma, shard, batch),
+        persist: (batch) => persistBatch(db.sql, shard, batch),
         healthy,
         onOutage: onOutage(shard),
         minBackoffMs: minBackoff,
@@ -134,9 +134,12 @@ export function createWorker(deps: WorkerDeps) {
     }
     const shard =
       typeof command.channelId === "string" ? shardOf(command.channelId, bus.shards) : 0;
-    await db.prisma.$transaction(async (tx) => {
-      await writeOutbox(tx, shard, await recordRefusals(tx, [{ command, reason }]));
-    });
+    await db.sql.transaction(
+      async (tx) => {
+        await writeOutbox(tx, shard, await recordRefusals(tx, [{ command, reason }]));
+      },
+      { statementTimeoutMs: 30_000 },
+    );
     await outbox.flush(shard);
   };
 

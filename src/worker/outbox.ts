@@ -5,10 +5,9 @@
 // publishes them. Events are therefore delivered at least once; subscribers drop repeats
 // (messages by seq).
 import { createHash } from "node:crypto";
-import type { PrismaClient } from "../db/database.js";
+import type { Sql, SqlTx } from "../db/sql.js";
 import type { Bus } from "../pubsub/bus.js";
 import type { BusEvent } from "../pubsub/events.js";
-import type { Tx } from "./transaction.js";
 
 export interface OutboxEntry {
   routingKey: string;
@@ -18,15 +17,13 @@ export interface OutboxEntry {
 /** Rows published per round trip of a flush. */
 const FLUSH_PAGE = 500;
 
-export async function writeOutbox(tx: Tx, shard: number, entries: OutboxEntry[]) {
+export async function writeOutbox(tx: SqlTx, shard: number, entries: OutboxEntry[]) {
   if (entries.length === 0) return;
-  await tx.$executeRawUnsafe(
+  await tx.execute(
     `INSERT INTO outbox_events (shard, routing_key, event, created_at)
      SELECT $1, k, e::jsonb, now() AT TIME ZONE 'UTC'
        FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(k, e, n) ORDER BY n`,
-    shard,
-    entries.map((e) => e.routingKey),
-    entries.map((e) => JSON.stringify(e.event)),
+    [shard, entries.map((e) => e.routingKey), entries.map((e) => JSON.stringify(e.event))],
   );
 }
 
@@ -34,7 +31,7 @@ export class Outbox {
   readonly #lockClass: number;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
     private readonly bus: Bus,
     namespace: string,
   ) {
@@ -50,19 +47,12 @@ export class Outbox {
   async flush(shard: number): Promise<number> {
     let published = 0;
     for (;;) {
-      const count = await this.prisma.$transaction(
+      const count = await this.sql.transaction(
         async (tx) => {
-          await tx.$queryRawUnsafe(
-            "SELECT 1 FROM pg_advisory_xact_lock($1::int, $2::int)",
-            this.#lockClass,
-            shard,
-          );
-          const rows = await tx.$queryRawUnsafe<
-            Array<{ id: bigint; routing_key: string; event: string }>
-          >(
+          const rows = await tx.query<{ id: string | number; routing_key: string; event: string }>(
             `SELECT id, routing_key, event::text AS event FROM outbox_events
               WHERE shard = $1 ORDER BY id LIMIT ${FLUSH_PAGE}`,
-            shard,
+            [shard],
           );
           if (rows.length === 0) return 0;
           await this.bus.publishEvents(
@@ -71,14 +61,13 @@ export class Outbox {
               event: JSON.parse(row.event) as BusEvent,
             })),
           );
-          await tx.$executeRawUnsafe(
-            "DELETE FROM outbox_events WHERE id = ANY($1::bigint[])",
+          await tx.execute("DELETE FROM outbox_events WHERE id = ANY($1::bigint[])", [
             rows.map((row) => String(row.id)),
-          );
+          ]);
           return rows.length;
         },
         // Publishing waits for the broker's confirms (at most its confirm timeout).
-        { timeout: 30_000, maxWait: 10_000 },
+        { statementTimeoutMs: 30_000, advisoryLock: [this.#lockClass, shard] },
       );
       published += count;
       if (count < FLUSH_PAGE) return published;
@@ -87,10 +76,14 @@ export class Outbox {
 
   /** Shards with events older than `olderThanMs` (left by a crash or an outage). */
   async staleShards(olderThanMs: number): Promise<number[]> {
-    const rows = await this.prisma.$queryRawUnsafe<Array<{ shard: number }>>(
-      `SELECT DISTINCT shard FROM outbox_events
-        WHERE created_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => $1::float8 / 1000)`,
-      olderThanMs,
+    const rows = await this.sql.transaction(
+      (tx) =>
+        tx.query<{ shard: number }>(
+          `SELECT DISTINCT shard FROM outbox_events
+            WHERE created_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => $1::float8 / 1000)`,
+          [olderThanMs],
+        ),
+      { statementTimeoutMs: 10_000 },
     );
     return rows.map((row) => Number(row.shard));
   }

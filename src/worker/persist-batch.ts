@@ -1,7 +1,7 @@
 // Persists one batch of one shard's commands in ONE transaction with multi-row
 // statements, and writes the events that announce it to the outbox in the same
 // transaction: either all of it happened and will be announced, or none of it.
-import type { PrismaClient } from "../db/database.js";
+import type { Sql } from "../db/sql.js";
 import type {
   Command,
   DeleteMessageCommand,
@@ -17,8 +17,8 @@ import { insertMessages } from "./persist-messages.js";
 import { applyReceipts, receiptPayloads } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
 
-/** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: more than Prisma's default 5 s. */
-const TRANSACTION_TIMEOUT_MS = 30_000;
+/** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: a statement may take a while, not forever. */
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 const KNOWN_TYPES = new Set<string>([
   "message.send",
@@ -28,11 +28,7 @@ const KNOWN_TYPES = new Set<string>([
   "receipt.read",
 ]);
 
-export async function persistBatch(
-  prisma: PrismaClient,
-  shard: number,
-  commands: Command[],
-): Promise<void> {
+export async function persistBatch(sql: Sql, shard: number, commands: Command[]): Promise<void> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
   const changes = commands.filter(
     (c): c is EditMessageCommand | DeleteMessageCommand =>
@@ -45,7 +41,7 @@ export async function persistBatch(
   const unknown = commands.find((c) => !KNOWN_TYPES.has(c.type));
   if (unknown) throw new Error(`unknown command type ${JSON.stringify(unknown.type)}`);
 
-  await prisma.$transaction(
+  await sql.transaction(
     async (tx) => {
       const { inserted, refused } = await insertMessages(tx, sends);
       const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
@@ -65,13 +61,13 @@ export async function persistBatch(
       const receiptChanges = await applyReceipts(tx, receipts);
 
       const events: OutboxEntry[] = [];
-      const payloads = await loadMessagePayloads(tx, [...inserted, ...changed.map((c) => c.id)]);
       const created = new Map<string, MessagePayload[]>();
-      for (const id of inserted) {
-        const payload = payloads.get(id);
-        if (payload)
-          created.set(payload.channelId, [...(created.get(payload.channelId) ?? []), payload]);
-      }
+      for (const payload of inserted)
+        created.set(payload.channelId, [...(created.get(payload.channelId) ?? []), payload]);
+      const payloads = await loadMessagePayloads(
+        tx,
+        changed.map((c) => c.id),
+      );
       // One event per channel carries all of its new messages, in seq order.
       for (const [channelId, messages] of created) {
         messages.sort((a, b) => a.seq - b.seq);
@@ -102,6 +98,6 @@ export async function persistBatch(
       events.push(...(await recordRefusals(tx, refused)));
       await writeOutbox(tx, shard, events);
     },
-    { timeout: TRANSACTION_TIMEOUT_MS, maxWait: 10_000 },
+    { statementTimeoutMs: STATEMENT_TIMEOUT_MS },
   );
 }

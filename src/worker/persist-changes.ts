@@ -1,34 +1,30 @@
 // Edits and deletions. Each is applied at most once in effect: a redelivered command
 // (after a crash between commit and ack) changes nothing the second time, so it is not
 // announced twice; its first announcement is in the outbox.
+
+import type { SqlTx } from "../db/sql.js";
 import type { DeleteMessageCommand, EditMessageCommand } from "../pubsub/commands.js";
-import type { Tx } from "./transaction.js";
 
 /** The sender may edit a message that is not deleted; an older edit never overwrites a newer one. */
-export async function editMessage(tx: Tx, command: EditMessageCommand): Promise<boolean> {
-  const count = await tx.$executeRawUnsafe(
+export async function editMessage(tx: SqlTx, command: EditMessageCommand): Promise<boolean> {
+  const count = await tx.execute(
     `UPDATE messages SET body = $1, edited_at = $2::timestamptz AT TIME ZONE 'UTC'
       WHERE id = $3::uuid AND sender_id = $4::uuid AND deleted_at IS NULL
         AND (edited_at IS NULL OR edited_at < $2::timestamptz AT TIME ZONE 'UTC')`,
-    command.body,
-    command.at,
-    command.messageId,
-    command.editorId,
+    [command.body, command.at, command.messageId, command.editorId],
   );
   return count > 0;
 }
 
 /** The sender may delete; so may an owner or admin of the channel's group. */
-export async function deleteMessage(tx: Tx, command: DeleteMessageCommand): Promise<boolean> {
-  const count = await tx.$executeRawUnsafe(
+export async function deleteMessage(tx: SqlTx, command: DeleteMessageCommand): Promise<boolean> {
+  const count = await tx.execute(
     `UPDATE messages m SET deleted_at = $1::timestamptz AT TIME ZONE 'UTC', body = ''
       WHERE m.id = $2::uuid AND m.deleted_at IS NULL
         AND (m.sender_id = $3::uuid OR EXISTS (
               SELECT 1 FROM channels c JOIN group_members g ON g.group_id = c.group_id
                WHERE c.id = m.channel_id AND g.user_id = $3::uuid AND g.role IN ('OWNER', 'ADMIN')))`,
-    command.at,
-    command.messageId,
-    command.actorId,
+    [command.at, command.messageId, command.actorId],
   );
   return count > 0;
 }

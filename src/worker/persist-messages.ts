@@ -3,16 +3,29 @@
 // announced again: its announcement is in the outbox already), with gapless per-channel
 // seqs in command order, one recipient row per other member, and the channel's inbox
 // fields. The worker is the authority on membership and blocks at this point.
+import type { SqlTx } from "../db/sql.js";
 import type { SendMessageCommand } from "../pubsub/commands.js";
+import type { MessagePayload } from "../pubsub/events.js";
 import { visibilitySql } from "../rules/visibility.js";
+import { type PublicUserColumns, publicUserColumns, publicUserOf } from "./payloads.js";
 import type { Refusal } from "./refusals.js";
-import type { Tx } from "./transaction.js";
 
-/** Inserts the new messages; returns the ids inserted now (to announce) and the refusals. */
+interface CheckRow extends PublicUserColumns {
+  n: number;
+  existing_channel: string | null;
+  member: boolean;
+  blocked: boolean;
+}
+
+/**
+ * Inserts the new messages; returns them as their events carry them (in command order)
+ * and the refusals. Three statements whatever the batch holds: one check, one lock, one
+ * write (none to read the result back).
+ */
 export async function insertMessages(
-  tx: Tx,
+  tx: SqlTx,
   sends: SendMessageCommand[],
-): Promise<{ inserted: string[]; refused: Refusal[] }> {
+): Promise<{ inserted: MessagePayload[]; refused: Refusal[] }> {
   const rejected: Refusal[] = [];
   if (sends.length === 0) return { inserted: [], refused: [] };
   // A retry can sit in the same batch as its original: keep the first.
@@ -20,116 +33,122 @@ export async function insertMessages(
   for (const send of sends) if (!firstById.has(send.messageId)) firstById.set(send.messageId, send);
   const candidates = [...firstById.values()];
 
-  const existing = await tx.$queryRawUnsafe<Array<{ id: string; channel_id: string }>>(
-    "SELECT id::text, channel_id::text FROM messages WHERE id = ANY($1::uuid[])",
-    candidates.map((s) => s.messageId),
+  // One statement answers, per candidate: is it stored already (and where), is the sender
+  // a member (the worker is the authority: the api's check is cached and may be stale),
+  // is a direct conversation blocked either way, and who is the sender (for the event).
+  const checks = await tx.query<CheckRow>(
+    `SELECT s.n::int AS n, e.channel_id::text AS existing_channel,
+            (cm.user_id IS NOT NULL) AS member,
+            EXISTS (SELECT 1 FROM channels c
+                      JOIN channel_members o ON o.channel_id = c.id AND o.user_id <> s.user_id
+                     WHERE c.id = s.channel_id AND c.kind = 'DIRECT'
+                       AND ${visibilitySql.blockedBetween("o.user_id", "s.user_id")}) AS blocked,
+            ${publicUserColumns("u")}
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS s(id, channel_id, user_id, n)
+       LEFT JOIN users u ON u.id = s.user_id
+       LEFT JOIN messages e ON e.id = s.id
+       LEFT JOIN channel_members cm ON cm.channel_id = s.channel_id AND cm.user_id = s.user_id`,
+    [
+      candidates.map((s) => s.messageId),
+      candidates.map((s) => s.channelId),
+      candidates.map((s) => s.senderId),
+    ],
   );
-  const existingChannel = new Map(existing.map((row) => [row.id, row.channel_id]));
-  for (const send of candidates) {
-    const channelId = existingChannel.get(send.messageId);
+  const checkOf = new Map(checks.map((row) => [Number(row.n) - 1, row]));
+  const accepted: Array<{ send: SendMessageCommand; check: CheckRow }> = [];
+  candidates.forEach((send, i) => {
+    const check = checkOf.get(i);
     // The same clientMessageId again is the same message, unless it was for another channel.
-    if (channelId !== undefined && channelId !== send.channelId)
-      rejected.push({ command: send, reason: "clientMessageId already used in another channel" });
-  }
-  const fresh = candidates.filter((s) => !existingChannel.has(s.messageId));
-
-  // The worker is the authority on membership: the api's check is cached and may be stale.
-  const members = await tx.$queryRawUnsafe<Array<{ channel_id: string; user_id: string }>>(
-    `SELECT cm.channel_id::text, cm.user_id::text FROM channel_members cm
-       JOIN unnest($1::uuid[], $2::uuid[]) AS s(channel_id, user_id)
-         ON cm.channel_id = s.channel_id AND cm.user_id = s.user_id`,
-    fresh.map((s) => s.channelId),
-    fresh.map((s) => s.senderId),
-  );
-  const isMember = new Set(members.map((m) => `${m.channel_id}:${m.user_id}`));
-  // In a direct conversation a block (either way) stops new messages.
-  const blocked = await tx.$queryRawUnsafe<Array<{ channel_id: string; user_id: string }>>(
-    `SELECT s.channel_id::text, s.user_id::text
-       FROM unnest($1::uuid[], $2::uuid[]) AS s(channel_id, user_id)
-       JOIN channels c ON c.id = s.channel_id AND c.kind = 'DIRECT'
-       JOIN channel_members o ON o.channel_id = c.id AND o.user_id <> s.user_id
-      WHERE ${visibilitySql.blockedBetween("o.user_id", "s.user_id")}`,
-    fresh.map((s) => s.channelId),
-    fresh.map((s) => s.senderId),
-  );
-  const isBlocked = new Set(blocked.map((b) => `${b.channel_id}:${b.user_id}`));
-  const accepted: SendMessageCommand[] = [];
-  for (const send of fresh) {
-    const key = `${send.channelId}:${send.senderId}`;
-    if (!isMember.has(key))
+    if (check && check.existing_channel !== null) {
+      if (check.existing_channel !== send.channelId)
+        rejected.push({ command: send, reason: "clientMessageId already used in another channel" });
+    } else if (!check?.member)
       rejected.push({ command: send, reason: "sender is not a member of the channel" });
-    else if (isBlocked.has(key))
+    else if (check.blocked)
       rejected.push({ command: send, reason: "blocked in this direct conversation" });
-    else accepted.push(send);
-  }
+    else accepted.push({ send, check });
+  });
   if (accepted.length === 0) return { inserted: [], refused: rejected };
 
   // Lock the channels (in a fixed order, so two workers can never deadlock) and hand out
   // the next seqs: gapless and increasing per channel, in command order.
-  const channelIds = [...new Set(accepted.map((s) => s.channelId))].sort();
-  const locked = await tx.$queryRawUnsafe<Array<{ id: string; last_seq: number }>>(
+  const channelIds = [...new Set(accepted.map((a) => a.send.channelId))].sort();
+  const locked = await tx.query<{ id: string; last_seq: number }>(
     "SELECT id::text, last_seq FROM channels WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-    channelIds,
+    [channelIds],
   );
   const nextSeq = new Map(locked.map((row) => [row.id, Number(row.last_seq)]));
-  const rows = accepted.map((send) => {
+  const rows = accepted.map(({ send, check }) => {
     const seq = (nextSeq.get(send.channelId) ?? 0) + 1;
     nextSeq.set(send.channelId, seq);
-    return { ...send, seq };
+    return { ...send, seq, createdAt: new Date(send.createdAt).toISOString(), check };
   });
+  // Each channel's newest message, for the inbox; and the senders have read their own
+  // (one row per channel and sender: an UPDATE ... FROM that matched a member several
+  // times would apply an arbitrary one of them).
+  const last = [...new Map(rows.map((r) => [r.channelId, r] as const)).values()];
+  const readUpTo = [...new Map(rows.map((r) => [`${r.channelId}:${r.senderId}`, r])).values()];
 
-  await tx.$executeRawUnsafe(
-    `INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
-     SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC'
-       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
-         AS m(id, channel_id, sender_id, client_message_id, seq, body, created_at)`,
-    rows.map((r) => r.messageId),
-    rows.map((r) => r.channelId),
-    rows.map((r) => r.senderId),
-    rows.map((r) => r.clientMessageId),
-    rows.map((r) => r.seq),
-    rows.map((r) => r.body),
-    rows.map((r) => r.createdAt),
+  // One statement writes it all: the messages, one recipient row per other member
+  // (status SENT), the channels' inbox fields and the senders' read positions; it returns
+  // the recipients, which the events carry.
+  const recipients = await tx.query<{ id: string; recipient_ids: string[] }>(
+    `WITH inserted AS (
+       INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
+       SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC'
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
+           AS m(id, channel_id, sender_id, client_message_id, seq, body, created_at)
+       RETURNING id, channel_id, sender_id
+     ), recipients AS (
+       INSERT INTO message_recipients (message_id, user_id)
+       SELECT m.id, cm.user_id FROM inserted m
+         JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id <> m.sender_id
+       RETURNING message_id, user_id
+     ), channel_heads AS (
+       UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
+              last_activity_at = GREATEST(c.last_activity_at, v.created_at AT TIME ZONE 'UTC'),
+              updated_at = now() AT TIME ZONE 'UTC'
+         FROM unnest($8::uuid[], $9::int[], $10::uuid[], $11::timestamptz[]) AS v(channel_id, seq, id, created_at)
+        WHERE c.id = v.channel_id
+     ), read_positions AS (
+       UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, v.seq)
+         FROM unnest($12::uuid[], $13::uuid[], $14::int[]) AS v(channel_id, user_id, seq)
+        WHERE cm.channel_id = v.channel_id AND cm.user_id = v.user_id
+     )
+     SELECT message_id::text AS id, array_agg(user_id::text) AS recipient_ids
+       FROM recipients GROUP BY message_id`,
+    [
+      rows.map((r) => r.messageId),
+      rows.map((r) => r.channelId),
+      rows.map((r) => r.senderId),
+      rows.map((r) => r.clientMessageId),
+      rows.map((r) => r.seq),
+      rows.map((r) => r.body),
+      rows.map((r) => r.createdAt),
+      last.map((r) => r.channelId),
+      last.map((r) => r.seq),
+      last.map((r) => r.messageId),
+      last.map((r) => r.createdAt),
+      readUpTo.map((r) => r.channelId),
+      readUpTo.map((r) => r.senderId),
+      readUpTo.map((r) => r.seq),
+    ],
   );
-  // One recipient row per other member of the channel, status SENT.
-  await tx.$executeRawUnsafe(
-    `INSERT INTO message_recipients (message_id, user_id)
-     SELECT m.id, cm.user_id
-       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS m(id, channel_id, sender_id)
-       JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id <> m.sender_id`,
-    rows.map((r) => r.messageId),
-    rows.map((r) => r.channelId),
-    rows.map((r) => r.senderId),
-  );
-  // Each channel's newest message, for the inbox; and the senders have read their own.
-  const last = new Map(rows.map((r) => [r.channelId, r] as const));
-  await tx.$executeRawUnsafe(
-    `UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
-            last_activity_at = GREATEST(c.last_activity_at, v.created_at AT TIME ZONE 'UTC'),
-            updated_at = now() AT TIME ZONE 'UTC'
-       FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::timestamptz[]) AS v(channel_id, seq, id, created_at)
-      WHERE c.id = v.channel_id`,
-    [...last.keys()],
-    [...last.values()].map((r) => r.seq),
-    [...last.values()].map((r) => r.messageId),
-    [...last.values()].map((r) => r.createdAt),
-  );
-  // One row per (channel, sender) with the highest seq: an UPDATE ... FROM that matched a
-  // member several times would apply an arbitrary one of them.
-  const readUpTo = new Map<string, { channelId: string; senderId: string; seq: number }>();
-  for (const r of rows)
-    readUpTo.set(`${r.channelId}:${r.senderId}`, {
+  const recipientsOf = new Map(recipients.map((r) => [r.id, r.recipient_ids]));
+  const inserted = rows.map(
+    (r): MessagePayload => ({
+      id: r.messageId,
       channelId: r.channelId,
       senderId: r.senderId,
+      clientMessageId: r.clientMessageId,
       seq: r.seq,
-    });
-  await tx.$executeRawUnsafe(
-    `UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, v.seq)
-       FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS v(channel_id, user_id, seq)
-      WHERE cm.channel_id = v.channel_id AND cm.user_id = v.user_id`,
-    [...readUpTo.values()].map((r) => r.channelId),
-    [...readUpTo.values()].map((r) => r.senderId),
-    [...readUpTo.values()].map((r) => r.seq),
+      body: r.body,
+      createdAt: r.createdAt,
+      editedAt: null,
+      deletedAt: null,
+      sender: publicUserOf(r.check),
+      recipientIds: recipientsOf.get(r.messageId) ?? [],
+    }),
   );
-  return { inserted: rows.map((r) => r.messageId), refused: rejected };
+  return { inserted, refused: rejected };
 }

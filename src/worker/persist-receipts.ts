@@ -2,9 +2,10 @@
 // only touches rows behind the new status), READ implies DELIVERED, and a read also
 // advances the member's read position (unread counts are seq arithmetic). Marking a
 // thousand messages read is one command and two statements.
+
+import type { SqlTx } from "../db/sql.js";
 import type { MarkDeliveredCommand, MarkReadCommand, ReceiptCommand } from "../pubsub/commands.js";
 import type { ReceiptPayload } from "../pubsub/events.js";
-import type { Tx } from "./transaction.js";
 
 export interface ReceiptChange {
   messageId: string;
@@ -23,7 +24,10 @@ interface ChangedRow {
   sender_id: string;
 }
 
-export async function applyReceipts(tx: Tx, commands: ReceiptCommand[]): Promise<ReceiptChange[]> {
+export async function applyReceipts(
+  tx: SqlTx,
+  commands: ReceiptCommand[],
+): Promise<ReceiptChange[]> {
   const changes: ReceiptChange[] = [];
   for (const command of commands) {
     const rows =
@@ -44,39 +48,31 @@ export async function applyReceipts(tx: Tx, commands: ReceiptCommand[]): Promise
   return changes;
 }
 
-function delivered(tx: Tx, command: MarkDeliveredCommand) {
-  return tx.$queryRawUnsafe<ChangedRow[]>(
+function delivered(tx: SqlTx, command: MarkDeliveredCommand) {
+  return tx.query<ChangedRow>(
     `UPDATE message_recipients r SET status = 'DELIVERED', delivered_at = $1::timestamptz AT TIME ZONE 'UTC'
        FROM messages m
       WHERE r.message_id = m.id AND m.channel_id = $2::uuid AND r.user_id = $3::uuid
         AND r.message_id = ANY($4::uuid[]) AND r.status = 'SENT'
       RETURNING r.message_id::text, m.channel_id::text, m.seq, m.sender_id::text`,
-    command.at,
-    command.channelId,
-    command.userId,
-    command.messageIds,
+    [command.at, command.channelId, command.userId, command.messageIds],
   );
 }
 
-async function read(tx: Tx, command: MarkReadCommand) {
-  await tx.$executeRawUnsafe(
+async function read(tx: SqlTx, command: MarkReadCommand) {
+  await tx.execute(
     `UPDATE channel_members SET last_read_seq = GREATEST(last_read_seq, $1)
       WHERE channel_id = $2::uuid AND user_id = $3::uuid`,
-    command.upToSeq,
-    command.channelId,
-    command.userId,
+    [command.upToSeq, command.channelId, command.userId],
   );
-  return tx.$queryRawUnsafe<ChangedRow[]>(
+  return tx.query<ChangedRow>(
     `UPDATE message_recipients r SET status = 'READ', read_at = $1::timestamptz AT TIME ZONE 'UTC',
             delivered_at = COALESCE(r.delivered_at, $1::timestamptz AT TIME ZONE 'UTC')
        FROM messages m
       WHERE r.message_id = m.id AND m.channel_id = $2::uuid AND m.seq <= $3
         AND r.user_id = $4::uuid AND r.status IN ('SENT', 'DELIVERED')
       RETURNING r.message_id::text, m.channel_id::text, m.seq, m.sender_id::text`,
-    command.at,
-    command.channelId,
-    command.upToSeq,
-    command.userId,
+    [command.at, command.channelId, command.upToSeq, command.userId],
   );
 }
 

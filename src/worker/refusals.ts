@@ -3,10 +3,10 @@
 // (`message.rejected` through the outbox) every time: a sender who missed the event and
 // retried the same send is told again rather than left waiting.
 import { createHash } from "node:crypto";
+import type { SqlTx } from "../db/sql.js";
 import type { Command } from "../pubsub/commands.js";
 import { routingKeys } from "../pubsub/events.js";
 import type { OutboxEntry } from "./outbox.js";
-import type { Tx } from "./transaction.js";
 
 export interface Refusal {
   command: Command;
@@ -31,7 +31,7 @@ function describe(command: Command) {
 }
 
 /** Records the refusals; returns the events that tell their senders. */
-export async function recordRefusals(tx: Tx, refusals: Refusal[]): Promise<OutboxEntry[]> {
+export async function recordRefusals(tx: SqlTx, refusals: Refusal[]): Promise<OutboxEntry[]> {
   if (refusals.length === 0) return [];
   // One row per id (a statement may not upsert a row twice): the last refusal wins.
   const described = [
@@ -42,21 +42,23 @@ export async function recordRefusals(tx: Tx, refusals: Refusal[]): Promise<Outbo
       }),
     ).values(),
   ];
-  const recorded = await tx.$queryRawUnsafe<Array<{ id: string }>>(
+  const recorded = await tx.query<{ id: string }>(
     `INSERT INTO refused_commands (id, type, channel_id, user_id, client_message_id, reason, command, refused_at)
      SELECT id, type, channel_id, user_id, client_message_id, reason, command::jsonb, now() AT TIME ZONE 'UTC'
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
          AS r(id, type, channel_id, user_id, client_message_id, reason, command)
      ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, refused_at = EXCLUDED.refused_at
      RETURNING id`,
-    described.map((r) => r.id),
-    described.map((r) => String(r.command.type)),
-    described.map((r) => r.channelId),
-    described.map((r) => r.userId),
-    described.map((r) => r.clientMessageId),
-    described.map((r) => r.reason),
-    // jsonb cannot hold \u0000: a command refused for a NUL byte must still be recorded.
-    described.map((r) => JSON.stringify(r.command).replaceAll("\\u0000", "\\ufffd")),
+    [
+      described.map((r) => r.id),
+      described.map((r) => String(r.command.type)),
+      described.map((r) => r.channelId),
+      described.map((r) => r.userId),
+      described.map((r) => r.clientMessageId),
+      described.map((r) => r.reason),
+      // jsonb cannot hold \u0000: a command refused for a NUL byte must still be recorded.
+      described.map((r) => JSON.stringify(r.command).replaceAll("\\u0000", "\\ufffd")),
+    ],
   );
   const recordedIds = new Set(recorded.map((row) => row.id));
   const at = new Date().toISOString();

@@ -12,6 +12,7 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Database } from "../../src/db/database.js";
 import { PrismaClient } from "../../src/db/generated/prisma/client.js";
 import { applyMigrations, pgliteSqlRunner, pgSqlRunner } from "../../src/db/migrate.js";
+import { pgliteSql, pgSql } from "../../src/db/sql.js";
 
 export interface TestDatabase {
   db: Database;
@@ -67,6 +68,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const db: Database = {
     kind: "postgres",
     prisma,
+    sql: pgSql(pool, (text) => statements.push(text)),
     migrate: async () => [],
     ping: async () => void (await pool.query("select 1")),
     close: async () => {},
@@ -98,6 +100,7 @@ async function pgliteDatabase(): Promise<TestDatabase> {
   const db: Database = {
     kind: "pglite",
     prisma,
+    sql: pgliteSql(pglite, (text) => statements.push(text)),
     migrate: async () => [],
     ping: async () => void (await pglite.query("select 1")),
     close: async () => {},

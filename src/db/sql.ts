@@ -1,0 +1,102 @@
+// Plain SQL transactions on the database's own connections, for the worker's hot path.
+//
+// The worker writes every batch with hand-written multi-row statements; going through
+// Prisma's interactive transactions cost about 0.8 ms per statement against 0.16 ms on the
+// same pg connection (measured on these machines, 500 statements in one transaction), and
+// that overhead is spent on the worker's one event loop that every shard shares. The api
+// keeps Prisma; this port is the same pool (or the same embedded PGlite), so migrations,
+// connection limits and outage handling stay one thing.
+//
+// Results are plain rows: read timestamps as `… AT TIME ZONE 'UTC'` (timestamptz) and
+// counts/bigints through Number()/String(), so both drivers agree whatever the process's
+// time zone.
+import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";
+import type pg from "pg";
+
+export interface SqlTx {
+  /** One parameterized statement; its rows. */
+  query<Row>(text: string, params?: unknown[]): Promise<Row[]>;
+  /** One parameterized statement; the number of rows it changed. */
+  execute(text: string, params?: unknown[]): Promise<number>;
+}
+
+export interface TransactionOptions {
+  /** Any statement running longer is cancelled and the transaction rolls back. */
+  statementTimeoutMs: number;
+  /**
+   * A transaction-scoped advisory lock (two int4 keys) taken before `work` runs, in the
+   * same round trip as BEGIN; statements after it see what the previous holder committed.
+   */
+  advisoryLock?: readonly [number, number];
+}
+
+const lockStatement = ([a, b]: readonly [number, number]) =>
+  `SELECT pg_advisory_xact_lock(${Math.trunc(a)}, ${Math.trunc(b)})`;
+
+export interface Sql {
+  /** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
+  transaction<T>(work: (tx: SqlTx) => Promise<T>, options: TransactionOptions): Promise<T>;
+}
+
+/** Sees every statement a transaction runs (tests count them, as they count Prisma's). */
+export type StatementObserver = (text: string) => void;
+
+export function pgSql(pool: pg.Pool, observe?: StatementObserver): Sql {
+  return {
+    async transaction(work, options) {
+      const client = await pool.connect();
+      // A connection whose BEGIN or ROLLBACK failed is gone or unusable: not pooled again.
+      let broken = true;
+      try {
+        // One round trip: the simple protocol takes several statements at once.
+        const begin = [
+          "BEGIN",
+          `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`,
+          ...(options.advisoryLock ? [lockStatement(options.advisoryLock)] : []),
+        ].join("; ");
+        observe?.(begin);
+        await client.query(begin);
+        broken = false;
+        const run = (text: string, params?: unknown[]) => {
+          observe?.(text);
+          return client.query(text, params);
+        };
+        const tx: SqlTx = {
+          query: async (text, params) => (await run(text, params)).rows,
+          execute: async (text, params) => (await run(text, params)).rowCount ?? 0,
+        };
+        try {
+          const result = await work(tx);
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => {
+            broken = true;
+          });
+          throw error;
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}
+
+export function pgliteSql(pglite: PGlite, observe?: StatementObserver): Sql {
+  const run = (t: PGliteTransaction, text: string, params?: unknown[]) => {
+    observe?.(text);
+    return t.query(text, params);
+  };
+  const wrap = (t: PGliteTransaction): SqlTx => ({
+    query: async (text, params) => (await run(t, text, params)).rows as never,
+    execute: async (text, params) => (await run(t, text, params)).affectedRows ?? 0,
+  });
+  return {
+    // One embedded process, one connection: nothing to time out against.
+    transaction: (work, options) =>
+      pglite.transaction(async (t) => {
+        if (options.advisoryLock) await run(t, lockStatement(options.advisoryLock));
+        return work(wrap(t));
+      }),
+  };
+}
