@@ -56,27 +56,29 @@ export type MessageView = Omit<Message, "seq"> & {
 export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageView> {
   const senderId = requireViewerId(ctx);
   const input = parseInput(sendMessageInput, raw, "input");
-  await consume(
-    ctx,
-    { name: "send", max: ctx.services.config.sendRateLimit, windowSeconds: 10 },
-    senderId,
-  );
-  const member = await ctx.services.membershipCache.isMember(ctx.prisma, input.channelId, senderId);
-  // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
-  // which is fine off the hot path).
-  if (!member) await requireChannelAccess(ctx, input.channelId, "input.channelId", "member");
   const messageId = messageIdFor(senderId, input.clientMessageId);
+  // The rate limit (the shared cache), membership (cached) and the stored-message lookup
+  // (the database) are independent reads: a send waits for the slowest, not their sum.
   // A retry of a send that is stored already answers with the stored message (its seq
   // and status), so a client cache keyed by id never sees it go back to PENDING; the
   // same key for a different message is a client bug, said so rather than ignored.
   // Sending must not need PostgreSQL (the queue is there to ride out its outages): when
   // it does not answer, the send is queued and the worker's idempotency does the rest.
-  const stored = await ctx.prisma.message
-    .findUnique({ where: { id: messageId }, include: { sender: { select: publicUserFields } } })
-    .catch((error: unknown) => {
-      if (isOutage(error)) return null;
-      throw error;
-    });
+  const limit = consume(
+    ctx,
+    { name: "send", max: ctx.services.config.sendRateLimit, windowSeconds: 10 },
+    senderId,
+  );
+  const membership = ctx.services.membershipCache.isMember(ctx.prisma, input.channelId, senderId);
+  const lookup = findStored(ctx, messageId);
+  await Promise.allSettled([limit, membership, lookup]);
+  // Judged in this order: a refused attempt is RATE_LIMITED whatever else is wrong with it.
+  await limit;
+  // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
+  // which is fine off the hot path).
+  if (!(await membership))
+    await requireChannelAccess(ctx, input.channelId, "input.channelId", "member");
+  const stored = await lookup;
   if (stored) {
     // (An edited or deleted message no longer has the body it was sent with: only the
     // channel can be compared then.)
@@ -110,6 +112,16 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     deletedAt: null,
     status: "PENDING",
   };
+}
+
+/** The stored message with this id and its sender, or null (also while the database is out). */
+function findStored(ctx: Context, messageId: string) {
+  return ctx.prisma.message
+    .findUnique({ where: { id: messageId }, include: { sender: { select: publicUserFields } } })
+    .catch((error: unknown) => {
+      if (isOutage(error)) return null;
+      throw error;
+    });
 }
 
 /** Loads a message the viewer may see (NOT_FOUND otherwise). */
