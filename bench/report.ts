@@ -55,7 +55,11 @@ export function toMarkdown(report: BenchReport): string {
   lines.push("## Targets", "", "| target | wanted | measured | met |", "| --- | --- | --- | --- |");
   for (const t of report.targets)
     lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.met ? "yes" : "**no**"} |`);
-  lines.push("", "## Direct messages (send on replica A, receive on replica B)", "");
+  lines.push(
+    "",
+    "## Direct messages (sent on one replica, received on the other; half the pairs each way)",
+    "",
+  );
   lines.push(
     "| step | offered/s | delivered/s | p50 ms | p95 ms | p99 ms | answered p50 / p99 ms | received / sent | failed |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -66,6 +70,22 @@ export function toMarkdown(report: BenchReport): string {
     );
   for (const s of report.direct)
     if (s.failures?.length) lines.push("", `Failed sends at ${s.label}: ${s.failures.join("; ")}`);
+  const cpuSteps = report.direct.filter((s) => s.cpu && s.received > 0);
+  const parts = Object.keys(cpuSteps[0]?.cpu?.partsMs ?? {});
+  if (cpuSteps.length > 0) {
+    lines.push(
+      "",
+      "CPU milliseconds per delivered message, by part (from /proc over each step and its drain; the machine has " +
+        `${report.machine.cpus} cores):`,
+      "",
+      `| step | ${parts.join(" | ")} | machine busy |`,
+      `| --- | ${parts.map(() => "---").join(" | ")} | --- |`,
+    );
+    for (const s of cpuSteps)
+      lines.push(
+        `| ${s.label} | ${parts.map((p) => fmt(Math.round((100 * (s.cpu?.partsMs[p] ?? 0)) / s.received) / 100)).join(" | ")} | ${s.cpu?.machineBusyPercent} % |`,
+      );
+  }
   lines.push("", "Baseline, raw pipeline (amqplib + pg, no GraphQL), same machine, same run:", "");
   lines.push("| step | delivered/s | p50 ms | p95 ms | p99 ms | received / sent |");
   lines.push("| --- | --- | --- | --- | --- | --- |");

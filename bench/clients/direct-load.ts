@@ -15,14 +15,14 @@ export interface Pair {
   senderToken: string;
   receiverToken: string;
   channelId: string;
+  /** Where the sender posts (HTTP GraphQL endpoint) and where its partner subscribes (ws). */
+  sendUrl: string;
+  receiveWsUrl: string;
 }
 
 export interface SetupCommand {
   type: "setup";
   pairs: Pair[];
-  /** Where senders post (HTTP GraphQL endpoint) and where receivers subscribe (ws). */
-  sendUrl: string;
-  receiveWsUrl: string;
 }
 
 export interface RunCommand {
@@ -54,14 +54,13 @@ const SEND = `mutation Send($input: SendMessageInput!) { sendMessage(input: $inp
 const FOLLOW = `subscription Follow($channelId: ID!) { messageAdded(channelId: $channelId) { id seq body } }`;
 
 let pairs: Pair[] = [];
-let sendUrl = "";
 const receivers: Client[] = [];
 /** clientMessageId (also the body) → when its send started. */
 const pending = new Map<string, number>();
 let onReceived: ((body: string) => void) | undefined;
 
 async function send(pair: Pair, tag: string) {
-  const response = await fetch(sendUrl, {
+  const response = await fetch(pair.sendUrl, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${pair.senderToken}` },
     body: JSON.stringify({
@@ -75,10 +74,9 @@ async function send(pair: Pair, tag: string) {
 
 async function setup(command: SetupCommand) {
   pairs = command.pairs;
-  sendUrl = command.sendUrl;
   for (const pair of pairs) {
     const client = createClient({
-      url: command.receiveWsUrl,
+      url: pair.receiveWsUrl,
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${pair.receiverToken}` },
       retryAttempts: 0,

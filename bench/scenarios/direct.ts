@@ -1,9 +1,11 @@
 // Scenarios 1 and 2: direct messages between pairs, the sender on one replica and the
 // partner subscribed on the other, every message persisted by the worker before it is
-// delivered. Closed loop for the highest throughput; open loop at fixed rates for latency.
+// delivered. Half the pairs send on A and receive on B, half the other way round, as a
+// load balancer would spread them: both replicas accept sends and deliver. Closed loop for the highest throughput; open loop at fixed rates for latency.
 import type { Pair, RunCommand, RunResult } from "../clients/direct-load.js";
 import type { BenchContext } from "../lib/bench-context.js";
 import { Child, closeChildren } from "../lib/child.js";
+import { type CpuPart, type CpuUsage, measureCpu, pidsNamed } from "../lib/cpu-usage.js";
 import { seedDirectChannels, seedUsers } from "../lib/seed.js";
 import { type LatencySummary, round, summarize } from "../lib/stats.js";
 
@@ -28,6 +30,8 @@ export interface DirectStepResult {
   latency: LatencySummary;
   /** Send → the api's answer: what of the latency the api itself takes. */
   accept: LatencySummary;
+  /** CPU per part of the system over the step (including its drain), when measurable. */
+  cpu?: CpuUsage;
 }
 
 export async function runDirect(
@@ -40,12 +44,17 @@ export async function runDirect(
     (_, i) => [users[2 * i], users[2 * i + 1]] as [(typeof users)[0], (typeof users)[0]],
   );
   const channelIds = await seedDirectChannels(ctx.pool, userPairs);
-  const pairs: Pair[] = userPairs.map(([sender, receiver], i) => ({
-    senderToken: sender.token,
-    receiverToken: receiver.token,
-    channelId: channelIds[i] as string,
-  }));
   const [replicaA, replicaB] = ctx.topology.replicas;
+  const pairs: Pair[] = userPairs.map(([sender, receiver], i) => {
+    const [sendOn, receiveOn] = i % 2 === 0 ? [replicaA, replicaB] : [replicaB, replicaA];
+    return {
+      senderToken: sender.token,
+      receiverToken: receiver.token,
+      channelId: channelIds[i] as string,
+      sendUrl: sendOn.url,
+      receiveWsUrl: receiveOn.wsUrl,
+    };
+  });
   const generators = await Promise.all(
     Array.from({ length: options.generators }, () => Child.start("clients/direct-load.ts")),
   );
@@ -55,13 +64,23 @@ export async function runDirect(
         generator.send({
           type: "setup",
           pairs: pairs.filter((_, i) => i % options.generators === g),
-          sendUrl: replicaA.url,
-          receiveWsUrl: replicaB.wsUrl,
         });
         return generator.next("ready");
       }),
     );
     ctx.log(`direct: ${options.pairs} pairs subscribed and warm`);
+    const pid = (process: { pid?: number }) => (process.pid ? [process.pid] : []);
+    const cpuParts: CpuPart[] = [
+      ...ctx.topology.replicas.map((replica) => ({
+        name: replica.serverId.replace(/^bench-/, ""),
+        pids: () => pid(replica.child),
+      })),
+      { name: "worker", pids: () => ctx.topology.workers.flatMap((w) => pid(w.child)) },
+      { name: "postgres", pids: () => pidsNamed("postgres") },
+      { name: "rabbitmq", pids: () => pidsNamed("beam.smp") },
+      { name: "memcached", pids: () => pidsNamed("memcached") },
+      { name: "clients", pids: () => generators.flatMap((g) => pid(g.process)) },
+    ];
     const results: DirectStepResult[] = [];
     for (const step of options.steps) {
       const command: RunCommand = {
@@ -73,6 +92,7 @@ export async function runDirect(
           ? { inFlight: Math.max(1, Math.round(step.inFlight / options.generators)) }
           : {}),
       };
+      const cpu = measureCpu(cpuParts);
       const parts = await Promise.all(
         generators.map((generator) => {
           generator.send(command as never);
@@ -92,6 +112,7 @@ export async function runDirect(
         deliveredPerSecond: last > first ? round(received / ((last - first) / 1000)) : 0,
         latency: summarize(parts.flatMap((p) => p.latenciesMs)),
         accept: summarize(parts.flatMap((p) => p.acceptMs)),
+        cpu: cpu(),
       };
       ctx.log(
         `direct ${step.label}: ${result.deliveredPerSecond}/s delivered, p50 ${result.latency.p50Ms} ms, p99 ${result.latency.p99Ms} ms, answered p50 ${result.accept.p50Ms} ms (${result.received}/${result.sent}, ${result.failed} failed${result.failures.length ? `: ${result.failures.join(" | ")}` : ""})`,

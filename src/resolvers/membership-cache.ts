@@ -3,28 +3,27 @@
 // TTL and are dropped at once when this process changes membership; another replica's
 // change is seen within the TTL. The worker re-checks membership when it persists, so a
 // stale "yes" can never write a message into a channel its sender has left.
+import { LocalMemo } from "../cache/local-memo.js";
 import type { PrismaClient } from "../db/database.js";
 
 export class MembershipCache {
-  readonly #entries = new Map<string, { member: boolean; expiresAt: number }>();
+  readonly #entries: LocalMemo<boolean>;
 
   constructor(
     /** How long an answer is trusted (default 10 s). */
     private readonly ttlMs = 10_000,
     /** Bound on memory; the oldest entries go first (default 100,000). */
-    private readonly maxEntries = 100_000,
-  ) {}
+    maxEntries = 100_000,
+  ) {
+    this.#entries = new LocalMemo(maxEntries);
+  }
 
   async isMember(prisma: PrismaClient, channelId: string, userId: string): Promise<boolean> {
     const key = `${channelId}:${userId}`;
     const cached = this.#entries.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.member;
+    if (cached !== undefined) return cached;
     const member = (await prisma.channelMember.count({ where: { channelId, userId } })) > 0;
-    if (this.#entries.size >= this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-    this.#entries.set(key, { member, expiresAt: Date.now() + this.ttlMs });
+    this.#entries.set(key, member, Date.now() + this.ttlMs);
     return member;
   }
 
