@@ -164,7 +164,7 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
     await until(() => !running.status().paused, 15_000, "the worker to resume");
   });
 
-  it("events committed but never published (the worker died while the broker failed) are published by the next worker; deletes and receipts included", async () => {
+  it("events committed but never published (the worker died while the broker failed) are published by the next worker, before its own; deletes and receipts included", async () => {
     const events = await listen(`channel.${channelId}`);
     const first = await worker();
     const message = send(alice, "deleted after an outage");
@@ -217,6 +217,11 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
     expect(types.filter((t) => t === "message.deleted")).toHaveLength(1);
     expect(types.filter((t) => t === "receipts.updated")).toHaveLength(1);
     expect(types.indexOf("message.deleted")).toBeLessThan(types.indexOf("receipts.updated"));
+    // What waited in the outbox leaves before what the next batch writes.
+    const laterAt = events.findIndex(
+      (e) => e.type === "message.created" && e.messages.some((m) => m.body === "after the outage"),
+    );
+    expect(types.indexOf("receipts.updated")).toBeLessThan(laterAt);
     await until(async () => (await prisma.outboxEvent.count()) === 0);
   });
 

@@ -1,10 +1,11 @@
-// Plain SQL transactions on the database's own connections, for the worker's hot path.
+// Plain SQL on the database's own connections, for the hot paths: the worker's batches
+// and the api's one read per send.
 //
 // The worker writes every batch with hand-written multi-row statements; going through
 // Prisma's interactive transactions cost about 0.8 ms per statement against 0.16 ms on the
 // same pg connection (measured on these machines, 500 statements in one transaction), and
 // that overhead is spent on the worker's one event loop that every shard shares. The api
-// keeps Prisma; this port is the same pool (or the same embedded PGlite), so migrations,
+// keeps Prisma everywhere else; this port is the same pool (or the same embedded PGlite), so migrations,
 // connection limits and outage handling stay one thing.
 //
 // Results are plain rows: read timestamps as `… AT TIME ZONE 'UTC'` (timestamptz) and
@@ -34,6 +35,8 @@ const lockStatement = ([a, b]: readonly [number, number]) =>
   `SELECT pg_advisory_xact_lock(${Math.trunc(a)}, ${Math.trunc(b)})`;
 
 export interface Sql {
+  /** One statement on its own (no transaction): for a hot read Prisma would make dear. */
+  query<Row>(text: string, params?: unknown[]): Promise<Row[]>;
   /** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
   transaction<T>(work: (tx: SqlTx) => Promise<T>, options: TransactionOptions): Promise<T>;
 }
@@ -43,6 +46,10 @@ export type StatementObserver = (text: string) => void;
 
 export function pgSql(pool: pg.Pool, observe?: StatementObserver): Sql {
   return {
+    async query(text, params) {
+      observe?.(text);
+      return (await pool.query(text, params)).rows;
+    },
     async transaction(work, options) {
       const client = await pool.connect();
       // A connection whose BEGIN or ROLLBACK failed is gone or unusable: not pooled again.
@@ -92,6 +99,10 @@ export function pgliteSql(pglite: PGlite, observe?: StatementObserver): Sql {
     execute: async (text, params) => (await run(t, text, params)).affectedRows ?? 0,
   });
   return {
+    async query(text, params) {
+      observe?.(text);
+      return (await pglite.query(text, params)).rows as never;
+    },
     // One embedded process, one connection: nothing to time out against.
     transaction: (work, options) =>
       pglite.transaction(async (t) => {

@@ -9,7 +9,7 @@ import type { Database } from "../db/database.js";
 import type { Bus, CommandBatchHandler } from "../pubsub/bus.js";
 import { type Command, describeCommand, shardOf } from "../pubsub/commands.js";
 import { runBatch } from "./batch-runner.js";
-import { Outbox, writeOutbox } from "./outbox.js";
+import { Outbox, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { persistBatch } from "./persist-batch.js";
 import { recordRefusals } from "./refusals.js";
 import { ShardLeases } from "./shard-leases.js";
@@ -105,8 +105,11 @@ export function createWorker(deps: WorkerDeps) {
 
   const handleBatch: CommandBatchHandler = async (commands, { shard, signal }) => {
     try {
+      const writes: OutboxWrite[] = [];
       const refused = await runBatch(commands, signal, {
-        persist: (batch) => persistBatch(db.sql, shard, batch),
+        persist: async (batch) => {
+          writes.push(await persistBatch(db.sql, shard, batch, outbox.lockOf(shard)));
+        },
         healthy,
         onOutage: onOutage(shard),
         minBackoffMs: minBackoff,
@@ -116,7 +119,13 @@ export function createWorker(deps: WorkerDeps) {
         const command = commands[index];
         if (command) log?.(`refused ${describeCommand(command)}: ${reason}`);
       }
-      await flushOutbox(shard, signal);
+      // One transaction that found the shard's outbox empty: its events go straight out.
+      // Anything else (older events waiting, a batch split into several transactions, a
+      // failure on the way) goes through the flush, oldest first.
+      const [only] = writes;
+      const published =
+        writes.length === 1 && only ? await outbox.publishWritten(only).catch(() => false) : false;
+      if (!published) await flushOutbox(shard, signal);
       return { refused };
     } finally {
       // Settled or handed back (the shard may go to another worker): not waiting here now.

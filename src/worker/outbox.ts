@@ -17,14 +17,38 @@ export interface OutboxEntry {
 /** Rows published per round trip of a flush. */
 const FLUSH_PAGE = 500;
 
-export async function writeOutbox(tx: SqlTx, shard: number, entries: OutboxEntry[]) {
-  if (entries.length === 0) return;
-  await tx.execute(
-    `INSERT INTO outbox_events (shard, routing_key, event, created_at)
-     SELECT $1, k, e::jsonb, now() AT TIME ZONE 'UTC'
-       FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(k, e, n) ORDER BY n`,
+/** What a batch wrote to the outbox: its events with their row ids, in order. */
+export interface OutboxWrite {
+  entries: OutboxEntry[];
+  ids: string[];
+  /** Rows of the shard that were waiting before this write (left by a crash or an outage). */
+  waitingBefore: number;
+}
+
+export async function writeOutbox(
+  tx: SqlTx,
+  shard: number,
+  entries: OutboxEntry[],
+): Promise<OutboxWrite> {
+  if (entries.length === 0) return { entries, ids: [], waitingBefore: 0 };
+  // The count reads the snapshot from before the insert (a statement's parts do not see
+  // each other's writes): what was waiting, not what this batch adds.
+  const rows = await tx.query<{ id: string | number; waiting: string | number }>(
+    `WITH inserted AS (
+       INSERT INTO outbox_events (shard, routing_key, event, created_at)
+       SELECT $1, k, e::jsonb, now() AT TIME ZONE 'UTC'
+         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(k, e, n) ORDER BY n
+       RETURNING id
+     )
+     SELECT id, (SELECT count(*) FROM outbox_events WHERE shard = $1) AS waiting
+       FROM inserted ORDER BY id`,
     [shard, entries.map((e) => e.routingKey), entries.map((e) => JSON.stringify(e.event))],
   );
+  return {
+    entries,
+    ids: rows.map((row) => String(row.id)),
+    waitingBefore: Number(rows[0]?.waiting ?? 0),
+  };
 }
 
 export class Outbox {
@@ -36,6 +60,29 @@ export class Outbox {
     namespace: string,
   ) {
     this.#lockClass = advisoryKey(`${namespace}:outbox`);
+  }
+
+  /**
+   * The common case, in two round trips instead of a flush's four: a batch that found
+   * nothing waiting in its shard's outbox publishes its own events from memory (they are
+   * the shard's oldest) and deletes their rows. Returns false, having done nothing, when
+   * `write` found older events: those must leave first, through flush(). Throws when the
+   * broker or the database fails (the rows stay for the next flush). A sweep can publish
+   * these rows too only if this takes longer than the sweep's age (2 s), and then before
+   * this shard's next batch, which waits for the sweep's lock (`lockOf`) in its BEGIN: a
+   * repeat, never a reordering.
+   */
+  /** The advisory lock that orders a shard's flushes and batches. */
+  lockOf(shard: number): [number, number] {
+    return [this.#lockClass, shard];
+  }
+
+  async publishWritten(write: OutboxWrite): Promise<boolean> {
+    if (write.waitingBefore > 0) return false;
+    if (write.entries.length === 0) return true;
+    await this.bus.publishEvents(write.entries);
+    await this.sql.query("DELETE FROM outbox_events WHERE id = ANY($1::bigint[])", [write.ids]);
+    return true;
   }
 
   /**
@@ -67,7 +114,7 @@ export class Outbox {
           return rows.length;
         },
         // Publishing waits for the broker's confirms (at most its confirm timeout).
-        { statementTimeoutMs: 30_000, advisoryLock: [this.#lockClass, shard] },
+        { statementTimeoutMs: 30_000, advisoryLock: this.lockOf(shard) },
       );
       published += count;
       if (count < FLUSH_PAGE) return published;

@@ -10,7 +10,7 @@ import type {
   SendMessageCommand,
 } from "../pubsub/commands.js";
 import { type MessagePayload, routingKeys } from "../pubsub/events.js";
-import { type OutboxEntry, writeOutbox } from "./outbox.js";
+import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { loadMessagePayloads, loadPublicUsers } from "./payloads.js";
 import { deleteMessage, editMessage } from "./persist-changes.js";
 import { insertMessages } from "./persist-messages.js";
@@ -28,7 +28,17 @@ const KNOWN_TYPES = new Set<string>([
   "receipt.read",
 ]);
 
-export async function persistBatch(sql: Sql, shard: number, commands: Command[]): Promise<void> {
+/**
+ * Persists `commands` and their events; returns what it wrote to the outbox. Runs under
+ * the shard's outbox lock (`outboxLock`), so a flush of the shard (the sweep's) finishes
+ * before the batch starts and its events leave first.
+ */
+export async function persistBatch(
+  sql: Sql,
+  shard: number,
+  commands: Command[],
+  outboxLock: readonly [number, number],
+): Promise<OutboxWrite> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
   const changes = commands.filter(
     (c): c is EditMessageCommand | DeleteMessageCommand =>
@@ -41,7 +51,7 @@ export async function persistBatch(sql: Sql, shard: number, commands: Command[])
   const unknown = commands.find((c) => !KNOWN_TYPES.has(c.type));
   if (unknown) throw new Error(`unknown command type ${JSON.stringify(unknown.type)}`);
 
-  await sql.transaction(
+  return sql.transaction(
     async (tx) => {
       const { inserted, refused } = await insertMessages(tx, sends);
       const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
@@ -96,8 +106,8 @@ export async function persistBatch(sql: Sql, shard: number, commands: Command[])
         }
       }
       events.push(...(await recordRefusals(tx, refused)));
-      await writeOutbox(tx, shard, events);
+      return writeOutbox(tx, shard, events);
     },
-    { statementTimeoutMs: STATEMENT_TIMEOUT_MS },
+    { statementTimeoutMs: STATEMENT_TIMEOUT_MS, advisoryLock: outboxLock },
   );
 }
