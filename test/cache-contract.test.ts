@@ -58,6 +58,17 @@ describe.each(adapters)("cache contract: $name", ({ make }) => {
     expect(await cache.add("claim", "late", 60)).toBe(false);
   });
 
+  it("append extends a present value in order and keeps its TTL; an absent key is not created", async () => {
+    expect(await cache.append("log", ",a")).toBe(false);
+    expect(await cache.get("log")).toBeNull();
+    await cache.set("log", "x", 2);
+    expect(await cache.append("log", ",a")).toBe(true);
+    expect(await cache.append("log", ",b")).toBe(true);
+    expect(await cache.get("log")).toBe("x,a,b");
+    // Expiry is still the set's: the appends did not extend it.
+    await until(async () => (await cache.get("log")) === null, 10_000, "the list to expire");
+  });
+
   it("increment counts in a fixed window: created at `by`, 20 concurrent increments all counted, gone after the TTL", async () => {
     expect(await cache.increment("counter", 1, 2)).toBe(1);
     const values = await Promise.all(

@@ -9,6 +9,12 @@ export interface Cache {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** Stores only if the key is absent; true when this call stored it (an atomic claim). */
   add(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Appends `value` to the key's value, keeping its TTL; false when the key is absent
+   * (nothing is stored then). O(1) whatever the value's size: a growing list without
+   * rewriting it.
+   */
+  append(key: string, value: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   /**
    * Adds `by` to a counter, creating it at `by` with the TTL when absent (the TTL is not

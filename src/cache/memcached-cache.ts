@@ -55,6 +55,16 @@ export class MemcachedCache implements Cache {
     }
   }
 
+  async append(key: string, value: string) {
+    try {
+      return await this.#client.append(this.#key(key), value);
+    } catch (error) {
+      // An absent key is answered "not stored" (an error to memjs): a plain "no".
+      if (/not stored|not found/i.test(String(error))) return false;
+      throw error;
+    }
+  }
+
   async delete(key: string) {
     await this.#client.delete(this.#key(key));
   }

@@ -45,6 +45,13 @@ export class MemoryCache implements Cache {
     return true;
   }
 
+  async append(key: string, value: string) {
+    const entry = this.#live(key);
+    if (!entry) return false;
+    entry.value += value;
+    return true;
+  }
+
   async delete(key: string) {
     this.#entries.delete(key);
   }

@@ -3,8 +3,12 @@
 //   presence:slot:<i>             a replica's claim on one of SLOTS slots (value: its
 //                                 identity); the live replicas are the claimed slots
 //   presence:on:<user>:<identity> the user has a socket on that replica
-//   presence:users:<identity>     the users that replica had, for announcing them offline
-//                                 after it died
+//   presence:users:<identity>:<b> the users that replica had (in USER_LIST_BUCKETS lists by
+//                                 user), for announcing them offline after it died
+// A connect costs O(1) cache work whatever the replica holds: its key, one append to its
+// user's list (the heartbeat rewrites the lists, dropping those who left; buckets keep each
+// list far below Memcached's 1 MB item limit), and a look for the user on the replicas
+// known alive (the slots, read at most once a second and at every heartbeat).
 // A replica's identity is its SERVER_ID plus a per-boot nonce: a replica restarted under the
 // same SERVER_ID must not inherit (and erase) the user list of the process that crashed.
 // A heartbeat every ttl/3 refreshes this replica's keys, so a cache restart is repaired
@@ -13,6 +17,16 @@ import { randomBytes } from "node:crypto";
 import type { Cache } from "../cache/cache.js";
 
 const SLOTS = 64;
+const USER_LIST_BUCKETS = 16;
+/** How long a read of the live replicas (64 slots) serves connects and presence queries. */
+const LIVE_SERVERS_MAX_AGE_MS = 1000;
+
+/** The list bucket of a user (FNV-1a of the id). */
+function bucketOf(userId: string) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) hash = Math.imul(hash ^ userId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % USER_LIST_BUCKETS;
+}
 
 export type PresenceStatus = "ONLINE" | "OFFLINE";
 
@@ -39,6 +53,7 @@ export class PresenceTracker {
   readonly #queues = new Map<string, Promise<void>>();
   #slot: number | undefined;
   #servers = new Set<string>();
+  #liveRead: { at: number; servers: Promise<Set<string>> } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #beat: Promise<void> = Promise.resolve();
   #stopping = false;
@@ -110,8 +125,10 @@ export class PresenceTracker {
       try {
         await this.options.cache.set(this.#onKey(userId), "1", this.options.ttlSeconds);
         // At once, not at the next heartbeat: if this replica dies now, the others must
-        // find this user in its list to announce them offline.
-        await this.#saveUserList();
+        // find this user in its list to announce them offline. An absent list (a cache
+        // restart) is written whole.
+        if (!(await this.options.cache.append(this.#listKey(bucketOf(userId)), `,${userId}`)))
+          await this.#saveUserList();
         elsewhere = await this.#onlineElsewhere(userId);
       } catch (error) {
         this.options.log?.("presence: cache unavailable; announcing from local sockets", error);
@@ -169,7 +186,25 @@ export class PresenceTracker {
     return found.some((value) => value !== null);
   }
 
-  async #liveServers(): Promise<Set<string>> {
+  /**
+   * The replicas alive, from a read at most `maxAgeMs` old (concurrent callers share one).
+   * A replica started since then is missed for at most that long: a socket opening there
+   * while the user's last one closes here may then say OFFLINE once, and its own next
+   * connect or the heartbeat's ONLINE repairs it.
+   */
+  #liveServers(maxAgeMs = LIVE_SERVERS_MAX_AGE_MS): Promise<Set<string>> {
+    const now = Date.now();
+    if (this.#liveRead && now - this.#liveRead.at <= maxAgeMs) return this.#liveRead.servers;
+    const servers = this.#readLiveServers();
+    this.#liveRead = { at: now, servers };
+    // A failed read is not kept: the next caller asks again.
+    servers.catch(() => {
+      if (this.#liveRead?.servers === servers) this.#liveRead = undefined;
+    });
+    return servers;
+  }
+
+  async #readLiveServers(): Promise<Set<string>> {
     const values = await Promise.all(
       Array.from({ length: SLOTS }, (_, i) => this.options.cache.get(`presence:slot:${i}`)),
     );
@@ -214,19 +249,35 @@ export class PresenceTracker {
           .catch(() => {});
       }
     }
-    const servers = await this.#liveServers();
+    const servers = await this.#liveServers(0);
     for (const gone of [...this.#servers].filter((s) => !servers.has(s))) await this.#reap(gone);
     this.#servers = servers;
   }
 
+  #listKey(bucket: number, identity = this.#identity) {
+    return `presence:users:${identity}:${bucket}`;
+  }
+
+  /** Rewrites this replica's user lists from its sockets (dropping users who left). */
   async #saveUserList() {
     // Kept twice as long as the slot, so it is still there when others notice the slot is gone.
     const { cache, ttlSeconds } = this.options;
-    await cache.set(
-      `presence:users:${this.#identity}`,
-      JSON.stringify([...this.#sockets.keys()]),
-      ttlSeconds * 2,
+    const lists = Array.from({ length: USER_LIST_BUCKETS }, () => [] as string[]);
+    for (const userId of this.#sockets.keys()) lists[bucketOf(userId)]?.push(userId);
+    await Promise.all(
+      lists.map((users, bucket) =>
+        cache.set(this.#listKey(bucket), users.map((u) => `,${u}`).join(""), ttlSeconds * 2),
+      ),
     );
+  }
+
+  async #userListOf(identity: string): Promise<string[]> {
+    const lists = await Promise.all(
+      Array.from({ length: USER_LIST_BUCKETS }, (_, bucket) =>
+        this.options.cache.get(this.#listKey(bucket, identity)),
+      ),
+    );
+    return [...new Set(lists.flatMap((list) => (list ?? "").split(",").filter(Boolean)))];
   }
 
   /** A replica died: announce its users offline, unless they are online elsewhere. */
@@ -234,7 +285,7 @@ export class PresenceTracker {
     const { cache, ttlSeconds } = this.options;
     // One replica does this per dead replica (identities are per boot: never reused).
     if (!(await cache.add(`presence:reaped:${identity}`, this.#identity, ttlSeconds * 4))) return;
-    const users = JSON.parse((await cache.get(`presence:users:${identity}`)) ?? "[]") as string[];
+    const users = await this.#userListOf(identity);
     const online = await this.isOnline(users);
     for (const userId of users) {
       if (online.get(userId)) continue;
