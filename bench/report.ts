@@ -3,6 +3,7 @@
 import type { BroadcastResult } from "./baselines/broadcast.js";
 import type { RawPipelineResult } from "./baselines/raw-pipeline.js";
 import type { ProfileSummary } from "./lib/cpu-profile.js";
+import type { CpuUsage } from "./lib/cpu-usage.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 
@@ -95,13 +96,32 @@ export function toMarkdown(report: BenchReport): string {
     );
   lines.push("", "## Fan-out (one channel, subscribers split across both replicas)", "");
   lines.push(
-    "| subscribers | connect+subscribe ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | missing |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| subscribers | connected ms | subscribed and live ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | missing |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const f of report.fanout)
     lines.push(
-      `| ${f.subscribers} | ${f.connectMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${f.missing} |`,
+      `| ${f.subscribers} | ${f.connectMs} | ${f.liveMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${f.missing} |`,
     );
+  const fanoutCpu = report.fanout.filter((f) => f.cpu?.connect && f.cpu.burst);
+  const fanoutParts = Object.keys(fanoutCpu[0]?.cpu?.connect?.partsMs ?? {});
+  if (fanoutCpu.length > 0) {
+    lines.push(
+      "",
+      "CPU by part: milliseconds per socket connected and subscribed, microseconds per burst delivery (from /proc):",
+      "",
+      `| subscribers | phase | ${fanoutParts.join(" | ")} | machine busy |`,
+      `| --- | --- | ${fanoutParts.map(() => "---").join(" | ")} | --- |`,
+    );
+    for (const f of fanoutCpu) {
+      const row = (phase: string, usage: CpuUsage | undefined, per: number, scale: number) =>
+        `| ${f.subscribers} | ${phase} | ${fanoutParts.map((p) => fmt(Math.round((scale * 100 * (usage?.partsMs[p] ?? 0)) / per) / 100)).join(" | ")} | ${usage?.machineBusyPercent} % |`;
+      lines.push(row("connect, ms per socket", f.cpu?.connect, f.subscribers, 1));
+      lines.push(
+        row("burst, µs per delivery", f.cpu?.burst, Math.max(1, f.burst.deliveries), 1000),
+      );
+    }
+  }
   lines.push(
     "",
     "Baselines, one server process broadcasting one pre-serialized frame to the same number of sockets (clients in the same number of processes):",

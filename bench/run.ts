@@ -268,6 +268,8 @@ async function main() {
   }
 }
 
+const round1 = (value: number) => Math.round(value * 10) / 10;
+
 function targets(
   direct: BenchReport["direct"],
   raw: BenchReport["rawPipeline"],
@@ -311,9 +313,17 @@ function targets(
       met: f.burst.deliveredPerSecond >= 0.5 * base.deliveredPerSecond,
     });
   }
+  const tenThousand = fanout.find((f) => f.subscribers === 10_000);
+  if (tenThousand)
+    list.push({
+      name: "connect and subscribe 10,000 sockets (until a first message reaches them all)",
+      target: "< 10 s",
+      measured: `${round1(tenThousand.liveMs / 1000)} s`,
+      met: tenThousand.liveMs < 10_000,
+    });
   for (const name of [
     "resident memory per idle subscribed socket at 10,000 (≤ 20 KiB)",
-    "connect and subscribe 10,000 sockets (< 10 s)",
+    ...(tenThousand ? [] : ["connect and subscribe 10,000 sockets (< 10 s)"]),
     "10,000-member channel message cost (≤ 10 × a direct message)",
     "worker ingest vs the database ceiling (≥ 0.5 ×)",
     "reconnect storm of 5,000 sockets",

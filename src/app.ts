@@ -16,6 +16,7 @@ import { announcePresence } from "./presence/announce.js";
 import { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import { openBus } from "./pubsub/open-bus.js";
+import { EventChannels } from "./resolvers/event-channels.js";
 import { MembershipCache } from "./resolvers/membership-cache.js";
 import { AccessWatch } from "./resolvers/streams/access-watch.js";
 import { createHttpServer } from "./server/http-server.js";
@@ -83,7 +84,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     localLimits,
     userSlots: new UserSlots({ cache, localCache: localLimits, serverId: config.serverId, log }),
     membershipCache: new MembershipCache(),
-    accessWatch: new AccessWatch(db.prisma, { log }),
+    eventChannels: new EventChannels(),
+    accessWatch: new AccessWatch(db.sql, { log }),
     presence: new PresenceTracker({
       cache,
       serverId: config.serverId,

@@ -11,6 +11,7 @@ import type { Database, PrismaClient } from "./db/database.js";
 import type { Channel, User } from "./db/generated/prisma/client.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
+import type { EventChannels } from "./resolvers/event-channels.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 import type { AccessWatch } from "./resolvers/streams/access-watch.js";
 import type { UserSlots } from "./server/user-slots.js";
@@ -30,6 +31,8 @@ export interface Services {
   /** This process's own counters: where rate limits count while the shared cache is down. */
   localLimits: Cache;
   membershipCache: MembershipCache;
+  /** The channels live events name, looked up once per event for all local subscribers. */
+  eventChannels: EventChannels;
   /** Memberships, blocks and presence visibility that live streams check per event. */
   accessWatch: AccessWatch;
   /** Per-user caps on open sockets and streams, across replicas. */

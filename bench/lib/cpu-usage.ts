@@ -95,3 +95,25 @@ export function measureCpu(parts: CpuPart[]): () => CpuUsage | undefined {
     };
   };
 }
+
+/** The parts of a benchmark run: each service process, the servers, the load generators. */
+export function systemParts(
+  topology: {
+    replicas: Array<{ serverId: string; child: { pid?: number } }>;
+    workers: Array<{ child: { pid?: number } }>;
+  },
+  generators: Array<{ process: { pid?: number } }>,
+): CpuPart[] {
+  const pid = (process: { pid?: number }) => (process.pid ? [process.pid] : []);
+  return [
+    ...topology.replicas.map((replica) => ({
+      name: replica.serverId.replace(/^bench-/, ""),
+      pids: () => pid(replica.child),
+    })),
+    { name: "worker", pids: () => topology.workers.flatMap((w) => pid(w.child)) },
+    { name: "postgres", pids: () => pidsNamed("postgres") },
+    { name: "rabbitmq", pids: () => pidsNamed("beam.smp") },
+    { name: "memcached", pids: () => pidsNamed("memcached") },
+    { name: "clients", pids: () => generators.flatMap((g) => pid(g.process)) },
+  ];
+}

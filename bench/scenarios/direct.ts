@@ -5,7 +5,7 @@
 import type { Pair, RunCommand, RunResult } from "../clients/direct-load.js";
 import type { BenchContext } from "../lib/bench-context.js";
 import { Child, closeChildren } from "../lib/child.js";
-import { type CpuPart, type CpuUsage, measureCpu, pidsNamed } from "../lib/cpu-usage.js";
+import { type CpuUsage, measureCpu, systemParts } from "../lib/cpu-usage.js";
 import { seedDirectChannels, seedUsers } from "../lib/seed.js";
 import { type LatencySummary, round, summarize } from "../lib/stats.js";
 
@@ -69,18 +69,7 @@ export async function runDirect(
       }),
     );
     ctx.log(`direct: ${options.pairs} pairs subscribed and warm`);
-    const pid = (process: { pid?: number }) => (process.pid ? [process.pid] : []);
-    const cpuParts: CpuPart[] = [
-      ...ctx.topology.replicas.map((replica) => ({
-        name: replica.serverId.replace(/^bench-/, ""),
-        pids: () => pid(replica.child),
-      })),
-      { name: "worker", pids: () => ctx.topology.workers.flatMap((w) => pid(w.child)) },
-      { name: "postgres", pids: () => pidsNamed("postgres") },
-      { name: "rabbitmq", pids: () => pidsNamed("beam.smp") },
-      { name: "memcached", pids: () => pidsNamed("memcached") },
-      { name: "clients", pids: () => generators.flatMap((g) => pid(g.process)) },
-    ];
+    const cpuParts = systemParts(ctx.topology, generators);
     const results: DirectStepResult[] = [];
     for (const step of options.steps) {
       const command: RunCommand = {

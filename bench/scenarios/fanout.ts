@@ -5,18 +5,24 @@ import { randomUUID } from "node:crypto";
 import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
 import { Child, closeChildren } from "../lib/child.js";
+import { type CpuUsage, measureCpu, systemParts } from "../lib/cpu-usage.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { ascending, percentile, round } from "../lib/stats.js";
 
 export interface FanoutResult {
   subscribers: number;
+  /** Until every socket was acknowledged (graphql-ws connection_ack). */
   connectMs: number;
+  /** Until every subscription was live: a first message reached them all. */
+  liveMs: number;
   /** Per measured message: ms from the send until the last subscriber had it. */
   lastDeliveryMs: number[];
   /** Median over subscribers and messages: ms from the send until a subscriber had it. */
   p50DeliveryMs: number;
   burst: { messages: number; deliveries: number; expected: number; deliveredPerSecond: number };
   missing: number;
+  /** CPU per part while the sockets connected and subscribed, and during the burst. */
+  cpu?: { connect?: CpuUsage; burst?: CpuUsage };
 }
 
 export async function runFanout(
@@ -44,7 +50,10 @@ export async function runFanout(
     return tags.map((tag) => parts.flatMap((p) => p.tags[tag]?.arrivals ?? []));
   };
   const send = (tag: string) => sendMessage(replicaA.url, owner.token, channelId, tag);
+  const cpuParts = systemParts(ctx.topology, generators);
   try {
+    const connectCpu = measureCpu(cpuParts);
+    const connectStart = Date.now();
     const connected = await Promise.all(
       generators.map((generator, g) => {
         generator.send({
@@ -69,6 +78,8 @@ export async function runFanout(
         break;
       }
     }
+    const liveMs = Date.now() - connectStart;
+    const connectUsage = connectCpu();
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
     let missing = 0;
@@ -83,14 +94,17 @@ export async function runFanout(
     }
     const burstTags = Array.from({ length: options.burst }, () => randomUUID());
     const burstStart = Date.now();
+    const burstCpu = measureCpu(cpuParts);
     for (const tag of burstTags) await send(tag);
     const burstArrivals = (await awaitAll(burstTags, 120_000)).flat();
+    const burstUsage = burstCpu();
     const deliveries = burstArrivals.length;
     const expected = options.burst * options.subscribers;
     missing += expected - deliveries;
     const result: FanoutResult = {
       subscribers: options.subscribers,
       connectMs,
+      liveMs,
       lastDeliveryMs,
       p50DeliveryMs: round(percentile(ascending(allDelays), 50)),
       burst: {
@@ -102,6 +116,7 @@ export async function runFanout(
         ),
       },
       missing,
+      cpu: { connect: connectUsage, burst: burstUsage },
     };
     ctx.log(
       `fan-out ${options.subscribers}: last delivery ${lastDeliveryMs.join(", ")} ms; burst ${result.burst.deliveredPerSecond} deliveries/s; missing ${missing}`,

@@ -36,12 +36,15 @@ function recipientsOf(message: MessagePayload) {
   return set;
 }
 
-/** The resolved view of a payload, built once and shared by every local subscriber. */
+/**
+ * The resolved view of a payload, built once and shared by every local subscriber (with
+ * its lookups: see EventLoads). `justCreated`: a new message, SENT without a lookup.
+ */
 const views = new WeakMap<MessagePayload, MessageView>();
-function sharedView(message: MessagePayload) {
+function sharedView(message: MessagePayload, justCreated = true) {
   let view = views.get(message);
   if (!view) {
-    view = messageFromPayload(message, true);
+    view = messageFromPayload(message, justCreated);
     views.set(message, view);
   }
   return view;
@@ -207,7 +210,7 @@ export async function messageUpdated(ctx: Context, args: { channelId?: unknown }
     {
       onEvent: (event) => {
         if (event.type === "message.updated" || event.type === "message.deleted")
-          queue.push(messageFromPayload(event.message));
+          queue.push(sharedView(event.message, false));
       },
     },
     stop,

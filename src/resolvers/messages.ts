@@ -15,6 +15,7 @@ import {
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
+import type { ReceiptStatus } from "./receipts.js";
 import { id, parseId, parseInput, visible } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -51,7 +52,18 @@ export type MessageView = Omit<Message, "seq"> & {
   status?: "PENDING" | "SENT";
   /** The sender's public profile, when it came with the message (event payloads, replays). */
   sender?: PublicUserRow;
+  /** On a live event's view, shared by every local subscriber (see EventLoads). */
+  eventLoads?: EventLoads;
 };
+
+/**
+ * What a live event's message needs looked up (its status after an edit), loaded once per
+ * event for every local subscriber instead of once per subscriber: it does not depend on
+ * who is looking. (Its channel: EventChannels.)
+ */
+export interface EventLoads {
+  status?: Promise<ReceiptStatus>;
+}
 
 export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageView> {
   const senderId = requireViewerId(ctx);
@@ -200,6 +212,7 @@ export async function deleteMessage(ctx: Context, rawId: unknown): Promise<Messa
 /** An event payload as the Message type resolves it (times back to Dates). */
 export function messageFromPayload(payload: MessagePayload, justCreated = false): MessageView {
   return {
+    eventLoads: {},
     // A message that was just stored has reached no one yet.
     ...(justCreated ? { status: "SENT" as const } : {}),
     id: payload.id,

@@ -38,9 +38,15 @@ export const MessageRef = builder.prismaObject("Message", {
       type: MessageStatus,
       description:
         "PENDING, SENT, DELIVERED (every recipient has it) or READ (every recipient read it); never moves back.",
-      // Batched per request: a page of history costs one query, a fresh live message none.
-      resolve: (message, _args, ctx) =>
-        view(message).status ?? ctx.loaders.messageStatus.load(message.id),
+      // Batched per request: a page of history costs one query, a fresh live message none,
+      // an edited one one per event (not per subscriber).
+      resolve: (message, _args, ctx) => {
+        const { status, eventLoads } = view(message);
+        if (status) return status;
+        if (!eventLoads) return ctx.loaders.messageStatus.load(message.id);
+        eventLoads.status ??= ctx.loaders.messageStatus.load(message.id);
+        return eventLoads.status;
+      },
     }),
     body: t.string({
       nullable: true,
@@ -70,7 +76,10 @@ export const MessageRef = builder.prismaObject("Message", {
     channel: t.field({
       type: ChannelRef,
       resolve: async (message, _args, ctx) => {
-        const channel = await ctx.loaders.channel.load(message.channelId);
+        // Once per live event for all its local subscribers, else batched per request.
+        const channel = await (view(message).eventLoads
+          ? ctx.services.eventChannels.load(ctx.prisma, message.channelId)
+          : ctx.loaders.channel.load(message.channelId));
         if (!channel)
           throw new Error(`channel ${message.channelId} of message ${message.id} is missing`);
         return channel;

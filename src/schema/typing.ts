@@ -11,8 +11,9 @@ const TypingEventRef = builder.objectRef<typing.TypingView>("TypingEvent").imple
   fields: (t) => ({
     channel: t.field({
       type: ChannelRef,
+      // Once per event for all its local subscribers (EventChannels).
       resolve: async (event, _args, ctx) => {
-        const channel = await ctx.loaders.channel.load(event.channelId);
+        const channel = await ctx.services.eventChannels.load(ctx.prisma, event.channelId);
         if (!channel) throw new Error(`channel ${event.channelId} is missing`);
         return channel;
       },

@@ -123,14 +123,10 @@ export class Outbox {
 
   /** Shards with events older than `olderThanMs` (left by a crash or an outage). */
   async staleShards(olderThanMs: number): Promise<number[]> {
-    const rows = await this.sql.transaction(
-      (tx) =>
-        tx.query<{ shard: number }>(
-          `SELECT DISTINCT shard FROM outbox_events
-            WHERE created_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => $1::float8 / 1000)`,
-          [olderThanMs],
-        ),
-      { statementTimeoutMs: 10_000 },
+    const rows = await this.sql.query<{ shard: number }>(
+      `SELECT DISTINCT shard FROM outbox_events
+        WHERE created_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => $1::float8 / 1000)`,
+      [olderThanMs],
     );
     return rows.map((row) => Number(row.shard));
   }

@@ -5,7 +5,7 @@
 // ACCESS_REFRESH_MS. Membership events (from this process or the bus) act at once; the
 // refresh bounds the damage of a lost one: state is never older than
 // ACCESS_MAX_STALENESS_MS, and streams hold their events while it is (isFresh()).
-import type { PrismaClient } from "../../db/database.js";
+import type { Sql } from "../../db/sql.js";
 import type { MembershipEvent } from "../../pubsub/events.js";
 import { type AccessInterest, AccessState, pairKey, readAccess, seeKey } from "./access-state.js";
 
@@ -44,7 +44,7 @@ export class AccessWatch {
   readonly #refreshMs: number;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
     private readonly options: AccessWatchOptions = {},
   ) {
     this.#refreshMs = options.refreshMs ?? ACCESS_REFRESH_MS;
@@ -117,7 +117,7 @@ export class AccessWatch {
     const startedAt = Date.now();
     this.#loadsInFlight++;
     try {
-      const rows = await readAccess(this.prisma, interests);
+      const rows = await readAccess(this.sql, interests);
       this.#state.load(interests, rows);
       this.#replayTouched(this.#state, startSeq);
       // With nothing watched before, these reads are the whole state.
@@ -204,7 +204,7 @@ export class AccessWatch {
       const startSeq = this.#eventSeq;
       const startedAt = Date.now();
       try {
-        const rows = await readAccess(this.prisma, snapshot);
+        const rows = await readAccess(this.sql, snapshot);
         const next = new AccessState();
         next.load(snapshot, rows);
         for (const interest of this.#lateInterests) next.copy(this.#state, interest);

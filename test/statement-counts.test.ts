@@ -1,0 +1,133 @@
+// Fan-out must not query per subscriber (issue 10): an event reaches every local stream
+// from what the bus carried and the in-memory access state. Every documented subscription
+// selection is followed by 3 and by 30 subscribers while the same events happen (a
+// message, its edit, a read receipt, typing); the SQL statements run meanwhile must be the
+// same number for both. Timers that run whatever happens are left out of the count: the
+// access state's periodic re-read (one statement for all streams, whatever their number)
+// and the worker's sweep for events left in the outbox.
+import { randomUUID } from "node:crypto";
+import type { Client } from "graphql-ws";
+import { describe, expect, it } from "vitest";
+import { READ_TIMEOUT_MS } from "../src/resolvers/streams/access-state.js";
+import {
+  CreateGroupDocument,
+  EditMessageDocument,
+  MarkReadDocument,
+  MessageAddedDocument,
+  MessageAddedEverywhereDocument,
+  MessageUpdatedDocument,
+  ReceiptUpdatedDocument,
+  SendMessageDocument,
+  SetTypingDocument,
+  TypingDocument,
+} from "./gql/graphql.js";
+import { mustRequest, useTestApp, wsClient } from "./harness/app.js";
+import { type Recording, recordLive } from "./harness/subscriptions.js";
+import { registerUser } from "./harness/users.js";
+import { until } from "./harness/wait.js";
+
+const server = useTestApp();
+/** The timers' statements: the access re-read and the BEGIN that bounds it; the sweep. */
+const BACKGROUND = new RegExp(
+  `SELECT 'm' AS kind|statement_timeout = ${READ_TIMEOUT_MS}(?!\\d)|SELECT DISTINCT shard FROM outbox_events`,
+);
+
+type Session = Awaited<ReturnType<typeof registerUser>>;
+
+async function groupOf(size: number) {
+  const [owner, reader, ...members] = await Promise.all(
+    Array.from({ length: size + 2 }, () => registerUser(server)),
+  );
+  if (!owner || !reader) throw new Error("no users");
+  const created = await mustRequest(
+    server,
+    CreateGroupDocument,
+    {
+      input: {
+        name: `g-${randomUUID().slice(0, 8)}`,
+        memberIds: [reader, ...members].map((m) => m.user.id),
+      },
+    },
+    owner.accessToken,
+  );
+  const channelId = created.createGroup.channels.edges[0]?.node.id as string;
+  return { owner, reader, members, channelId };
+}
+
+/** Every documented stream, for each member; resolves once all are live. */
+async function follow(members: Session[], channelId: string) {
+  const clients: Client[] = [];
+  const streams: Array<Recording<unknown>> = [];
+  for (const member of members) {
+    const client = wsClient(server, { authorization: `Bearer ${member.accessToken}` });
+    clients.push(client);
+    streams.push(
+      await recordLive(server, client, MessageAddedDocument, { channelId }),
+      await recordLive(server, client, MessageAddedEverywhereDocument, {}),
+      await recordLive(server, client, MessageUpdatedDocument, { channelId }),
+      await recordLive(server, client, ReceiptUpdatedDocument, { channelId }),
+      await recordLive(server, client, TypingDocument, { channelId }),
+    );
+  }
+  return { clients, streams };
+}
+
+/** The events every stream sees: a message, its edit, a read, typing. Returns the statements run. */
+async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recording<unknown>[]) {
+  const { owner, reader, channelId } = group;
+  const send = async (tag: string) => {
+    const sent = await mustRequest(
+      server,
+      SendMessageDocument,
+      { input: { channelId, body: tag, clientMessageId: tag } },
+      owner.accessToken,
+    );
+    return sent.sendMessage.id;
+  };
+  // Warm: the send path's membership cache and the viewers' known-user checks.
+  await send(`warm-${randomUUID()}`);
+  await until(() => streams.every((s, i) => i % 5 !== 0 || s.data.length >= 1));
+  const before = streams.map((s) => s.data.length);
+  const statements = server.database.statements;
+  statements.length = 0;
+
+  const id = await send(`m-${randomUUID()}`);
+  await until(() => streams.every((s, i) => i % 5 > 1 || s.data.length >= (before[i] ?? 0) + 1));
+  await mustRequest(server, EditMessageDocument, { id, body: "edited" }, owner.accessToken);
+  await until(() => streams.every((s, i) => i % 5 !== 2 || s.data.length >= (before[i] ?? 0) + 1));
+  await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 2 }, reader.accessToken);
+  await until(() => streams.every((s, i) => i % 5 !== 3 || s.data.length >= (before[i] ?? 0) + 1));
+  await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, owner.accessToken);
+  await until(() => streams.every((s, i) => i % 5 !== 4 || s.data.length >= (before[i] ?? 0) + 1));
+  return statements.filter((sql) => !BACKGROUND.test(sql));
+}
+
+describe("statements per event", () => {
+  it("every documented stream delivers a message, an edit, a receipt and typing with as many SQL statements for 30 subscribers as for 3", async () => {
+    const runs: string[][] = [];
+    for (const size of [3, 30]) {
+      const group = await groupOf(size);
+      const { clients, streams } = await follow(group.members, group.channelId);
+      try {
+        runs.push(await happen(group, streams));
+      } finally {
+        await Promise.all(clients.map((client) => client.dispose()));
+      }
+    }
+    const [few = [], many = []] = runs;
+    // On failure, say which statements differ.
+    const tally = (run: string[]) => {
+      const counts = new Map<string, number>();
+      for (const sql of run) {
+        const key = sql.replace(/\s+/g, " ").replace(/\d+/g, "N").slice(0, 100);
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      return counts;
+    };
+    const [a, b] = [tally(few), tally(many)];
+    const differing = [...new Set([...a.keys(), ...b.keys()])]
+      .filter((key) => a.get(key) !== b.get(key))
+      .map((key) => `${a.get(key) ?? 0} vs ${b.get(key) ?? 0}: ${key}`);
+    expect(many.length, differing.join("\n")).toBe(few.length);
+  }, 120_000);
+});
