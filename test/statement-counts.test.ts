@@ -3,8 +3,8 @@
 // selection is followed by 3 and by 30 subscribers while the same events happen (a
 // message, its edit, a read receipt, typing); the SQL statements run meanwhile must be the
 // same number for both. Timers that run whatever happens are left out of the count: the
-// access state's periodic re-read (one statement for all streams, whatever their number)
-// and the worker's sweep for events left in the outbox.
+// access state's polling (one statement for all streams, whatever their number) and the
+// worker's sweep for events left in the outbox.
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { describe, expect, it } from "vitest";
@@ -27,9 +27,12 @@ import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const server = useTestApp();
-/** The timers' statements: the access re-read and the BEGIN that bounds it; the sweep. */
+/**
+ * The timers' statements: the access state's poll for changes, its re-reads and the BEGIN
+ * that bounds them; the worker's outbox sweep.
+ */
 const BACKGROUND = new RegExp(
-  `SELECT 'm' AS kind|statement_timeout = ${READ_TIMEOUT_MS}(?!\\d)|SELECT DISTINCT shard FROM outbox_events`,
+  `FROM access_changes|SELECT 'm' AS kind|statement_timeout = ${READ_TIMEOUT_MS}(?!\\d)|SELECT DISTINCT shard FROM outbox_events`,
 );
 
 type Session = Awaited<ReturnType<typeof registerUser>>;

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Database } from "../db/database.js";
 import type { Bus, CommandBatchHandler } from "../pubsub/bus.js";
 import { type Command, describeCommand, shardOf } from "../pubsub/commands.js";
+import { pruneAccessChanges } from "./access-changes.js";
 import { runBatch } from "./batch-runner.js";
 import { Outbox, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { persistBatch } from "./persist-batch.js";
@@ -49,6 +50,8 @@ export interface RunningWorker {
 /** How often leftover outbox events are looked for, and how old they must be (ms). */
 const SWEEP_INTERVAL_MS = 1000;
 const SWEEP_AGE_MS = 2000;
+/** How often old access changes are deleted. */
+const PRUNE_INTERVAL_MS = 60_000;
 const HEALTH_TIMEOUT_MS = 2000;
 /** A dead letter may be anything: only a well-formed id can name a stored message. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -194,6 +197,14 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     });
   }, SWEEP_INTERVAL_MS);
 
+  // Old access changes, once a minute (any worker may; deleting twice is harmless).
+  const prune = setInterval(() => {
+    pruneAccessChanges(deps.db.sql).catch((error) =>
+      log?.("pruning access changes failed; the next round retries", error),
+    );
+  }, PRUNE_INTERVAL_MS);
+  prune.unref();
+
   return {
     status: () => ({
       paused: worker.waiting.size > 0 || (leases?.lost ?? false),
@@ -202,6 +213,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     }),
     async stop() {
       clearInterval(sweep);
+      clearInterval(prune);
       await sweeping;
       await leases?.stop();
       await consumer.stop();

@@ -146,3 +146,49 @@ export async function readAccess(sql: Sql, interests: AccessInterest[]): Promise
     { statementTimeoutMs: READ_TIMEOUT_MS },
   );
 }
+
+/** A membership or contact change, as the triggers on channel_members and contacts record it. */
+export interface AccessChange {
+  id: string;
+  channelId: string | null;
+  userId: string;
+}
+
+/**
+ * The changes recorded in the last `lookbackSeconds` (at most `limit`). Looking back rather
+ * than after the last id seen: ids are handed out at insert and committed in another order,
+ * so a change committed late may carry an id below one already seen.
+ */
+export async function readAccessChanges(
+  sql: Sql,
+  lookbackSeconds: number,
+  limit: number,
+): Promise<AccessChange[]> {
+  const rows = await sql.transaction(
+    (tx) =>
+      tx.query<{ id: string | number; channel_id: string | null; user_id: string }>(
+        `SELECT id, channel_id::text, user_id::text FROM access_changes
+          WHERE created_at > now() - make_interval(secs => $1::float8)
+          ORDER BY id LIMIT $2`,
+        [lookbackSeconds, limit],
+      ),
+    { statementTimeoutMs: READ_TIMEOUT_MS },
+  );
+  return rows.map((row) => ({
+    id: String(row.id),
+    channelId: row.channel_id,
+    userId: row.user_id,
+  }));
+}
+
+/** Does `interest` depend on the membership or contacts of these channels and users? */
+export function isAffected(
+  interest: AccessInterest,
+  channels: ReadonlySet<string>,
+  users: ReadonlySet<string>,
+) {
+  if (interest.kind === "member")
+    return channels.has(interest.channelId) || users.has(interest.userId);
+  if (interest.kind === "channels") return users.has(interest.userId);
+  return users.has(interest.viewerId) || users.has(interest.subjectId);
+}

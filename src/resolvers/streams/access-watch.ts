@@ -1,13 +1,25 @@
 // What live streams may deliver, known in memory so the per-event check is a Set lookup
 // (fan-out to thousands of sockets must not query per event). One per process: it keeps
 // the (channel, user) memberships, the blocks across direct channels and the presence
-// visibility that its live streams need, and re-reads all of them in ONE statement every
-// ACCESS_REFRESH_MS. Membership events (from this process or the bus) act at once; the
-// refresh bounds the damage of a lost one: state is never older than
-// ACCESS_MAX_STALENESS_MS, and streams hold their events while it is (isFresh()).
+// visibility that its live streams need. Every ACCESS_REFRESH_MS it asks PostgreSQL what
+// changed (access_changes, appended by triggers on channel_members and contacts: a change
+// written from anywhere is seen) and re-reads only the streams' state that depends on it,
+// in one statement; everything is re-read every FULL_REREAD_MS as a backstop. (It re-read
+// everything twice a second: with 10,000 sockets on a replica that cost more PostgreSQL
+// CPU than the fan-out itself, issue 10.) Membership events (from this process or the
+// bus) act at once; the polling bounds the damage of a lost one: state is never older
+// than ACCESS_MAX_STALENESS_MS, and streams hold their events while it is (isFresh()).
 import type { Sql } from "../../db/sql.js";
 import type { MembershipEvent } from "../../pubsub/events.js";
-import { type AccessInterest, AccessState, pairKey, readAccess, seeKey } from "./access-state.js";
+import {
+  type AccessInterest,
+  AccessState,
+  isAffected,
+  pairKey,
+  readAccess,
+  readAccessChanges,
+  seeKey,
+} from "./access-state.js";
 
 export type { AccessInterest } from "./access-state.js";
 
@@ -17,6 +29,16 @@ export const ACCESS_MAX_STALENESS_MS = 2000;
 export const ACCESS_REFRESH_MS = 500;
 /** A stream whose access could not be re-read for this long ends (SERVICE_UNAVAILABLE). */
 export const ACCESS_GIVE_UP_MS = 10_000;
+/** Everything is re-read this often anyway (a backstop; the changes are read every refresh). */
+const FULL_REREAD_MS = 60_000;
+/**
+ * How far back each poll reads the changes: a change committed up to this late after it
+ * was written is still seen (later ones wait for the full re-read). Rows are kept longer
+ * (the worker's sweep deletes them after ACCESS_CHANGES_KEPT_MINUTES).
+ */
+const CHANGES_LOOKBACK_SECONDS = 30;
+/** More changes than this in the lookback: re-read everything instead. */
+const CHANGES_LIMIT = 5_000;
 
 export interface AccessWatchOptions {
   /** Re-read interval (default ACCESS_REFRESH_MS). */
@@ -40,6 +62,9 @@ export class AccessWatch {
   #failing = false;
   #freshWaiters: Array<() => void> = [];
   #pendingLoad: Array<{ interest: AccessInterest; done: (error?: unknown) => void }> = [];
+  /** Changes already acted on (id → when first seen), kept past the lookback. */
+  readonly #seenChanges = new Map<string, number>();
+  #fullReadAt = 0;
   #stopped = false;
   readonly #refreshMs: number;
 
@@ -204,20 +229,29 @@ export class AccessWatch {
       const startSeq = this.#eventSeq;
       const startedAt = Date.now();
       try {
-        const rows = await readAccess(this.sql, snapshot);
-        const next = new AccessState();
-        next.load(snapshot, rows);
-        for (const interest of this.#lateInterests) next.copy(this.#state, interest);
-        this.#replayTouched(next, startSeq);
-        for (const [key, change] of this.#touched)
-          if (change.seq <= startSeq) this.#touched.delete(key);
-        const previous = this.#state;
-        this.#state = next;
+        // The changes first: whatever the re-read then finds is at least as new as them.
+        const changes = await readAccessChanges(this.sql, CHANGES_LOOKBACK_SECONDS, CHANGES_LIMIT);
+        const fresh = changes.filter((change) => !this.#seenChanges.has(change.id));
+        for (const change of fresh) this.#seenChanges.set(change.id, startedAt);
+        for (const [id, seenAt] of this.#seenChanges)
+          if (startedAt - seenAt > 2 * CHANGES_LOOKBACK_SECONDS * 1000)
+            this.#seenChanges.delete(id);
+        const full =
+          this.#failing ||
+          startedAt - this.#fullReadAt >= FULL_REREAD_MS ||
+          changes.length >= CHANGES_LIMIT;
+        if (full) await this.#rereadAll(snapshot, startSeq);
+        else {
+          const channels = new Set(fresh.flatMap((c) => (c.channelId ? [c.channelId] : [])));
+          const users = new Set(fresh.map((c) => c.userId));
+          const affected = snapshot.filter((interest) => isAffected(interest, channels, users));
+          if (affected.length > 0) await this.#reread(affected, startSeq);
+        }
+        if (full) this.#fullReadAt = startedAt;
         this.#refreshedAt = startedAt;
         if (this.#failing) this.options.log?.("access state re-read again");
         this.#failing = false;
         for (const waiter of this.#freshWaiters.splice(0)) waiter();
-        this.#notifyChanges(previous, next, snapshot);
       } catch (error) {
         if (!this.#failing) this.options.log?.("access state re-read failed", error);
         this.#failing = true;
@@ -232,6 +266,30 @@ export class AccessWatch {
       }
     })();
     return this.#refreshing;
+  }
+
+  /** Replaces the whole state with a fresh read of every interest. */
+  async #rereadAll(snapshot: AccessInterest[], startSeq: number) {
+    const rows = await readAccess(this.sql, snapshot);
+    const next = new AccessState();
+    next.load(snapshot, rows);
+    for (const interest of this.#lateInterests) next.copy(this.#state, interest);
+    this.#replayTouched(next, startSeq);
+    for (const [key, change] of this.#touched)
+      if (change.seq <= startSeq) this.#touched.delete(key);
+    const previous = this.#state;
+    this.#state = next;
+    this.#notifyChanges(previous, next, snapshot);
+  }
+
+  /** Re-reads what `affected` covers, in place. */
+  async #reread(affected: AccessInterest[], startSeq: number) {
+    const rows = await readAccess(this.sql, affected);
+    const previous = new AccessState();
+    for (const interest of affected) previous.copy(this.#state, interest);
+    this.#state.load(affected, rows);
+    this.#replayTouched(this.#state, startSeq);
+    this.#notifyChanges(previous, this.#state, affected);
   }
 
   /** Membership events newer than a read win over it (the read may predate them). */
