@@ -52,7 +52,22 @@ export async function startProcess(
   /** Extra node flags, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
   nodeArgs: string[] = [],
 ): Promise<ServiceProcess> {
-  const port = Number(env.PORT ?? (await freePort()));
+  // A free port found here can be taken by another process before the service binds it
+  // (test files run in parallel): then it is started again on another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnPort(env, nodeArgs, Number(env.PORT ?? (await freePort())));
+    } catch (error) {
+      if (env.PORT || attempt === 3 || !String(error).includes("EADDRINUSE")) throw error;
+    }
+  }
+}
+
+async function startOnPort(
+  env: Record<string, string>,
+  nodeArgs: string[],
+  port: number,
+): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
     cwd: projectRoot,
     env: {
