@@ -4,9 +4,10 @@
 // watchers believing someone is still online.
 import type { Cache } from "../cache/cache.js";
 import type { PrismaClient } from "../db/database.js";
+import type { Sql } from "../db/sql.js";
 import type { Bus } from "../pubsub/bus.js";
 import { type BusEvent, routingKeys } from "../pubsub/events.js";
-import { publicUserFields, toPublicUserPayload } from "../pubsub/public-user.js";
+import { type PublicUserColumns, publicUserColumns, publicUserOf } from "../pubsub/public-user.js";
 import { typingChannels } from "../typing/typing-state.js";
 import type { PresenceTransition } from "./tracker.js";
 
@@ -14,20 +15,25 @@ export interface AnnounceDeps {
   bus: Bus;
   cache: Cache;
   prisma: PrismaClient;
+  sql: Sql;
   log?: (message: string, error?: unknown) => void;
 }
 
-export function announcePresence({ bus, cache, prisma, log }: AnnounceDeps) {
+export function announcePresence({ bus, cache, prisma, sql, log }: AnnounceDeps) {
   return async (transition: PresenceTransition) => {
     const at = transition.at.toISOString();
     const offline = transition.status === "OFFLINE";
-    const user = await prisma.user
-      .findUnique({ where: { id: transition.userId }, select: publicUserFields })
-      .then((row) =>
-        row
-          ? toPublicUserPayload({ ...row, lastSeenAt: offline ? transition.at : row.lastSeenAt })
-          : undefined,
+    // Plain SQL: a reconnect storm runs this once per socket.
+    const user = await sql
+      .query<PublicUserColumns>(
+        `SELECT ${publicUserColumns("u")} FROM users u WHERE u.id = $1::uuid`,
+        [transition.userId],
       )
+      .then(([row]) => {
+        if (!row) return undefined;
+        const profile = publicUserOf(row);
+        return offline ? { ...profile, lastSeenAt: at } : profile;
+      })
       .catch(() => undefined);
     const events: Array<{ routingKey: string; event: BusEvent }> = [];
     if (offline) {

@@ -38,3 +38,31 @@ export function fromPublicUserPayload(user: PublicUserPayload): PublicUserRow {
     lastSeenAt: user.lastSeenAt ? new Date(user.lastSeenAt) : null,
   };
 }
+
+/** A public profile's columns of users `alias`, named for `publicUserOf` (timestamps in UTC). */
+export const publicUserColumns = (alias: string) =>
+  `${alias}.id::text AS user_id, ${alias}.username, ${alias}.display_name, ${alias}.avatar_url,
+   ${alias}.bio, ${alias}.created_at AT TIME ZONE 'UTC' AS user_created_at,
+   ${alias}.last_seen_at AT TIME ZONE 'UTC' AS user_last_seen_at`;
+
+export interface PublicUserColumns {
+  user_id: string;
+  username: string;
+  display_name: string;
+  avatar_url: string | null;
+  bio: string | null;
+  user_created_at: Date | string;
+  user_last_seen_at: Date | string | null;
+}
+
+export function publicUserOf(row: PublicUserColumns): PublicUserPayload {
+  return toPublicUserPayload({
+    id: row.user_id,
+    username: row.username,
+    displayName: row.display_name,
+    avatarUrl: row.avatar_url,
+    bio: row.bio,
+    createdAt: new Date(row.user_created_at),
+    lastSeenAt: row.user_last_seen_at ? new Date(row.user_last_seen_at) : null,
+  });
+}

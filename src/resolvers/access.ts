@@ -51,28 +51,35 @@ export function viewerChannelAccess(
   channelId: string,
 ): Promise<ChannelAccess | null> {
   const viewerId = requireViewerId(ctx);
+  // One statement (through Prisma's nested select it was four, on every subscribe and
+  // every channel-scoped call: issue 10).
   return memo(ctx, `channel:${channelId}`, async () => {
-    const channel = await ctx.prisma.channel.findUnique({
-      where: { id: channelId },
-      select: {
-        id: true,
-        kind: true,
-        groupId: true,
-        isPrivate: true,
-        name: true,
-        members: { where: { userId: viewerId }, select: { userId: true } },
-        group: { select: { members: { where: { userId: viewerId }, select: { role: true } } } },
-      },
-    });
+    const [channel] = await ctx.services.db.sql.query<{
+      id: string;
+      kind: "DIRECT" | "GROUP";
+      group_id: string | null;
+      is_private: boolean;
+      name: string | null;
+      is_member: boolean;
+      group_role: GroupRole | null;
+    }>(
+      `SELECT c.id::text, c.kind::text, c.group_id::text, c.is_private, c.name,
+              EXISTS (SELECT 1 FROM channel_members cm
+                       WHERE cm.channel_id = c.id AND cm.user_id = $2::uuid) AS is_member,
+              (SELECT gm.role::text FROM group_members gm
+                WHERE gm.group_id = c.group_id AND gm.user_id = $2::uuid) AS group_role
+         FROM channels c WHERE c.id = $1::uuid`,
+      [channelId, viewerId],
+    );
     if (!channel) return null;
     return {
       id: channel.id,
       kind: channel.kind,
-      groupId: channel.groupId,
-      isPrivate: channel.isPrivate,
+      groupId: channel.group_id,
+      isPrivate: channel.is_private,
       name: channel.name,
-      isMember: channel.members.length > 0,
-      groupRole: channel.group?.members[0]?.role ?? null,
+      isMember: channel.is_member,
+      groupRole: channel.group_role,
     };
   });
 }

@@ -6,8 +6,8 @@
 import type { SqlTx } from "../db/sql.js";
 import type { SendMessageCommand } from "../pubsub/commands.js";
 import type { MessagePayload } from "../pubsub/events.js";
+import { type PublicUserColumns, publicUserColumns, publicUserOf } from "../pubsub/public-user.js";
 import { visibilitySql } from "../rules/visibility.js";
-import { type PublicUserColumns, publicUserColumns, publicUserOf } from "./payloads.js";
 import type { Refusal } from "./refusals.js";
 
 interface CheckRow extends PublicUserColumns {
