@@ -1,4 +1,4 @@
-// Where the machine's CPU went during a step: CPU time per part of the system (each
+// Where the machine's CPU (and the replicas' memory) went during a step: CPU time per part of the system (each
 // service process, PostgreSQL, RabbitMQ, Memcached, the load generators), read from /proc
 // before and after. Divided by the messages delivered it says which part binds, without
 // a profiler's own overhead. Linux only; elsewhere it reports nothing.
@@ -116,4 +116,19 @@ export function systemParts(
     { name: "memcached", pids: () => pidsNamed("memcached") },
     { name: "clients", pids: () => generators.flatMap((g) => pid(g.process)) },
   ];
+}
+
+/** Resident memory of processes in bytes (VmRSS; 0 for those gone or off Linux). */
+export function residentBytes(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const kib = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+      total += Number(kib ?? 0) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
 import { Child, closeChildren } from "../lib/child.js";
-import { type CpuUsage, measureCpu, systemParts } from "../lib/cpu-usage.js";
+import { type CpuUsage, measureCpu, residentBytes, systemParts } from "../lib/cpu-usage.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { ascending, percentile, round } from "../lib/stats.js";
 
@@ -21,6 +21,11 @@ export interface FanoutResult {
   p50DeliveryMs: number;
   burst: { messages: number; deliveries: number; expected: number; deliveredPerSecond: number };
   missing: number;
+  /**
+   * The api replicas' resident memory growth from before the sockets connected to when
+   * all were live, per socket (no forced collection: garbage counts too).
+   */
+  replicaKiBPerSocket?: number;
   /** CPU per part while the sockets connected and subscribed, and during the burst. */
   cpu?: { connect?: CpuUsage; burst?: CpuUsage };
 }
@@ -52,6 +57,8 @@ export async function runFanout(
   const send = (tag: string) => sendMessage(replicaA.url, owner.token, channelId, tag);
   const cpuParts = systemParts(ctx.topology, generators);
   try {
+    const replicaPids = ctx.topology.replicas.flatMap((r) => (r.child.pid ? [r.child.pid] : []));
+    const rssBefore = residentBytes(replicaPids);
     const connectCpu = measureCpu(cpuParts);
     const connectStart = Date.now();
     const connected = await Promise.all(
@@ -80,6 +87,7 @@ export async function runFanout(
     }
     const liveMs = Date.now() - connectStart;
     const connectUsage = connectCpu();
+    const rssGrowth = residentBytes(replicaPids) - rssBefore;
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
     let missing = 0;
@@ -117,6 +125,9 @@ export async function runFanout(
       },
       missing,
       cpu: { connect: connectUsage, burst: burstUsage },
+      ...(rssBefore > 0
+        ? { replicaKiBPerSocket: Math.round((rssGrowth / 1024 / options.subscribers) * 10) / 10 }
+        : {}),
     };
     ctx.log(
       `fan-out ${options.subscribers}: last delivery ${lastDeliveryMs.join(", ")} ms; burst ${result.burst.deliveredPerSecond} deliveries/s; missing ${missing}`,
