@@ -11,6 +11,8 @@
 // Results are plain rows: read timestamps as `… AT TIME ZONE 'UTC'` (timestamptz) and
 // counts/bigints through Number()/String(), so both drivers agree whatever the process's
 // time zone.
+
+import { createHash } from "node:crypto";
 import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";
 import type pg from "pg";
 
@@ -44,11 +46,27 @@ export interface Sql {
 /** Sees every statement a transaction runs (tests count them, as they count Prisma's). */
 export type StatementObserver = (text: string) => void;
 
+/**
+ * Parameterized statements run as named prepared statements: each connection parses and
+ * plans a text once, then only binds and executes it. Every text here is a fixed template
+ * (values travel as parameters), so the names stay few.
+ */
+const names = new Map<string, string>();
+function prepared(text: string, values: unknown[] | undefined): pg.QueryConfig {
+  if (!values) return { text };
+  let name = names.get(text);
+  if (!name) {
+    name = `s${createHash("sha1").update(text).digest("hex").slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return { name, text, values };
+}
+
 export function pgSql(pool: pg.Pool, observe?: StatementObserver): Sql {
   return {
     async query(text, params) {
       observe?.(text);
-      return (await pool.query(text, params)).rows;
+      return (await pool.query(prepared(text, params))).rows;
     },
     async transaction(work, options) {
       const client = await pool.connect();
@@ -66,7 +84,7 @@ export function pgSql(pool: pg.Pool, observe?: StatementObserver): Sql {
         broken = false;
         const run = (text: string, params?: unknown[]) => {
           observe?.(text);
-          return client.query(text, params);
+          return client.query(prepared(text, params));
         };
         const tx: SqlTx = {
           query: async (text, params) => (await run(text, params)).rows,
