@@ -77,7 +77,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     config,
     db,
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
-    knownUsers: new KnownUsers(db.prisma),
+    knownUsers: new KnownUsers(db.sql),
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
     cache,

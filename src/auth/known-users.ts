@@ -3,13 +3,13 @@
 // is not valid. Answers are kept for a short while per process, so this costs a query
 // per user per minute, not per request.
 import { LocalMemo } from "../cache/local-memo.js";
-import type { PrismaClient } from "../db/database.js";
+import type { Sql } from "../db/sql.js";
 
 export class KnownUsers {
   readonly #known: LocalMemo<true>;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
     /** How long an existing user is trusted without asking again (default 60 s). */
     private readonly ttlMs = 60_000,
     /** Bound on memory; the oldest entries go first (default 100,000). */
@@ -22,7 +22,8 @@ export class KnownUsers {
     if (this.#known.get(userId)) return true;
     let found: boolean;
     try {
-      found = (await this.prisma.user.count({ where: { id: userId } })) > 0;
+      found =
+        (await this.sql.query("SELECT 1 FROM users WHERE id = $1::uuid", [userId])).length > 0;
     } catch {
       // The database cannot say: the signature stands (signing in must not need it).
       return true;

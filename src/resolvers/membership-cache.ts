@@ -4,7 +4,7 @@
 // change is seen within the TTL. The worker re-checks membership when it persists, so a
 // stale "yes" can never write a message into a channel its sender has left.
 import { LocalMemo } from "../cache/local-memo.js";
-import type { PrismaClient } from "../db/database.js";
+import type { Sql } from "../db/sql.js";
 
 export class MembershipCache {
   readonly #entries: LocalMemo<boolean>;
@@ -18,11 +18,15 @@ export class MembershipCache {
     this.#entries = new LocalMemo(maxEntries);
   }
 
-  async isMember(prisma: PrismaClient, channelId: string, userId: string): Promise<boolean> {
+  async isMember(sql: Sql, channelId: string, userId: string): Promise<boolean> {
     const key = `${channelId}:${userId}`;
     const cached = this.#entries.get(key);
     if (cached !== undefined) return cached;
-    const member = (await prisma.channelMember.count({ where: { channelId, userId } })) > 0;
+    const found = await sql.query(
+      "SELECT 1 FROM channel_members WHERE channel_id = $1::uuid AND user_id = $2::uuid",
+      [channelId, userId],
+    );
+    const member = found.length > 0;
     this.#entries.set(key, member, Date.now() + this.ttlMs);
     return member;
   }

@@ -81,7 +81,11 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     { name: "send", max: ctx.services.config.sendRateLimit, windowSeconds: 10 },
     senderId,
   );
-  const membership = ctx.services.membershipCache.isMember(ctx.prisma, input.channelId, senderId);
+  const membership = ctx.services.membershipCache.isMember(
+    ctx.services.db.sql,
+    input.channelId,
+    senderId,
+  );
   const lookup = findStored(ctx, messageId);
   await Promise.allSettled([limit, membership, lookup]);
   // Judged in this order: a refused attempt is RATE_LIMITED whatever else is wrong with it.

@@ -30,7 +30,7 @@ export async function setTyping(
 ): Promise<boolean> {
   const viewerId = requireViewerId(ctx);
   const member = await ctx.services.membershipCache
-    .isMember(ctx.prisma, String(rawChannelId), viewerId)
+    .isMember(ctx.services.db.sql, String(rawChannelId), viewerId)
     .catch(() => false);
   const channelId = member
     ? String(rawChannelId)
