@@ -6,6 +6,7 @@ import type { ProfileSummary } from "./lib/cpu-profile.js";
 import type { CpuUsage } from "./lib/cpu-usage.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
+import type { IngestResult } from "./scenarios/ingest.js";
 
 export type LatencyBaseline = RawPipelineResult;
 export type BroadcastBaseline = BroadcastResult;
@@ -27,6 +28,7 @@ export interface BenchReport {
   direct: DirectStepResult[];
   rawPipeline: { label: string; result: LatencyBaseline }[];
   fanout: FanoutResult[];
+  ingest: IngestResult[];
   wsBroadcast: BroadcastBaseline[];
   socketIoBroadcast: BroadcastBaseline[];
   targets: Target[];
@@ -138,6 +140,17 @@ export function toMarkdown(report: BenchReport): string {
   for (const [server, b] of broadcasts)
     lines.push(
       `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing} |`,
+    );
+  lines.push(
+    "",
+    "## Worker ingest by channel size (send commands straight to the broker)",
+    "",
+    "| members | messages | ms | messages/s | recipient rows/s | worker + PostgreSQL CPU ms per message | plain pg, same rows: recipient rows/s |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  );
+  for (const i of report.ingest ?? [])
+    lines.push(
+      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${fmt(i.recipientRowsPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.recipientRowsPerSecond)} |`,
     );
   const profiled = Object.entries(report.profiles ?? {});
   if (profiled.length > 0) {

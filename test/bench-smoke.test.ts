@@ -52,6 +52,9 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
       }
       for (const { result } of report.rawPipeline) expect(result.received).toBe(result.sent);
       for (const fanout of report.fanout) expect(fanout.missing).toBe(0);
+      // Every ingest size ran to the end (the run waits until all its messages are stored).
+      expect(report.ingest.map((i) => i.members)).toEqual([2, 10]);
+      for (const ingest of report.ingest) expect(ingest.messagesPerSecond).toBeGreaterThan(0);
       for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast])
         expect(b.missing).toBe(0);
       expect(report.wsBroadcast.length).toBe(report.fanout.length);
