@@ -272,12 +272,21 @@ export class PresenceTracker {
   }
 
   async #userListOf(identity: string): Promise<string[]> {
-    const lists = await Promise.all(
-      Array.from({ length: USER_LIST_BUCKETS }, (_, bucket) =>
+    const [legacy, ...lists] = await Promise.all([
+      // The one JSON list of a replica of the previous release (a rolling deploy).
+      this.options.cache.get(`presence:users:${identity}`),
+      ...Array.from({ length: USER_LIST_BUCKETS }, (_, bucket) =>
         this.options.cache.get(this.#listKey(bucket, identity)),
       ),
-    );
-    return [...new Set(lists.flatMap((list) => (list ?? "").split(",").filter(Boolean)))];
+    ]);
+    const users = lists.flatMap((list) => (list ?? "").split(",").filter(Boolean));
+    try {
+      const old: unknown = JSON.parse(legacy ?? "[]");
+      if (Array.isArray(old)) users.push(...old.filter((u): u is string => typeof u === "string"));
+    } catch {
+      // not a list: nothing to add
+    }
+    return [...new Set(users)];
   }
 
   /** A replica died: announce its users offline, unless they are online elsewhere. */

@@ -125,9 +125,13 @@ export function createWorker(deps: WorkerDeps) {
       // One transaction that found the shard's outbox empty: its events go straight out.
       // Anything else (older events waiting, a batch split into several transactions, a
       // failure on the way) goes through the flush, oldest first.
+      // A shard being handed over (aborted) takes the locked flush too: its new owner may
+      // have published these events and newer ones already.
       const [only] = writes;
       const published =
-        writes.length === 1 && only ? await outbox.publishWritten(only).catch(() => false) : false;
+        writes.length === 1 && only && !signal.aborted
+          ? await outbox.publishWritten(only).catch(() => false)
+          : false;
       if (!published) await flushOutbox(shard, signal);
       return { refused };
     } finally {

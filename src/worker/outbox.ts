@@ -78,8 +78,8 @@ export class Outbox {
   }
 
   async publishWritten(write: OutboxWrite): Promise<boolean> {
-    if (write.waitingBefore > 0) return false;
-    if (write.entries.length === 0) return true;
+    // Nothing written, nothing counted: whatever may be waiting goes through the flush.
+    if (write.waitingBefore > 0 || write.entries.length === 0) return false;
     await this.bus.publishEvents(write.entries);
     await this.sql.query("DELETE FROM outbox_events WHERE id = ANY($1::bigint[])", [write.ids]);
     return true;

@@ -64,6 +64,13 @@ export class AccessWatch {
   #pendingLoad: Array<{ interest: AccessInterest; done: (error?: unknown) => void }> = [];
   /** Changes already acted on (id → when first seen), kept past the lookback. */
   readonly #seenChanges = new Map<string, number>();
+  /** Polls of the changes started so far. */
+  #polls = 0;
+  /**
+   * Interests whose first read overlapped a poll: that poll may have marked a change seen
+   * that the read predates, so the next refresh re-reads them whatever it finds.
+   */
+  readonly #recheck = new Set<AccessInterest>();
   #fullReadAt = 0;
   #stopped = false;
   readonly #refreshMs: number;
@@ -132,6 +139,7 @@ export class AccessWatch {
     return () => {
       this.#interests.delete(interest);
       this.#lateInterests.delete(interest);
+      this.#recheck.delete(interest);
     };
   }
 
@@ -140,10 +148,14 @@ export class AccessWatch {
     const interests = batch.map((entry) => entry.interest);
     const startSeq = this.#eventSeq;
     const startedAt = Date.now();
+    const pollsBefore = this.#polls;
+    const pollRunning = this.#refreshing !== undefined;
     this.#loadsInFlight++;
     try {
       const rows = await readAccess(this.sql, interests);
       this.#state.load(interests, rows);
+      if (pollRunning || this.#polls !== pollsBefore)
+        for (const interest of interests) this.#recheck.add(interest);
       this.#replayTouched(this.#state, startSeq);
       // With nothing watched before, these reads are the whole state.
       if (this.#interests.size === 0) this.#refreshedAt = Math.max(this.#refreshedAt, startedAt);
@@ -228,6 +240,10 @@ export class AccessWatch {
       this.#lateInterests = new Set();
       const startSeq = this.#eventSeq;
       const startedAt = Date.now();
+      this.#polls++;
+      // Re-read by this refresh if it has them in its snapshot (else by the next one).
+      const recheck = snapshot.filter((interest) => this.#recheck.has(interest));
+      for (const interest of recheck) this.#recheck.delete(interest);
       try {
         // The changes first: whatever the re-read then finds is at least as new as them.
         const changes = await readAccessChanges(this.sql, CHANGES_LOOKBACK_SECONDS, CHANGES_LIMIT);
@@ -244,7 +260,12 @@ export class AccessWatch {
         else {
           const channels = new Set(fresh.flatMap((c) => (c.channelId ? [c.channelId] : [])));
           const users = new Set(fresh.map((c) => c.userId));
-          const affected = snapshot.filter((interest) => isAffected(interest, channels, users));
+          const affected = [
+            ...new Set([
+              ...recheck,
+              ...snapshot.filter((interest) => isAffected(interest, channels, users)),
+            ]),
+          ];
           if (affected.length > 0) await this.#reread(affected, startSeq);
         }
         if (full) this.#fullReadAt = startedAt;
@@ -253,6 +274,7 @@ export class AccessWatch {
         this.#failing = false;
         for (const waiter of this.#freshWaiters.splice(0)) waiter();
       } catch (error) {
+        for (const interest of recheck) this.#recheck.add(interest);
         if (!this.#failing) this.options.log?.("access state re-read failed", error);
         this.#failing = true;
       } finally {
