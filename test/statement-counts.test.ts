@@ -1,8 +1,8 @@
 // Fan-out must not query per subscriber (issue 10): an event reaches every local stream
 // from what the bus carried and the in-memory access state. Every documented subscription
 // selection is followed by 3 and by 30 subscribers while the same events happen (a
-// message, its edit, a read receipt, typing); the SQL statements run meanwhile must be the
-// same number for both. Timers that run whatever happens are left out of the count: the
+// message, its edit, a read receipt, typing, the sender coming online); the SQL
+// statements run meanwhile must be the same number for both. Timers that run whatever happens are left out of the count: the
 // access state's polling (one statement for all streams, whatever their number) and the
 // worker's sweep for events left in the outbox.
 import { randomUUID } from "node:crypto";
@@ -16,12 +16,13 @@ import {
   MessageAddedDocument,
   MessageAddedEverywhereDocument,
   MessageUpdatedDocument,
+  PresenceChangedDocument,
   ReceiptUpdatedDocument,
   SendMessageDocument,
   SetTypingDocument,
   TypingDocument,
 } from "./gql/graphql.js";
-import { mustRequest, useTestApp, wsClient } from "./harness/app.js";
+import { mustRequest, onlineSocket, useTestApp, wsClient } from "./harness/app.js";
 import { type Recording, recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
@@ -57,8 +58,11 @@ async function groupOf(size: number) {
   return { owner, reader, members, channelId };
 }
 
+/** Streams per member, in this order (the events below count on it). */
+const STREAMS = 6;
+
 /** Every documented stream, for each member; resolves once all are live. */
-async function follow(members: Session[], channelId: string) {
+async function follow(members: Session[], channelId: string, ownerId: string) {
   const clients: Client[] = [];
   const streams: Array<Recording<unknown>> = [];
   for (const member of members) {
@@ -70,6 +74,7 @@ async function follow(members: Session[], channelId: string) {
       await recordLive(server, client, MessageUpdatedDocument, { channelId }),
       await recordLive(server, client, ReceiptUpdatedDocument, { channelId }),
       await recordLive(server, client, TypingDocument, { channelId }),
+      await recordLive(server, client, PresenceChangedDocument, { userIds: [ownerId] }),
     );
   }
   return { clients, streams };
@@ -89,28 +94,48 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
   };
   // Warm: the send path's membership cache and the viewers' known-user checks.
   await send(`warm-${randomUUID()}`);
-  await until(() => streams.every((s, i) => i % 5 !== 0 || s.data.length >= 1));
+  await until(() => streams.every((s, i) => i % STREAMS !== 0 || s.data.length >= 1));
   const before = streams.map((s) => s.data.length);
   const statements = server.database.statements;
   statements.length = 0;
 
   const id = await send(`m-${randomUUID()}`);
-  await until(() => streams.every((s, i) => i % 5 > 1 || s.data.length >= (before[i] ?? 0) + 1));
+  await until(() =>
+    streams.every((s, i) => i % STREAMS > 1 || s.data.length >= (before[i] ?? 0) + 1),
+  );
   await mustRequest(server, EditMessageDocument, { id, body: "edited" }, owner.accessToken);
-  await until(() => streams.every((s, i) => i % 5 !== 2 || s.data.length >= (before[i] ?? 0) + 1));
+  await until(() =>
+    streams.every((s, i) => i % STREAMS !== 2 || s.data.length >= (before[i] ?? 0) + 1),
+  );
   await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 2 }, reader.accessToken);
-  await until(() => streams.every((s, i) => i % 5 !== 3 || s.data.length >= (before[i] ?? 0) + 1));
+  await until(() =>
+    streams.every((s, i) => i % STREAMS !== 3 || s.data.length >= (before[i] ?? 0) + 1),
+  );
   await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, owner.accessToken);
-  await until(() => streams.every((s, i) => i % 5 !== 4 || s.data.length >= (before[i] ?? 0) + 1));
+  await until(() =>
+    streams.every((s, i) => i % STREAMS !== 4 || s.data.length >= (before[i] ?? 0) + 1),
+  );
+  const ownerSocket = onlineSocket(server, owner.accessToken);
+  try {
+    await until(() =>
+      streams.every((s, i) => i % STREAMS !== 5 || s.data.length >= (before[i] ?? 0) + 1),
+    );
+  } finally {
+    await ownerSocket.dispose();
+  }
   return statements.filter((sql) => !BACKGROUND.test(sql));
 }
 
 describe("statements per event", () => {
-  it("every documented stream delivers a message, an edit, a receipt and typing with as many SQL statements for 30 subscribers as for 3", async () => {
+  it("every documented stream delivers a message, an edit, a receipt, typing and presence with as many SQL statements for 30 subscribers as for 3", async () => {
     const runs: string[][] = [];
     for (const size of [3, 30]) {
       const group = await groupOf(size);
-      const { clients, streams } = await follow(group.members, group.channelId);
+      const { clients, streams } = await follow(
+        group.members,
+        group.channelId,
+        group.owner.user.id,
+      );
       try {
         runs.push(await happen(group, streams));
       } finally {
