@@ -27,7 +27,7 @@ export interface DatabaseOptions {
 export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly prisma: PrismaClient;
-  /** Plain SQL transactions on the same connections (the worker's hot path). */
+  /** Plain SQL on the same connections, for the hot paths (see sql.ts). */
   readonly sql: Sql;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;

@@ -21,8 +21,8 @@ const FLUSH_PAGE = 500;
 export interface OutboxWrite {
   entries: OutboxEntry[];
   ids: string[];
-  /** Rows of the shard that were waiting before this write (left by a crash or an outage). */
-  waitingBefore: number;
+  /** The shard had rows waiting before this write (left by a crash or an outage). */
+  olderWaiting: boolean;
 }
 
 export async function writeOutbox(
@@ -30,24 +30,24 @@ export async function writeOutbox(
   shard: number,
   entries: OutboxEntry[],
 ): Promise<OutboxWrite> {
-  if (entries.length === 0) return { entries, ids: [], waitingBefore: 0 };
-  // The count reads the snapshot from before the insert (a statement's parts do not see
+  if (entries.length === 0) return { entries, ids: [], olderWaiting: false };
+  // The check reads the snapshot from before the insert (a statement's parts do not see
   // each other's writes): what was waiting, not what this batch adds.
-  const rows = await tx.query<{ id: string | number; waiting: string | number }>(
+  const rows = await tx.query<{ id: string | number; waiting: boolean }>(
     `WITH inserted AS (
        INSERT INTO outbox_events (shard, routing_key, event, created_at)
        SELECT $1, k, e::jsonb, now() AT TIME ZONE 'UTC'
          FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(k, e, n) ORDER BY n
        RETURNING id
      )
-     SELECT id, (SELECT count(*) FROM outbox_events WHERE shard = $1) AS waiting
+     SELECT id, EXISTS (SELECT 1 FROM outbox_events WHERE shard = $1) AS waiting
        FROM inserted ORDER BY id`,
     [shard, entries.map((e) => e.routingKey), entries.map((e) => JSON.stringify(e.event))],
   );
   return {
     entries,
     ids: rows.map((row) => String(row.id)),
-    waitingBefore: Number(rows[0]?.waiting ?? 0),
+    olderWaiting: rows[0]?.waiting === true,
   };
 }
 
@@ -62,24 +62,24 @@ export class Outbox {
     this.#lockClass = advisoryKey(`${namespace}:outbox`);
   }
 
-  /**
-   * The common case, in two round trips instead of a flush's four: a batch that found
-   * nothing waiting in its shard's outbox publishes its own events from memory (they are
-   * the shard's oldest) and deletes their rows. Returns false, having done nothing, when
-   * `write` found older events: those must leave first, through flush(). Throws when the
-   * broker or the database fails (the rows stay for the next flush). A sweep can publish
-   * these rows too only if this takes longer than the sweep's age (2 s), and then before
-   * this shard's next batch, which waits for the sweep's lock (`lockOf`) in its BEGIN: a
-   * repeat, never a reordering.
-   */
   /** The advisory lock that orders a shard's flushes and batches. */
   lockOf(shard: number): [number, number] {
     return [this.#lockClass, shard];
   }
 
+  /**
+   * The common case, in two round trips instead of a flush's four: a batch that found
+   * nothing waiting in its shard's outbox publishes its own events from memory (they are
+   * the shard's oldest) and deletes their rows. Returns false, having done nothing, when
+   * `write` found older events (those must leave first, through flush()) or wrote none. Throws when the
+   * broker or the database fails (the rows stay for the next flush). A sweep can publish
+   * these rows too only if this takes longer than the sweep's age (2 s), and then before
+   * this shard's next batch, which waits for the sweep's lock (`lockOf`) in its BEGIN: a
+   * repeat, never a reordering.
+   */
   async publishWritten(write: OutboxWrite): Promise<boolean> {
     // Nothing written, nothing counted: whatever may be waiting goes through the flush.
-    if (write.waitingBefore > 0 || write.entries.length === 0) return false;
+    if (write.olderWaiting || write.entries.length === 0) return false;
     await this.bus.publishEvents(write.entries);
     await this.sql.query("DELETE FROM outbox_events WHERE id = ANY($1::bigint[])", [write.ids]);
     return true;

@@ -117,9 +117,9 @@ export async function readAccess(sql: Sql, interests: AccessInterest[]): Promise
                 WHERE o.channel_id = cm.channel_id AND o.user_id <> cm.user_id
                   AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag`;
   // Bounded: a read that hangs must fail (and be retried), not stop every later one. Plain
-  // SQL: it returns a row per watched membership, thousands on a busy replica twice a
-  // second, and Prisma's row decoding was the largest part of the api's CPU while
-  // sockets connected (issue 10).
+  // SQL: it returns a row per watched membership (thousands on a busy replica at the
+  // minute's full re-read), and Prisma's row decoding led the api's CPU while sockets
+  // connected (issue 10).
   return sql.transaction(
     (tx) =>
       tx.query<Row>(
