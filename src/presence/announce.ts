@@ -3,6 +3,7 @@
 // persists last seen. Announcing comes first: a database that is down must not keep
 // watchers believing someone is still online.
 import type { Cache } from "../cache/cache.js";
+import { BatchedLookup } from "../db/batched-lookup.js";
 import type { PrismaClient } from "../db/database.js";
 import type { Sql } from "../db/sql.js";
 import type { Bus } from "../pubsub/bus.js";
@@ -20,16 +21,22 @@ export interface AnnounceDeps {
 }
 
 export function announcePresence({ bus, cache, prisma, sql, log }: AnnounceDeps) {
+  // Plain SQL, and one statement for the users of many sockets: a reconnect storm runs
+  // this once per socket.
+  const profiles = new BatchedLookup<string, PublicUserColumns>(
+    (ids) =>
+      sql.query<PublicUserColumns>(
+        `SELECT ${publicUserColumns("u")} FROM users u WHERE u.id = ANY($1::uuid[])`,
+        [ids],
+      ),
+    (row) => row.user_id,
+  );
   return async (transition: PresenceTransition) => {
     const at = transition.at.toISOString();
     const offline = transition.status === "OFFLINE";
-    // Plain SQL: a reconnect storm runs this once per socket.
-    const user = await sql
-      .query<PublicUserColumns>(
-        `SELECT ${publicUserColumns("u")} FROM users u WHERE u.id = $1::uuid`,
-        [transition.userId],
-      )
-      .then(([row]) => {
+    const user = await profiles
+      .get(transition.userId)
+      .then((row) => {
         if (!row) return undefined;
         const profile = publicUserOf(row);
         return offline ? { ...profile, lastSeenAt: at } : profile;

@@ -3,7 +3,9 @@
 // NOT_FOUND (a private channel's existence is not revealed); members without the
 // right role get FORBIDDEN. Lookups are memoized per request.
 import type { Context } from "../context.js";
+import { BatchedLookup } from "../db/batched-lookup.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
+import type { Sql } from "../db/sql.js";
 import { forbidden, notFound } from "../errors.js";
 import { parseId } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
@@ -46,31 +48,57 @@ export interface ChannelAccess {
   groupRole: GroupRole | null;
 }
 
+interface ChannelAccessRow {
+  asked_channel: string;
+  asked_user: string;
+  id: string;
+  kind: "DIRECT" | "GROUP";
+  group_id: string | null;
+  is_private: boolean;
+  name: string | null;
+  is_member: boolean;
+  group_role: GroupRole | null;
+}
+
+/**
+ * One statement for every (channel, viewer) asked in the same turn of the event loop, per
+ * database: a socket's subscribe checks its channel, and thousands subscribe at once after
+ * a replica restarts.
+ */
+const channelAccessReaders = new WeakMap<Sql, BatchedLookup<[string, string], ChannelAccessRow>>();
+function channelAccessReader(sql: Sql) {
+  let reader = channelAccessReaders.get(sql);
+  if (!reader) {
+    reader = new BatchedLookup(
+      (pairs) =>
+        sql.query<ChannelAccessRow>(
+          `SELECT w.c::text AS asked_channel, w.u::text AS asked_user,
+                  c.id::text, c.kind::text, c.group_id::text, c.is_private, c.name,
+                  EXISTS (SELECT 1 FROM channel_members cm
+                           WHERE cm.channel_id = c.id AND cm.user_id = w.u) AS is_member,
+                  (SELECT gm.role::text FROM group_members gm
+                    WHERE gm.group_id = c.group_id AND gm.user_id = w.u) AS group_role
+             FROM unnest($1::uuid[], $2::uuid[]) AS w(c, u)
+             JOIN channels c ON c.id = w.c`,
+          [pairs.map(([channelId]) => channelId), pairs.map(([, userId]) => userId)],
+        ),
+      (row) => `${row.asked_channel}:${row.asked_user}`,
+      ([channelId, userId]) => `${channelId.toLowerCase()}:${userId.toLowerCase()}`,
+    );
+    channelAccessReaders.set(sql, reader);
+  }
+  return reader;
+}
+
 export function viewerChannelAccess(
   ctx: Context,
   channelId: string,
 ): Promise<ChannelAccess | null> {
   const viewerId = requireViewerId(ctx);
-  // One statement (through Prisma's nested select it was four, on every subscribe and
-  // every channel-scoped call: issue 10).
+  // One plain statement (through Prisma's nested select it was four, on every subscribe
+  // and every channel-scoped call), shared by concurrent callers: issue 10.
   return memo(ctx, `channel:${channelId}`, async () => {
-    const [channel] = await ctx.services.db.sql.query<{
-      id: string;
-      kind: "DIRECT" | "GROUP";
-      group_id: string | null;
-      is_private: boolean;
-      name: string | null;
-      is_member: boolean;
-      group_role: GroupRole | null;
-    }>(
-      `SELECT c.id::text, c.kind::text, c.group_id::text, c.is_private, c.name,
-              EXISTS (SELECT 1 FROM channel_members cm
-                       WHERE cm.channel_id = c.id AND cm.user_id = $2::uuid) AS is_member,
-              (SELECT gm.role::text FROM group_members gm
-                WHERE gm.group_id = c.group_id AND gm.user_id = $2::uuid) AS group_role
-         FROM channels c WHERE c.id = $1::uuid`,
-      [channelId, viewerId],
-    );
+    const channel = await channelAccessReader(ctx.services.db.sql).get([channelId, viewerId]);
     if (!channel) return null;
     return {
       id: channel.id,

@@ -116,6 +116,10 @@ export async function readAccess(sql: Sql, interests: AccessInterest[]): Promise
                SELECT 1 FROM channel_members o
                 WHERE o.channel_id = cm.channel_id AND o.user_id <> cm.user_id
                   AND ${visibilitySql.blockedBetween("o.user_id", "cm.user_id")})) AS flag`;
+  // Each watched pair is one primary-key probe (the LATERAL with OFFSET 0 keeps the
+  // planner from turning it into a join over the channel's members: without statistics,
+  // fresh after a big group was filled, it scanned them all for every connecting socket,
+  // O(N²) for N sockets of one channel, issue 10).
   // Bounded: a read that hangs must fail (and be retried), not stop every later one. Plain
   // SQL: it returns a row per watched membership (thousands on a busy replica at the
   // minute's full re-read), and Prisma's row decoding led the api's CPU while sockets
@@ -129,7 +133,8 @@ export async function readAccess(sql: Sql, interests: AccessInterest[]): Promise
      UNION
      SELECT 'm', cm.channel_id::text, cm.user_id::text, ${blockedFlag}
        FROM unnest($2::uuid[], $3::uuid[]) AS w(c, u)
-       JOIN channel_members cm ON cm.channel_id = w.c AND cm.user_id = w.u
+       CROSS JOIN LATERAL (SELECT m.channel_id, m.user_id FROM channel_members m
+                            WHERE m.channel_id = w.c AND m.user_id = w.u OFFSET 0) cm
        JOIN channels c ON c.id = cm.channel_id
      UNION ALL
      SELECT 'p', w.v::text, w.s::text, true
