@@ -132,8 +132,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       if (!servesApi) return undefined;
       await services.presence.start();
       services.userSlots.start();
-      const yoga = createYogaServer(services);
       const metrics = createMetrics({ server: config.serverId });
+      const yoga = createYogaServer(services, metrics);
       const httpServer = createHttpServer(yoga, config.maxBodyBytes, metrics);
       const ws = attachWebSocketServer(httpServer, {
         yoga,

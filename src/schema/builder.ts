@@ -33,6 +33,12 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    // A subscription field's scopes are checked when it is subscribed, not again on every
+    // event: who may receive each event is the streams' own per-event check (membership,
+    // blocks: resolvers/streams/follow.ts), and a signed-in stream ends when its token
+    // expires (server/stream-expiry.ts). Per-event checks also made every event's
+    // execution depend on its viewer, so it could not be shared (shared-event-execution.ts).
+    authorizeOnSubscribe: true,
     // The rules live in resolvers/access.ts; they throw the typed error themselves
     // (NOT_FOUND for outsiders, FORBIDDEN for a missing role, UNAUTHENTICATED).
     authScopes: (ctx) => ({

@@ -10,6 +10,10 @@ export interface Metrics {
   subscriptionsStarted: Counter;
   /** Subscriptions live now. */
   subscriptionsActive: Gauge;
+  /** Executions of subscription selections for live events (shared ones count once). */
+  liveEventExecutions: Counter;
+  /** Results of live events handed to subscriptions. */
+  liveEventResults: Counter;
 }
 
 export function createMetrics(labels: { server: string }): Metrics {
@@ -26,6 +30,16 @@ export function createMetrics(labels: { server: string }): Metrics {
     subscriptionsActive: new Gauge({
       name: "chat_subscriptions_active",
       help: "WebSocket subscriptions live now.",
+      registers: [registry],
+    }),
+    liveEventExecutions: new Counter({
+      name: "chat_live_event_executions_total",
+      help: "Executions of subscription selections for live events; subscribers asking the same of the same event share one.",
+      registers: [registry],
+    }),
+    liveEventResults: new Counter({
+      name: "chat_live_event_results_total",
+      help: "Results of live events handed to subscriptions (over all transports).",
       registers: [registry],
     }),
   };

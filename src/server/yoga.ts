@@ -13,8 +13,10 @@ import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
 import { clientAddress } from "./client-address.js";
+import type { Metrics } from "./metrics.js";
 import { useNoIntrospection } from "./no-introspection.js";
 import { reportAs } from "./operation-limits.js";
+import { useSharedEventExecution } from "./shared-event-execution.js";
 import { useStreamCaps } from "./stream-caps.js";
 import { useStreamExpiry } from "./stream-expiry.js";
 
@@ -36,7 +38,7 @@ mutation Login {
 }
 `;
 
-export function createYogaServer(services: Services): Yoga {
+export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
   return createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -122,6 +124,7 @@ export function createYogaServer(services: Services): Yoga {
       costLimitPlugin({ maxCost: 50_000, ...reportAs("TOO_COSTLY", 50_000) }),
       useStreamExpiry(),
       useStreamCaps(),
+      useSharedEventExecution(metrics),
       ...(services.config.introspection ? [] : [useNoIntrospection()]),
       useReadinessCheck({
         endpoint: "/ready",

@@ -72,6 +72,18 @@ export function subscriptionsStarted(target: { url: string }): Promise<number> {
 }
 
 /**
+ * The replica's executions of subscription selections for live events, and the results
+ * it handed to subscriptions (its /metrics).
+ */
+export async function liveEventCounts(target: { url: string }) {
+  const [executions, results] = await Promise.all([
+    metric(target, "chat_live_event_executions_total"),
+    metric(target, "chat_live_event_results_total"),
+  ]);
+  return { executions, results };
+}
+
+/**
  * How many subscriptions are live on the replica behind `target` now (its /metrics). It
  * drops when the server has ended a subscription, e.g. because its socket closed.
  */
