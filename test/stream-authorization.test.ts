@@ -120,7 +120,6 @@ function payload(channelId: string, from: Session, seq: number, body: string): M
     editedAt: null,
     deletedAt: null,
     sender: profile(from),
-    recipientIds: everyone.filter((id) => id !== from.user.id),
   };
 }
 

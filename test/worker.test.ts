@@ -251,6 +251,38 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
     expect(createdSeqs(events).filter((body) => body === "exactly once")).toHaveLength(1);
   });
 
+  it("a message's event is as large in a channel of 2,000 members as in one of 2, and still writes a recipient row per member", async () => {
+    const prisma = database.db.prisma;
+    const ids = Array.from({ length: 2_000 }, () => randomUUID());
+    await prisma.user.createMany({
+      data: ids.map((id) => ({
+        id,
+        email: `${id}@x.test`,
+        username: `m${id.replaceAll("-", "").slice(0, 16)}`,
+        displayName: "member",
+        passwordHash: "x",
+      })),
+    });
+    const big = await prisma.channel.create({ data: { kind: "GROUP", name: "big" } });
+    await prisma.channelMember.createMany({
+      data: [alice, ...ids].map((userId) => ({ channelId: big.id, userId })),
+    });
+    const smallEvents = await listen(`channel.${channelId}`);
+    const bigEvents = await listen(`channel.${big.id}`);
+    await worker();
+    const body = "the same body";
+    await bus.sendCommand(send(alice, body));
+    await bus.sendCommand(send(alice, body, big.id));
+    const created = (events: BusEvent[]) => events.find((e) => e.type === "message.created");
+    await until(() => created(smallEvents) !== undefined && created(bigEvents) !== undefined);
+    // The same fields (ids of equal length): the sizes differ by nothing the members add.
+    const size = (event: BusEvent | undefined) => JSON.stringify(event).length;
+    expect(size(created(bigEvents))).toBe(size(created(smallEvents)));
+    const stored = (created(bigEvents) as Extract<BusEvent, { type: "message.created" }>)
+      .messages[0];
+    expect(await prisma.messageRecipient.count({ where: { messageId: stored?.id } })).toBe(2_000);
+  });
+
   it("refuses a send whose sender is not a member: recorded with its reason and told to the sender", async () => {
     const outsider = await createUser("outsider");
     const told = await listen(`user.${outsider}`);

@@ -27,7 +27,12 @@ export interface PublicUserPayload {
   lastSeenAt: string | null;
 }
 
-/** A persisted message with what a subscriber's selection needs, so no one queries per event. */
+/**
+ * A persisted message with what a subscriber's selection needs, so no one queries per event.
+ * Its recipients do not travel with it (a 100,000-member channel's list is megabytes, past
+ * what the broker should carry): a replica knows who is a member (AccessWatch), and a
+ * member receives the messages after their join (resolvers/message-streams.ts).
+ */
 export interface MessagePayload {
   id: string;
   channelId: string;
@@ -39,7 +44,6 @@ export interface MessagePayload {
   editedAt: string | null;
   deletedAt: string | null;
   sender: PublicUserPayload;
-  recipientIds: string[];
 }
 
 export type MessageEvent =

@@ -25,17 +25,6 @@ import { requireViewerId } from "./viewer.js";
 /** Most results queued for a slow consumer before its stream ends (it resumes). */
 const QUEUE_LIMIT = 10_000;
 
-/** Recipient sets, computed once per message however many local subscribers check them. */
-const recipientSets = new WeakMap<MessagePayload, Set<string>>();
-function recipientsOf(message: MessagePayload) {
-  let set = recipientSets.get(message);
-  if (!set) {
-    set = new Set(message.recipientIds);
-    recipientSets.set(message, set);
-  }
-  return set;
-}
-
 /**
  * The resolved view of a payload, built once and shared by every local subscriber (with
  * its lookups: see EventLoads). `justCreated`: a new message, SENT without a lookup.
@@ -102,12 +91,10 @@ export async function messageAdded(
         queue.push(streamed);
       };
   const seam = new MessageSeam(queue, ctx.prisma, emit, sharedView, limits);
+  // Who may have an event was checked on its way here (a member now, nothing across a
+  // block); members see a channel's whole history, so that is all a live message needs.
   const onEvent = (event: ChannelEvent) => {
-    if (event.type !== "message.created") return;
-    // Belt and braces beside membership: the worker wrote who received each message.
-    seam.live(
-      event.messages.filter((m) => m.senderId === viewerId || recipientsOf(m).has(viewerId)),
-    );
+    if (event.type === "message.created") seam.live(event.messages);
   };
 
   if (single) {

@@ -1,6 +1,6 @@
 // What subscribers need about persisted messages and receipts, read inside the batch's
 // transaction (the events are written to the outbox with it). New messages need no read
-// of their own: the insert knows them and returns their recipients (persist-messages.ts).
+// of their own: the insert knows them (persist-messages.ts).
 import type { SqlTx } from "../db/sql.js";
 import type { MessagePayload, PublicUserPayload } from "../pubsub/events.js";
 import { type PublicUserColumns, publicUserColumns, publicUserOf } from "../pubsub/public-user.js";
@@ -14,7 +14,6 @@ interface PayloadRow extends PublicUserColumns {
   created_at: Date | string;
   edited_at: Date | string | null;
   deleted_at: Date | string | null;
-  recipient_ids: string[];
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -30,8 +29,7 @@ export async function loadMessagePayloads(
             m.created_at AT TIME ZONE 'UTC' AS created_at,
             m.edited_at AT TIME ZONE 'UTC' AS edited_at,
             m.deleted_at AT TIME ZONE 'UTC' AS deleted_at,
-            ${publicUserColumns("u")},
-            COALESCE((SELECT array_agg(r.user_id::text) FROM message_recipients r WHERE r.message_id = m.id), '{}') AS recipient_ids
+            ${publicUserColumns("u")}
        FROM messages m JOIN users u ON u.id = m.sender_id
       WHERE m.id = ANY($1::uuid[])`,
     [ids],
@@ -50,7 +48,6 @@ export async function loadMessagePayloads(
         editedAt: row.edited_at ? iso(row.edited_at) : null,
         deletedAt: row.deleted_at ? iso(row.deleted_at) : null,
         sender: publicUserOf(row),
-        recipientIds: row.recipient_ids,
       },
     ]),
   );

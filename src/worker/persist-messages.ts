@@ -90,9 +90,8 @@ export async function insertMessages(
   const readUpTo = [...new Map(rows.map((r) => [`${r.channelId}:${r.senderId}`, r])).values()];
 
   // One statement writes it all: the messages, one recipient row per other member
-  // (status SENT), the channels' inbox fields and the senders' read positions; it returns
-  // the recipients, which the events carry.
-  const recipients = await tx.query<{ id: string; recipient_ids: string[] }>(
+  // (status SENT), the channels' inbox fields and the senders' read positions.
+  await tx.query(
     `WITH inserted AS (
        INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
        SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC'
@@ -103,7 +102,6 @@ export async function insertMessages(
        INSERT INTO message_recipients (message_id, user_id)
        SELECT m.id, cm.user_id FROM inserted m
          JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id <> m.sender_id
-       RETURNING message_id, user_id
      ), channel_heads AS (
        UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
               last_activity_at = GREATEST(c.last_activity_at, v.created_at AT TIME ZONE 'UTC'),
@@ -115,8 +113,7 @@ export async function insertMessages(
          FROM unnest($12::uuid[], $13::uuid[], $14::int[]) AS v(channel_id, user_id, seq)
         WHERE cm.channel_id = v.channel_id AND cm.user_id = v.user_id
      )
-     SELECT message_id::text AS id, array_agg(user_id::text) AS recipient_ids
-       FROM recipients GROUP BY message_id`,
+     SELECT count(*) FROM inserted`,
     [
       rows.map((r) => r.messageId),
       rows.map((r) => r.channelId),
@@ -134,7 +131,6 @@ export async function insertMessages(
       readUpTo.map((r) => r.seq),
     ],
   );
-  const recipientsOf = new Map(recipients.map((r) => [r.id, r.recipient_ids]));
   const inserted = rows.map(
     (r): MessagePayload => ({
       id: r.messageId,
@@ -147,7 +143,6 @@ export async function insertMessages(
       editedAt: null,
       deletedAt: null,
       sender: publicUserOf(r.check),
-      recipientIds: recipientsOf.get(r.messageId) ?? [],
     }),
   );
   return { inserted, refused: rejected };
