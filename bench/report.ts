@@ -7,6 +7,7 @@ import type { CpuUsage } from "./lib/cpu-usage.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 import type { IngestResult } from "./scenarios/ingest.js";
+import type { StormResult } from "./scenarios/reconnect-storm.js";
 
 export type LatencyBaseline = RawPipelineResult;
 export type BroadcastBaseline = BroadcastResult;
@@ -29,8 +30,11 @@ export interface BenchReport {
   rawPipeline: { label: string; result: LatencyBaseline }[];
   fanout: FanoutResult[];
   ingest: IngestResult[];
+  storm?: StormResult;
   wsBroadcast: BroadcastBaseline[];
   socketIoBroadcast: BroadcastBaseline[];
+  /** graphql-yoga + graphql-ws with Yoga's in-memory pubsub. */
+  yogaBroadcast?: BroadcastBaseline[];
   targets: Target[];
   /** By server id, when run with --profile. */
   profiles: Record<string, ProfileSummary>;
@@ -119,6 +123,15 @@ export function toMarkdown(report: BenchReport): string {
       const row = (phase: string, usage: CpuUsage | undefined, per: number, scale: number) =>
         `| ${f.subscribers} | ${phase} | ${fanoutParts.map((p) => fmt(Math.round((scale * 100 * (usage?.partsMs[p] ?? 0)) / per) / 100)).join(" | ")} | ${usage?.machineBusyPercent} % |`;
       lines.push(row("connect, ms per socket", f.cpu?.connect, f.subscribers, 1));
+      if (f.cpu?.idle && f.idleMs > 0)
+        lines.push(
+          row(
+            `idle ${fmt(f.idleMs / 1000)} s, CPU ms per s per 1,000 sockets`,
+            f.cpu.idle,
+            (f.idleMs / 1000) * (f.subscribers / 1000),
+            1,
+          ),
+        );
       lines.push(
         row("burst, µs per delivery", f.cpu?.burst, Math.max(1, f.burst.deliveries), 1000),
       );
@@ -126,7 +139,7 @@ export function toMarkdown(report: BenchReport): string {
   }
   lines.push(
     "",
-    "Baselines, one server process broadcasting one pre-serialized frame to the same number of sockets (clients in the same number of processes):",
+    "Baselines, one server process broadcasting to the same number of sockets (clients in the same number of processes): plain ws and Socket.IO write one pre-serialized frame to each; graphql-yoga + graphql-ws with Yoga's in-memory pubsub execute and serialize per subscriber:",
     "",
   );
   lines.push(
@@ -136,6 +149,7 @@ export function toMarkdown(report: BenchReport): string {
   const broadcasts = [
     ...report.wsBroadcast.map((b) => ["plain ws", b] as const),
     ...report.socketIoBroadcast.map((b) => ["Socket.IO", b] as const),
+    ...(report.yogaBroadcast ?? []).map((b) => ["Yoga + graphql-ws, in memory", b] as const),
   ];
   for (const [server, b] of broadcasts)
     lines.push(
@@ -145,13 +159,34 @@ export function toMarkdown(report: BenchReport): string {
     "",
     "## Worker ingest by channel size (send commands straight to the broker)",
     "",
-    "| members | messages | ms | messages/s | recipient rows/s | worker + PostgreSQL CPU ms per message | plain pg, same rows: recipient rows/s |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| members | messages | ms | messages/s | recipient rows/s | worker + PostgreSQL CPU ms per message | plain pg batched INSERT, same rows: recipient rows/s | plain pg with COPY: recipient rows/s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const i of report.ingest ?? [])
     lines.push(
-      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${fmt(i.recipientRowsPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.recipientRowsPerSecond)} |`,
+      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${fmt(i.recipientRowsPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.recipientRowsPerSecond)} | ${fmt(i.copyCeiling?.recipientRowsPerSecond)} |`,
     );
+  const storm = report.storm;
+  if (storm) {
+    const stormParts = Object.keys(storm.cpu?.partsMs ?? {});
+    lines.push(
+      "",
+      `## Reconnect storm (${storm.sockets} sockets on replica A follow one channel; A is killed; they reconnect to B with graphql-ws's default backoff and resume with afterSeq)`,
+      "",
+      "| sockets | live on A ms | all resumed (had the message sent while away) ms after the kill | all live again (had the next one) ms | reconnected | missing | repeated |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
+      `| ${storm.sockets} | ${storm.liveMs} | ${storm.resumedMs} | ${storm.recoveredMs} | ${storm.reconnected} | ${storm.missing} | ${storm.repeated} |`,
+    );
+    if (storm.cpu)
+      lines.push(
+        "",
+        "CPU ms per socket, from the kill until all were live again:",
+        "",
+        `| ${stormParts.join(" | ")} | machine busy |`,
+        `| ${stormParts.map(() => "---").join(" | ")} | --- |`,
+        `| ${stormParts.map((p) => fmt(Math.round((100 * (storm.cpu?.partsMs[p] ?? 0)) / storm.sockets) / 100, 2)).join(" | ")} | ${storm.cpu.machineBusyPercent} % |`,
+      );
+  }
   const profiled = Object.entries(report.profiles ?? {});
   if (profiled.length > 0) {
     lines.push("", "## Where the service processes spent their CPU (`--profile`)", "");

@@ -17,7 +17,7 @@ const memcached = await memcachedServers();
 const postgres = process.env.TEST_DATABASE_URL;
 
 describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", () => {
-  it("runs every scenario and baseline, receives every message sent, and writes JSON, Markdown and SVG", async () => {
+  it("runs every scenario and baseline, receives every message sent (a reconnect storm's included), and writes JSON, Markdown and SVG", async () => {
     const out = await mkdtemp(join(tmpdir(), "bench-"));
     try {
       const child = spawn(
@@ -54,11 +54,22 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
       for (const fanout of report.fanout) expect(fanout.missing).toBe(0);
       // Every ingest size ran to the end (the run waits until all its messages are stored).
       expect(report.ingest.map((i) => i.members)).toEqual([2, 10]);
-      for (const ingest of report.ingest) expect(ingest.messagesPerSecond).toBeGreaterThan(0);
-      for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast])
+      for (const ingest of report.ingest) {
+        expect(ingest.messagesPerSecond).toBeGreaterThan(0);
+        expect(ingest.copyCeiling.recipientRowsPerSecond).toBeGreaterThan(0);
+      }
+      // The fan-out measured its sockets sitting idle too.
+      for (const fanout of report.fanout) expect(fanout.cpu?.idle?.partsMs).toBeDefined();
+      // The reconnect storm: every socket of the killed replica came back on the other and
+      // had both the message sent while it was away and the next one, once each.
+      expect(report.storm).toMatchObject({ sockets: 10, missing: 0, repeated: 0 });
+      expect(report.storm?.reconnected).toBeGreaterThanOrEqual(10);
+      const yoga = report.yogaBroadcast ?? [];
+      for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast, ...yoga])
         expect(b.missing).toBe(0);
       expect(report.wsBroadcast.length).toBe(report.fanout.length);
       expect(report.socketIoBroadcast.length).toBe(report.fanout.length);
+      expect(yoga.length).toBe(report.fanout.length);
       expect(report.targets.length).toBeGreaterThan(0);
       expect(report.versions.postgres).toMatch(/^\d+/);
       const markdown = await readFile(join(out, json.replace(/json$/, "md")), "utf8");

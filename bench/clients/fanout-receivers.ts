@@ -1,5 +1,9 @@
 // Fan-out receivers: this process's share of a channel's subscribers, each a graphql-ws
 // socket subscribed to `messageAdded(channelId)`, recording when each message arrives.
+// With a failover address (the reconnect storm), a socket whose replica goes away
+// reconnects there with graphql-ws's own retry and backoff, and resumes: its subscription
+// asks for what came after the last seq it saw (afterSeq), as a client that must not miss
+// anything does.
 //
 // Commands: `setup` (connect and subscribe every socket, bounded concurrency), `await`
 // (report, once every socket has the messages of `tags` or the timeout passes, how many
@@ -11,19 +15,25 @@ import { type ChildMessage, serveParent } from "../lib/child.js";
 export interface Subscriber {
   token: string;
   wsUrl: string;
+  /** Where to reconnect when `wsUrl` goes away (none: the socket is not retried). */
+  failoverUrl?: string;
 }
 
 export interface ArrivalsResult extends ChildMessage {
   type: "arrivals";
   /** Per tag: how many sockets got it, and arrival times (ms since epoch) sorted. */
   tags: Record<string, { count: number; arrivals: number[] }>;
+  /** Sockets of this process that connected again after losing their replica. */
+  reconnected: number;
 }
 
-const FOLLOW = `subscription Follow($channelId: ID!) { messageAdded(channelId: $channelId) { id seq body } }`;
+const FOLLOW = `subscription Follow($channelId: ID!, $afterSeq: Int) { messageAdded(channelId: $channelId, afterSeq: $afterSeq) { id seq body } }`;
 const CONNECT_CONCURRENCY = 200;
 
 const clients: Client[] = [];
 const arrivals = new Map<string, number[]>();
+/** Sockets that connected again after losing their replica. */
+let reconnected = 0;
 let expected = 0;
 let onArrival: (() => void) | undefined;
 
@@ -32,24 +42,34 @@ async function setup(command: { subscribers: Subscriber[]; channelId: string }) 
   expected = command.subscribers.length;
   const queue = [...command.subscribers];
   const connectOne = async (subscriber: Subscriber) => {
+    let connects = 0;
     const client = createClient({
-      url: subscriber.wsUrl,
+      url: () => (connects === 0 ? subscriber.wsUrl : (subscriber.failoverUrl ?? subscriber.wsUrl)),
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${subscriber.token}` },
-      retryAttempts: 0,
+      // graphql-ws's default randomised exponential backoff between attempts.
+      retryAttempts: subscriber.failoverUrl ? 10 : 0,
       lazy: false,
     });
     clients.push(client);
     await new Promise<void>((resolve, reject) => {
-      client.on("connected", () => resolve());
+      client.on("connected", () => {
+        if (++connects > 1) reconnected++;
+        resolve();
+      });
       client.on("closed", (event) => reject(new Error(`closed ${(event as CloseEvent).code}`)));
     });
-    client.subscribe<{ messageAdded: { body: string } }>(
-      { query: FOLLOW, variables: { channelId: command.channelId } },
+    // graphql-ws subscribes again with this same payload after a reconnect: the variables
+    // then carry the last seq seen, and the server replays what came after it.
+    const variables: { channelId: string; afterSeq?: number } = { channelId: command.channelId };
+    client.subscribe<{ messageAdded: { seq: number; body: string } }>(
+      { query: FOLLOW, variables },
       {
         next: (result) => {
-          const body = result.data?.messageAdded.body;
-          if (!body) return;
+          const message = result.data?.messageAdded;
+          if (!message) return;
+          if (subscriber.failoverUrl) variables.afterSeq = message.seq;
+          const body = message.body;
           const at = Date.now();
           const list = arrivals.get(body) ?? [];
           list.push(at);
@@ -85,7 +105,7 @@ async function awaitTags(command: { tags: string[]; timeoutMs: number }): Promis
     tags[tag] = { count: list.length, arrivals: list };
     arrivals.delete(tag);
   }
-  return { type: "arrivals", tags };
+  return { type: "arrivals", tags, reconnected };
 }
 
 serveParent(async (message) => {

@@ -30,15 +30,16 @@ function clockTicks() {
   return ticksPerSecond;
 }
 
-/** utime + stime of one process in ms; 0 when it is gone. */
-function processCpuMs(pid: number) {
+/** utime + stime of one process in ms; undefined when it is gone (or a zombie). */
+function processCpuMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return undefined;
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
@@ -73,7 +74,13 @@ export function pidsNamed(name: string): number[] {
 export function measureCpu(parts: CpuPart[]): () => CpuUsage | undefined {
   if (process.platform !== "linux") return () => undefined;
   const read = () => new Map(parts.map((part) => [part.name, perPid(part.pids())]));
-  const perPid = (pids: number[]) => new Map(pids.map((pid) => [pid, processCpuMs(pid)]));
+  const perPid = (pids: number[]) =>
+    new Map(
+      pids.flatMap((pid) => {
+        const ms = processCpuMs(pid);
+        return ms === undefined ? [] : [[pid, ms] as const];
+      }),
+    );
   const before = read();
   const machineBefore = machineTicks();
   return () => {

@@ -1,6 +1,7 @@
 // Scenario 3: one message to a channel of N subscribers split across the two replicas:
 // how long until the last subscriber has it, and how many deliveries per second a burst
-// of messages sustains.
+// of messages sustains. Scenario 4 rides on it: what connecting and subscribing them all
+// took (time, CPU, memory per socket), and what the parts spend while they sit idle.
 import { randomUUID } from "node:crypto";
 import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
@@ -26,13 +27,23 @@ export interface FanoutResult {
    * all were live, per socket (no forced collection: garbage counts too).
    */
   replicaKiBPerSocket?: number;
-  /** CPU per part while the sockets connected and subscribed, and during the burst. */
-  cpu?: { connect?: CpuUsage; burst?: CpuUsage };
+  /**
+   * CPU per part while the sockets connected and subscribed, while they sat idle
+   * (`idleMs`, nothing sent: pings, heartbeats, leases, access polls), and during the burst.
+   */
+  cpu?: { connect?: CpuUsage; idle?: CpuUsage; burst?: CpuUsage };
+  idleMs: number;
 }
 
 export async function runFanout(
   ctx: BenchContext,
-  options: { subscribers: number; generators: number; messages: number; burst: number },
+  options: {
+    subscribers: number;
+    generators: number;
+    messages: number;
+    burst: number;
+    idleMs: number;
+  },
 ): Promise<FanoutResult> {
   const [owner, ...members] = await seedUsers(ctx.pool, options.subscribers + 1, ctx.jwtSecret);
   if (!owner) throw new Error("no users");
@@ -88,6 +99,10 @@ export async function runFanout(
     const liveMs = Date.now() - connectStart;
     const connectUsage = connectCpu();
     const rssGrowth = residentBytes(replicaPids) - rssBefore;
+    // Idle: a measurement window, nothing to wait for.
+    const idleCpu = measureCpu(cpuParts);
+    await new Promise((resolve) => setTimeout(resolve, options.idleMs));
+    const idleUsage = idleCpu();
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
     let missing = 0;
@@ -124,7 +139,8 @@ export async function runFanout(
         ),
       },
       missing,
-      cpu: { connect: connectUsage, burst: burstUsage },
+      cpu: { connect: connectUsage, idle: idleUsage, burst: burstUsage },
+      idleMs: options.idleMs,
       ...(rssBefore > 0
         ? { replicaKiBPerSocket: Math.round((rssGrowth / 1024 / options.subscribers) * 10) / 10 }
         : {}),
