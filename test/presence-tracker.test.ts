@@ -1,7 +1,7 @@
 // The presence tracker's cost per connect, on the in-process cache adapter with every call
 // counted: a connect must cost the same however many users the replica already holds
 // (issue 10: it rewrote the replica's whole user list and read all 64 replica slots).
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Cache } from "../src/cache/cache.js";
 import { MemoryCache } from "../src/cache/memory-cache.js";
 import { PresenceTracker, type PresenceTransition } from "../src/presence/tracker.js";
@@ -57,7 +57,33 @@ async function costOfOneConnect(existing: number) {
   return cost;
 }
 
+/** Cache calls of one heartbeat (after the first) with `users` connected: fake time. */
+async function costOfOneHeartbeat(users: number) {
+  vi.useFakeTimers();
+  try {
+    const { cache, counts, close } = countingCache();
+    const tracker = await trackerWith(cache); // ttl 30 s: a heartbeat every 10 s
+    for (let i = 0; i < users; i++) await tracker.connected(`user-${i}`);
+    await vi.advanceTimersByTimeAsync(10_000); // the first timed heartbeat
+    const before = counts.calls;
+    await vi.advanceTimersByTimeAsync(10_000); // the one measured
+    const calls = counts.calls - before;
+    await tracker.stop();
+    await close();
+    return calls;
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
 describe("presence tracker", () => {
+  it("an idle heartbeat costs the same cache calls with 10 or 2,000 users on the replica", async () => {
+    const few = await costOfOneHeartbeat(10);
+    const many = await costOfOneHeartbeat(2_000);
+    expect(few).toBeGreaterThan(0);
+    expect(many).toBe(few);
+  });
+
   it("a connect costs the same cache work with 10 or 2,000 users on the replica", async () => {
     const few = await costOfOneConnect(10);
     const many = await costOfOneConnect(2_000);
