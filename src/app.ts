@@ -27,6 +27,8 @@ import { createWorkerHealthServer } from "./server/worker-health.js";
 import { createYogaServer } from "./server/yoga.js";
 import { startWorker } from "./worker/index.js";
 
+/** Connections the kernel may hold for a replica before it accepts them. */
+const LISTEN_BACKLOG = 4096;
 export interface App {
   readonly config: Config;
   readonly services: Services;
@@ -152,7 +154,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       });
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);
-        httpServer.listen(config.port, config.host, resolve);
+        // A deep accept queue: when a replica dies its sockets all reconnect to the others
+        // within seconds. With Node's default (511) the queue overflowed in a storm of
+        // 5,000 and the kernel reset connections clients believed open (ECONNRESET; each
+        // reset client then backs off for longer), so the last one was back after 60 s.
+        // The kernel caps it at net.core.somaxconn.
+        httpServer.listen(
+          { port: config.port, host: config.host, backlog: LISTEN_BACKLOG },
+          resolve,
+        );
       });
       stops.push(async () => {
         await ws.close();

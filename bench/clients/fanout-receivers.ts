@@ -25,6 +25,8 @@ export interface ArrivalsResult extends ChildMessage {
   tags: Record<string, { count: number; arrivals: number[] }>;
   /** Sockets of this process that connected again after losing their replica. */
   reconnected: number;
+  /** How its sockets were closed or failed, counted (close code, or the error). */
+  closes: Record<string, number>;
 }
 
 const FOLLOW = `subscription Follow($channelId: ID!, $afterSeq: Int) { messageAdded(channelId: $channelId, afterSeq: $afterSeq) { id seq body } }`;
@@ -34,6 +36,8 @@ const clients: Client[] = [];
 const arrivals = new Map<string, number[]>();
 /** Sockets that connected again after losing their replica. */
 let reconnected = 0;
+/** How sockets were closed or failed (close code, or the error), for the report. */
+const closes: Record<string, number> = {};
 let expected = 0;
 let onArrival: (() => void) | undefined;
 
@@ -47,8 +51,11 @@ async function setup(command: { subscribers: Subscriber[]; channelId: string }) 
       url: () => (connects === 0 ? subscriber.wsUrl : (subscriber.failoverUrl ?? subscriber.wsUrl)),
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${subscriber.token}` },
-      // graphql-ws's default randomised exponential backoff between attempts.
+      // graphql-ws's default randomised exponential backoff between attempts; every
+      // failure is retried, a network error too (a replica killed mid-read resets its
+      // sockets: ECONNRESET comes before the close, and by default is not retried).
       retryAttempts: subscriber.failoverUrl ? 10 : 0,
+      shouldRetry: () => true,
       lazy: false,
     });
     clients.push(client);
@@ -59,6 +66,9 @@ async function setup(command: { subscribers: Subscriber[]; channelId: string }) 
       });
       client.on("closed", (event) => reject(new Error(`closed ${(event as CloseEvent).code}`)));
     });
+    const count = (what: string) => (closes[what] = (closes[what] ?? 0) + 1);
+    client.on("closed", (event) => count(`closed ${(event as CloseEvent).code}`));
+    client.on("error", (error) => count(describe(error)));
     // graphql-ws subscribes again with this same payload after a reconnect: the variables
     // then carry the last seq seen, and the server replays what came after it.
     const variables: { channelId: string; afterSeq?: number } = { channelId: command.channelId };
@@ -76,7 +86,7 @@ async function setup(command: { subscribers: Subscriber[]; channelId: string }) 
           arrivals.set(body, list);
           onArrival?.();
         },
-        error: (error) => process.send?.({ type: "error", message: `receiver: ${String(error)}` }),
+        error: (error) => process.send?.({ type: "error", message: `receiver: ${describe(error)}` }),
         complete: () => {},
       },
     );
@@ -105,7 +115,20 @@ async function awaitTags(command: { tags: string[]; timeoutMs: number }): Promis
     tags[tag] = { count: list.length, arrivals: list };
     arrivals.delete(tag);
   }
-  return { type: "arrivals", tags, reconnected };
+  return { type: "arrivals", tags, reconnected, closes };
+}
+
+/** A subscription's error as a line: GraphQL errors, or a close event's code and reason. */
+function describe(error: unknown) {
+  if (Array.isArray(error)) return JSON.stringify(error);
+  const close = error as { code?: unknown; reason?: unknown };
+  if (close && typeof close === "object" && "code" in close)
+    return `socket closed ${String(close.code)} ${String(close.reason ?? "")}`;
+  // A socket's error event (its cause inside), or anything else.
+  const event = error as { type?: unknown; message?: unknown; error?: unknown };
+  if (event && typeof event === "object")
+    return `${String(event.type ?? "error")}: ${String(event.message ?? event.error ?? JSON.stringify(event))}`;
+  return String(error);
 }
 
 serveParent(async (message) => {

@@ -23,6 +23,8 @@ export interface StormResult {
   recoveredMs: number;
   /** Sockets that connected again (to replica B). */
   reconnected: number;
+  /** How the sockets were closed or failed on the way (close code or error: count). */
+  closes: Record<string, number>;
   /** Deliveries of the two messages that never came. */
   missing: number;
   /** Deliveries of the two messages beyond one per socket. */
@@ -57,6 +59,10 @@ export async function runReconnectStorm(
     return {
       arrivals: tags.map((tag) => parts.flatMap((p) => p.tags[tag]?.arrivals ?? [])),
       reconnected: parts.reduce((sum, p) => sum + p.reconnected, 0),
+      closes: parts.reduce<Record<string, number>>((all, p) => {
+        for (const [what, n] of Object.entries(p.closes)) all[what] = (all[what] ?? 0) + n;
+        return all;
+      }, {}),
     };
   };
   // Sent through B: A is the replica that goes away.
@@ -89,7 +95,7 @@ export async function runReconnectStorm(
     const awayArrivals = (await awaitAll([away], 120_000)).arrivals[0] ?? [];
     const back = `back-${randomUUID()}`;
     await send(back);
-    const { arrivals, reconnected } = await awaitAll([back], 60_000);
+    const { arrivals, reconnected, closes } = await awaitAll([back], 60_000);
     const backArrivals = arrivals[0] ?? [];
     const usage = cpu();
     const latest = (list: number[]) => list.reduce((a, b) => Math.max(a, b), 0);
@@ -99,6 +105,7 @@ export async function runReconnectStorm(
       resumedMs: latest(awayArrivals) - killedAt,
       recoveredMs: latest(backArrivals) - killedAt,
       reconnected,
+      closes,
       missing:
         Math.max(0, options.sockets - awayArrivals.length) +
         Math.max(0, options.sockets - backArrivals.length),

@@ -46,6 +46,8 @@ export interface ChannelAccess {
   isMember: boolean;
   /** The viewer's role in the channel's group (null for direct channels and outsiders). */
   groupRole: GroupRole | null;
+  /** The channel's last seq when this was read. */
+  lastSeq: number;
 }
 
 interface ChannelAccessRow {
@@ -56,6 +58,7 @@ interface ChannelAccessRow {
   group_id: string | null;
   is_private: boolean;
   name: string | null;
+  last_seq: number;
   is_member: boolean;
   group_role: GroupRole | null;
 }
@@ -73,7 +76,7 @@ function channelAccessReader(sql: Sql) {
       (pairs) =>
         sql.query<ChannelAccessRow>(
           `SELECT w.c::text AS asked_channel, w.u::text AS asked_user,
-                  c.id::text, c.kind::text, c.group_id::text, c.is_private, c.name,
+                  c.id::text, c.kind::text, c.group_id::text, c.is_private, c.name, c.last_seq,
                   EXISTS (SELECT 1 FROM channel_members cm
                            WHERE cm.channel_id = c.id AND cm.user_id = w.u) AS is_member,
                   (SELECT gm.role::text FROM group_members gm
@@ -108,6 +111,7 @@ export function viewerChannelAccess(
       name: channel.name,
       isMember: channel.is_member,
       groupRole: channel.group_role,
+      lastSeq: Number(channel.last_seq),
     };
   });
 }

@@ -90,7 +90,7 @@ export async function messageAdded(
         streamed.cursor = encodeStreamCursor(seam.positions());
         queue.push(streamed);
       };
-  const seam = new MessageSeam(queue, ctx.prisma, emit, sharedView, limits);
+  const seam = new MessageSeam(queue, ctx.services.db.sql, emit, sharedView, limits);
   // Who may have an event was checked on its way here (a member now, nothing across a
   // block); members see a channel's whole history, so that is all a live message needs.
   const onEvent = (event: ChannelEvent) => {
@@ -99,14 +99,8 @@ export async function messageAdded(
 
   if (single) {
     const access = await requireChannelAccess(ctx, args.channelId, "channelId", "member");
-    if (hasAfterSeq) {
-      const { lastSeq } = await ctx.prisma.channel.findUniqueOrThrow({
-        where: { id: access.id },
-        select: { lastSeq: true },
-      });
-      if ((args.afterSeq as number) > lastSeq)
-        throw badUserInput("afterSeq", `afterSeq: the channel's last message is ${lastSeq}`);
-    }
+    if (hasAfterSeq && (args.afterSeq as number) > access.lastSeq)
+      throw badUserInput("afterSeq", `afterSeq: the channel's last message is ${access.lastSeq}`);
     seam.expect(access.id);
     await follow(ctx, access.id, queue, { onEvent }, stop);
     if (hasAfterSeq) seam.startAt(access.id, args.afterSeq as number);

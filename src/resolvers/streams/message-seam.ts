@@ -8,9 +8,14 @@
 // of memory however much was missed. Held live messages that overflow are dropped: they
 // are in PostgreSQL already (events go out after commit), so the replay reads on until
 // a read started after the last drop comes back short.
-import type { PrismaClient } from "../../db/database.js";
+import type { Sql } from "../../db/sql.js";
 import type { MessagePayload } from "../../pubsub/events.js";
-import { publicUserFields } from "../../pubsub/public-user.js";
+import {
+  fromPublicUserPayload,
+  type PublicUserColumns,
+  publicUserColumns,
+  publicUserOf,
+} from "../../pubsub/public-user.js";
 import type { MessageView } from "../messages.js";
 import type { EventQueue } from "./event-queue.js";
 
@@ -34,7 +39,7 @@ export class MessageSeam {
 
   constructor(
     private readonly queue: Pick<EventQueue<unknown>, "pullFrom">,
-    private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
     /** Hands a message on (the stream wraps it); called in seq order per channel. */
     private readonly emit: (message: MessageView) => void,
     /** The shared view of a live payload. */
@@ -103,14 +108,27 @@ export class MessageSeam {
     if (replaying.length === 0) return false;
     // A drop before this read is covered by it.
     for (const { state } of replaying) state.overflowed = false;
-    const rows = await this.prisma.message.findMany({
-      where: {
-        OR: replaying.map(({ channelId, state }) => ({ channelId, seq: { gt: state.position } })),
-      },
-      orderBy: [{ channelId: "asc" }, { seq: "asc" }],
-      take: this.limits.page,
-      include: { sender: { select: publicUserFields } },
-    });
+    // Plain SQL: after a replica dies, thousands of streams resume on the others at once,
+    // each reading a page (through Prisma it cost the api more CPU than the rest of the
+    // reconnect, issue 10).
+    const rows = (
+      await this.sql.query<ReplayRow>(
+        `SELECT m.id::text, m.channel_id::text, m.sender_id::text, m.client_message_id, m.seq,
+                m.body, m.created_at AT TIME ZONE 'UTC' AS created_at,
+                m.edited_at AT TIME ZONE 'UTC' AS edited_at,
+                m.deleted_at AT TIME ZONE 'UTC' AS deleted_at, ${publicUserColumns("u")}
+           FROM unnest($1::uuid[], $2::int[]) AS p(channel_id, after)
+           JOIN messages m ON m.channel_id = p.channel_id AND m.seq > p.after
+           JOIN users u ON u.id = m.sender_id
+          ORDER BY m.channel_id, m.seq
+          LIMIT $3`,
+        [
+          replaying.map(({ channelId }) => channelId),
+          replaying.map(({ state }) => state.position),
+          this.limits.page,
+        ],
+      )
+    ).map(messageOfRow);
     for (const row of rows) {
       const state = this.#channels.get(row.channelId);
       if (state?.mode !== "replaying" || row.seq <= state.position) continue;
@@ -128,4 +146,31 @@ export class MessageSeam {
     }
     return [...this.#channels.values()].some((state) => state.mode === "replaying");
   }
+}
+
+interface ReplayRow extends PublicUserColumns {
+  id: string;
+  channel_id: string;
+  sender_id: string;
+  client_message_id: string;
+  seq: number;
+  body: string;
+  created_at: Date;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+}
+
+function messageOfRow(row: ReplayRow): MessageView & { seq: number } {
+  return {
+    id: row.id,
+    channelId: row.channel_id,
+    senderId: row.sender_id,
+    clientMessageId: row.client_message_id,
+    seq: Number(row.seq),
+    body: row.body,
+    createdAt: new Date(row.created_at),
+    editedAt: row.edited_at ? new Date(row.edited_at) : null,
+    deletedAt: row.deleted_at ? new Date(row.deleted_at) : null,
+    sender: fromPublicUserPayload(publicUserOf(row)),
+  };
 }
