@@ -173,9 +173,13 @@ export function toMarkdown(report: BenchReport): string {
       "",
       `## Reconnect storm (${storm.sockets} sockets on replica A follow one channel; A is killed; they reconnect to B with graphql-ws's default backoff and resume with afterSeq)`,
       "",
-      "| sockets | live on A ms | all resumed (had the message sent while away) ms after the kill | all live again (had the next one) ms | reconnected | missing | repeated |",
-      "| --- | --- | --- | --- | --- | --- | --- |",
-      `| ${storm.sockets} | ${storm.liveMs} | ${storm.resumedMs} | ${storm.recoveredMs} | ${storm.reconnected} | ${storm.missing} | ${storm.repeated} |`,
+      "| sockets | live on A ms | all resumed (had the message sent while away) ms after the kill | all live again (had the next one) ms | reconnected | closed or failed on the way | missing | repeated |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- |",
+      `| ${storm.sockets} | ${storm.liveMs} | ${storm.resumedMs} | ${storm.recoveredMs} | ${storm.reconnected} | ${Object.entries(
+        storm.closes ?? {},
+      )
+        .map(([what, n]) => `${what}: ${n}`)
+        .join("; ")} | ${storm.missing} | ${storm.repeated} |`,
     );
     if (storm.cpu)
       lines.push(

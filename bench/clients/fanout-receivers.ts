@@ -86,7 +86,8 @@ async function setup(command: { subscribers: Subscriber[]; channelId: string }) 
           arrivals.set(body, list);
           onArrival?.();
         },
-        error: (error) => process.send?.({ type: "error", message: `receiver: ${describe(error)}` }),
+        error: (error) =>
+          process.send?.({ type: "error", message: `receiver: ${describe(error)}` }),
         complete: () => {},
       },
     );
