@@ -6,6 +6,7 @@
 // caller gets what the database says now. With one caller it is one statement, as before,
 // and waits no longer than the current turn of the event loop.
 import DataLoader from "dataloader";
+import type { Sql } from "./sql.js";
 
 /** Most keys asked in one statement. */
 const MAX_BATCH = 1_000;
@@ -50,4 +51,22 @@ export class BatchedLookup<K, V> {
   get(key: K): Promise<V | undefined> {
     return this.#loader.load(key);
   }
+}
+
+/**
+ * One lookup per database, made on first use: resolvers reach the database through their
+ * context, and tests run several apps (databases) in one process.
+ */
+export function lookupPerDatabase<K, V>(
+  create: (sql: Sql) => BatchedLookup<K, V>,
+): (sql: Sql) => BatchedLookup<K, V> {
+  const lookups = new WeakMap<Sql, BatchedLookup<K, V>>();
+  return (sql) => {
+    let lookup = lookups.get(sql);
+    if (!lookup) {
+      lookup = create(sql);
+      lookups.set(sql, lookup);
+    }
+    return lookup;
+  };
 }

@@ -3,9 +3,8 @@
 // NOT_FOUND (a private channel's existence is not revealed); members without the
 // right role get FORBIDDEN. Lookups are memoized per request.
 import type { Context } from "../context.js";
-import { BatchedLookup } from "../db/batched-lookup.js";
+import { BatchedLookup, lookupPerDatabase } from "../db/batched-lookup.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
-import type { Sql } from "../db/sql.js";
 import { forbidden, notFound } from "../errors.js";
 import { parseId } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
@@ -68,11 +67,9 @@ interface ChannelAccessRow {
  * database: a socket's subscribe checks its channel, and thousands subscribe at once after
  * a replica restarts.
  */
-const channelAccessReaders = new WeakMap<Sql, BatchedLookup<[string, string], ChannelAccessRow>>();
-function channelAccessReader(sql: Sql) {
-  let reader = channelAccessReaders.get(sql);
-  if (!reader) {
-    reader = new BatchedLookup(
+const channelAccessReader = lookupPerDatabase(
+  (sql) =>
+    new BatchedLookup<[string, string], ChannelAccessRow>(
       (pairs) =>
         sql.query<ChannelAccessRow>(
           `SELECT w.c::text AS asked_channel, w.u::text AS asked_user,
@@ -87,11 +84,8 @@ function channelAccessReader(sql: Sql) {
         ),
       (row) => `${row.asked_channel}:${row.asked_user}`,
       ([channelId, userId]) => `${channelId.toLowerCase()}:${userId.toLowerCase()}`,
-    );
-    channelAccessReaders.set(sql, reader);
-  }
-  return reader;
-}
+    ),
+);
 
 export function viewerChannelAccess(
   ctx: Context,
