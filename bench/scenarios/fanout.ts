@@ -29,7 +29,8 @@ export interface FanoutResult {
   replicaKiBPerSocket?: number;
   /**
    * CPU per part while the sockets connected and subscribed, while they sat idle
-   * (`idleMs`, nothing sent: pings, heartbeats, leases, access polls), and during the burst.
+   * (`idleMs` after as long to settle, nothing sent: pings, heartbeats, leases, access
+   * polls), and during the burst.
    */
   cpu?: { connect?: CpuUsage; idle?: CpuUsage; burst?: CpuUsage };
   idleMs: number;
@@ -99,7 +100,9 @@ export async function runFanout(
     const liveMs = Date.now() - connectStart;
     const connectUsage = connectCpu();
     const rssGrowth = residentBytes(replicaPids) - rssBefore;
-    // Idle: a measurement window, nothing to wait for.
+    // Idle: after as long again for the connects' aftermath to settle (collections, the
+    // access state's first full re-read), a measurement window; nothing to wait for.
+    await new Promise((resolve) => setTimeout(resolve, options.idleMs));
     const idleCpu = measureCpu(cpuParts);
     await new Promise((resolve) => setTimeout(resolve, options.idleMs));
     const idleUsage = idleCpu();
