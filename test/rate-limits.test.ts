@@ -72,3 +72,32 @@ describe("sliding-window rate limit", () => {
     expect(refused.retryAfterSeconds).toBe(20); // 2 counted: this window, then all of the next
   });
 });
+
+describe("rate limit cost", () => {
+  it("reads a key's window anchor once per window: later attempts in it cost one cache call", async () => {
+    let now = 1_000_000;
+    const inner = new MemoryCache(() => now);
+    const calls: string[] = [];
+    const cache = new Proxy(inner, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return value.apply(target, args);
+        };
+      },
+    });
+    await countAttempt(cache, limit, "cost", now); // anchors the grid
+    calls.length = 0;
+    now += 1_000;
+    await countAttempt(cache, limit, "cost", now);
+    expect(calls).toEqual(["increment"]);
+    // The next window: its first attempt asks for the anchor again (and reads the previous
+    // window's count, and refreshes the anchor).
+    calls.length = 0;
+    now += 10_000;
+    await countAttempt(cache, limit, "cost", now);
+    expect(calls).toContain("get");
+  });
+});

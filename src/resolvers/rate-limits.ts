@@ -16,6 +16,7 @@
 // a looser bound but never none): losing Memcached must not take sign-in or chat down
 // with it, nor open them to floods.
 import type { Cache } from "../cache/cache.js";
+import { LocalMemo } from "../cache/local-memo.js";
 import type { Context } from "../context.js";
 import { rateLimited } from "../errors.js";
 
@@ -45,10 +46,37 @@ const counterKey = (limit: Limit, key: string, suffix: string | number) =>
  */
 async function windowsStart(cache: Cache, limit: Limit, key: string, nowMs: number) {
   const anchorKey = counterKey(limit, key, "start");
+  const memo = anchorsKnownIn(cache);
+  const remembered = memo.get(anchorKey, nowMs);
+  if (remembered !== undefined) return remembered;
+  const start = await readOrAnchor(cache, anchorKey, limit, nowMs);
+  // The first attempt of every window (this one's, if no other came first) rewrites the
+  // anchor for two windows: it cannot lapse before the current window ends, so this
+  // process need not ask again until then (one cache round trip fewer on every limited
+  // call, issue 10). Lost early (the cache restarted or evicted it), another replica may
+  // anchor a new grid meanwhile: their counts are apart for at most the rest of a window.
+  const windowMs = limit.windowSeconds * 1000;
+  const window = Math.max(0, Math.floor((nowMs - start) / windowMs));
+  memo.set(anchorKey, start, start + (window + 1) * windowMs);
+  return start;
+}
+
+async function readOrAnchor(cache: Cache, anchorKey: string, limit: Limit, nowMs: number) {
   const known = await cache.get(anchorKey);
   if (known !== null) return Number(known);
   if (await cache.add(anchorKey, String(nowMs), 2 * limit.windowSeconds)) return nowMs;
   return Number((await cache.get(anchorKey)) ?? nowMs); // another replica anchored it first
+}
+
+/** Anchors this process has read, per cache (the shared one and the in-process fallback). */
+const anchorMemos = new WeakMap<Cache, LocalMemo<number>>();
+function anchorsKnownIn(cache: Cache) {
+  let memo = anchorMemos.get(cache);
+  if (!memo) {
+    memo = new LocalMemo(100_000);
+    anchorMemos.set(cache, memo);
+  }
+  return memo;
 }
 
 /**
@@ -116,6 +144,7 @@ export async function consume(ctx: Context, limit: Limit, key: string) {
 export async function reset(ctx: Context, limit: Limit, key: string) {
   // Dropping the anchor starts a fresh grid: the old windows' counts are never read again.
   for (const cache of [ctx.services.cache, ctx.services.localLimits]) {
+    anchorsKnownIn(cache).delete(counterKey(limit, key, "start"));
     await cache.delete(counterKey(limit, key, "start")).catch(() => {});
   }
 }
