@@ -50,9 +50,9 @@ if (url) {
       return bus;
     },
     async boundKeys(bus) {
-      // Each bound key is one exclusive queue of this connection: ask the broker.
+      // Each bound key is one binding of this connection's one live queue: ask the broker.
       const { brokerResources } = await import("./harness/broker.js");
-      return (await brokerResources((bus as AmqpBus).names.commands)).queues;
+      return (await brokerResources((bus as AmqpBus).names.commands)).bindings;
     },
   });
 } else {
@@ -309,6 +309,35 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
     await settleInto(bus, settled);
     await bus.sendCommand(sendCommand(randomUUID(), 1));
     await until(() => settled.includes(1));
+  });
+
+  it("a process follows any number of keys with one queue: a binding per key", async () => {
+    const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
+    cleanups.push(async () => {
+      await bus.deleteTopology();
+      await bus.close();
+    });
+    const { brokerResources } = await import("./harness/broker.js");
+    const before = await brokerResources(bus.names.commands);
+    const keys = Array.from({ length: 50 }, (_, i) => `channel.k${i}`);
+    const got = new Set<string>();
+    const stops = await Promise.all(
+      keys.map((key) =>
+        bus.listen(key, (event) => got.add((event as { channelId: string }).channelId)),
+      ),
+    );
+    const during = await brokerResources(bus.names.commands);
+    expect(during.queues).toBe(before.queues);
+    expect(during.bindings).toBe(before.bindings + keys.length);
+    await bus.publishEvents(
+      keys.map((key) => ({
+        routingKey: key,
+        event: { type: "channel.joined", channelId: key, userIds: ["u"] },
+      })),
+    );
+    await until(() => got.size === keys.length);
+    await Promise.all(stops.map((stop) => stop()));
+    expect(await brokerResources(bus.names.commands)).toEqual(before);
   });
 
   it("a shard's consumer channel closed by the broker consumes again", async () => {

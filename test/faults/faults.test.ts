@@ -18,7 +18,7 @@ import {
   follow,
   refusedCount,
   register,
-  replicaQueues,
+  replicaLiveResources,
   residentBytes,
   runService,
   type SenderReport,
@@ -106,14 +106,21 @@ async function scenario(
     expect(followers[i]?.bodies).toEqual(stored.map((m) => m.body));
   }
   expect(await refusedCount(w)).toBe(0);
-  // Nothing leaked: each shard has exactly one consumer, and the replicas' event queues
-  // go with the streams that used them.
+  // Nothing leaked: each shard has exactly one consumer, and the replicas' bindings go
+  // with the streams that used them (each replica keeps its one live queue).
   await until(
     async () => (await shardConsumers(w)).every((n) => n === 1),
     30_000,
     "one consumer per shard",
   );
-  await until(async () => (await replicaQueues(w)) === 0, 30_000, "replica queues released");
+  await until(
+    async () => {
+      const live = await replicaLiveResources(w);
+      return live.bindings === 0 && live.queues === live.connections;
+    },
+    30_000,
+    "replica bindings released, one live queue per replica",
+  );
   const slowest = Math.max(...reports.map((r) => r.slowestAnswerMs));
   const resumes = followers.reduce((sum, f) => sum + f.resumes, 0);
   console.log(`  ${total} messages; slowest answer ${slowest} ms; ${resumes} resumptions`);

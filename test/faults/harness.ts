@@ -369,17 +369,29 @@ export async function shardConsumers(world: World): Promise<number[]> {
 }
 
 /** Exclusive (event) queues held by each live replica's broker connection. */
-export async function replicaQueues(world: World): Promise<number> {
+/**
+ * What the api replicas hold at the broker for live streams: their queues (one per
+ * connection, whatever it follows) and those queues' bindings (one per followed key).
+ */
+export async function replicaLiveResources(
+  world: World,
+): Promise<{ connections: number; queues: number; bindings: number }> {
   const ctl = async (...args: string[]) =>
     (await run("rabbitmqctl", ["-q", ...args])).stdout.split("\n");
   const connections = (await ctl("list_connections", "pid", "client_properties")).filter((line) =>
     line.includes(`"${world.namespace}:api`),
   );
   const pids = connections.map((line) => line.split("\t")[0]).filter(Boolean) as string[];
-  const queues = (await ctl("list_queues", "name", "owner_pid")).filter((line) =>
-    pids.some((pid) => line.includes(pid)),
+  const queues = (await ctl("list_queues", "name", "owner_pid"))
+    .filter((line) => pids.some((pid) => line.includes(pid)))
+    .map((line) => line.split("\t")[0]);
+  const bindings = (await ctl("list_bindings", "source_name", "destination_name")).filter(
+    (line) => {
+      const [source, destination] = line.split("\t");
+      return Boolean(source) && queues.includes(destination);
+    },
   );
-  return queues.length;
+  return { connections: pids.length, queues: queues.length, bindings: bindings.length };
 }
 
 export async function runService(command: string, ...args: string[]) {

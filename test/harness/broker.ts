@@ -42,7 +42,7 @@ export function uniquePrefix() {
  */
 export async function brokerResources(
   connectionName: string,
-): Promise<{ queues: number; channels: number }> {
+): Promise<{ queues: number; channels: number; bindings: number }> {
   const ctl = async (...args: string[]) =>
     (await run("rabbitmqctl", ["-q", ...args])).stdout.split("\n");
   const connection = (await ctl("list_connections", "pid", "client_properties")).find((line) =>
@@ -50,13 +50,20 @@ export async function brokerResources(
   );
   const pid = connection?.split("\t")[0];
   if (!pid) throw new Error(`no broker connection named ${connectionName}`);
-  const queues = (await ctl("list_queues", "name", "owner_pid")).filter((line) =>
-    line.includes(pid),
-  ).length;
+  const owned = (await ctl("list_queues", "name", "owner_pid"))
+    .filter((line) => line.includes(pid))
+    .map((line) => line.split("\t")[0]);
   const channels = (await ctl("list_channels", "connection")).filter((line) =>
     line.includes(pid),
   ).length;
-  return { queues, channels };
+  // Bindings of its queues to exchanges (not the default exchange's implicit one).
+  const bindings = (await ctl("list_bindings", "source_name", "destination_name")).filter(
+    (line) => {
+      const [source, destination] = line.split("\t");
+      return Boolean(source) && owned.includes(destination);
+    },
+  ).length;
+  return { queues: owned.length, channels, bindings };
 }
 
 /** Takes every message waiting in a queue (the dead letters, say), parsed as JSON. */

@@ -2,11 +2,10 @@
 // Commands and events are published on a confirm channel, so "sent" means the broker has
 // it; commands are also `mandatory`, so one that no queue takes is an error, not a silent
 // drop. Consumers of command shards and of the dead letters live in consumers.ts. The
-// live side (listen) uses graphql-amqp-subscriptions, which binds one exclusive
-// auto-delete queue per routing key per process and refcounts its listeners.
+// live side (listen) is one queue per process bound once per followed routing key
+// (replica-queue.ts), its listeners refcounted here.
 //
-// Connection loss: neither amqplib nor graphql-amqp-subscriptions reconnects, so this
-// class does. While disconnected, sends fail fast (SERVICE_UNAVAILABLE) and ping() fails
+// Connection loss: amqplib does not reconnect, so this class does. While disconnected, sends fail fast (SERVICE_UNAVAILABLE) and ping() fails
 // (/ready answers 503). It reconnects with backoff, re-declares the topology and
 // re-attaches its consumers. Live listeners are told (onInterrupted) rather than silently
 // rebound: events published during the outage are gone, so the client must resume from
@@ -14,7 +13,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
-import { AMQPPubSub } from "graphql-amqp-subscriptions";
 import {
   type Bus,
   BusUnavailableError,
@@ -26,6 +24,7 @@ import {
 import { type Command, shardOf } from "../commands.js";
 import type { BusEvent } from "../events.js";
 import { type AttachedConsumer, DeadLetterConsumer, ShardConsumer } from "./consumers.js";
+import { ReplicaQueue } from "./replica-queue.js";
 import { declareTopology, type TopologyNames, topologyNames } from "./topology.js";
 
 export interface AmqpBusOptions {
@@ -57,7 +56,8 @@ const JSON_PROPS = { contentType: "application/json", persistent: true } as cons
 export interface Session {
   connection: ChannelModel;
   publish: ConfirmChannel;
-  pubsub: AMQPPubSub;
+  /** The live side: this process's queue of events (PubSubEngine-shaped). */
+  pubsub: ReplicaQueue;
   /** Publishes whose message id came back unroutable (basic.return precedes the confirm). */
   returned: Set<string>;
 }
@@ -70,7 +70,7 @@ interface Listening {
 /** One bound routing key of a session and the listeners it feeds. */
 interface BoundKey {
   session: Session;
-  /** Resolves once the key's queue is bound (to the library's subscription id). */
+  /** Resolves once the key is bound (to its subscription id). */
   bound: Promise<number>;
   listeners: Set<Listening>;
 }
@@ -130,11 +130,12 @@ export class AmqpBus implements Bus {
         this.options.maxDeliveries ?? 100,
         this.options.log,
       );
-      const pubsub = new AMQPPubSub({
-        // The library's types want amqplib's older Connection type; the object is the same.
-        connection: connection as never,
-        exchange: { name: this.names.events, type: "topic", options: { durable: true } },
-        queue: { options: { exclusive: true, durable: false, autoDelete: true } },
+      // Its channel closing alone would silently stop every live listener: start over
+      // with a fresh connection, as for the publish channel.
+      const pubsub = await ReplicaQueue.open(connection, {
+        exchange: this.names.events,
+        prefix: this.names.events,
+        onClosed: () => void connection.close().catch(() => {}),
       });
       if (this.#closing) throw new Error("bus closed while connecting");
       const session: Session = { connection, publish, pubsub, returned };
@@ -251,8 +252,7 @@ export class AmqpBus implements Bus {
   }
 
   /**
-   * The library binds a key once and refcounts it, but answers a second subscriber before
-   * the first one's bind has finished. Listeners here all wait for the same bind, so
+   * A key is bound once for all its listeners here; they all wait for the same bind, so
    * listen() resolving always means "events of this key now reach you".
    */
   async listen(
