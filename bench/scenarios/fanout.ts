@@ -3,10 +3,11 @@
 // of messages sustains. Scenario 4 rides on it: what connecting and subscribing them all
 // took (time, CPU, memory per socket), and what the parts spend while they sit idle.
 import { randomUUID } from "node:crypto";
-import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
+import type { Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
-import { Child, closeChildren } from "../lib/child.js";
+import { closeChildren } from "../lib/child.js";
 import { type CpuUsage, measureCpu, residentBytes, systemParts } from "../lib/cpu-usage.js";
+import { awaitArrivals, connectReceivers, startReceivers } from "../lib/receivers.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { ascending, percentile, round } from "../lib/stats.js";
 
@@ -54,18 +55,9 @@ export async function runFanout(
     token: member.token,
     wsUrl: (i % 2 === 0 ? replicaA : replicaB).wsUrl,
   }));
-  const generators = await Promise.all(
-    Array.from({ length: options.generators }, () => Child.start("clients/fanout-receivers.ts")),
-  );
-  const awaitAll = async (tags: string[], timeoutMs: number) => {
-    const parts = await Promise.all(
-      generators.map((generator) => {
-        generator.send({ type: "await", tags, timeoutMs });
-        return generator.next<ArrivalsResult>("arrivals");
-      }),
-    );
-    return tags.map((tag) => parts.flatMap((p) => p.tags[tag]?.arrivals ?? []));
-  };
+  const generators = await startReceivers(options.generators);
+  const awaitAll = async (tags: string[], timeoutMs: number) =>
+    (await awaitArrivals(generators, tags, timeoutMs)).arrivals;
   const send = (tag: string) => sendMessage(replicaA.url, owner.token, channelId, tag);
   const cpuParts = systemParts(ctx.topology, generators);
   try {
@@ -73,17 +65,7 @@ export async function runFanout(
     const rssBefore = residentBytes(replicaPids);
     const connectCpu = measureCpu(cpuParts);
     const connectStart = Date.now();
-    const connected = await Promise.all(
-      generators.map((generator, g) => {
-        generator.send({
-          type: "setup",
-          channelId,
-          subscribers: subscribers.filter((_, i) => i % options.generators === g),
-        });
-        return generator.next<{ type: string; connectMs: number }>("connected");
-      }),
-    );
-    const connectMs = Math.max(...connected.map((c) => c.connectMs));
+    const connectMs = await connectReceivers(generators, channelId, subscribers);
     ctx.log(`fan-out ${options.subscribers}: connected in ${connectMs} ms`);
     // Warm-up: until one message reaches every subscriber (their subscriptions are live).
     // Should some never get one, the run goes on and counts what they miss.

@@ -110,46 +110,50 @@ async function storedAll(pool: pg.Pool, channelId: string, count: number) {
   }
 }
 
-/** The ceiling: the same messages and recipient rows by plain pg; returns ms. */
-async function insertCeiling(pool: pg.Pool, channelId: string, senderId: string, count: number) {
-  await pool.query(`
-    CREATE TABLE IF NOT EXISTS ceiling_messages (LIKE messages INCLUDING DEFAULTS INCLUDING INDEXES);
-    CREATE TABLE IF NOT EXISTS ceiling_recipients (LIKE message_recipients INCLUDING DEFAULTS INCLUDING INDEXES)`);
-  const started = Date.now();
-  const client = await pool.connect();
-  try {
-    for (let from = 0; from < count; from += BATCH) {
-      const ids = Array.from({ length: Math.min(BATCH, count - from) }, () => randomUUID());
-      await client.query("BEGIN");
-      await client.query(
-        `INSERT INTO ceiling_messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
-         SELECT id, $2, $3, id::text, $4 + n, 'ceiling', now()
-           FROM unnest($1::uuid[]) WITH ORDINALITY AS m(id, n)`,
-        [ids, channelId, senderId, from],
-      );
-      await client.query(
-        `INSERT INTO ceiling_recipients (message_id, user_id)
-         SELECT m.id, cm.user_id FROM unnest($1::uuid[]) AS m(id)
-           JOIN channel_members cm ON cm.channel_id = $2 AND cm.user_id <> $3`,
-        [ids, channelId, senderId],
-      );
-      await client.query("COMMIT");
-    }
-  } finally {
-    client.release();
-  }
-  return Date.now() - started;
+/** The ceiling: the same messages and recipient rows by plain pg (INSERT … SELECT); returns ms. */
+function insertCeiling(pool: pg.Pool, channelId: string, senderId: string, count: number) {
+  return timedBatches(pool, "ceiling", channelId, senderId, count, (client, table, ids) =>
+    client.query(
+      `INSERT INTO ${table} (message_id, user_id)
+       SELECT m.id, cm.user_id FROM unnest($1::uuid[]) AS m(id)
+         JOIN channel_members cm ON cm.channel_id = $2 AND cm.user_id <> $3`,
+      [ids, channelId, senderId],
+    ),
+  );
 }
 
-/** The ceiling with COPY: messages inserted as above, recipient rows streamed in; returns ms. */
+/** The ceiling with COPY: the recipient rows streamed in; returns ms. */
 async function copyCeilingMs(pool: pg.Pool, channelId: string, senderId: string, count: number) {
-  await pool.query(`
-    CREATE TABLE IF NOT EXISTS copy_messages (LIKE messages INCLUDING DEFAULTS INCLUDING INDEXES);
-    CREATE TABLE IF NOT EXISTS copy_recipients (LIKE message_recipients INCLUDING DEFAULTS INCLUDING INDEXES)`);
   const { rows: members } = await pool.query<{ user_id: string }>(
     "SELECT user_id::text FROM channel_members WHERE channel_id = $1 AND user_id <> $2",
     [channelId, senderId],
   );
+  return timedBatches(pool, "copy", channelId, senderId, count, (client, table, ids) =>
+    pipeline(
+      (function* () {
+        for (const id of ids) yield members.map((m) => `${id}\t${m.user_id}\n`).join("");
+      })(),
+      client.query(copyFrom(`COPY ${table} (message_id, user_id) FROM STDIN`)),
+    ),
+  );
+}
+
+/**
+ * `count` messages in batches of BATCH, one transaction each, into `<name>_messages` (shaped
+ * like messages), their recipient rows written by `writeRecipients` into
+ * `<name>_recipients` (shaped like message_recipients); returns ms.
+ */
+async function timedBatches(
+  pool: pg.Pool,
+  name: string,
+  channelId: string,
+  senderId: string,
+  count: number,
+  writeRecipients: (client: pg.PoolClient, table: string, ids: string[]) => Promise<unknown>,
+) {
+  await pool.query(`
+    CREATE TABLE IF NOT EXISTS ${name}_messages (LIKE messages INCLUDING DEFAULTS INCLUDING INDEXES);
+    CREATE TABLE IF NOT EXISTS ${name}_recipients (LIKE message_recipients INCLUDING DEFAULTS INCLUDING INDEXES)`);
   const started = Date.now();
   const client = await pool.connect();
   try {
@@ -157,17 +161,12 @@ async function copyCeilingMs(pool: pg.Pool, channelId: string, senderId: string,
       const ids = Array.from({ length: Math.min(BATCH, count - from) }, () => randomUUID());
       await client.query("BEGIN");
       await client.query(
-        `INSERT INTO copy_messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
+        `INSERT INTO ${name}_messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
          SELECT id, $2, $3, id::text, $4 + n, 'ceiling', now()
            FROM unnest($1::uuid[]) WITH ORDINALITY AS m(id, n)`,
         [ids, channelId, senderId, from],
       );
-      await pipeline(
-        (function* () {
-          for (const id of ids) yield members.map((m) => `${id}\t${m.user_id}\n`).join("");
-        })(),
-        client.query(copyFrom("COPY copy_recipients (message_id, user_id) FROM STDIN")),
-      );
+      await writeRecipients(client, `${name}_recipients`, ids);
       await client.query("COMMIT");
     }
   } finally {

@@ -7,10 +7,11 @@
 // whether anything was missed or repeated. Replica A stays down: this runs last among
 // the product's scenarios.
 import { randomUUID } from "node:crypto";
-import type { ArrivalsResult, Subscriber } from "../clients/fanout-receivers.js";
+import type { Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
-import { Child, closeChildren } from "../lib/child.js";
+import { closeChildren } from "../lib/child.js";
 import { type CpuUsage, measureCpu, systemParts } from "../lib/cpu-usage.js";
+import { awaitArrivals, connectReceivers, startReceivers } from "../lib/receivers.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 
 export interface StormResult {
@@ -46,39 +47,14 @@ export async function runReconnectStorm(
     wsUrl: replicaA.wsUrl,
     failoverUrl: replicaB.wsUrl,
   }));
-  const generators = await Promise.all(
-    Array.from({ length: options.generators }, () => Child.start("clients/fanout-receivers.ts")),
-  );
-  const awaitAll = async (tags: string[], timeoutMs: number) => {
-    const parts = await Promise.all(
-      generators.map((generator) => {
-        generator.send({ type: "await", tags, timeoutMs });
-        return generator.next<ArrivalsResult>("arrivals");
-      }),
-    );
-    return {
-      arrivals: tags.map((tag) => parts.flatMap((p) => p.tags[tag]?.arrivals ?? [])),
-      reconnected: parts.reduce((sum, p) => sum + p.reconnected, 0),
-      closes: parts.reduce<Record<string, number>>((all, p) => {
-        for (const [what, n] of Object.entries(p.closes)) all[what] = (all[what] ?? 0) + n;
-        return all;
-      }, {}),
-    };
-  };
+  const generators = await startReceivers(options.generators);
+  const awaitAll = (tags: string[], timeoutMs: number) =>
+    awaitArrivals(generators, tags, timeoutMs);
   // Sent through B: A is the replica that goes away.
   const send = (tag: string) => sendMessage(replicaB.url, owner.token, channelId, tag);
   try {
     const started = Date.now();
-    await Promise.all(
-      generators.map((generator, g) => {
-        generator.send({
-          type: "setup",
-          channelId,
-          subscribers: subscribers.filter((_, i) => i % options.generators === g),
-        });
-        return generator.next("connected");
-      }),
-    );
+    await connectReceivers(generators, channelId, subscribers);
     for (let attempt = 1; ; attempt++) {
       const tag = `warm-${randomUUID()}`;
       await send(tag);
