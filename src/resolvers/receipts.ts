@@ -93,12 +93,9 @@ export async function markRead(
   const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
   if (!Number.isInteger(upToSeq) || upToSeq < 1)
     throw badUserInput("upToSeq", "upToSeq: must be a positive integer");
-  const channel = await ctx.prisma.channel.findUniqueOrThrow({
-    where: { id: access.id },
-    select: { lastSeq: true },
-  });
-  if (upToSeq > channel.lastSeq) {
-    throw badUserInput("upToSeq", `upToSeq: the channel's last message is ${channel.lastSeq}`);
+  // The channel's last seq came with the access check (one statement for both).
+  if (upToSeq > access.lastSeq) {
+    throw badUserInput("upToSeq", `upToSeq: the channel's last message is ${access.lastSeq}`);
   }
   await enqueue(ctx, {
     type: "receipt.read",
