@@ -11,12 +11,11 @@
 import type { Sql } from "../../db/sql.js";
 import type { MessagePayload } from "../../pubsub/events.js";
 import {
-  fromPublicUserPayload,
-  type PublicUserColumns,
-  publicUserColumns,
-  publicUserOf,
-} from "../../pubsub/public-user.js";
-import type { MessageView } from "../messages.js";
+  type MessagePayloadRow,
+  messagePayloadColumns,
+  messagePayloadOf,
+} from "../../pubsub/message-rows.js";
+import { type MessageView, messageFromPayload } from "../messages.js";
 import type { EventQueue } from "./event-queue.js";
 
 export interface SeamLimits {
@@ -112,11 +111,8 @@ export class MessageSeam {
     // each reading a page (through Prisma it cost the api more CPU than the rest of the
     // reconnect, issue 10).
     const rows = (
-      await this.sql.query<ReplayRow>(
-        `SELECT m.id::text, m.channel_id::text, m.sender_id::text, m.client_message_id, m.seq,
-                m.body, m.created_at AT TIME ZONE 'UTC' AS created_at,
-                m.edited_at AT TIME ZONE 'UTC' AS edited_at,
-                m.deleted_at AT TIME ZONE 'UTC' AS deleted_at, ${publicUserColumns("u")}
+      await this.sql.query<MessagePayloadRow>(
+        `SELECT ${messagePayloadColumns("m", "u")}
            FROM unnest($1::uuid[], $2::int[]) AS p(channel_id, after)
            JOIN messages m ON m.channel_id = p.channel_id AND m.seq > p.after
            JOIN users u ON u.id = m.sender_id
@@ -128,12 +124,12 @@ export class MessageSeam {
           this.limits.page,
         ],
       )
-    ).map(messageOfRow);
+    ).map(messagePayloadOf);
     for (const row of rows) {
       const state = this.#channels.get(row.channelId);
       if (state?.mode !== "replaying" || row.seq <= state.position) continue;
       state.position = row.seq;
-      this.emit(row);
+      this.emit(messageFromPayload(row));
     }
     // Ordered by channel: a short page finished every channel, a full one those before its last.
     const last = rows.length < this.limits.page ? undefined : rows.at(-1)?.channelId;
@@ -146,31 +142,4 @@ export class MessageSeam {
     }
     return [...this.#channels.values()].some((state) => state.mode === "replaying");
   }
-}
-
-interface ReplayRow extends PublicUserColumns {
-  id: string;
-  channel_id: string;
-  sender_id: string;
-  client_message_id: string;
-  seq: number;
-  body: string;
-  created_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
-}
-
-function messageOfRow(row: ReplayRow): MessageView & { seq: number } {
-  return {
-    id: row.id,
-    channelId: row.channel_id,
-    senderId: row.sender_id,
-    clientMessageId: row.client_message_id,
-    seq: Number(row.seq),
-    body: row.body,
-    createdAt: new Date(row.created_at),
-    editedAt: row.edited_at ? new Date(row.edited_at) : null,
-    deletedAt: row.deleted_at ? new Date(row.deleted_at) : null,
-    sender: fromPublicUserPayload(publicUserOf(row)),
-  };
 }
