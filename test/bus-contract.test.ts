@@ -10,7 +10,7 @@ import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
-import { until } from "./harness/wait.js";
+import { eventually, until } from "./harness/wait.js";
 
 const url = await amqpUrl();
 const SHARDS = 4;
@@ -354,11 +354,13 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
     const { execFile } = await import("node:child_process");
     const { promisify } = await import("node:util");
     const run = promisify(execFile);
-    const consumers = (
-      await run("rabbitmqctl", ["-q", "list_consumers", "queue_name", "channel_pid"])
-    ).stdout
-      .split("\n")
-      .filter((line) => line.startsWith(bus.names.shardQueue(0)));
+    // The broker's listing can lag behind a consumer that already delivered: ask until it
+    // shows (a one-shot read failed CI once under load).
+    const listed = async () =>
+      (await run("rabbitmqctl", ["-q", "list_consumers", "queue_name", "channel_pid"])).stdout
+        .split("\n")
+        .filter((line) => line.startsWith(bus.names.shardQueue(0)));
+    const consumers = await eventually(listed, (lines) => lines.length > 0, 20_000);
     expect(consumers).toHaveLength(1);
     const channelPid = consumers[0]?.split("\t")[1] as string;
     await run("rabbitmqctl", [
