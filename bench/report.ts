@@ -159,12 +159,12 @@ export function toMarkdown(report: BenchReport): string {
     "",
     "## Worker ingest by channel size (send commands straight to the broker)",
     "",
-    "| members | messages | ms | messages/s | recipient rows/s | worker + PostgreSQL CPU ms per message | plain pg batched INSERT, same rows: recipient rows/s | plain pg with COPY: recipient rows/s |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| members | messages | ms | messages/s | worker + PostgreSQL CPU ms per message | plain pg batched INSERT, same rows: messages/s | plain pg with COPY: messages/s |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const i of report.ingest ?? [])
     lines.push(
-      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${fmt(i.recipientRowsPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.recipientRowsPerSecond)} | ${fmt(i.copyCeiling?.recipientRowsPerSecond)} |`,
+      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.messagesPerSecond)} | ${fmt(i.copyCeiling?.messagesPerSecond)} |`,
     );
   const storm = report.storm;
   if (storm) {

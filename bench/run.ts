@@ -54,7 +54,7 @@ interface Scale {
   storm: number;
   rawClosed: { messages: number; maxInFlight: number };
   rawOpen: Array<{ rate: number; messages: number }>;
-  ingest: { sizes: number[]; recipientRows: number; maxMessages: number };
+  ingest: { sizes: number[]; messages: number };
 }
 
 const SCALES: Record<Mode, Scale> = {
@@ -73,7 +73,7 @@ const SCALES: Record<Mode, Scale> = {
     storm: 10,
     rawClosed: { messages: 200, maxInFlight: 16 },
     rawOpen: [{ rate: 50, messages: 50 }],
-    ingest: { sizes: [2, 10], recipientRows: 100, maxMessages: 20 },
+    ingest: { sizes: [2, 10], messages: 20 },
   },
   quick: {
     pairs: 40,
@@ -90,7 +90,7 @@ const SCALES: Record<Mode, Scale> = {
     storm: 300,
     rawClosed: { messages: 3_000, maxInFlight: 64 },
     rawOpen: [{ rate: 100, messages: 300 }],
-    ingest: { sizes: [2, 50, 500], recipientRows: 20_000, maxMessages: 500 },
+    ingest: { sizes: [2, 50, 500], messages: 500 },
   },
   full: {
     pairs: 200,
@@ -115,7 +115,7 @@ const SCALES: Record<Mode, Scale> = {
       { rate: 500, messages: 4_000 },
       { rate: 1_000, messages: 8_000 },
     ],
-    ingest: { sizes: [2, 50, 500, 10_000], recipientRows: 100_000, maxMessages: 2_000 },
+    ingest: { sizes: [2, 50, 500, 10_000], messages: 2_000 },
   },
 };
 
@@ -378,11 +378,11 @@ function targets(
     });
   }
   if (largest) {
-    const ratio = largest.recipientRowsPerSecond / largest.ceiling.recipientRowsPerSecond;
+    const ratio = largest.messagesPerSecond / largest.ceiling.messagesPerSecond;
     list.push({
-      name: `worker ingest vs the database ceiling (recipient rows/s, ${largest.members} members)`,
+      name: `worker ingest vs the database ceiling (messages/s, ${largest.members} members; no row per member)`,
       target: "≥ 0.5 ×",
-      measured: `${largest.recipientRowsPerSecond} / ${largest.ceiling.recipientRowsPerSecond} = ${ratio.toFixed(2)} ×`,
+      measured: `${largest.messagesPerSecond} / ${largest.ceiling.messagesPerSecond} = ${ratio.toFixed(2)} ×`,
       met: ratio >= 0.5,
     });
   }

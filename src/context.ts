@@ -13,6 +13,7 @@ import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import type { EventChannels } from "./resolvers/event-channels.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
+import type { ChannelReceiptState, MemberPositions } from "./resolvers/receipts.js";
 import type { AccessWatch } from "./resolvers/streams/access-watch.js";
 import type { UserSlots } from "./server/user-slots.js";
 import type { RunningWorker } from "./worker/index.js";
@@ -69,6 +70,8 @@ export interface Loaders {
   lastSeenVisible: DataLoader<string, boolean>;
   user: DataLoader<string, User | null>;
   channel: DataLoader<string, Channel | null>;
-  /** The sender's view of a message: its least advanced recipient. */
-  messageStatus: DataLoader<string, "SENT" | "DELIVERED" | "READ">;
+  /** Per channel: its least advanced receipt positions (messages' status for their senders). */
+  receiptState: DataLoader<string, ChannelReceiptState>;
+  /** Per channel: every member's receipt positions (messages' receipts). */
+  memberPositions: DataLoader<string, MemberPositions[]>;
 }

@@ -101,11 +101,21 @@ describe("sending", () => {
       orderBy: { seq: "asc" },
     });
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
-    const recipients = await server.database.db.prisma.messageRecipient.findMany({
-      where: { message: { channelId } },
+    // No row per recipient: bob's receipt positions have not moved, the sender's are past
+    // what she sent.
+    const positions = await server.database.db.prisma.channelMember.findMany({
+      where: { channelId },
+      select: { userId: true, lastReadSeq: true, lastDeliveredSeq: true },
     });
-    expect(recipients).toHaveLength(3);
-    expect(recipients.every((r) => r.userId === bob.user.id && r.status === "SENT")).toBe(true);
+    expect(positions).toHaveLength(2);
+    expect(positions.find((p) => p.userId === bob.user.id)).toMatchObject({
+      lastReadSeq: 0,
+      lastDeliveredSeq: 0,
+    });
+    expect(positions.find((p) => p.userId === alice.user.id)).toMatchObject({
+      lastReadSeq: 3,
+      lastDeliveredSeq: 3,
+    });
     live.stop();
   });
 

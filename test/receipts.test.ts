@@ -1,5 +1,5 @@
 // Receipts through the pipeline: SENT -> DELIVERED -> READ, never back; group status;
-// unread counts; bad input.
+// unread counts; positions (a thousand messages read is one row); bad input.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -167,6 +167,56 @@ describe("receipts", () => {
     ).toBe(0);
   });
 
+  it("a message read by all N members costs 2(N-1) receipt deliveries (each reader's own and the sender's), not N²", async () => {
+    const owner = await registerUser(server);
+    const readers = await Promise.all(Array.from({ length: 5 }, () => registerUser(server)));
+    const channelId = await group(owner, readers);
+    const streamOf = async (session: Session) =>
+      recordLive(
+        server,
+        wsClient(server, { authorization: `Bearer ${session.accessToken}` }),
+        ReceiptUpdatedDocument,
+        {},
+      );
+    const ownerStream = await streamOf(owner);
+    const readerStreams = await Promise.all(readers.map(streamOf));
+    for (const round of [1, 2]) {
+      const message = await sendStored(owner, channelId, `round ${round}`);
+      for (const reader of readers)
+        await mustRequest(
+          server,
+          MarkReadDocument,
+          { channelId, upToSeq: message.seq },
+          reader.accessToken,
+        );
+      // Each reader's own receipt of this round reaches them; one broadcast to the others
+      // in round 1 would have come before their round-2 receipt (one replica queue).
+      for (const [i, stream] of readerStreams.entries())
+        await stream.until((d) =>
+          d.some(
+            (e) =>
+              e.receiptUpdated.seq === message.seq &&
+              e.receiptUpdated.user.id === readers[i]!.user.id,
+          ),
+        );
+      const all = await ownerStream.until((d) => d.length >= round * readers.length);
+      expect(all.at(-1)!.receiptUpdated.readByAllUpToSeq).toBe(message.seq);
+    }
+    for (const [i, stream] of readerStreams.entries()) {
+      expect(stream.data.map((d) => d.receiptUpdated.user.id)).toEqual([
+        readers[i]!.user.id,
+        readers[i]!.user.id,
+      ]);
+      stream.stop();
+    }
+    // N-1 = 5 readers, 2 rounds: 10 for the sender, 2 for each reader.
+    expect(ownerStream.data).toHaveLength(2 * readers.length);
+    expect((await statusOf(owner, (await sendStored(owner, channelId, "unread")).id)).status).toBe(
+      "SENT",
+    );
+    ownerStream.stop();
+  });
+
   it("marking 1,000 messages read is one command and a bounded number of statements", async () => {
     const [owner, reader] = users as [Session, Session];
     const channelId = await group(owner, [reader]);
@@ -183,28 +233,32 @@ describe("receipts", () => {
         body: `m${i}`,
       })),
     });
-    await prisma.messageRecipient.createMany({
-      data: ids.map((messageId) => ({ messageId, userId: reader.user.id })),
-    });
     await prisma.channel.update({ where: { id: channelId }, data: { lastSeq: 1000 } });
+    // as the worker does: a sender has read, and has, what they sent
+    await prisma.channelMember.update({
+      where: { channelId_userId: { channelId, userId: owner.user.id } },
+      data: { lastReadSeq: 1000, lastDeliveredSeq: 1000 },
+    });
     const statements = server.database.statements;
     statements.length = 0;
     await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 1000 }, reader.accessToken);
-    await eventually(
-      async () =>
-        prisma.messageRecipient.count({
-          where: { userId: reader.user.id, status: "READ", message: { channelId } },
-        }),
-      (n) => n === 1000,
-    );
-    expect(
-      await prisma.messageRecipient.count({
-        where: { userId: reader.user.id, status: "READ", message: { channelId } },
-      }),
-    ).toBe(1000);
-    const receiptWrites = statements.filter((sql) => /UPDATE\s+message_recipients/i.test(sql));
+    const position = () =>
+      prisma.channelMember.findUniqueOrThrow({
+        where: { channelId_userId: { channelId, userId: reader.user.id } },
+      });
+    const moved = await eventually(position, (member) => member.lastReadSeq === 1000);
+    const ran = [...statements];
+    expect(moved).toMatchObject({ lastReadSeq: 1000, lastDeliveredSeq: 1000 });
+    expect(moved.lastReadAt).not.toBeNull();
+    // Every one of the thousand reads as READ, for the sender and in its receipts.
+    expect(await statusOf(owner, ids[0]!)).toMatchObject({
+      status: "READ",
+      receipts: [{ status: "READ", user: { id: reader.user.id } }],
+    });
+    expect((await statusOf(owner, ids[999]!)).status).toBe("READ");
+    const receiptWrites = ran.filter((sql) => /UPDATE\s+channel_members/i.test(sql));
     expect(receiptWrites).toHaveLength(1);
-    expect(statements.length).toBeLessThan(30);
+    expect(ran.length).toBeLessThan(30);
   });
 
   it("bad input and outsiders: typed errors, nothing changed", async () => {

@@ -80,21 +80,26 @@ async function follow(members: Session[], channelId: string, ownerId: string) {
   return { clients, streams };
 }
 
-/** The events every stream sees: a message, its edit, a read, typing. Returns the statements run. */
+/** The events every stream sees: a message, its edit, a read of their messages, typing. Returns the statements run. */
 async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recording<unknown>[]) {
-  const { owner, reader, channelId } = group;
-  const send = async (tag: string) => {
+  const { owner, reader, members, channelId } = group;
+  const send = async (tag: string, from: Session = owner) => {
     const sent = await mustRequest(
       server,
       SendMessageDocument,
       { input: { channelId, body: tag, clientMessageId: tag } },
-      owner.accessToken,
+      from.accessToken,
     );
     return sent.sendMessage.id;
   };
-  // Warm: the send path's membership cache and the viewers' known-user checks.
+  // Warm: the send path's membership cache and the viewers' known-user checks. Every
+  // member sends one too: the read below covers their messages, so its receipt concerns
+  // (and reaches) each of them.
   await send(`warm-${randomUUID()}`);
-  await until(() => streams.every((s, i) => i % STREAMS !== 0 || s.data.length >= 1));
+  await Promise.all(members.map((member) => send(`warm-${randomUUID()}`, member)));
+  await until(() =>
+    streams.every((s, i) => i % STREAMS !== 0 || s.data.length >= 1 + members.length),
+  );
   const before = streams.map((s) => s.data.length);
   const statements = server.database.statements;
   statements.length = 0;
@@ -107,7 +112,8 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
   await until(() =>
     streams.every((s, i) => i % STREAMS !== 2 || s.data.length >= (before[i] ?? 0) + 1),
   );
-  await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 2 }, reader.accessToken);
+  const lastSeq = members.length + 2;
+  await mustRequest(server, MarkReadDocument, { channelId, upToSeq: lastSeq }, reader.accessToken);
   await until(() =>
     streams.every((s, i) => i % STREAMS !== 3 || s.data.length >= (before[i] ?? 0) + 1),
   );

@@ -137,10 +137,11 @@ function channelEvents(channelId: string, from: Session, seq: number, tag: strin
           messageId: randomUUID(),
           channelId,
           seq,
-          senderId: bob.user.id,
           status: "READ",
           at,
           user: { ...profile(from), username: tag },
+          readByAllUpToSeq: 0,
+          deliveredToAllUpToSeq: 0,
         },
       ],
     },
@@ -415,25 +416,49 @@ describe("across a block written without any event", () => {
 });
 
 describe("receipts", () => {
-  it("reach every member of the channel; a group member outside the channel cannot read them", async () => {
+  it("reach the sender of what they cover and the reader's other devices, not the other members; a group member outside the channel cannot read them", async () => {
     const third = await newUser();
     const { groupId, channelId: general } = await groupChannel(alice, [bob, third]);
-    const client = socket(third);
-    const receipts = record(client, ReceiptUpdatedDocument, { channelId: general });
-    await prime([receipts], () =>
+    const clients = [socket(alice), socket(bob), socket(third)] as const;
+    const streams = {
+      sender: record(clients[0], ReceiptUpdatedDocument, { channelId: general }),
+      reader: record(clients[1], ReceiptUpdatedDocument, { channelId: general }),
+      other: record(clients[2], ReceiptUpdatedDocument, { channelId: general }),
+    };
+    await prime(Object.values(streams), () =>
       channelEvents(general, alice, 1, "probe")
         .filter((e) => e.type === "receipts.updated")
         .map(onChannel(general)),
     );
     const sent = await sendStored(alice, general, "to everyone");
     await mustRequest(server, MarkDeliveredDocument, { messageIds: [sent] }, bob.accessToken);
-    const events = await receipts.until((d) => d.some((e) => e.receiptUpdated.messageId === sent));
-    expect(events.find((e) => e.receiptUpdated.messageId === sent)!.receiptUpdated).toMatchObject({
-      messageId: sent,
-      status: "DELIVERED",
-      user: { id: bob.user.id },
+    const bobs = (d: { receiptUpdated: { messageId: string; user: { id: string } } }) =>
+      d.receiptUpdated.messageId === sent && d.receiptUpdated.user.id === bob.user.id;
+    for (const stream of [streams.sender, streams.reader]) {
+      const events = await stream.until((d) => d.some(bobs));
+      expect(events.find(bobs)!.receiptUpdated).toMatchObject({
+        messageId: sent,
+        status: "DELIVERED",
+        user: { id: bob.user.id },
+      });
+    }
+    // Third's own receipt, published after bob's on the same replica queue, reaches third:
+    // bob's would have arrived before it.
+    await mustRequest(server, MarkDeliveredDocument, { messageIds: [sent] }, third.accessToken);
+    const thirds = await streams.other.until((d) =>
+      d.some((e) => e.receiptUpdated.user.id === third.user.id),
+    );
+    expect(thirds.some(bobs)).toBe(false);
+    // Both are delivered now: alice's receipts say so.
+    const all = await streams.sender.until((d) =>
+      d.some((e) => e.receiptUpdated.user.id === third.user.id),
+    );
+    expect(all.at(-1)!.receiptUpdated).toMatchObject({
+      user: { id: third.user.id },
+      deliveredToAllUpToSeq: 1,
+      readByAllUpToSeq: 0,
     });
-    await client.dispose();
+    await Promise.all(clients.map((client) => client.dispose()));
 
     // A public channel bob can see (he is in the group) but has not joined.
     const created = await mustRequest(

@@ -5,7 +5,8 @@
 // a persistent command, confirmed by the broker, on a durable quorum queue (as the
 // product's shards); a consumer that persists the deliveries that arrive together as one
 // batch in one transaction (multi-row INSERTs over unnest arrays into tables shaped like
-// messages and message_recipients, with the same keys), publishes one confirmed event
+// messages and channel_members, with the same keys: each message, and its sender's
+// receipt position moved past it), publishes one confirmed event
 // per message to a topic exchange, then acks; and a listener on that exchange. Latency is
 // command sentAt -> event received (one process, so Date.now() on both ends). Left out,
 // so this is an upper bound: authentication, membership checks, the per-channel row lock
@@ -75,13 +76,11 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
   const eventQueue = `bench-raw-${tag}.events`;
   const exchange = `bench-raw-${tag}.events`;
   const messagesTable = `raw_messages_${tag}`;
-  const recipientsTable = `raw_recipients_${tag}`;
+  const positionsTable = `raw_positions_${tag}`;
   const channels = Array.from({ length: CHANNELS }, () => ({
     id: randomUUID(),
     senderId: randomUUID(),
-    recipientId: randomUUID(),
   }));
-  const recipientOf = new Map<string, string>(channels.map((c) => [c.id, c.recipientId]));
 
   // Undone in reverse order at the end, whatever happened.
   const cleanup: Array<() => Promise<unknown>> = [];
@@ -111,11 +110,15 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
     );
     cleanup.push(() => db.query(`DROP TABLE ${messagesTable}`));
     await db.query(
-      `CREATE TABLE ${recipientsTable} (
-         message_id uuid NOT NULL, user_id uuid NOT NULL, status text NOT NULL,
-         PRIMARY KEY (message_id, user_id))`,
+      `CREATE TABLE ${positionsTable} (
+         channel_id uuid NOT NULL, user_id uuid NOT NULL, last_read_seq int NOT NULL DEFAULT 0,
+         last_delivered_seq int NOT NULL DEFAULT 0, PRIMARY KEY (channel_id, user_id))`,
     );
-    cleanup.push(() => db.query(`DROP TABLE ${recipientsTable}`));
+    cleanup.push(() => db.query(`DROP TABLE ${positionsTable}`));
+    await db.query(
+      `INSERT INTO ${positionsTable} (channel_id, user_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
+      [channels.map((c) => c.id), channels.map((c) => c.senderId)],
+    );
 
     // Publisher: its own connection, a confirm channel. It also owns the topology.
     const publisherConnection = await connect();
@@ -182,9 +185,11 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
           ],
         );
         await db.query(
-          `INSERT INTO ${recipientsTable} (message_id, user_id, status)
-           SELECT m, u, 'SENT' FROM unnest($1::uuid[], $2::uuid[]) AS r(m, u)`,
-          [rows.map((r) => r.id), rows.map((r) => recipientOf.get(r.channelId))],
+          `UPDATE ${positionsTable} p SET last_read_seq = v.seq, last_delivered_seq = v.seq
+             FROM (SELECT c, u, max(s) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(c, u, s)
+                   GROUP BY c, u) v
+            WHERE p.channel_id = v.c AND p.user_id = v.u`,
+          [rows.map((r) => r.channelId), rows.map((r) => r.senderId), rows.map((r) => r.seq)],
         );
         await db.query("COMMIT");
       } catch (error) {

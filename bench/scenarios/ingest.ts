@@ -1,11 +1,12 @@
 // Scenario 5: worker ingest by channel size. Send commands for channels of 2, 50, 500 and
 // 10,000 members are published straight to the broker (the api is not what is measured
-// here) and the worker persists them: messages and recipient rows per second, and the
-// CPU each message costs the worker and PostgreSQL. Beside it, the database ceilings: the
-// same rows (messages, one recipient row per other member) written by plain pg in
-// batches of the same size, one transaction each, into tables shaped like the product's:
-// once as batched INSERTs (the recipient rows made by a join in the database, as the
-// worker makes them), once with the recipient rows streamed in by COPY.
+// here) and the worker persists them: messages per second, and the CPU each message costs
+// the worker and PostgreSQL. A message writes no row per member (receipts are members'
+// positions), so the same number of messages is sent at every size: what a size costs is
+// what it changes. Beside it, the database ceilings: the same rows (each message, its
+// channel's head and its sender's position) written by plain pg in batches of the same
+// size, one transaction each, into tables shaped like the product's: once as batched
+// INSERTs, once with the messages streamed in by COPY.
 import { randomUUID } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
@@ -23,13 +24,12 @@ export interface IngestResult {
   /** From the first publish until the last message was stored. */
   ms: number;
   messagesPerSecond: number;
-  recipientRowsPerSecond: number;
   /** CPU per message by part (worker, postgres, …) over the ingest. */
   cpu?: CpuUsage;
-  /** The same rows inserted by plain pg, in batches of the worker's size. */
-  ceiling: { ms: number; recipientRowsPerSecond: number };
-  /** The same, with the recipient rows written by COPY. */
-  copyCeiling: { ms: number; recipientRowsPerSecond: number };
+  /** The same rows written by plain pg, in batches of the worker's size. */
+  ceiling: { ms: number; messagesPerSecond: number };
+  /** The same, with the messages written by COPY. */
+  copyCeiling: { ms: number; messagesPerSecond: number };
 }
 
 /** Messages per batch in the ceiling, as the worker's default batch. */
@@ -37,17 +37,13 @@ const BATCH = 100;
 
 export async function runIngest(
   ctx: BenchContext,
-  options: { sizes: number[]; recipientRows: number; maxMessages: number; amqpUrl: string },
+  options: { sizes: number[]; messages: number; amqpUrl: string },
 ): Promise<IngestResult[]> {
   const bus = await AmqpBus.connect({ url: options.amqpUrl, prefix: ctx.topology.namespace });
   const results: IngestResult[] = [];
   try {
     for (const members of options.sizes) {
-      // About the same number of recipient rows at every size, within a number of messages.
-      const messages = Math.min(
-        options.maxMessages,
-        Math.max(5, Math.round(options.recipientRows / (members - 1))),
-      );
+      const messages = options.messages;
       const [owner, ...others] = await seedUsers(ctx.pool, members, ctx.jwtSecret);
       if (!owner) throw new Error("no users");
       const channelId = await seedGroupChannel(ctx.pool, owner, others);
@@ -71,22 +67,18 @@ export async function runIngest(
       const usage = cpu();
       const ceiling = await insertCeiling(ctx.pool, channelId, owner.id, messages);
       const copyCeiling = await copyCeilingMs(ctx.pool, channelId, owner.id, messages);
-      const rows = messages * (members - 1);
+      const perSecond = (took: number) => round((messages / took) * 1000);
       const result: IngestResult = {
         members,
         messages,
         ms,
-        messagesPerSecond: round((messages / ms) * 1000),
-        recipientRowsPerSecond: round((rows / ms) * 1000),
+        messagesPerSecond: perSecond(ms),
         ...(usage ? { cpu: usage } : {}),
-        ceiling: { ms: ceiling, recipientRowsPerSecond: round((rows / ceiling) * 1000) },
-        copyCeiling: {
-          ms: copyCeiling,
-          recipientRowsPerSecond: round((rows / copyCeiling) * 1000),
-        },
+        ceiling: { ms: ceiling, messagesPerSecond: perSecond(ceiling) },
+        copyCeiling: { ms: copyCeiling, messagesPerSecond: perSecond(copyCeiling) },
       };
       ctx.log(
-        `ingest ${members} members: ${messages} messages in ${ms} ms (${result.recipientRowsPerSecond} recipient rows/s; plain pg ${result.ceiling.recipientRowsPerSecond}/s, COPY ${result.copyCeiling.recipientRowsPerSecond}/s)`,
+        `ingest ${members} members: ${messages} messages in ${ms} ms (${result.messagesPerSecond}/s; plain pg ${result.ceiling.messagesPerSecond}/s, COPY ${result.copyCeiling.messagesPerSecond}/s)`,
       );
       results.push(result);
     }
@@ -110,38 +102,45 @@ async function storedAll(pool: pg.Pool, channelId: string, count: number) {
   }
 }
 
-/** The ceiling: the same messages and recipient rows by plain pg (INSERT … SELECT); returns ms. */
+/** The ceiling: the same rows by plain pg, the messages by a batched INSERT; returns ms. */
 function insertCeiling(pool: pg.Pool, channelId: string, senderId: string, count: number) {
-  return timedBatches(pool, "ceiling", channelId, senderId, count, (client, table, ids) =>
+  return timedBatches(pool, "ceiling", channelId, senderId, count, (client, table, batch) =>
     client.query(
-      `INSERT INTO ${table} (message_id, user_id)
-       SELECT m.id, cm.user_id FROM unnest($1::uuid[]) AS m(id)
-         JOIN channel_members cm ON cm.channel_id = $2 AND cm.user_id <> $3`,
-      [ids, channelId, senderId],
+      `INSERT INTO ${table} (id, channel_id, sender_id, client_message_id, seq, body, created_at)
+       SELECT id, $2, $3, id::text, $4 + n, 'ceiling', now()
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS m(id, n)`,
+      [batch.ids, channelId, senderId, batch.from],
     ),
   );
 }
 
-/** The ceiling with COPY: the recipient rows streamed in; returns ms. */
-async function copyCeilingMs(pool: pg.Pool, channelId: string, senderId: string, count: number) {
-  const { rows: members } = await pool.query<{ user_id: string }>(
-    "SELECT user_id::text FROM channel_members WHERE channel_id = $1 AND user_id <> $2",
-    [channelId, senderId],
-  );
-  return timedBatches(pool, "copy", channelId, senderId, count, (client, table, ids) =>
-    pipeline(
+/** The ceiling with COPY: the messages streamed in; returns ms. */
+function copyCeilingMs(pool: pg.Pool, channelId: string, senderId: string, count: number) {
+  return timedBatches(pool, "copy", channelId, senderId, count, (client, table, batch) => {
+    const at = new Date().toISOString();
+    return pipeline(
       (function* () {
-        for (const id of ids) yield members.map((m) => `${id}\t${m.user_id}\n`).join("");
+        yield batch.ids
+          .map(
+            (id, i) =>
+              `${id}\t${channelId}\t${senderId}\t${id}\t${batch.from + i + 1}\tceiling\t${at}\n`,
+          )
+          .join("");
       })(),
-      client.query(copyFrom(`COPY ${table} (message_id, user_id) FROM STDIN`)),
-    ),
-  );
+      client.query(
+        copyFrom(
+          `COPY ${table} (id, channel_id, sender_id, client_message_id, seq, body, created_at) FROM STDIN`,
+        ),
+      ),
+    );
+  });
 }
 
 /**
- * `count` messages in batches of BATCH, one transaction each, into `<name>_messages` (shaped
- * like messages), their recipient rows written by `writeRecipients` into
- * `<name>_recipients` (shaped like message_recipients); returns ms.
+ * `count` messages in batches of BATCH, one transaction each: the messages written by
+ * `writeMessages` into `<name>_messages` (shaped like messages), then, as the worker does,
+ * the channel's head and the sender's position moved (in copies of the channel's and the
+ * sender's rows); returns ms.
  */
 async function timedBatches(
   pool: pg.Pool,
@@ -149,24 +148,38 @@ async function timedBatches(
   channelId: string,
   senderId: string,
   count: number,
-  writeRecipients: (client: pg.PoolClient, table: string, ids: string[]) => Promise<unknown>,
+  writeMessages: (
+    client: pg.PoolClient,
+    table: string,
+    batch: { ids: string[]; from: number },
+  ) => Promise<unknown>,
 ) {
   await pool.query(`
-    CREATE TABLE IF NOT EXISTS ${name}_messages (LIKE messages INCLUDING DEFAULTS INCLUDING INDEXES);
-    CREATE TABLE IF NOT EXISTS ${name}_recipients (LIKE message_recipients INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    DROP TABLE IF EXISTS ${name}_messages, ${name}_channels, ${name}_members;
+    CREATE TABLE ${name}_messages (LIKE messages INCLUDING DEFAULTS INCLUDING INDEXES);
+    CREATE TABLE ${name}_channels (LIKE channels INCLUDING DEFAULTS INCLUDING INDEXES);
+    CREATE TABLE ${name}_members (LIKE channel_members INCLUDING DEFAULTS INCLUDING INDEXES);
+    INSERT INTO ${name}_channels SELECT * FROM channels WHERE id = '${channelId}';
+    INSERT INTO ${name}_members SELECT * FROM channel_members WHERE channel_id = '${channelId}'`);
   const started = Date.now();
   const client = await pool.connect();
   try {
     for (let from = 0; from < count; from += BATCH) {
       const ids = Array.from({ length: Math.min(BATCH, count - from) }, () => randomUUID());
+      const last = from + ids.length;
       await client.query("BEGIN");
+      await client.query(`SELECT last_seq FROM ${name}_channels WHERE id = $1 FOR UPDATE`, [
+        channelId,
+      ]);
+      await writeMessages(client, `${name}_messages`, { ids, from });
       await client.query(
-        `INSERT INTO ${name}_messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
-         SELECT id, $2, $3, id::text, $4 + n, 'ceiling', now()
-           FROM unnest($1::uuid[]) WITH ORDINALITY AS m(id, n)`,
-        [ids, channelId, senderId, from],
+        `WITH head AS (
+           UPDATE ${name}_channels SET last_seq = $3, last_message_id = $4, last_activity_at = now()
+            WHERE id = $1)
+         UPDATE ${name}_members SET last_read_seq = $3, last_delivered_seq = $3
+          WHERE channel_id = $1 AND user_id = $2`,
+        [channelId, senderId, last, ids.at(-1)],
       );
-      await writeRecipients(client, `${name}_recipients`, ids);
       await client.query("COMMIT");
     }
   } finally {

@@ -52,18 +52,31 @@ export type MessageEvent =
   | { type: "message.updated"; channelId: string; message: MessagePayload }
   | { type: "message.deleted"; channelId: string; message: MessagePayload };
 
-/** One recipient's receipt for one message: it moved forward to `status`. */
+/**
+ * A member's receipt position in a channel moved forward: they have on a device
+ * (DELIVERED) or have read (READ) every message up to `seq`. Receipts are positions, not
+ * a row per message and member, so reading a thousand messages is one receipt.
+ */
 export interface ReceiptPayload {
-  messageId: string;
   channelId: string;
+  /** The newest message the position covers (the one at `seq`). */
+  messageId: string;
   seq: number;
-  senderId: string;
   status: "DELIVERED" | "READ";
   at: string;
   user: PublicUserPayload;
+  /** After this receipt, every member has read the channel up to here (the least advanced read position). */
+  readByAllUpToSeq: number;
+  /** After this receipt, every member has the channel up to here on a device. */
+  deliveredToAllUpToSeq: number;
 }
 
-/** All of a worker batch's receipts for one channel. */
+/**
+ * A worker batch's receipts of one channel for one user: published on the user keys of
+ * the reader (their other devices) and of the senders of the messages a receipt covers
+ * (their ticks), never to the whole channel: a message read by all N members costs N
+ * deliveries, not N².
+ */
 export interface ReceiptEvent {
   type: "receipts.updated";
   channelId: string;

@@ -5,7 +5,7 @@ import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
-import { messageStatuses } from "./receipts.js";
+import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   const found = new Map(rows.map((row) => [row.id, row]));
@@ -26,7 +26,10 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
     channel: new DataLoader(async (ids) =>
       byId(await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), ids),
     ),
-    // Not cached: a status changes while a subscription (one context) lives.
-    messageStatus: new DataLoader((ids) => messageStatuses(prisma, ids), { cache: false }),
+    // Not cached: positions move while a subscription (one context) lives.
+    receiptState: new DataLoader((ids) => channelReceiptStates(prisma, ids), { cache: false }),
+    memberPositions: new DataLoader((ids) => channelMemberPositions(prisma, ids), {
+      cache: false,
+    }),
   };
 }

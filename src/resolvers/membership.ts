@@ -70,6 +70,7 @@ export async function addToChannel(
       channelId,
       userId,
       lastReadSeq: lastSeq,
+      lastDeliveredSeq: lastSeq,
       joinedSeq: lastSeq,
     })),
     skipDuplicates: true,

@@ -1,6 +1,8 @@
 // Delivery and read receipts: validated here, persisted by the worker (through the bus,
-// like messages), announced to the channel: every current member receives them live
-// (across a block in a direct channel, nobody), and only members may read them.
+// like messages) as members' positions (worker/persist-receipts.ts). A member's state for
+// a message, and a message's status for its sender, are seq arithmetic on those
+// positions. Receipts reach, live, the reader's other devices and the senders of what they
+// cover (never across a block in a direct channel); only members may read them.
 import { z } from "zod";
 import type { Context } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
@@ -23,16 +25,38 @@ export const RECEIPT_LIMIT: Limit = { name: "receipts", max: 120, windowSeconds:
 
 export type ReceiptStatus = "SENT" | "DELIVERED" | "READ";
 
-/** One recipient's state for one message, from a stored row or a receipt event. */
+/** One member's state for one message, from their stored positions or a receipt event. */
 export interface ReceiptView {
   messageId: string;
   userId: string;
   status: ReceiptStatus;
+  /** When the member's delivered (read) position last moved, if it covers this message. */
   deliveredAt: Date | null;
   readAt: Date | null;
-  /** When the receipt reached this status (events; stored rows use their timestamps). */
+  /** When the receipt reached this status. */
   at: Date | null;
   user?: PublicUserRow;
+  /** Live receipts: every member's least advanced positions after this one. */
+  readByAllUpToSeq?: number;
+  deliveredToAllUpToSeq?: number;
+}
+
+/** A channel's least advanced positions: every member has read (has) the messages up to them. */
+export interface ChannelReceiptState {
+  readByAllUpToSeq: number;
+  deliveredToAllUpToSeq: number;
+  /** Whether anyone but one member is in the channel (a lone sender's message stays SENT). */
+  shared: boolean;
+}
+
+/** One member's positions in a channel. */
+export interface MemberPositions {
+  userId: string;
+  joinedSeq: number;
+  lastReadSeq: number;
+  lastDeliveredSeq: number;
+  lastReadAt: Date | null;
+  lastDeliveredAt: Date | null;
 }
 
 /**
@@ -55,13 +79,17 @@ export async function markDelivered(ctx: Context, rawIds: unknown): Promise<bool
       ),
     ),
   ];
-  const rows = await ctx.prisma.message.findMany({
-    where: {
-      id: { in: ids },
-      OR: [{ senderId: viewerId }, { recipients: { some: { userId: viewerId } } }],
-    },
-    select: { id: true, channelId: true, senderId: true },
-  });
+  // Messages of channels the viewer is in that they sent or that came after their join.
+  const rows = await ctx.prisma.$queryRawUnsafe<
+    Array<{ id: string; channelId: string; senderId: string }>
+  >(
+    `SELECT m.id::text, m.channel_id::text AS "channelId", m.sender_id::text AS "senderId"
+       FROM messages m
+       JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id = $2::uuid
+      WHERE m.id = ANY($1::uuid[]) AND (m.sender_id = $2::uuid OR m.seq > cm.joined_seq)`,
+    ids,
+    viewerId,
+  );
   if (rows.length !== ids.length) throw notFound("Message", "messageIds");
   const byChannel = new Map<string, string[]>();
   for (const row of rows) {
@@ -121,24 +149,106 @@ export function receiptFromPayload(
     readAt: payload.status === "READ" ? at : null,
     at,
     user: fromPublicUserPayload(payload.user),
+    readByAllUpToSeq: payload.readByAllUpToSeq,
+    deliveredToAllUpToSeq: payload.deliveredToAllUpToSeq,
   };
 }
 
-/** The sender's view of each message: the least advanced recipient (SENT with none). */
-export async function messageStatuses(
-  prisma: PrismaClient,
-  messageIds: readonly string[],
-): Promise<ReceiptStatus[]> {
-  const rows = await prisma.$queryRawUnsafe<Array<{ message_id: string; status: ReceiptStatus }>>(
-    `SELECT message_id::text, MIN(status)::text AS status FROM message_recipients
-      WHERE message_id = ANY($1::uuid[]) GROUP BY message_id`,
-    [...messageIds],
-  );
-  const found = new Map(rows.map((row) => [row.message_id, row.status]));
-  return messageIds.map((messageId) => found.get(messageId) ?? "SENT");
+/** A message's status for its sender: how far the least advanced member is. */
+export function messageStatus(state: ChannelReceiptState, seq: number): ReceiptStatus {
+  if (!state.shared) return "SENT";
+  if (seq <= state.readByAllUpToSeq) return "READ";
+  return seq <= state.deliveredToAllUpToSeq ? "DELIVERED" : "SENT";
 }
 
-/** Receipts moving forward in one channel or in all of the viewer's, for members only. */
+/**
+ * Each channel's least advanced positions: two index probes per channel, whatever its
+ * member count (members who joined later are past its older messages, senders past their
+ * own, so the minimum over all members is the minimum over a message's recipients).
+ */
+export async function channelReceiptStates(
+  prisma: PrismaClient,
+  channelIds: readonly string[],
+): Promise<ChannelReceiptState[]> {
+  const rows = await prisma.$queryRawUnsafe<
+    Array<{ channel_id: string; read_by_all: number; delivered_to_all: number; shared: boolean }>
+  >(
+    `SELECT c.id::text AS channel_id,
+            (SELECT min(last_read_seq) FROM channel_members WHERE channel_id = c.id) AS read_by_all,
+            (SELECT min(last_delivered_seq) FROM channel_members WHERE channel_id = c.id) AS delivered_to_all,
+            (SELECT count(*) FROM (SELECT 1 FROM channel_members WHERE channel_id = c.id LIMIT 2) two) > 1 AS shared
+       FROM unnest($1::uuid[]) AS c(id)`,
+    [...channelIds],
+  );
+  const found = new Map(rows.map((row) => [row.channel_id, row]));
+  return channelIds.map((channelId) => {
+    const row = found.get(channelId);
+    return {
+      readByAllUpToSeq: Number(row?.read_by_all ?? 0),
+      deliveredToAllUpToSeq: Number(row?.delivered_to_all ?? 0),
+      shared: row?.shared ?? false,
+    };
+  });
+}
+
+/** Every member's positions, per channel. */
+export async function channelMemberPositions(
+  prisma: PrismaClient,
+  channelIds: readonly string[],
+): Promise<MemberPositions[][]> {
+  const rows = await prisma.channelMember.findMany({
+    where: { channelId: { in: [...channelIds] } },
+    select: {
+      channelId: true,
+      userId: true,
+      joinedSeq: true,
+      lastReadSeq: true,
+      lastDeliveredSeq: true,
+      lastReadAt: true,
+      lastDeliveredAt: true,
+    },
+    orderBy: { joinedAt: "asc" },
+  });
+  const byChannel = new Map<string, MemberPositions[]>();
+  for (const { channelId, ...row } of rows) {
+    const list = byChannel.get(channelId) ?? [];
+    list.push(row);
+    byChannel.set(channelId, list);
+  }
+  return channelIds.map((channelId) => byChannel.get(channelId) ?? []);
+}
+
+/** Each recipient's state for a message: the members, but its sender, who were there when it came. */
+export function receiptsOf(
+  message: { id: string; senderId: string; seq: number },
+  members: MemberPositions[],
+): ReceiptView[] {
+  return members
+    .filter((member) => member.userId !== message.senderId && member.joinedSeq < message.seq)
+    .map((member) => {
+      const status: ReceiptStatus =
+        member.lastReadSeq >= message.seq
+          ? "READ"
+          : member.lastDeliveredSeq >= message.seq
+            ? "DELIVERED"
+            : "SENT";
+      const deliveredAt = status === "SENT" ? null : member.lastDeliveredAt;
+      const readAt = status === "READ" ? member.lastReadAt : null;
+      return {
+        messageId: message.id,
+        userId: member.userId,
+        status,
+        deliveredAt,
+        readAt,
+        at: readAt ?? deliveredAt,
+      };
+    });
+}
+
+/**
+ * Receipts that concern the viewer (their messages' recipients', and their own from other
+ * devices) in one channel or in all of theirs, for members only.
+ */
 export async function receiptUpdated(ctx: Context, args: { channelId?: unknown }) {
   let stop: (() => Promise<void>) | undefined;
   const queue = new EventQueue<ReturnType<typeof receiptFromPayload>>(
@@ -161,6 +271,8 @@ export async function receiptUpdated(ctx: Context, args: { channelId?: unknown }
           ctx,
           (await requireChannelAccess(ctx, args.channelId, "channelId", "member")).id,
           handlers,
+          // Receipts travel on user keys (the reader's and the senders'), not the channel's.
+          { viewerKey: true },
         );
   stop = following.stop;
   if (queue.closed) await following.stop();

@@ -3,6 +3,7 @@
 import type { Message } from "../db/generated/prisma/client.js";
 import * as live from "../resolvers/message-streams.js";
 import * as messages from "../resolvers/messages.js";
+import * as receipts from "../resolvers/receipts.js";
 import { type SendStatusView, sendStatus } from "../resolvers/send-status.js";
 import { builder } from "./builder.js";
 import { ChannelRef } from "./channel.js";
@@ -38,13 +39,18 @@ export const MessageRef = builder.prismaObject("Message", {
       type: MessageStatus,
       description:
         "PENDING, SENT, DELIVERED (every recipient has it) or READ (every recipient read it); never moves back.",
-      // Batched per request: a page of history costs one query, a fresh live message none,
-      // an edited one one per event (not per subscriber).
+      // Seq arithmetic on the channel's least advanced receipt positions, batched per
+      // request: a page of history costs one query, a fresh live message none, an edited
+      // one one per event (not per subscriber).
       resolve: (message, _args, ctx) => {
-        const { status, eventLoads } = view(message);
+        const { status, eventLoads, seq } = view(message);
         if (status) return status;
-        if (!eventLoads) return ctx.loaders.messageStatus.load(message.id);
-        eventLoads.status ??= ctx.loaders.messageStatus.load(message.id);
+        const load = () =>
+          ctx.loaders.receiptState
+            .load(message.channelId)
+            .then((state) => receipts.messageStatus(state, seq ?? 0));
+        if (!eventLoads) return load();
+        eventLoads.status ??= load();
         return eventLoads.status;
       },
     }),

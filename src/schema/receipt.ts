@@ -1,5 +1,5 @@
-// Receipts: per-recipient delivery and read state, the mutations that move it forward,
-// and the live stream of changes.
+// Receipts: each member's delivery and read state (positions in the channel: see
+// resolvers/receipts.ts), the mutations that move it forward, and the live stream.
 import * as receipts from "../resolvers/receipts.js";
 import { builder } from "./builder.js";
 import { MessageRef } from "./message.js";
@@ -7,23 +7,47 @@ import { User } from "./user.js";
 
 const ReceiptStatus = builder.enumType("ReceiptStatus", {
   values: ["SENT", "DELIVERED", "READ"] as const,
-  description: "One recipient's state for one message; moves SENT -> DELIVERED -> READ only.",
+  description:
+    "One recipient's state for one message; moves SENT -> DELIVERED -> READ only. Receipts are positions: DELIVERED (READ) up to a message covers every earlier one too.",
 });
 
 type Receipt = receipts.ReceiptView & { channelId?: string; seq?: number };
 
 const ReceiptRef = builder.objectRef<Receipt>("Receipt").implement({
-  description: "One recipient's delivery and read state for one message.",
+  description:
+    "One recipient's delivery and read state for one message. Live receipts are a member's position moving: they have (DELIVERED) or have read (READ) every message of the channel up to `seq`.",
   fields: (t) => ({
-    messageId: t.exposeID("messageId"),
+    messageId: t.exposeID("messageId", {
+      description: "The message (on live receipts: the newest one the position covers, at `seq`).",
+    }),
     seq: t.int({
       nullable: true,
       description: "The message's seq (on live receipts): mark everything up to it in the UI.",
       resolve: (receipt) => receipt.seq ?? null,
     }),
+    readByAllUpToSeq: t.int({
+      nullable: true,
+      description:
+        "On live receipts: after this one, every member has read the channel up to this seq, so the viewer's messages at or before it are READ.",
+      resolve: (receipt) => receipt.readByAllUpToSeq ?? null,
+    }),
+    deliveredToAllUpToSeq: t.int({
+      nullable: true,
+      description:
+        "On live receipts: after this one, every member has the channel up to this seq, so the viewer's messages at or before it are (at least) DELIVERED.",
+      resolve: (receipt) => receipt.deliveredToAllUpToSeq ?? null,
+    }),
     status: t.field({ type: ReceiptStatus, resolve: (receipt) => receipt.status }),
-    deliveredAt: t.expose("deliveredAt", { type: "DateTime", nullable: true }),
-    readAt: t.expose("readAt", { type: "DateTime", nullable: true }),
+    deliveredAt: t.expose("deliveredAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the member's delivered position last moved, once it covers the message.",
+    }),
+    readAt: t.expose("readAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the member's read position last moved, once it covers the message.",
+    }),
     at: t.field({
       type: "DateTime",
       nullable: true,
@@ -45,18 +69,14 @@ builder.prismaObjectField(MessageRef, "receipts", (t) =>
   t.field({
     type: [ReceiptRef],
     description:
-      "Every recipient's state (the sender is not a recipient). For members of the channel only (FORBIDDEN otherwise).",
-    select: {
-      channelId: true,
-      recipients: { select: { userId: true, status: true, deliveredAt: true, readAt: true } },
-    },
+      "Every recipient's state: the channel's members who were there when it came, but its sender. For members of the channel only (FORBIDDEN otherwise).",
+    select: { channelId: true, senderId: true, seq: true },
     resolve: async (message, _args, ctx) => {
       await receipts.requireReceiptAccess(ctx, message.channelId);
-      return message.recipients.map((row) => ({
-        ...row,
-        messageId: message.id,
-        at: row.readAt ?? row.deliveredAt,
-      }));
+      return receipts.receiptsOf(
+        message,
+        await ctx.loaders.memberPositions.load(message.channelId),
+      );
     },
   }),
 );
@@ -81,7 +101,7 @@ builder.subscriptionField("receiptUpdated", (t) =>
   t.field({
     type: ReceiptRef,
     description:
-      "Receipts moving forward in one channel, or in all the viewer's channels: every member of a channel sees them (never across a block in a direct channel); ends with FORBIDDEN when the viewer leaves the channel.",
+      "Receipts that concern the viewer, in one channel or in all of theirs: other members' receipts covering the viewer's messages (so a message read by all N members costs N deliveries, not N²) and the viewer's own from their other devices; never across a block in a direct channel. Ends with FORBIDDEN when the viewer leaves the channel.",
     authScopes: { signedIn: true },
     args: { channelId: t.arg.id() },
     subscribe: (_root, args, ctx) => receipts.receiptUpdated(ctx, args),

@@ -11,10 +11,10 @@ import type {
 } from "../pubsub/commands.js";
 import { type MessagePayload, routingKeys } from "../pubsub/events.js";
 import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
-import { loadMessagePayloads, loadPublicUsers } from "./payloads.js";
+import { loadMessagePayloads } from "./payloads.js";
 import { deleteMessage, editMessage } from "./persist-changes.js";
 import { insertMessages } from "./persist-messages.js";
-import { applyReceipts, receiptPayloads } from "./persist-receipts.js";
+import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
 
 /** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: a statement may take a while, not forever. */
@@ -68,7 +68,7 @@ export async function persistBatch(
           });
       }
       // After the sends: a receipt may name a message of this very batch.
-      const receiptChanges = await applyReceipts(tx, receipts);
+      const moved = await applyReceipts(tx, receipts);
 
       const events: OutboxEntry[] = [];
       const created = new Map<string, MessagePayload[]>();
@@ -94,17 +94,7 @@ export async function persistBatch(
             event: { type: change.type, channelId: message.channelId, message },
           });
       }
-      if (receiptChanges.length > 0) {
-        const readers = await loadPublicUsers(tx, [
-          ...new Set(receiptChanges.map((c) => c.userId)),
-        ]);
-        for (const [channelId, list] of receiptPayloads(receiptChanges, readers)) {
-          events.push({
-            routingKey: routingKeys.channel(channelId),
-            event: { type: "receipts.updated", channelId, receipts: list },
-          });
-        }
-      }
+      events.push(...(await receiptEvents(tx, moved)));
       events.push(...(await recordRefusals(tx, refused)));
       return writeOutbox(tx, shard, events);
     },

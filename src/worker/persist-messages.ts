@@ -1,8 +1,9 @@
 // New messages: inserted idempotently (a message id, deterministic per sender and
 // clientMessageId, that already exists is the same message and is not inserted or
 // announced again: its announcement is in the outbox already), with gapless per-channel
-// seqs in command order, one recipient row per other member, and the channel's inbox
-// fields. The worker is the authority on membership and blocks at this point.
+// seqs in command order, and the channel's inbox fields. No row per recipient: receipts are
+// members' positions (persist-receipts.ts), so a message costs the same in a channel of
+// 10,000 as in one of 2. The worker is the authority on membership and blocks here.
 import type { SqlTx } from "../db/sql.js";
 import type { SendMessageCommand } from "../pubsub/commands.js";
 import type { MessagePayload } from "../pubsub/events.js";
@@ -89,19 +90,15 @@ export async function insertMessages(
   const last = [...new Map(rows.map((r) => [r.channelId, r] as const)).values()];
   const readUpTo = [...new Map(rows.map((r) => [`${r.channelId}:${r.senderId}`, r])).values()];
 
-  // One statement writes it all: the messages, one recipient row per other member
-  // (status SENT), the channels' inbox fields and the senders' read positions.
+  // One statement writes it all: the messages, the channels' inbox fields and the
+  // senders' positions (a sender has read, and has, what they sent).
   await tx.query(
     `WITH inserted AS (
        INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
        SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC'
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
            AS m(id, channel_id, sender_id, client_message_id, seq, body, created_at)
-       RETURNING id, channel_id, sender_id
-     ), recipients AS (
-       INSERT INTO message_recipients (message_id, user_id)
-       SELECT m.id, cm.user_id FROM inserted m
-         JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id <> m.sender_id
+       RETURNING id
      ), channel_heads AS (
        UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
               last_activity_at = GREATEST(c.last_activity_at, v.created_at AT TIME ZONE 'UTC'),
@@ -109,7 +106,8 @@ export async function insertMessages(
          FROM unnest($8::uuid[], $9::int[], $10::uuid[], $11::timestamptz[]) AS v(channel_id, seq, id, created_at)
         WHERE c.id = v.channel_id
      ), read_positions AS (
-       UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, v.seq)
+       UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, v.seq),
+              last_delivered_seq = GREATEST(cm.last_delivered_seq, v.seq)
          FROM unnest($12::uuid[], $13::uuid[], $14::int[]) AS v(channel_id, user_id, seq)
         WHERE cm.channel_id = v.channel_id AND cm.user_id = v.user_id
      )

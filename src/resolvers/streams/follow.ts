@@ -23,6 +23,19 @@ export type ChannelEvent = Extract<
   }
 >;
 
+const CHANNEL_EVENT_TYPES = new Set<string>([
+  "message.created",
+  "message.updated",
+  "message.deleted",
+  "receipts.updated",
+  "typing",
+]);
+
+/** User keys carry other events too (membership, rejections): streams take only these. */
+function isChannelEvent(event: BusEvent): event is ChannelEvent {
+  return CHANNEL_EVENT_TYPES.has(event.type);
+}
+
 function isMembershipEvent(event: BusEvent): event is MembershipEvent {
   return (
     event.type === "channel.joined" ||
@@ -135,11 +148,15 @@ export interface Following {
   stop(): Promise<void>;
 }
 
-/** Follows one channel the caller has checked the viewer is a member of. */
+/**
+ * Follows one channel the caller has checked the viewer is a member of; with `viewerKey`,
+ * also this channel's events sent to the viewer alone (receipts).
+ */
 export async function followChannel(
   ctx: Context,
   channelId: string,
   handlers: FollowHandlers,
+  options: { viewerKey?: boolean } = {},
 ): Promise<Following> {
   const viewerId = requireViewerId(ctx);
   const watch = ctx.services.accessWatch;
@@ -165,20 +182,24 @@ export async function followChannel(
     userId: viewerId,
     onLost: () => revoke(),
   });
-  let unlisten: () => Promise<void>;
+  const onEvent = (event: BusEvent) => {
+    if (isMembershipEvent(event)) watch.applyMembership(event);
+    else if (!ended && isChannelEvent(event) && event.channelId === channelId) gate.offer(event);
+  };
+  const keys = [routingKeys.channel(channelId)];
+  if (options.viewerKey) keys.push(routingKeys.user(viewerId));
+  const stops: Array<() => Promise<void>> = [];
+  const unlisten = () => Promise.all(stops.map((stop) => stop())).then(() => {});
   try {
-    unlisten = await viaBus(() =>
-      ctx.services.bus.listen(
-        routingKeys.channel(channelId),
-        (event) => {
-          if (isMembershipEvent(event)) watch.applyMembership(event);
-          else if (!ended) gate.offer(event as ChannelEvent);
-        },
-        { onInterrupted: () => fail(interrupted()) },
-      ),
-    );
+    for (const key of keys)
+      stops.push(
+        await viaBus(() =>
+          ctx.services.bus.listen(key, onEvent, { onInterrupted: () => fail(interrupted()) }),
+        ),
+      );
   } catch (error) {
     unwatch();
+    await unlisten().catch(() => {});
     throw error;
   }
   // The membership may have gone while binding.
@@ -216,7 +237,7 @@ export async function followAllChannels(
   const followed = new Map<string, Promise<() => Promise<void>>>();
   const onMembership = (event: BusEvent) => {
     if (isMembershipEvent(event)) watch.applyMembership(event);
-    else if (!ended) gate.offer(event as ChannelEvent);
+    else if (!ended && isChannelEvent(event)) gate.offer(event);
   };
   const follow = (channelId: string, joined: { lastSeq?: number } | null) => {
     if (ended || followed.has(channelId)) return followed.get(channelId);
