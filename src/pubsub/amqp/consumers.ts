@@ -133,9 +133,12 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
       await channel.close().catch(() => {});
       return;
     }
-    // One batch in flight per shard: whatever a hand-over or a reconnection returns to the
-    // queue counts as a delivery on RabbitMQ before 4.3, so hold no more than one batch.
-    await channel.prefetch(this.deps.batchSize);
+    // One batch being persisted and the next one waiting: with room for one batch only,
+    // the next arrived a few deliveries at a time after the acks, and batches under load
+    // held half their size (ingest 4,100 messages/s; 6,800/s with room for two). Whatever
+    // a hand-over or a reconnection returns to the queue counts as a delivery on RabbitMQ
+    // before 4.3: once per hand-over for each command, as with one batch, so no more.
+    await channel.prefetch(this.deps.batchSize * 2);
     const buffer: ConsumeMessage[] = [];
     const flush = async () => {
       while (buffer.length > 0 && !run.abort.signal.aborted) {
