@@ -90,7 +90,7 @@ const SCALES: Record<Mode, Scale> = {
     storm: 300,
     rawClosed: { messages: 3_000, maxInFlight: 64 },
     rawOpen: [{ rate: 100, messages: 300 }],
-    ingest: { sizes: [2, 50, 500], messages: 500 },
+    ingest: { sizes: [2, 50, 500], messages: 2_000 },
   },
   full: {
     pairs: 200,
@@ -115,7 +115,7 @@ const SCALES: Record<Mode, Scale> = {
       { rate: 500, messages: 4_000 },
       { rate: 1_000, messages: 8_000 },
     ],
-    ingest: { sizes: [2, 50, 500, 10_000], messages: 2_000 },
+    ingest: { sizes: [2, 50, 500, 10_000], messages: 10_000 },
   },
 };
 

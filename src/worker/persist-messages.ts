@@ -40,13 +40,17 @@ export async function insertMessages(
   const checks = await tx.query<CheckRow>(
     `SELECT s.n::int AS n, e.channel_id::text AS existing_channel,
             (cm.user_id IS NOT NULL) AS member,
-            EXISTS (SELECT 1 FROM channels c
-                      JOIN channel_members o ON o.channel_id = c.id AND o.user_id <> s.user_id
-                     WHERE c.id = s.channel_id AND c.kind = 'DIRECT'
-                       AND ${visibilitySql.blockedBetween("o.user_id", "s.user_id")}) AS blocked,
+            -- Only a direct channel can be blocked: a CASE, so a group channel's members
+            -- are never looked at (the planner once walked all 10,000 of them per message).
+            CASE WHEN c.kind = 'DIRECT' THEN
+              EXISTS (SELECT 1 FROM channel_members o
+                       WHERE o.channel_id = c.id AND o.user_id <> s.user_id
+                         AND ${visibilitySql.blockedBetween("o.user_id", "s.user_id")})
+            ELSE false END AS blocked,
             ${publicUserColumns("u")}
        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS s(id, channel_id, user_id, n)
        LEFT JOIN users u ON u.id = s.user_id
+       LEFT JOIN channels c ON c.id = s.channel_id
        LEFT JOIN messages e ON e.id = s.id
        LEFT JOIN channel_members cm ON cm.channel_id = s.channel_id AND cm.user_id = s.user_id`,
     [
