@@ -6,7 +6,7 @@ import type { ProfileSummary } from "./lib/cpu-profile.js";
 import type { CpuUsage } from "./lib/cpu-usage.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
-import type { IngestResult } from "./scenarios/ingest.js";
+import type { IngestResult, WorkerScalingResult } from "./scenarios/ingest.js";
 import type { StormResult } from "./scenarios/reconnect-storm.js";
 
 export type LatencyBaseline = RawPipelineResult;
@@ -30,6 +30,7 @@ export interface BenchReport {
   rawPipeline: { label: string; result: LatencyBaseline }[];
   fanout: FanoutResult[];
   ingest: IngestResult[];
+  workerScaling?: WorkerScalingResult;
   storm?: StormResult;
   wsBroadcast: BroadcastBaseline[];
   socketIoBroadcast: BroadcastBaseline[];
@@ -166,6 +167,21 @@ export function toMarkdown(report: BenchReport): string {
     lines.push(
       `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.messagesPerSecond)} | ${fmt(i.copyCeiling?.messagesPerSecond)} |`,
     );
+  const scaling = report.workerScaling;
+  if (scaling) {
+    const parts = Object.keys(scaling.byWorkers[0]?.cpu?.partsMs ?? {});
+    lines.push(
+      "",
+      `Worker processes: ${scaling.messages} sends spread over ${scaling.channels} two-member channels (every shard busy), straight to the broker:`,
+      "",
+      `| workers | ms | messages/s | ${parts.map((p) => `${p} CPU ms`).join(" | ")} |`,
+      `| --- | --- | --- |${parts.map(() => " --- |").join("")}`,
+    );
+    for (const w of scaling.byWorkers)
+      lines.push(
+        `| ${w.workers} | ${w.ms} | ${fmt(w.messagesPerSecond)} | ${parts.map((p) => fmt(w.cpu?.partsMs[p])).join(" | ")} |`,
+      );
+  }
   const storm = report.storm;
   if (storm) {
     const stormParts = Object.keys(storm.cpu?.partsMs ?? {});

@@ -35,7 +35,12 @@ import {
 } from "./report.js";
 import { type DirectStep, runDirect } from "./scenarios/direct.js";
 import { runFanout } from "./scenarios/fanout.js";
-import { type IngestResult, runIngest } from "./scenarios/ingest.js";
+import {
+  type IngestResult,
+  runIngest,
+  runWorkerScaling,
+  type WorkerScalingResult,
+} from "./scenarios/ingest.js";
 import { runReconnectStorm, type StormResult } from "./scenarios/reconnect-storm.js";
 
 type Mode = "full" | "quick" | "tiny";
@@ -55,6 +60,8 @@ interface Scale {
   rawClosed: { messages: number; maxInFlight: number };
   rawOpen: Array<{ rate: number; messages: number }>;
   ingest: { sizes: number[]; messages: number };
+  /** Worker scaling: messages spread over this many two-member channels. */
+  spread: { channels: number; messages: number };
 }
 
 const SCALES: Record<Mode, Scale> = {
@@ -74,6 +81,7 @@ const SCALES: Record<Mode, Scale> = {
     rawClosed: { messages: 200, maxInFlight: 16 },
     rawOpen: [{ rate: 50, messages: 50 }],
     ingest: { sizes: [2, 10], messages: 20 },
+    spread: { channels: 4, messages: 40 },
   },
   quick: {
     pairs: 40,
@@ -91,6 +99,7 @@ const SCALES: Record<Mode, Scale> = {
     rawClosed: { messages: 3_000, maxInFlight: 64 },
     rawOpen: [{ rate: 100, messages: 300 }],
     ingest: { sizes: [2, 50, 500], messages: 2_000 },
+    spread: { channels: 32, messages: 4_000 },
   },
   full: {
     pairs: 200,
@@ -116,6 +125,7 @@ const SCALES: Record<Mode, Scale> = {
       { rate: 1_000, messages: 8_000 },
     ],
     ingest: { sizes: [2, 50, 500, 10_000], messages: 10_000 },
+    spread: { channels: 64, messages: 20_000 },
   },
 };
 
@@ -208,6 +218,10 @@ async function main() {
       );
     }
     const ingest = await runIngest(ctx, { ...scale.ingest, amqpUrl: services.amqpUrl });
+    const workerScaling = await runWorkerScaling(ctx, {
+      ...scale.spread,
+      amqpUrl: services.amqpUrl,
+    });
     // Last of the product's scenarios: it kills replica A.
     const storm = await runReconnectStorm(ctx, {
       sockets: scale.storm,
@@ -278,11 +292,20 @@ async function main() {
       rawPipeline,
       fanout,
       ingest,
+      workerScaling,
       storm,
       wsBroadcast,
       socketIoBroadcast,
       yogaBroadcast,
-      targets: targets(direct, rawPipeline, fanout, socketIoBroadcast, ingest, storm),
+      targets: targets(
+        direct,
+        rawPipeline,
+        fanout,
+        socketIoBroadcast,
+        ingest,
+        workerScaling,
+        storm,
+      ),
       profiles,
     };
     await mkdir(out, { recursive: true });
@@ -305,6 +328,7 @@ function targets(
   fanout: BenchReport["fanout"],
   socketIo: BroadcastBaseline[],
   ingest: BenchReport["ingest"],
+  workerScaling: WorkerScalingResult,
   storm: StormResult,
 ): Target[] {
   const closed = direct[0];
@@ -386,6 +410,14 @@ function targets(
       met: ratio >= 0.5,
     });
   }
+  const [one, two] = workerScaling.byWorkers;
+  if (one && two)
+    list.push({
+      name: `two workers persist more than one (${workerScaling.messages} messages over ${workerScaling.channels} channels)`,
+      target: "2 workers > 1",
+      measured: `${two.messagesPerSecond} vs ${one.messagesPerSecond} per s = ${(two.messagesPerSecond / one.messagesPerSecond).toFixed(2)} ×`,
+      met: two.messagesPerSecond > one.messagesPerSecond,
+    });
   list.push({
     name: `reconnect storm: ${storm.sockets} sockets of a killed replica reconnect to the other and resume`,
     target: "every socket resumes; nothing missed or repeated",

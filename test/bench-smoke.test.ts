@@ -58,6 +58,8 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
         expect(ingest.messagesPerSecond).toBeGreaterThan(0);
         expect(ingest.copyCeiling.messagesPerSecond).toBeGreaterThan(0);
       }
+      // Worker scaling persisted its spread sends with one worker, then with two.
+      expect(report.workerScaling?.byWorkers.map((w) => w.workers)).toEqual([1, 2]);
       // The fan-out measured its sockets sitting idle too.
       for (const fanout of report.fanout) expect(fanout.cpu?.idle?.partsMs).toBeDefined();
       // The reconnect storm: every socket of the killed replica came back on the other and

@@ -18,6 +18,10 @@ export interface Topology {
   replicas: [BenchProcess, BenchProcess];
   workers: BenchProcess[];
   namespace: string;
+  /** Starts one more worker (it takes its share of the shards within about a second). */
+  addWorker(): Promise<BenchProcess>;
+  /** Stops one worker (its shards go back to the others within about a second). */
+  stopWorker(worker: BenchProcess): Promise<void>;
   /** Stops every process (profiles are written then); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -71,6 +75,17 @@ export async function startTopology(options: {
     replicas: [a as BenchProcess, b as BenchProcess],
     workers,
     namespace,
+    async addWorker() {
+      const worker = await start("worker", `bench-worker-${workers.length + 1}`);
+      workers.push(worker);
+      return worker;
+    },
+    async stopWorker(worker) {
+      const at = workers.indexOf(worker);
+      if (at < 0) return;
+      workers.splice(at, 1);
+      await stopProcess(worker);
+    },
     stop() {
       stopping ??= stopAll();
       return stopping;

@@ -32,6 +32,14 @@ export interface IngestResult {
   copyCeiling: { ms: number; messagesPerSecond: number };
 }
 
+/** Worker ingest across many channels (so every shard has work) with one worker, then two. */
+export interface WorkerScalingResult {
+  channels: number;
+  messages: number;
+  /** Messages/s persisted with 1 and with 2 worker processes. */
+  byWorkers: Array<{ workers: number; ms: number; messagesPerSecond: number; cpu?: CpuUsage }>;
+}
+
 /** Messages per batch in the ceiling, as the worker's default batch. */
 const BATCH = 100;
 
@@ -62,7 +70,7 @@ export async function runIngest(
       const cpu = measureCpu(systemParts(ctx.topology, []));
       const started = Date.now();
       await Promise.all(commands.map((command) => bus.sendCommand(command)));
-      await storedAll(ctx.pool, channelId, messages);
+      await storedAll(ctx.pool, [channelId], messages);
       const ms = Date.now() - started;
       const usage = cpu();
       const ceiling = await insertCeiling(ctx.pool, channelId, owner.id, messages);
@@ -88,16 +96,99 @@ export async function runIngest(
   }
 }
 
-/** Until the channel holds `count` messages (polled: a benchmark, not a test). */
-async function storedAll(pool: pg.Pool, channelId: string, count: number) {
+/**
+ * "Two workers persist more than one": `messages` sends spread over `channels` two-member
+ * channels, persisted by the topology's one worker, then again with a second one (once the
+ * two have split the shards).
+ */
+export async function runWorkerScaling(
+  ctx: BenchContext,
+  options: { channels: number; messages: number; amqpUrl: string },
+): Promise<WorkerScalingResult> {
+  const bus = await AmqpBus.connect({ url: options.amqpUrl, prefix: ctx.topology.namespace });
+  const users = await seedUsers(ctx.pool, options.channels * 2, ctx.jwtSecret);
+  const channels: Array<{ id: string; senderId: string }> = [];
+  for (let i = 0; i < options.channels; i++) {
+    const [owner, other] = [users[2 * i], users[2 * i + 1]];
+    if (!owner || !other) throw new Error("no users");
+    channels.push({ id: await seedGroupChannel(ctx.pool, owner, [other]), senderId: owner.id });
+  }
+  const ids = channels.map((c) => c.id);
+  const byWorkers: WorkerScalingResult["byWorkers"] = [];
+  const measure = async (workers: number) => {
+    const before = await countStored(ctx.pool, ids);
+    const commands: SendMessageCommand[] = Array.from({ length: options.messages }, (_, i) => {
+      const channel = channels[i % channels.length]!;
+      const id = randomUUID();
+      return {
+        type: "message.send",
+        messageId: id,
+        channelId: channel.id,
+        senderId: channel.senderId,
+        clientMessageId: id,
+        body: `spread ${i}`,
+        createdAt: new Date().toISOString(),
+      };
+    });
+    const cpu = measureCpu(systemParts(ctx.topology, []));
+    const started = Date.now();
+    await Promise.all(commands.map((command) => bus.sendCommand(command)));
+    await storedAll(ctx.pool, ids, before + options.messages);
+    const ms = Date.now() - started;
+    const usage = cpu();
+    const messagesPerSecond = round((options.messages / ms) * 1000);
+    ctx.log(
+      `ingest over ${options.channels} channels, ${workers} worker(s): ${options.messages} messages in ${ms} ms (${messagesPerSecond}/s)`,
+    );
+    byWorkers.push({ workers, ms, messagesPerSecond, ...(usage ? { cpu: usage } : {}) });
+  };
+  try {
+    await measure(ctx.topology.workers.length);
+    const second = await ctx.topology.addWorker();
+    try {
+      await balanced([...ctx.topology.workers]);
+      await measure(ctx.topology.workers.length);
+    } finally {
+      await ctx.topology.stopWorker(second);
+    }
+  } finally {
+    await bus.close();
+  }
+  return { channels: options.channels, messages: options.messages, byWorkers };
+}
+
+/** Until every worker consumes its share of the shards (their /metrics say so). */
+async function balanced(workers: Array<{ port: number }>) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const held = await Promise.all(
+      workers.map(async ({ port }) => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return Number(/^chat_worker_shards(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+      }),
+    );
+    const total = held.reduce((a, b) => a + b, 0);
+    if (held.every((n) => n >= Math.floor(total / workers.length)) && total > 0) return;
+    if (Date.now() > deadline) throw new Error(`workers never split the shards: ${held}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function countStored(pool: pg.Pool, channelIds: string[]) {
+  const { rows } = await pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM messages WHERE channel_id = ANY($1::uuid[])",
+    [channelIds],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Until the channels hold `count` messages (polled: a benchmark, not a test). */
+async function storedAll(pool: pg.Pool, channelIds: string[], count: number) {
   const deadline = Date.now() + 180_000;
   for (;;) {
-    const { rows } = await pool.query<{ n: string }>(
-      "SELECT count(*) AS n FROM messages WHERE channel_id = $1",
-      [channelId],
-    );
-    if (Number(rows[0]?.n) >= count) return;
-    if (Date.now() > deadline) throw new Error(`ingest: only ${rows[0]?.n} of ${count} stored`);
+    const stored = await countStored(pool, channelIds);
+    if (stored >= count) return;
+    if (Date.now() > deadline) throw new Error(`ingest: only ${stored} of ${count} stored`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
