@@ -32,6 +32,20 @@ export interface IngestResult {
   copyCeiling: { ms: number; messagesPerSecond: number };
 }
 
+/** A send as the api would enqueue it. */
+function sendCommand(channelId: string, senderId: string, body: string): SendMessageCommand {
+  const id = randomUUID();
+  return {
+    type: "message.send",
+    messageId: id,
+    channelId,
+    senderId,
+    clientMessageId: id,
+    body,
+    createdAt: new Date().toISOString(),
+  };
+}
+
 /** Worker ingest across many channels (so every shard has work) with one worker, then two. */
 export interface WorkerScalingResult {
   channels: number;
@@ -55,18 +69,9 @@ export async function runIngest(
       const [owner, ...others] = await seedUsers(ctx.pool, members, ctx.jwtSecret);
       if (!owner) throw new Error("no users");
       const channelId = await seedGroupChannel(ctx.pool, owner, others);
-      const commands: SendMessageCommand[] = Array.from({ length: messages }, (_, i) => {
-        const id = randomUUID();
-        return {
-          type: "message.send",
-          messageId: id,
-          channelId,
-          senderId: owner.id,
-          clientMessageId: id,
-          body: `ingest ${i}`,
-          createdAt: new Date().toISOString(),
-        };
-      });
+      const commands = Array.from({ length: messages }, (_, i) =>
+        sendCommand(channelId, owner.id, `ingest ${i}`),
+      );
       const cpu = measureCpu(systemParts(ctx.topology, []));
       const started = Date.now();
       await Promise.all(commands.map((command) => bus.sendCommand(command)));
@@ -117,19 +122,12 @@ export async function runWorkerScaling(
   const byWorkers: WorkerScalingResult["byWorkers"] = [];
   const measure = async (workers: number) => {
     const before = await countStored(ctx.pool, ids);
-    const commands: SendMessageCommand[] = Array.from({ length: options.messages }, (_, i) => {
-      const channel = channels[i % channels.length]!;
-      const id = randomUUID();
-      return {
-        type: "message.send",
-        messageId: id,
-        channelId: channel.id,
-        senderId: channel.senderId,
-        clientMessageId: id,
-        body: `spread ${i}`,
-        createdAt: new Date().toISOString(),
-      };
-    });
+    const commands: SendMessageCommand[] = [];
+    for (let i = 0; i < options.messages; i++) {
+      const channel = channels[i % channels.length];
+      if (!channel) break;
+      commands.push(sendCommand(channel.id, channel.senderId, `spread ${i}`));
+    }
     const cpu = measureCpu(systemParts(ctx.topology, []));
     const started = Date.now();
     await Promise.all(commands.map((command) => bus.sendCommand(command)));
