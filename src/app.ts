@@ -136,7 +136,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       services.userSlots.start();
       const metrics = createMetrics({ server: config.serverId });
       const yoga = createYogaServer(services, metrics);
-      const httpServer = createHttpServer(yoga, config.maxBodyBytes, metrics);
+      const httpServer = createHttpServer(
+        yoga,
+        { maxBodyBytes: config.maxBodyBytes, graphiql: config.graphiql },
+        metrics,
+      );
       const ws = attachWebSocketServer(httpServer, {
         yoga,
         metrics,

@@ -51,12 +51,18 @@ export async function startProcess(
   env: Record<string, string>,
   /** Extra node flags, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
   nodeArgs: string[] = [],
+  /** What node runs: the sources through tsx, or the production build (`["dist/main.js"]`). */
+  entry: string[] = ["--import", "tsx", "src/main.ts"],
 ): Promise<ServiceProcess> {
   // A free port found here can be taken by another process before the service binds it
   // (test files run in parallel): then it is started again on another one.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnPort(env, nodeArgs, Number(env.PORT ?? (await freePort())));
+      return await startOnPort(
+        env,
+        [...nodeArgs, ...entry],
+        Number(env.PORT ?? (await freePort())),
+      );
     } catch (error) {
       if (env.PORT || attempt === 3 || !String(error).includes("EADDRINUSE")) throw error;
     }
@@ -65,10 +71,11 @@ export async function startProcess(
 
 async function startOnPort(
   env: Record<string, string>,
+  /** Node's arguments: flags and the entry point. */
   nodeArgs: string[],
   port: number,
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH,
