@@ -205,7 +205,7 @@ describe.skipIf(!runnable)("the compose topology as processes, behind a real ngi
     const started = await Promise.all(
       chat.map((name) => startProcess(envOf(name), [], ["dist/main.js"])),
     );
-    chat.forEach((name, i) => processes.set(name, started[i] as ServiceProcess));
+    for (const [i, name] of chat.entries()) processes.set(name, started[i] as ServiceProcess);
 
     // nginx with the same configuration, its upstreams at the replicas' local ports.
     const dir = await mkdtemp(join(tmpdir(), "nginx-"));
