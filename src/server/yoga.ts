@@ -3,6 +3,7 @@
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
@@ -29,6 +30,22 @@ export interface SocketContext {
 
 export type Yoga = YogaServerInstance<SocketContext, Context>;
 
+/**
+ * GraphiQL from the package itself (scripts, styles and editor workers inlined, about
+ * 9 MB): Yoga's default page loads them from a CDN and is blank without internet access.
+ * Rendered once per set of options, not per request.
+ */
+const graphiqlPages = new Map<string, string>();
+function offlineGraphiQL(options: Parameters<typeof renderGraphiQL>[0]) {
+  const key = JSON.stringify(options ?? {});
+  let page = graphiqlPages.get(key);
+  if (!page) {
+    page = renderGraphiQL(options);
+    graphiqlPages.set(key, page);
+  }
+  return page;
+}
+
 const defaultQuery = `# Sign in, then put {"Authorization": "Bearer <accessToken>"} in the Headers tab.
 mutation Login {
   login(input: { login: "alice", password: "correct horse battery" }) {
@@ -44,6 +61,7 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
     graphqlEndpoint: "/graphql",
     healthCheckEndpoint: "/health",
     landingPage: false,
+    renderGraphiQL: offlineGraphiQL,
     graphiql: services.config.graphiql
       ? { title: "Chat GraphQL", subscriptionsProtocol: "WS", defaultQuery }
       : false,
