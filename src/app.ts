@@ -19,6 +19,7 @@ import { openBus } from "./pubsub/open-bus.js";
 import { EventChannels } from "./resolvers/event-channels.js";
 import { MembershipCache } from "./resolvers/membership-cache.js";
 import { AccessWatch } from "./resolvers/streams/access-watch.js";
+import { drainHttpServer } from "./server/drain.js";
 import { createHttpServer } from "./server/http-server.js";
 import { createMetrics } from "./server/metrics.js";
 import { UserSlots } from "./server/user-slots.js";
@@ -95,6 +96,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       onTransition: announcePresence({ bus, cache, prisma: db.prisma, sql: db.sql, log }),
       log,
     }),
+    lifecycle: { draining: false },
   };
 
   const servesApi = config.role === "api" || config.role === "all";
@@ -169,9 +171,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         );
       });
       stops.push(async () => {
-        await ws.close();
-        httpServer.closeAllConnections();
-        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // Drain: /ready says 503, sockets are closed with 1001 (clients reconnect to
+        // another replica and resume), requests in flight are answered (the bus and the
+        // database stay open until they are), and what still runs at the time limit is cut,
+        // leaving the rest of the limit to close the connections behind them.
+        services.lifecycle.draining = true;
+        const deadline = Date.now() + Math.max(500, config.shutdownTimeoutSeconds * 1000 - 2000);
+        await Promise.all([ws.close(deadline), drainHttpServer(httpServer, deadline)]);
         services.accessWatch.stop();
         services.userSlots.stop();
       });

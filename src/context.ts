@@ -42,6 +42,8 @@ export interface Services {
   presence: PresenceTracker;
   /** The worker of this process (role `all` or `worker`), once started. */
   worker?: RunningWorker;
+  /** Set once the process drains on its way out: /ready answers 503 from then on. */
+  lifecycle: { draining: boolean };
 }
 
 export interface Viewer {

@@ -1,4 +1,5 @@
 // The one entry point: `npm start`. ROLE selects api, worker or both (see config.ts).
+import closeWithGrace from "close-with-grace";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 
@@ -13,18 +14,17 @@ async function main() {
   else if (listening)
     console.log(`[${config.serverId}] GraphiQL on http://localhost:${listening.port}/graphql`);
 
-  const shutdown = async (signal: string) => {
-    console.log(`[${config.serverId}] ${signal}: shutting down`);
-    try {
+  // SIGTERM/SIGINT (and a fatal error): drain, then exit 0; past SHUTDOWN_TIMEOUT_SECONDS,
+  // or on a second signal, exit 1 at once. The api closes its sockets with 1001 and
+  // answers what is in flight (app.ts); a worker settles its batch first.
+  closeWithGrace(
+    { delay: config.shutdownTimeoutSeconds * 1000, logger: console },
+    async ({ signal, err }) => {
+      if (err) console.error(`[${config.serverId}] fatal error: shutting down`, err);
+      else console.log(`[${config.serverId}] ${signal}: draining`);
       await app.stop();
-      process.exit(0);
-    } catch (error) {
-      console.error(`[${config.serverId}] shutdown failed`, error);
-      process.exit(1);
-    }
-  };
-  process.once("SIGINT", () => void shutdown("SIGINT"));
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+    },
+  );
 }
 
 main().catch((error: unknown) => {

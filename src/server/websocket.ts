@@ -222,10 +222,25 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
 
   return {
     wsServer,
-    async close() {
+    /**
+     * Closes every socket with 1001 (clients reconnect to another replica and resume) and
+     * resolves once they have all closed; a peer that has not answered the close by
+     * `deadline` (epoch ms) is cut.
+     */
+    async close(deadline = Date.now() + 5000) {
       clearInterval(pinger);
       for (const client of wsServer.clients) client.close(1001, "Server shutting down");
-      await disposable.dispose();
+      const timer = setTimeout(
+        () => {
+          for (const client of wsServer.clients) client.terminate();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      try {
+        await disposable.dispose();
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -148,6 +148,8 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
         endpoint: "/ready",
         // false (503) rather than throwing: a thrown error's message would reach the caller.
         check: async () => {
+          // Draining: a load balancer that asks stops sending new work here.
+          if (services.lifecycle.draining) return false;
           try {
             await Promise.all([services.db.ping(), services.bus.ping(), services.cache.ping()]);
             // A worker in this process waiting out an outage is not ready either.

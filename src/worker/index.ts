@@ -219,8 +219,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       clearInterval(sweep);
       clearInterval(prune);
       await sweeping;
-      await leases?.stop();
+      // Consuming stops first (each shard's batch in progress finishes and is acked), and
+      // only then are the shards' leases given back to the other workers.
       await consumer.stop();
+      await leases?.stop();
       await stopDeadLetters();
     },
   };

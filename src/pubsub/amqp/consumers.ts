@@ -33,7 +33,12 @@ interface ShardRun {
   ready: Promise<void>;
   /** The batches in progress, if any. */
   flushing?: Promise<void>;
+  /** Stopping gracefully: the batch in progress finishes (persisted, announced, acked); no next one starts. */
+  draining?: boolean;
 }
+
+/** On stop, how long the batch in progress may take to finish before it is aborted (its commands then come back). */
+const STOP_GRACE_MS = 5000;
 
 export class ShardConsumer implements CommandConsumer, AttachedConsumer {
   readonly #wanted = new Set<number>();
@@ -80,9 +85,29 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
     if (run) await this.#close(run);
   }
 
+  /**
+   * Stops consuming. Unlike a hand-over (remove), a stop lets each shard's batch in
+   * progress finish and be acked (within STOP_GRACE_MS) before the rest goes back.
+   */
   async stop() {
     this.#stopped = true;
-    await Promise.all([...this.#wanted].map((shard) => this.remove(shard)));
+    await Promise.all(
+      [...this.#wanted].map(async (shard) => {
+        const run = this.#runs.get(shard);
+        if (run) {
+          run.draining = true;
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            run.flushing,
+            new Promise((resolve) => {
+              timer = setTimeout(resolve, STOP_GRACE_MS);
+            }),
+          ]);
+          clearTimeout(timer);
+        }
+        await this.remove(shard);
+      }),
+    );
     this.deps.onStop();
   }
 
@@ -141,7 +166,7 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
     await channel.prefetch(this.deps.batchSize * 2);
     const buffer: ConsumeMessage[] = [];
     const flush = async () => {
-      while (buffer.length > 0 && !run.abort.signal.aborted) {
+      while (buffer.length > 0 && !run.abort.signal.aborted && !run.draining) {
         const deliveries = buffer.splice(0, this.deps.batchSize);
         const settled = await this.#settle(session, channel, shard, deliveries, run.abort.signal);
         if (!settled) {
