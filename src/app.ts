@@ -12,6 +12,7 @@ import { openCache } from "./cache/open-cache.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
+import { createLogger } from "./logger.js";
 import { announcePresence } from "./presence/announce.js";
 import { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
@@ -21,7 +22,7 @@ import { MembershipCache } from "./resolvers/membership-cache.js";
 import { AccessWatch } from "./resolvers/streams/access-watch.js";
 import { drainHttpServer } from "./server/drain.js";
 import { createHttpServer } from "./server/http-server.js";
-import { createMetrics } from "./server/metrics.js";
+import { createMetrics, registerWorkerGauges } from "./server/metrics.js";
 import { UserSlots } from "./server/user-slots.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createWorkerHealthServer } from "./server/worker-health.js";
@@ -60,10 +61,15 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       dataDir: config.dataDir,
       migrate: config.migrateOnStart,
     }));
+  const logger = createLogger({
+    serverId: config.serverId,
+    role: config.role,
+    level: config.logLevel,
+  });
+  // What the adapters report (connections lost and regained, outages, refusals).
   const log = (message: string, error?: unknown) =>
-    error === undefined
-      ? console.log(`[${config.serverId}] ${message}`)
-      : console.error(`[${config.serverId}] ${message}`, error);
+    error === undefined ? logger.info(message) : logger.warn({ err: error }, message);
+  const metrics = createMetrics({ server: config.serverId });
   const bus =
     overrides.bus ??
     (await openBus({
@@ -72,12 +78,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       shards: config.commandShards,
       connectionName: `${config.namespace}:${config.serverId}`,
       log,
+      observe: {
+        event: (event) => metrics.observeEvent(event),
+        reconnected: () => metrics.busReconnects.inc(),
+      },
     }));
   const cache = overrides.cache ?? openCache(config.memcachedServers, config.namespace);
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   const localLimits = new MemoryCache();
   const services: Services = {
     config,
+    logger,
+    metrics,
     db,
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
     knownUsers: new KnownUsers(db.sql),
@@ -116,11 +128,21 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           databaseUrl: config.databaseUrl,
           batchSize: config.workerBatchSize,
           log,
+          metrics,
+        });
+        registerWorkerGauges(metrics, {
+          shards: () => worker.status().shards.size,
+          paused: () => worker.status().paused,
+          outboxBacklog: async () =>
+            Number(
+              (await db.sql.query<{ n: string }>("SELECT count(*) AS n FROM outbox_events"))[0]
+                ?.n ?? 0,
+            ),
         });
         services.worker = worker;
         stops.push(worker.stop);
         if (!servesApi) {
-          const health = createWorkerHealthServer({ serverId: config.serverId, db, bus, worker });
+          const health = createWorkerHealthServer({ db, bus, worker, metrics });
           await new Promise<void>((resolve, reject) => {
             health.once("error", reject);
             health.listen(config.port, config.host, resolve);
@@ -136,7 +158,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       if (!servesApi) return undefined;
       await services.presence.start();
       services.userSlots.start();
-      const metrics = createMetrics({ server: config.serverId });
       const yoga = createYogaServer(services, metrics);
       const httpServer = createHttpServer(
         yoga,

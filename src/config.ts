@@ -48,6 +48,8 @@ const envSchema = z.object({
     .default(1024 * 1024),
   /** WebSocket ping interval in seconds; a socket that has not answered the previous ping is closed (default 30). */
   WS_PING_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Least severe log level written: trace, debug, info, warn, error, fatal or silent (default info). */
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).optional(),
   /** On SIGTERM/SIGINT: the longest a process takes to drain and exit (default 10; then it exits anyway, code 1). */
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().min(1).max(600).default(10),
   /** Proxies (load balancers) in front of the api that append to X-Forwarded-For: the client address is read from there (default 0: the socket's peer). */
@@ -119,6 +121,7 @@ export interface Config {
   /** A socket that misses a ping for this long is closed (dead peer, or a reader that stopped reading). */
   wsPingIntervalSeconds: number;
   shutdownTimeoutSeconds: number;
+  logLevel: string;
   /** Proxies in front that append to X-Forwarded-For (server/client-address.ts). */
   trustedProxyHops: number;
   migrateOnStart: boolean;
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     wsPingIntervalSeconds: e.WS_PING_INTERVAL_SECONDS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    logLevel: e.LOG_LEVEL ?? "info",
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : e.NODE_ENV !== "production",
     introspection: e.INTROSPECTION ? e.INTROSPECTION === "true" : e.NODE_ENV !== "production",

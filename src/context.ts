@@ -9,17 +9,23 @@ import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
 import type { Channel, User } from "./db/generated/prisma/client.js";
+import type { Logger } from "./logger.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
 import type { EventChannels } from "./resolvers/event-channels.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 import type { ChannelReceiptState, MemberPositions } from "./resolvers/receipts.js";
 import type { AccessWatch } from "./resolvers/streams/access-watch.js";
+import type { Metrics } from "./server/metrics.js";
 import type { UserSlots } from "./server/user-slots.js";
 import type { RunningWorker } from "./worker/index.js";
 
 export interface Services {
   config: Config;
+  /** Structured logs (pino), with this process's server id and role. */
+  logger: Logger;
+  /** This process's Prometheus metrics (GET /metrics). */
+  metrics: Metrics;
   db: Database;
   accessTokens: AccessTokens;
   /** Refuses tokens of users that do not exist. */

@@ -31,7 +31,7 @@ describe("embedded mode (no DATABASE_URL)", () => {
 
     // First run on an empty data directory.
     const first = await startService(dataDir);
-    expect(first.output()).toContain(`database=embedded PGlite in ${dataDir}`);
+    expect(first.output()).toContain(`"database":"embedded PGlite in ${dataDir}"`);
     const registered = await mustRequest(first, RegisterDocument, {
       input: {
         email: "embedded@example.com",

@@ -28,7 +28,7 @@ import { amqpUrl, uniquePrefix } from "./harness/broker.js";
 import { memcachedServers } from "./harness/memcached.js";
 import { freePort, type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
 import { record } from "./harness/subscriptions.js";
-import { registerUser } from "./harness/users.js";
+import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const run = promisify(execFile);
@@ -308,6 +308,90 @@ describe.skipIf(!runnable)("the compose topology as processes, behind a real ngi
       return seen.size === 2;
     }, 30_000);
     expect([...seen].sort()).toEqual(["api-1", "api-2"]);
+  });
+
+  it("logs each operation as one JSON line with its name, user and request id, never a password, token or message body", async () => {
+    const { alice, channelId } = await chat();
+    const requestId = `req-${randomUUID()}`;
+    const body = `a private body ${randomUUID()}`;
+    const answer = await fetch(front.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${alice.accessToken}`,
+        "x-request-id": requestId,
+      },
+      body: JSON.stringify({
+        query: `mutation SendMessage($input: SendMessageInput!) { sendMessage(input: $input) { id } }`,
+        variables: { input: { channelId, body, clientMessageId: randomUUID() } },
+      }),
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("x-request-id")).toBe(requestId);
+    const apis = byRole("api").map(([name]) => processes.get(name) as ServiceProcess);
+    const lines = () =>
+      apis.flatMap((api) =>
+        api
+          .output()
+          .split("\n")
+          .filter((line) => line.startsWith("{")),
+      );
+    await until(() => lines().some((line) => line.includes(requestId)), 10_000);
+    const entry = JSON.parse(lines().find((line) => line.includes(requestId)) as string);
+    expect(entry).toMatchObject({
+      level: 30,
+      msg: "operation",
+      reqId: requestId,
+      op: "SendMessage",
+      kind: "mutation",
+      user: alice.user.id,
+      role: "api",
+    });
+    expect(["api-1", "api-2"]).toContain(entry.server);
+    // Every line is JSON, and none carries what must stay private.
+    const all = apis.flatMap((api) => api.output().split("\n").filter(Boolean));
+    for (const line of all) expect(() => JSON.parse(line), line).not.toThrow();
+    const text = all.join("\n");
+    expect(text).not.toContain(body);
+    expect(text).not.toContain(alice.accessToken);
+    expect(text).not.toContain(TEST_PASSWORD);
+  });
+
+  it("/metrics shows a message's path: published by an api replica, persisted by a worker, its event at the subscriber's replica and delivered", async () => {
+    const { bob, channelId, send } = await chat();
+    const live = record(socket(bob.accessToken), MessageAddedDocument, { channelId, afterSeq: 0 });
+    // The first may come from the replay; once it is in, the stream is live, and the
+    // second comes as a live event.
+    await send("replayed or live");
+    await live.until((d) => d.length >= 1, 30_000);
+    await send("live");
+    await live.until((d) => d.length >= 2, 30_000);
+    /** The sum over the given processes of a metric's samples (all label sets). */
+    const total = async (names: string[], metric: string) => {
+      let sum = 0;
+      for (const name of names) {
+        const text = await (
+          await fetch(`http://127.0.0.1:${processes.get(name)?.port}/metrics`)
+        ).text();
+        for (const match of text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, "gm")))
+          sum += Number(match[1]);
+      }
+      return sum;
+    };
+    const apis = byRole("api").map(([name]) => name);
+    const workers = byRole("worker").map(([name]) => name);
+    expect(await total(apis, "chat_commands_published_total")).toBeGreaterThanOrEqual(1);
+    expect(await total(apis, "chat_sockets_open")).toBeGreaterThanOrEqual(1);
+    expect(await total(apis, "chat_subscriptions_active")).toBeGreaterThanOrEqual(1);
+    expect(await total(apis, "chat_send_to_event_seconds_count")).toBeGreaterThanOrEqual(1);
+    expect(await total(apis, "chat_live_event_results_total")).toBeGreaterThanOrEqual(1);
+    expect(await total(workers, "chat_messages_persisted_total")).toBeGreaterThanOrEqual(1);
+    expect(await total(workers, "chat_worker_batch_size_count")).toBeGreaterThanOrEqual(1);
+    // Every shard consumed by one of the two workers (a hand-over in progress holds none).
+    await until(async () => (await total(workers, "chat_worker_shards")) === 8, 15_000);
+    const backlog = await total(workers, "chat_outbox_backlog");
+    expect(Number.isNaN(backlog)).toBe(false);
+    live.stop();
   });
 
   it("a WebSocket whose replica goes away comes back through nginx on the other one and resumes without a gap or a repeat", async () => {

@@ -9,4 +9,6 @@ export async function enqueue(ctx: Context, ...commands: Command[]) {
     () => Promise.all(commands.map((command) => ctx.services.bus.sendCommand(command))),
     "The message queue is unavailable; retry.",
   );
+  for (const command of commands)
+    ctx.services.metrics.commandsPublished.inc({ type: command.type });
 }

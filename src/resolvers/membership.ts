@@ -34,7 +34,7 @@ export async function changeMembership<T>(
     );
   } catch (error) {
     // The change is committed; live subscriptions catch up when clients resubscribe.
-    console.error("membership events not published", error);
+    ctx.services.logger.warn({ err: error }, "membership events not published");
   }
   return result;
 }

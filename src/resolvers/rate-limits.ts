@@ -137,7 +137,10 @@ export async function consume(ctx: Context, limit: Limit, key: string) {
       return; // the in-process map cannot fail; nothing sensible is left to count with
     }
   }
-  if (verdict.retryAfterSeconds > 0) throw rateLimited(verdict.retryAfterSeconds);
+  if (verdict.retryAfterSeconds > 0) {
+    ctx.services.metrics.rateLimited.inc({ limit: limit.name });
+    throw rateLimited(verdict.retryAfterSeconds);
+  }
 }
 
 /** Forgets a counter (a success that proves the attempts were the owner's). */

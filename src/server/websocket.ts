@@ -207,6 +207,8 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
   wsServer.on("connection", (socket) => {
     answered.add(socket);
     socket.on("pong", () => answered.add(socket));
+    options.metrics?.socketsOpen.inc();
+    socket.once("close", () => options.metrics?.socketsOpen.dec());
   });
   const pinger = setInterval(() => {
     for (const socket of wsServer.clients) {

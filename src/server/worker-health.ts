@@ -3,35 +3,19 @@
 // broker answer and no shard is waiting out an outage (503 meanwhile). /metrics:
 // Prometheus, with the worker's state.
 import { createServer, type Server } from "node:http";
-import { Gauge } from "prom-client";
 import type { Database } from "../db/database.js";
 import type { Bus } from "../pubsub/bus.js";
 import type { RunningWorker } from "../worker/index.js";
-import { createMetrics } from "./metrics.js";
+import type { Metrics } from "./metrics.js";
 
 export function createWorkerHealthServer(deps: {
-  serverId: string;
   db: Database;
   bus: Bus;
   worker: RunningWorker;
+  /** The process's metrics, the worker's gauges included (metrics.ts). */
+  metrics: Metrics;
 }): Server {
-  const metrics = createMetrics({ server: deps.serverId });
-  new Gauge({
-    name: "chat_worker_shards",
-    help: "Command shards this worker consumes.",
-    registers: [metrics.registry],
-    collect() {
-      this.set(deps.worker.status().shards.size);
-    },
-  });
-  new Gauge({
-    name: "chat_worker_paused",
-    help: "1 while a shard waits out a database or broker outage, or the shard leases are lost.",
-    registers: [metrics.registry],
-    collect() {
-      this.set(deps.worker.status().paused ? 1 : 0);
-    },
-  });
+  const { metrics } = deps;
   const ready = async () => {
     try {
       await Promise.all([deps.db.ping(), deps.bus.ping()]);

@@ -17,6 +17,7 @@ import { clientAddress } from "./client-address.js";
 import type { Metrics } from "./metrics.js";
 import { useNoIntrospection } from "./no-introspection.js";
 import { reportAs } from "./operation-limits.js";
+import { useOperationLog } from "./operation-log.js";
 import { useSharedEventExecution } from "./shared-event-execution.js";
 import { useStreamCaps } from "./stream-caps.js";
 import { useStreamExpiry } from "./stream-expiry.js";
@@ -101,7 +102,20 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
         return maskError(error, message, isDev);
       },
     },
-    logging: services.config.env === "test" ? "error" : "info",
+    // Yoga's own reports (unexpected errors) go to the same structured log.
+    logging: {
+      debug: (...args: unknown[]) =>
+        services.logger.debug({ detail: args.slice(1) }, String(args[0])),
+      info: (...args: unknown[]) =>
+        services.logger.info({ detail: args.slice(1) }, String(args[0])),
+      warn: (...args: unknown[]) =>
+        services.logger.warn({ detail: args.slice(1) }, String(args[0])),
+      error: (...args: unknown[]) =>
+        services.logger.error(
+          { err: args.find((a) => a instanceof Error), detail: args.slice(1) },
+          String(args[0]),
+        ),
+    },
     context: async (initial): Promise<Context> => {
       const auth =
         initial.socketAuth ??
@@ -140,6 +154,7 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
       // Cost grows with depth (x1.5 per level): a sidebar query with its members and
       // channels costs about 7,500; 50,000 leaves room and still stops abuse.
       costLimitPlugin({ maxCost: 50_000, ...reportAs("TOO_COSTLY", 50_000) }),
+      useOperationLog(services.logger),
       useStreamExpiry(),
       useStreamCaps(),
       useSharedEventExecution(metrics),

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Database } from "../db/database.js";
 import type { Bus, CommandBatchHandler } from "../pubsub/bus.js";
 import { type Command, describeCommand, shardOf } from "../pubsub/commands.js";
+import type { Metrics } from "../server/metrics.js";
 import { pruneAccessChanges } from "./access-changes.js";
 import { runBatch } from "./batch-runner.js";
 import { Outbox, type OutboxWrite, writeOutbox } from "./outbox.js";
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   log?: (message: string, error?: unknown) => void;
+  /** Batch sizes and durations, messages stored, commands refused. */
+  metrics?: Metrics;
 }
 
 export interface WorkerStatus {
@@ -57,7 +60,7 @@ const HEALTH_TIMEOUT_MS = 2000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createWorker(deps: WorkerDeps) {
-  const { db, bus, log } = deps;
+  const { db, bus, log, metrics } = deps;
   const outbox = new Outbox(db.sql, bus, deps.namespace);
   const waiting = new Map<number, Date>();
   const minBackoff = deps.minBackoffMs ?? 100;
@@ -107,6 +110,8 @@ export function createWorker(deps: WorkerDeps) {
   };
 
   const handleBatch: CommandBatchHandler = async (commands, { shard, signal }) => {
+    const stopTimer = metrics?.workerBatchSeconds.startTimer();
+    metrics?.workerBatchSize.observe(commands.length);
     try {
       const writes: OutboxWrite[] = [];
       const refused = await runBatch(commands, signal, {
@@ -133,6 +138,11 @@ export function createWorker(deps: WorkerDeps) {
           ? await outbox.publishWritten(only).catch(() => false)
           : false;
       if (!published) await flushOutbox(shard, signal);
+      stopTimer?.();
+      for (const write of writes)
+        for (const { event } of write.entries)
+          if (event.type === "message.created")
+            metrics?.messagesPersisted.inc(event.messages.length);
       return { refused };
     } finally {
       // Settled or handed back (the shard may go to another worker): not waiting here now.
@@ -148,6 +158,7 @@ export function createWorker(deps: WorkerDeps) {
       const stored = await db.prisma.message.count({ where: { id: command.messageId } });
       if (stored > 0) return;
     }
+    metrics?.commandsRefused.inc({ type: String(command.type) });
     const shard =
       typeof command.channelId === "string" ? shardOf(command.channelId, bus.shards) : 0;
     await db.sql.transaction(

@@ -29,6 +29,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     HOST: "127.0.0.1",
     JWT_SECRET: TEST_JWT_SECRET,
     DATA_DIR: ".data/test",
+    // Apps in the test process: only what goes wrong reaches the test's output.
+    LOG_LEVEL: "warn",
     ...env,
   });
 }

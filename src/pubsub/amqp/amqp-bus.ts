@@ -45,6 +45,8 @@ export interface AmqpBusOptions {
   confirmTimeoutMs?: number;
   /** Longest wait between reconnection attempts (default 5000 ms; it starts at 100 ms). */
   maxReconnectDelayMs?: number;
+  /** Told of every event that arrives for a key this process listens to (metrics), and of each reconnection. */
+  observe?: { event(event: BusEvent): void; reconnected(): void };
   /** Shown by RabbitMQ for this process's connection (default the prefix). */
   connectionName?: string;
   log?: (message: string, error?: unknown) => void;
@@ -176,6 +178,7 @@ export class AmqpBus implements Bus {
       try {
         await this.#open();
         this.options.log?.("amqp reconnected");
+        this.options.observe?.reconnected();
         return;
       } catch (error) {
         this.options.log?.(`amqp reconnect failed (${String(error)}); next attempt in ${delay} ms`);
@@ -272,6 +275,7 @@ export class AmqpBus implements Bus {
         session,
         listeners,
         bound: session.pubsub.subscribe(routingKey, (content: unknown) => {
+          this.options.observe?.event(content as BusEvent);
           for (const each of listeners) each.listener(content as BusEvent);
         }),
       };

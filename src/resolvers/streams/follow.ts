@@ -264,7 +264,7 @@ export async function followAllChannels(
     handlers.unfollowed?.(channelId);
     void unlisten
       .then((stop) => stop())
-      .catch((error) => console.error("unfollowing a channel failed", error));
+      .catch((error) => ctx.services.logger.warn({ err: error }, "unfollowing a channel failed"));
   };
   const stopAll = async () => {
     const all = [...followed.values()];
