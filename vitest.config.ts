@@ -9,6 +9,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // Says first which real services the run uses and what happens without them.
+    globalSetup: ["test/setup/report-services.ts"],
     // The fault suite stops shared services: it runs alone (`npm run test:faults`).
     exclude: ["test/faults/**", "node_modules/**"],
     // Each file owns a database and an app on its own port; files run in parallel
