@@ -48,6 +48,12 @@ const envSchema = z.object({
     .default(1024 * 1024),
   /** WebSocket ping interval in seconds; a socket that has not answered the previous ping is closed (default 30). */
   WS_PING_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Deepest nesting one operation may ask for (default 12; deeper answers TOO_DEEP). */
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(1).max(100).default(12),
+  /** Aliases one operation may use (default 20; more answers TOO_MANY_ALIASES). */
+  MAX_QUERY_ALIASES: z.coerce.number().int().min(0).max(1000).default(20),
+  /** Static cost one operation may reach (default 50,000; more answers TOO_COSTLY). */
+  MAX_QUERY_COST: z.coerce.number().int().min(1).default(50_000),
   /** Least severe log level written: trace, debug, info, warn, error, fatal or silent (default info). */
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).optional(),
   /** On SIGTERM/SIGINT: the longest a process takes to drain and exit (default 10; then it exits anyway, code 1). */
@@ -121,6 +127,8 @@ export interface Config {
   /** A socket that misses a ping for this long is closed (dead peer, or a reader that stopped reading). */
   wsPingIntervalSeconds: number;
   shutdownTimeoutSeconds: number;
+  /** Bounds on one operation: nesting, aliases, static cost. */
+  operationLimits: { depth: number; aliases: number; cost: number };
   logLevel: string;
   /** Proxies in front that append to X-Forwarded-For (server/client-address.ts). */
   trustedProxyHops: number;
@@ -183,6 +191,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     wsPingIntervalSeconds: e.WS_PING_INTERVAL_SECONDS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    operationLimits: {
+      depth: e.MAX_QUERY_DEPTH,
+      aliases: e.MAX_QUERY_ALIASES,
+      cost: e.MAX_QUERY_COST,
+    },
     logLevel: e.LOG_LEVEL ?? "info",
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : e.NODE_ENV !== "production",

@@ -33,6 +33,28 @@ describe("loadConfig", () => {
     });
   });
 
+  it("reads the operational limits: shutdown time, log level, operation bounds", () => {
+    expect(loadConfig({})).toMatchObject({
+      shutdownTimeoutSeconds: 10,
+      logLevel: "info",
+      operationLimits: { depth: 12, aliases: 20, cost: 50_000 },
+    });
+    expect(
+      loadConfig({
+        SHUTDOWN_TIMEOUT_SECONDS: "3",
+        LOG_LEVEL: "warn",
+        MAX_QUERY_DEPTH: "5",
+        MAX_QUERY_ALIASES: "0",
+        MAX_QUERY_COST: "1000",
+      }),
+    ).toMatchObject({
+      shutdownTimeoutSeconds: 3,
+      logLevel: "warn",
+      operationLimits: { depth: 5, aliases: 0, cost: 1000 },
+    });
+    expect(configError({ LOG_LEVEL: "loud" }).message).toMatch(/LOG_LEVEL/);
+  });
+
   it("treats an empty DATABASE_URL as unset, and does not migrate an external database by default", () => {
     expect(loadConfig({ DATABASE_URL: "  " }).databaseUrl).toBeUndefined();
     const external = loadConfig({ DATABASE_URL: "postgresql://db/chat" });

@@ -57,6 +57,7 @@ mutation Login {
 `;
 
 export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
+  const limits = services.config.operationLimits;
   return createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -147,13 +148,21 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
     plugins: [
       // Bounds on what one operation may ask for, on HTTP and WebSocket alike: nesting,
       // aliases (one field asked many times) and overall static cost.
-      maxDepthPlugin({ n: 12, flattenFragments: true, ...reportAs("TOO_DEEP", 12) }),
+      maxDepthPlugin({
+        n: limits.depth,
+        flattenFragments: true,
+        ...reportAs("TOO_DEEP", limits.depth),
+      }),
       // __typename aliases count too (the library lets them through by default): fifty
       // thousand of them are still fifty thousand response fields.
-      maxAliasesPlugin({ n: 20, allowList: [], ...reportAs("TOO_MANY_ALIASES", 20) }),
+      maxAliasesPlugin({
+        n: limits.aliases,
+        allowList: [],
+        ...reportAs("TOO_MANY_ALIASES", limits.aliases),
+      }),
       // Cost grows with depth (x1.5 per level): a sidebar query with its members and
       // channels costs about 7,500; 50,000 leaves room and still stops abuse.
-      costLimitPlugin({ maxCost: 50_000, ...reportAs("TOO_COSTLY", 50_000) }),
+      costLimitPlugin({ maxCost: limits.cost, ...reportAs("TOO_COSTLY", limits.cost) }),
       useOperationLog(services.logger),
       useStreamExpiry(),
       useStreamCaps(),
