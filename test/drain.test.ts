@@ -6,8 +6,12 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
+import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
+import type { SendMessageCommand } from "../src/pubsub/commands.js";
+import { messageIdFor } from "../src/resolvers/messages.js";
 import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
 import { mustRequest, request, wsClient } from "./harness/app.js";
+import { amqpUrl } from "./harness/broker.js";
 import { exited } from "./harness/processes.js";
 import { record } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
@@ -141,5 +145,74 @@ describe.skipIf(!topology.runnable)("graceful drain", () => {
     });
     expect(new Set(stored.map((m) => m.clientMessageId))).toEqual(sent);
     expect(stored).toHaveLength(sent.size);
+  }, 120_000);
+
+  it("SIGTERM to a worker under load: it exits 0 in time, the other worker takes its shards, and every command is stored exactly once", async () => {
+    const { replicaB } = topology;
+    const leaving = await topology.start("worker", "worker-leaving");
+    const owner = await registerUser(replicaB);
+    const channels: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const group = await mustRequest(
+        replicaB,
+        CreateGroupDocument,
+        { input: { name: `Worker drain ${i}` } },
+        owner.accessToken,
+      );
+      channels.push(group.createGroup.channels.edges[0]?.node.id as string);
+    }
+    // Sends straight onto the shards, as the api enqueues them: every shard busy.
+    const bus = await AmqpBus.connect({
+      url: (await amqpUrl()) as string,
+      prefix: topology.namespace,
+      shards: 4,
+    });
+    const commands: SendMessageCommand[] = Array.from({ length: 4000 }, (_, i) => {
+      const clientMessageId = randomUUID();
+      return {
+        type: "message.send",
+        messageId: messageIdFor(owner.user.id, clientMessageId),
+        channelId: channels[i % channels.length] as string,
+        senderId: owner.user.id,
+        clientMessageId,
+        body: `load ${i}`,
+        createdAt: new Date().toISOString(),
+      };
+    });
+    const prisma = topology.database.db.prisma;
+    const stored = () => prisma.message.count({ where: { channelId: { in: channels } } });
+    const shardsOf = async (worker: { port: number }) => {
+      const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+      return Number(/^chat_worker_shards(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    // The leaving worker holds its share before the load starts.
+    await until(async () => (await shardsOf(leaving)) === 2, 15_000);
+    try {
+      const publishing = Promise.all(commands.map((command) => bus.sendCommand(command)));
+      await until(async () => (await stored()) >= 200, 30_000);
+      const signalled = Date.now();
+      leaving.child.kill("SIGTERM");
+      const exit = await exited(leaving.child);
+      expect(exit.code).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(SHUTDOWN_TIMEOUT_SECONDS * 1000);
+      await until(async () => (await shardsOf(topology.worker)) === 4, 15_000);
+      await publishing;
+      await until(async () => (await stored()) >= commands.length, 60_000);
+      const rows = await prisma.message.findMany({
+        where: { channelId: { in: channels } },
+        select: { id: true, channelId: true, seq: true },
+      });
+      expect(new Set(rows.map((r) => r.id))).toEqual(new Set(commands.map((c) => c.messageId)));
+      // Gapless per channel: nothing stored twice, nothing skipped.
+      for (const channelId of channels) {
+        const seqs = rows
+          .filter((r) => r.channelId === channelId)
+          .map((r) => r.seq)
+          .sort((a, b) => a - b);
+        expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      }
+    } finally {
+      await bus.close();
+    }
   }, 120_000);
 });
