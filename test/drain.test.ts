@@ -15,7 +15,7 @@ import { amqpUrl } from "./harness/broker.js";
 import { exited } from "./harness/processes.js";
 import { record } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
-import { registerUser } from "./harness/users.js";
+import { registerUser, twoInAGroup } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const SHUTDOWN_TIMEOUT_SECONDS = 10;
@@ -63,14 +63,7 @@ describe.skipIf(!topology.runnable)("graceful drain", () => {
   it("SIGTERM under traffic: sockets close with 1001, the request in flight is answered, the replica exits 0 in time, and every send is stored once", async () => {
     const { replicaB, clients } = topology;
     const leaving = await topology.start("api", "api-leaving");
-    const [alice, bob] = await Promise.all([registerUser(replicaB), registerUser(replicaB)]);
-    const group = await mustRequest(
-      replicaB,
-      CreateGroupDocument,
-      { input: { name: "Drain", memberIds: [bob.user.id] } },
-      alice.accessToken,
-    );
-    const channelId = group.createGroup.channels.edges[0]?.node.id as string;
+    const { alice, bob, channelId } = await twoInAGroup(replicaB, "Drain");
 
     // Bob's socket on the leaving replica.
     const closes: number[] = [];

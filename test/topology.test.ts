@@ -17,18 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { parse } from "yaml";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
-import {
-  CreateGroupDocument,
-  HeartbeatDocument,
-  MessageAddedDocument,
-  SendMessageDocument,
-} from "./gql/graphql.js";
+import { HeartbeatDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
 import { mustRequest } from "./harness/app.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
 import { memcachedServers } from "./harness/memcached.js";
 import { freePort, type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
 import { record } from "./harness/subscriptions.js";
-import { registerUser, TEST_PASSWORD } from "./harness/users.js";
+import { TEST_PASSWORD, twoInAGroup } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const run = promisify(execFile);
@@ -263,14 +258,7 @@ describe.skipIf(!runnable)("the compose topology as processes, behind a real ngi
   }
 
   async function chat() {
-    const [alice, bob] = await Promise.all([registerUser(front), registerUser(front)]);
-    const group = await mustRequest(
-      front,
-      CreateGroupDocument,
-      { input: { name: "Through nginx", memberIds: [bob.user.id] } },
-      alice.accessToken,
-    );
-    const channelId = group.createGroup.channels.edges[0]?.node.id as string;
+    const { alice, bob, channelId } = await twoInAGroup(front, "Through nginx");
     const send = (body: string) =>
       mustRequest(
         front,

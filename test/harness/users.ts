@@ -1,6 +1,6 @@
 // Creating signed-in users for tests through the public API.
 import { randomBytes } from "node:crypto";
-import { RegisterDocument } from "../gql/graphql.js";
+import { CreateGroupDocument, RegisterDocument } from "../gql/graphql.js";
 import { mustRequest } from "./app.js";
 
 export const TEST_PASSWORD = "correct horse battery";
@@ -18,4 +18,17 @@ export async function registerUser(
     },
   });
   return data.register;
+}
+
+/** Two new users, alice owning a group with bob in it, and the group's channel. */
+export async function twoInAGroup(target: { url: string }, name: string) {
+  const [alice, bob] = await Promise.all([registerUser(target), registerUser(target)]);
+  const group = await mustRequest(
+    target,
+    CreateGroupDocument,
+    { input: { name, memberIds: [bob.user.id] } },
+    alice.accessToken,
+  );
+  const channelId = group.createGroup.channels.edges[0]?.node.id as string;
+  return { alice, bob, channelId };
 }
