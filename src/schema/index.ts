@@ -9,5 +9,6 @@ import "./receipt.js";
 import "./presence.js";
 import "./typing.js";
 import "./heartbeat.js";
+import "./error-code.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -2,13 +2,14 @@
 // anything reads them, so an oversized request costs us nothing but its headers, and
 // answers `GET /` with what this server is (a newcomer's browser lands there first).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ErrorCode } from "../errors.js";
 import type { Metrics } from "./metrics.js";
 import type { Yoga } from "./yoga.js";
 
 /** application/json, application/graphql+json, application/graphql-response+json (with parameters). */
 const JSON_BODY = /^application\/(json|graphql\+json|graphql-response\+json)\s*(;|$)/i;
 
-function refuse(res: ServerResponse, status: number, code: string, message: string) {
+function refuse(res: ServerResponse, status: number, code: ErrorCode, message: string) {
   res.writeHead(status, { "content-type": "application/json", connection: "close" });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
@@ -52,7 +53,7 @@ export function createHttpServer(
           res.writeHead(200, { "content-type": metrics.registry.contentType });
           res.end(text);
         },
-        () => refuse(res, 500, "INTERNAL", "Metrics are unavailable."),
+        () => refuse(res, 500, "INTERNAL_SERVER_ERROR", "Metrics are unavailable."),
       );
       return;
     }

@@ -4,8 +4,9 @@
 // Instead each reports a validation error with its own code, the same on HTTP and
 // WebSocket: TOO_DEEP, TOO_MANY_ALIASES, TOO_COSTLY (and the limit in `extensions.limit`).
 import { GraphQLError, type ValidationContext } from "graphql";
+import type { ErrorCode } from "../errors.js";
 
-export type OperationLimitCode = "TOO_DEEP" | "TOO_MANY_ALIASES" | "TOO_COSTLY";
+export type OperationLimitCode = Extract<ErrorCode, "TOO_DEEP" | "TOO_MANY_ALIASES" | "TOO_COSTLY">;
 
 /** graphql-armor options that report a rejection as a typed validation error. */
 export function reportAs(code: OperationLimitCode, limit: number) {

@@ -48,7 +48,7 @@ export function useOperationLog(logger: Logger): Plugin {
     };
   };
   const codes = (errors: readonly GraphQLError[] | undefined) =>
-    errors?.map((e) => String(e.extensions?.code ?? "INTERNAL"));
+    errors?.map((e) => String(e.extensions?.code ?? "INTERNAL_SERVER_ERROR"));
   return {
     onRequest({ request }) {
       idOf(request);

@@ -7,6 +7,7 @@
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "../context.js";
+import type { ErrorCode } from "../errors.js";
 import type { SocketContext } from "./yoga.js";
 
 export function useStreamCaps(): Plugin<Context & SocketContext> {
@@ -21,7 +22,7 @@ export function useStreamCaps(): Plugin<Context & SocketContext> {
           errors: [
             new GraphQLError(
               `Too many open subscriptions for this user outside a signed-in socket (at most ${cap}); close one, or subscribe over a socket signed in with connectionParams.`,
-              { extensions: { code: "TOO_MANY_STREAMS", limit: cap } },
+              { extensions: { code: "TOO_MANY_STREAMS" satisfies ErrorCode, limit: cap } },
             ),
           ],
         });
