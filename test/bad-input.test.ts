@@ -187,6 +187,15 @@ describe("connections", () => {
       field: "cursor",
     });
   });
+
+  it("a negative page size is BAD_USER_INPUT on the argument itself", async () => {
+    const viewer = await registerUser(server);
+    const result = await request(server, SearchUsersDocument, { first: -1 }, viewer.accessToken);
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "first",
+    });
+  });
 });
 
 describe("operation bounds", () => {

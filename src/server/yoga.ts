@@ -79,15 +79,17 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
     // "Unexpected error." (in development the original is attached for debugging).
     maskedErrors: {
       isDev: services.config.env === "development",
-      // Pothos rejects malformed connection cursors with a GraphQLError that has no code;
-      // for clients that is bad input like any other.
+      // Pothos rejects bad connection arguments (a malformed cursor, `first: -1`, `before`
+      // with `first`) with a GraphQLError that has no code; for clients that is bad input
+      // like any other, on the argument its message names (a cursor when it names none).
       maskError: (error, message, isDev) => {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         if (original instanceof PothosValidationError && error instanceof GraphQLError) {
+          const field = /Arguments? "(\w+)"/.exec(original.message)?.[1] ?? "cursor";
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             path: error.path,
-            extensions: { code: "BAD_USER_INPUT", field: "cursor" },
+            extensions: { code: "BAD_USER_INPUT", field },
           });
         }
         // The database or the broker is down or failing over: the client should retry,
