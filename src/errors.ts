@@ -26,6 +26,8 @@ export const ERROR_CODES = {
     "The operation nests deeper than allowed (extensions.limit, MAX_QUERY_DEPTH). Do not retry as is.",
   TOO_MANY_ALIASES:
     "The operation uses more aliases than allowed (extensions.limit, MAX_QUERY_ALIASES). Do not retry as is.",
+  PAGE_TOO_LARGE:
+    "A connection was asked for more than its page size allows (extensions.field: first or last; extensions.limit: the maximum, 100). Ask for a smaller page and follow the cursors.",
   TOO_COSTLY:
     "The operation's static cost is above the limit (extensions.limit, MAX_QUERY_COST): ask for smaller pages or fewer fields. Do not retry as is.",
   PAYLOAD_TOO_LARGE: "HTTP 413: the body is larger than MAX_BODY_BYTES. Do not retry as is.",
@@ -70,4 +72,13 @@ export function rateLimited(retryAfterSeconds: number) {
 
 export function serviceUnavailable(message = "Service temporarily unavailable; retry.") {
   return clientError("SERVICE_UNAVAILABLE", message, { retryable: true });
+}
+
+/** A connection page over the maximum: `field` is `first` or `last`. */
+export function pageTooLarge(field: string, limit: number) {
+  return clientError(
+    "PAGE_TOO_LARGE",
+    `${field}: at most ${limit} per page; follow the page's cursors for more.`,
+    { field, limit },
+  );
 }

@@ -188,6 +188,33 @@ describe("connections", () => {
     });
   });
 
+  it("a page over 100 is PAGE_TOO_LARGE with the limit, on the argument; 100 is served", async () => {
+    const viewer = await registerUser(server);
+    const over = await request(server, SearchUsersDocument, { first: 101 }, viewer.accessToken);
+    expect(over.errors?.[0]?.extensions).toEqual({
+      code: "PAGE_TOO_LARGE",
+      field: "first",
+      limit: 100,
+    });
+    const most = await request(server, SearchUsersDocument, { first: 100 }, viewer.accessToken);
+    expect(most.errors).toBeUndefined();
+    expect(most.data?.users.edges.length).toBeGreaterThan(0);
+    // A full page of one channel's history with what a chat view shows stays under the cost bound.
+    const history = await fetch(server.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${viewer.accessToken}`,
+      },
+      body: JSON.stringify({
+        query: `{ channels(first: 1) { edges { node { id messages(first: 100) { edges { cursor node {
+          id seq body createdAt editedAt status sender { id displayName avatarUrl } } }
+          pageInfo { hasNextPage endCursor } } } } } }`,
+      }),
+    });
+    expect(JSON.stringify(((await history.json()) as { errors?: unknown }).errors)).toBeUndefined();
+  });
+
   it("a negative page size is BAD_USER_INPUT on the argument itself", async () => {
     const viewer = await registerUser(server);
     const result = await request(server, SearchUsersDocument, { first: -1 }, viewer.accessToken);

@@ -4,6 +4,7 @@ import type { Context } from "../context.js";
 import { ChannelKind } from "../db/generated/prisma/enums.js";
 import * as channels from "../resolvers/channels.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./page-size.js";
 
 const ChannelKindEnum = builder.enumType(ChannelKind, {
   name: "ChannelKind",
@@ -58,6 +59,7 @@ export const ChannelRef = builder.prismaObject("Channel", {
     }),
     memberCount: t.relationCount("members"),
     members: t.relatedConnection("members", {
+      ...pageSize,
       cursor: "channelId_userId",
       query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
     }),
@@ -102,6 +104,7 @@ builder.queryFields((t) => ({
   }),
   channels: t.prismaConnection(
     {
+      ...pageSize,
       type: "Channel",
       cursor: "id",
       description:

@@ -1,6 +1,7 @@
 // Contacts and blocks.
 import * as contacts from "../resolvers/contacts.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./page-size.js";
 
 builder.prismaObject("Contact", {
   description: "Someone in the viewer's contact list.",
@@ -13,6 +14,7 @@ builder.prismaObject("Contact", {
 builder.queryFields((t) => ({
   contacts: t.prismaConnection(
     {
+      ...pageSize,
       type: "Contact",
       cursor: "ownerId_contactId",
       description:

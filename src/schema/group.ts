@@ -4,6 +4,7 @@ import { GroupRole } from "../db/generated/prisma/enums.js";
 import { visibleGroupChannels } from "../resolvers/channels.js";
 import * as groups from "../resolvers/groups.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./page-size.js";
 
 export const GroupRoleEnum = builder.enumType(GroupRole, {
   name: "GroupRole",
@@ -36,10 +37,12 @@ builder.prismaObject("Group", {
     }),
     memberCount: t.relationCount("members"),
     members: t.relatedConnection("members", {
+      ...pageSize,
       cursor: "groupId_userId",
       query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
     }),
     channels: t.relatedConnection("channels", {
+      ...pageSize,
       cursor: "id",
       description: "Public channels, and the private ones the viewer is in, by name.",
       query: (_args, ctx) => ({
@@ -85,6 +88,7 @@ builder.queryFields((t) => ({
   }),
   groups: t.prismaConnection(
     {
+      ...pageSize,
       type: "Group",
       cursor: "id",
       description: "The viewer's groups, by name.",

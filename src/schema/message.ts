@@ -7,6 +7,7 @@ import * as receipts from "../resolvers/receipts.js";
 import { type SendStatusView, sendStatus } from "../resolvers/send-status.js";
 import { builder } from "./builder.js";
 import { ChannelRef } from "./channel.js";
+import { pageSize } from "./page-size.js";
 import { User } from "./user.js";
 
 const MessageStatus = builder.enumType("MessageStatus", {
@@ -98,6 +99,7 @@ builder.prismaObjectField("Channel", "messages", (t) =>
   t.relatedConnection(
     "messages",
     {
+      ...pageSize,
       cursor: "id",
       description:
         "History, newest first: `first`/`after` go back in time, `last`/`before` forward.",

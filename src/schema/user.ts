@@ -3,6 +3,7 @@
 import * as accounts from "../resolvers/accounts.js";
 import * as profiles from "../resolvers/profiles.js";
 import { builder } from "./builder.js";
+import { pageSize } from "./page-size.js";
 
 export const User = builder.prismaObject("User", {
   description:
@@ -121,6 +122,7 @@ builder.queryFields((t) => ({
   }),
   users: t.prismaConnection(
     {
+      ...pageSize,
       type: "User",
       cursor: "id",
       description: "Users whose username or display name starts with `search`, in username order.",

@@ -113,11 +113,14 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
         services.logger.info({ detail: args.slice(1) }, String(args[0])),
       warn: (...args: unknown[]) =>
         services.logger.warn({ detail: args.slice(1) }, String(args[0])),
-      error: (...args: unknown[]) =>
-        services.logger.error(
-          { err: args.find((a) => a instanceof Error), detail: args.slice(1) },
-          String(args[0]),
-        ),
+      // Yoga logs every error it masks or recodes; bad connection arguments are the
+      // client's (answered BAD_USER_INPUT above), not worth a stack trace at error level.
+      error: (...args: unknown[]) => {
+        const err = args.find((a) => a instanceof Error);
+        const original = err instanceof GraphQLError ? (err.originalError ?? err) : err;
+        const level = original instanceof PothosValidationError ? "debug" : "error";
+        services.logger[level]({ err, detail: args.slice(1) }, String(args[0]));
+      },
     },
     context: async (initial): Promise<Context> => {
       const auth =
