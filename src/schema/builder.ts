@@ -81,6 +81,8 @@ export const builder = new SchemaBuilder<{
 
 export const DateTime = builder.scalarType("DateTime", {
   description: "An ISO-8601 date and time in UTC, e.g. 2026-11-29T14:00:00.000Z.",
+  // What codegen and clients read to map it (RFC 3339 date-time, as graphql-scalars' DateTime).
+  specifiedByURL: "https://scalars.graphql.org/andimarek/date-time",
   serialize: (value) => value.toISOString(),
   parseValue: (value) => {
     const date = typeof value === "string" ? new Date(value) : new Date(Number.NaN);
