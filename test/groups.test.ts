@@ -14,6 +14,7 @@ import {
   JoinChannelDocument,
   LeaveChannelDocument,
   LeaveGroupDocument,
+  MembershipKeysDocument,
   RemoveGroupMemberDocument,
   SetGroupMemberRoleDocument,
   UpdateGroupDocument,
@@ -82,6 +83,26 @@ describe("group lifecycle", () => {
     expect(general.channel?.members.edges.map((e) => e.node.user.id).sort()).toEqual(
       [owner.user.id, admin.user.id, member.user.id].sort(),
     );
+  });
+
+  it("memberships name their group or channel and user, so a normalized cache can key them", async () => {
+    const { groupId, generalId } = await newGroup("Keys");
+    const { group } = await mustRequest(
+      server,
+      MembershipKeysDocument,
+      { id: groupId },
+      member.accessToken,
+    );
+    const groupMembers = group!.members.edges.map((e) => e.node);
+    expect(groupMembers.map((m) => m.group.id)).toEqual(groupMembers.map(() => groupId));
+    expect(groupMembers.map((m) => m.user.id).sort()).toEqual(
+      [owner.user.id, admin.user.id, member.user.id].sort(),
+    );
+    const general = group!.channels.edges.find((e) => e.node.id === generalId)!.node;
+    expect(general.members.edges.map((e) => e.node.channel.id)).toEqual(
+      general.members.edges.map(() => generalId),
+    );
+    expect(general.members.edges).toHaveLength(3);
   });
 
   it("groups lists the viewer's groups only", async () => {

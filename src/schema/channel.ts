@@ -12,7 +12,10 @@ const ChannelKindEnum = builder.enumType(ChannelKind, {
 });
 
 builder.prismaObject("ChannelMember", {
+  description:
+    "A user's membership of a channel. It has no id of its own: a normalized cache keys it by channel.id and user.id.",
   fields: (t) => ({
+    channel: t.relation("channel"),
     user: t.relation("user"),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
   }),

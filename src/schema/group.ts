@@ -13,7 +13,10 @@ export const GroupRoleEnum = builder.enumType(GroupRole, {
 });
 
 builder.prismaObject("GroupMember", {
+  description:
+    "A user's membership of a group. It has no id of its own: a normalized cache keys it by group.id and user.id.",
   fields: (t) => ({
+    group: t.relation("group"),
     user: t.relation("user"),
     role: t.expose("role", { type: GroupRoleEnum }),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
