@@ -130,15 +130,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           log,
           metrics,
         });
-        registerWorkerGauges(metrics, {
-          shards: () => worker.status().shards.size,
-          paused: () => worker.status().paused,
-          outboxBacklog: async () =>
-            Number(
-              (await db.sql.query<{ n: string }>("SELECT count(*) AS n FROM outbox_events"))[0]
-                ?.n ?? 0,
-            ),
-        });
+        registerWorkerGauges(metrics, worker);
         services.worker = worker;
         stops.push(worker.stop);
         if (!servesApi) {

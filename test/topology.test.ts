@@ -249,9 +249,16 @@ describe.skipIf(!runnable)("the compose topology as processes, behind a real ngi
       webSocketImpl: WebSocket,
       connectionParams: { authorization: `Bearer ${token}` },
       lazy: true,
-      retryAttempts: 50,
+      retryAttempts: 5,
       shouldRetry: () => true,
-      retryWait: () => new Promise((resolve) => setTimeout(resolve, 200)),
+      // Reconnect once nginx answers /ready again (from a replica that is up), not after a
+      // guessed pause.
+      retryWait: () =>
+        until(
+          async () =>
+            (await fetch(new URL("/ready", front.url)).catch(() => undefined))?.ok === true,
+          15_000,
+        ).then(() => {}),
     });
     clients.push(client);
     return client;

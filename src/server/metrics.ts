@@ -7,6 +7,7 @@
 // is also how tests wait for a subscription to be live instead of sleeping.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { BusEvent } from "../pubsub/events.js";
+import type { RunningWorker } from "../worker/index.js";
 
 export interface Metrics {
   registry: Registry;
@@ -130,22 +131,14 @@ export function createMetrics(labels: { server: string }): Metrics {
 }
 
 /** What only a process running a worker reports, read when scraped. */
-export function registerWorkerGauges(
-  metrics: Metrics,
-  source: {
-    shards(): number;
-    paused(): boolean;
-    /** Events committed and not yet published (the outbox's rows). */
-    outboxBacklog(): Promise<number>;
-  },
-) {
+export function registerWorkerGauges(metrics: Metrics, worker: RunningWorker) {
   const registers = [metrics.registry];
   new Gauge({
     name: "chat_worker_shards",
     help: "Command shards this worker consumes.",
     registers,
     collect() {
-      this.set(source.shards());
+      this.set(worker.status().shards.size);
     },
   });
   new Gauge({
@@ -153,7 +146,7 @@ export function registerWorkerGauges(
     help: "1 while a shard waits out a database or broker outage, or the shard leases are lost.",
     registers,
     collect() {
-      this.set(source.paused() ? 1 : 0);
+      this.set(worker.status().paused ? 1 : 0);
     },
   });
   new Gauge({
@@ -161,7 +154,7 @@ export function registerWorkerGauges(
     help: "Events committed by workers and not yet confirmed by the broker (all shards).",
     registers,
     async collect() {
-      this.set(await source.outboxBacklog().catch(() => Number.NaN));
+      this.set(await worker.outboxBacklog().catch(() => Number.NaN));
     },
   });
 }

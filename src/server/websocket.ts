@@ -229,7 +229,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
      * resolves once they have all closed; a peer that has not answered the close by
      * `deadline` (epoch ms) is cut.
      */
-    async close(deadline = Date.now() + 5000) {
+    async close(deadline: number) {
       clearInterval(pinger);
       for (const client of wsServer.clients) client.close(1001, "Server shutting down");
       const timer = setTimeout(

@@ -58,6 +58,14 @@ mutation Login {
 
 export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
   const limits = services.config.operationLimits;
+  /** Yoga's logger calls (a message, then details) as one structured line. */
+  const report =
+    (level: "debug" | "info" | "warn" | "error") =>
+    (...args: unknown[]) =>
+      services.logger[level](
+        { err: args.find((a) => a instanceof Error), detail: args.slice(1) },
+        String(args[0]),
+      );
   return createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -107,19 +115,15 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
     },
     // Yoga's own reports (unexpected errors) go to the same structured log.
     logging: {
-      debug: (...args: unknown[]) =>
-        services.logger.debug({ detail: args.slice(1) }, String(args[0])),
-      info: (...args: unknown[]) =>
-        services.logger.info({ detail: args.slice(1) }, String(args[0])),
-      warn: (...args: unknown[]) =>
-        services.logger.warn({ detail: args.slice(1) }, String(args[0])),
+      debug: report("debug"),
+      info: report("info"),
+      warn: report("warn"),
       // Yoga logs every error it masks or recodes; bad connection arguments are the
       // client's (answered BAD_USER_INPUT above), not worth a stack trace at error level.
       error: (...args: unknown[]) => {
         const err = args.find((a) => a instanceof Error);
         const original = err instanceof GraphQLError ? (err.originalError ?? err) : err;
-        const level = original instanceof PothosValidationError ? "debug" : "error";
-        services.logger[level]({ err, detail: args.slice(1) }, String(args[0]));
+        report(original instanceof PothosValidationError ? "debug" : "error")(...args);
       },
     },
     context: async (initial): Promise<Context> => {

@@ -47,6 +47,8 @@ export interface WorkerStatus {
 
 export interface RunningWorker {
   status(): WorkerStatus;
+  /** Events committed and not yet published, all shards. */
+  outboxBacklog(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -221,6 +223,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   prune.unref();
 
   return {
+    outboxBacklog: () => worker.outbox.backlog(),
     status: () => ({
       paused: worker.waiting.size > 0 || (leases?.lost ?? false),
       waiting: new Map(worker.waiting),

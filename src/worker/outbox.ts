@@ -121,6 +121,12 @@ export class Outbox {
     }
   }
 
+  /** Events committed and not yet confirmed by the broker, all shards (the metrics' backlog). */
+  async backlog(): Promise<number> {
+    const [row] = await this.sql.query<{ n: string }>("SELECT count(*) AS n FROM outbox_events");
+    return Number(row?.n ?? 0);
+  }
+
   /** Shards with events older than `olderThanMs` (left by a crash or an outage). */
   async staleShards(olderThanMs: number): Promise<number[]> {
     const rows = await this.sql.query<{ shard: number }>(
