@@ -1,6 +1,5 @@
 // Bad input gets a typed error naming the field at fault, is never half-written, and
 // never takes the server down.
-import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -12,6 +11,7 @@ import {
   UserByIdDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { dbId, unknownId } from "./harness/ids.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 
 const server = useTestApp({ MAX_BODY_BYTES: String(64 * 1024) });
@@ -61,12 +61,12 @@ describe("register rejects", () => {
 });
 
 describe("ids", () => {
-  it("an unknown user id is NOT_FOUND on the field; a malformed one is BAD_USER_INPUT", async () => {
+  it("an unknown user id is NOT_FOUND on the field; a malformed one, a bare row id or another type's id is BAD_USER_INPUT", async () => {
     const viewer = await registerUser(server);
     const unknown = await request(
       server,
       UserByIdDocument,
-      { id: randomUUID() },
+      { id: unknownId("User") },
       viewer.accessToken,
     );
     expect(unknown.data?.user).toBeNull();
@@ -79,11 +79,18 @@ describe("ids", () => {
       viewer.accessToken,
     );
     expect(malformed.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", field: "id" });
+    for (const id of [dbId(viewer.user.id), unknownId("Channel")]) {
+      const wrong = await request(server, UserByIdDocument, { id }, viewer.accessToken);
+      expect(wrong.errors?.[0]).toMatchObject({
+        message: "id: must be the id of a User",
+        extensions: { code: "BAD_USER_INPUT", field: "id" },
+      });
+    }
 
     const contact = await request(
       server,
       AddContactDocument,
-      { userId: randomUUID() },
+      { userId: unknownId("User") },
       viewer.accessToken,
     );
     expect(contact.errors?.[0]?.extensions).toEqual({ code: "NOT_FOUND", field: "userId" });

@@ -8,6 +8,7 @@ import { MemcachedCache } from "../src/cache/memcached-cache.js";
 import { AddContactDocument, PresenceDocument } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, type RunningApp, startApp } from "./harness/app.js";
 import { createTestDatabase } from "./harness/database.js";
+import { dbId } from "./harness/ids.js";
 import { freePort } from "./harness/processes.js";
 import { registerUser } from "./harness/users.js";
 import { eventually, until } from "./harness/wait.js";
@@ -82,7 +83,7 @@ describe.skipIf(!runnable)("losing Memcached", () => {
 
     // What other replicas read: the per-(user, server) key in Memcached itself.
     const cache = new MemcachedCache({ servers: `127.0.0.1:${port}`, prefix: "chat:" });
-    const key = `presence:on:${subject.user.id}:${app.app.services.presence.identity}`;
+    const key = `presence:on:${dbId(subject.user.id)}:${app.app.services.presence.identity}`;
     expect(await cache.get(key)).toBe("1");
 
     await stopMemcached();

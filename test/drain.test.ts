@@ -12,6 +12,7 @@ import { messageIdFor } from "../src/resolvers/messages.js";
 import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
 import { mustRequest, request, wsClient } from "./harness/app.js";
 import { amqpUrl } from "./harness/broker.js";
+import { dbId } from "./harness/ids.js";
 import { exited } from "./harness/processes.js";
 import { record } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
@@ -129,11 +130,12 @@ describe.skipIf(!topology.runnable)("graceful drain", () => {
     // Every key is stored exactly once (retries are idempotent by clientMessageId).
     const prisma = topology.database.db.prisma;
     await until(
-      async () => (await prisma.message.count({ where: { channelId } })) >= sent.size,
+      async () =>
+        (await prisma.message.count({ where: { channelId: dbId(channelId) } })) >= sent.size,
       30_000,
     );
     const stored = await prisma.message.findMany({
-      where: { channelId },
+      where: { channelId: dbId(channelId) },
       select: { clientMessageId: true, seq: true },
     });
     expect(new Set(stored.map((m) => m.clientMessageId))).toEqual(sent);
@@ -152,7 +154,7 @@ describe.skipIf(!topology.runnable)("graceful drain", () => {
         { input: { name: `Worker drain ${i}` } },
         owner.accessToken,
       );
-      channels.push(group.createGroup.channels.edges[0]?.node.id as string);
+      channels.push(dbId(group.createGroup.channels.edges[0]?.node.id as string));
     }
     // Sends straight onto the shards, as the api enqueues them: every shard busy.
     const bus = await AmqpBus.connect({
@@ -164,9 +166,9 @@ describe.skipIf(!topology.runnable)("graceful drain", () => {
       const clientMessageId = randomUUID();
       return {
         type: "message.send",
-        messageId: messageIdFor(owner.user.id, clientMessageId),
+        messageId: messageIdFor(dbId(owner.user.id), clientMessageId),
         channelId: channels[i % channels.length] as string,
-        senderId: owner.user.id,
+        senderId: dbId(owner.user.id),
         clientMessageId,
         body: `load ${i}`,
         createdAt: new Date().toISOString(),

@@ -1,6 +1,5 @@
 // Groups and their channels: the lifecycle, and every role rule (owner / admin /
 // member / outsider) for every mutation and query.
-import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   AddChannelMembersDocument,
@@ -20,6 +19,7 @@ import {
   UpdateGroupDocument,
 } from "./gql/graphql.js";
 import { type GraphQLResponse, mustRequest, request, useTestApp } from "./harness/app.js";
+import { dbId, unknownId } from "./harness/ids.js";
 import { registerUser } from "./harness/users.js";
 
 const server = useTestApp();
@@ -135,7 +135,7 @@ describe("group lifecycle", () => {
     );
     const inbox = await mustRequest(server, InboxDocument, { first: 100 }, member.accessToken);
     const rows = await server.database.db.prisma.channelMember.count({
-      where: { userId: member.user.id, channel: { groupId } },
+      where: { userId: dbId(member.user.id), channel: { groupId: dbId(groupId) } },
     });
     expect(rows).toBe(0);
     expect(inbox.channels.edges.map((e) => e.node.id)).not.toContain(extra.createChannel.id);
@@ -162,8 +162,10 @@ describe("group lifecycle", () => {
     expect(
       (await mustRequest(server, LeaveGroupDocument, { groupId }, admin.accessToken)).leaveGroup,
     ).toBe(false);
-    expect(await server.database.db.prisma.group.count({ where: { id: groupId } })).toBe(0);
-    expect(await server.database.db.prisma.channel.count({ where: { groupId } })).toBe(0);
+    expect(await server.database.db.prisma.group.count({ where: { id: dbId(groupId) } })).toBe(0);
+    expect(
+      await server.database.db.prisma.channel.count({ where: { groupId: dbId(groupId) } }),
+    ).toBe(0);
   });
 });
 
@@ -309,7 +311,9 @@ describe("role rules for every group mutation", () => {
     );
     expect(errorOf(stepDown)).toEqual({ code: "BAD_USER_INPUT", field: "role" });
     expect(
-      await server.database.db.prisma.groupMember.count({ where: { groupId, role: "OWNER" } }),
+      await server.database.db.prisma.groupMember.count({
+        where: { groupId: dbId(groupId), role: "OWNER" },
+      }),
     ).toBe(1);
   });
 
@@ -486,7 +490,7 @@ describe("bad input", () => {
       [{ name: "" }, { code: "BAD_USER_INPUT", field: "name" }],
       [{ name: "n".repeat(200) }, { code: "BAD_USER_INPUT", field: "name" }],
       [
-        { name: "ok", memberIds: [randomUUID()] },
+        { name: "ok", memberIds: [unknownId("User")] },
         { code: "NOT_FOUND", field: "memberIds" },
       ],
       [
@@ -522,19 +526,21 @@ describe("bad input", () => {
       owner.accessToken,
     );
     expect(errorOf(duplicate)).toEqual({ code: "BAD_USER_INPUT", field: "input.name" });
-    expect(await server.database.db.prisma.channel.count({ where: { groupId } })).toBe(1);
+    expect(
+      await server.database.db.prisma.channel.count({ where: { groupId: dbId(groupId) } }),
+    ).toBe(1);
 
     const unknownGroup = await request(
       server,
       GroupDocument,
-      { id: randomUUID() },
+      { id: unknownId("Group") },
       owner.accessToken,
     );
     expect(errorOf(unknownGroup)).toEqual({ code: "NOT_FOUND", field: "id" });
     const unknownChannel = await request(
       server,
       JoinChannelDocument,
-      { channelId: randomUUID() },
+      { channelId: unknownId("Channel") },
       owner.accessToken,
     );
     expect(errorOf(unknownChannel)).toEqual({ code: "NOT_FOUND", field: "channelId" });
@@ -551,7 +557,9 @@ describe("bad input", () => {
       owner.accessToken,
     );
     expect(errorOf(result)).toEqual({ code: "BAD_USER_INPUT", field: "userIds" });
-    expect(await server.database.db.prisma.groupMember.count({ where: { groupId } })).toBe(3);
+    expect(
+      await server.database.db.prisma.groupMember.count({ where: { groupId: dbId(groupId) } }),
+    ).toBe(3);
   });
 
   it("the same user added by 10 concurrent calls: one succeeds, the rest are BAD_USER_INPUT, one row", async () => {
@@ -571,7 +579,7 @@ describe("bad input", () => {
     expect(results.filter((r) => errorOf(r)?.code === "BAD_USER_INPUT").length).toBe(9);
     expect(
       await server.database.db.prisma.groupMember.count({
-        where: { groupId, userId: target.user.id },
+        where: { groupId: dbId(groupId), userId: dbId(target.user.id) },
       }),
     ).toBe(1);
   });
@@ -604,7 +612,9 @@ describe("bad input", () => {
     );
     expect(errorOf(lastOwner)).toEqual({ code: "BAD_USER_INPUT", field: "userId" });
     expect(
-      await server.database.db.prisma.groupMember.count({ where: { groupId, role: "OWNER" } }),
+      await server.database.db.prisma.groupMember.count({
+        where: { groupId: dbId(groupId), role: "OWNER" },
+      }),
     ).toBe(1);
   });
 });

@@ -12,6 +12,7 @@ import {
   SendMessageDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { dbId, unknownId } from "./harness/ids.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 
@@ -44,12 +45,12 @@ describe("directChannel", () => {
     const ids = new Set(results.map((r) => r.directChannel.id));
     expect(ids.size).toBe(1);
     const rows = await server.database.db.prisma.channel.findMany({
-      where: { kind: "DIRECT", members: { some: { userId: alice.user.id } } },
+      where: { kind: "DIRECT", members: { some: { userId: dbId(alice.user.id) } } },
       include: { members: true },
     });
     expect(rows).toHaveLength(1);
     expect(rows[0]?.members.map((m) => m.userId).sort()).toEqual(
-      [alice.user.id, bob.user.id].sort(),
+      [alice.user.id, bob.user.id].map(dbId).sort(),
     );
     // each side sees the other as the peer
     expect(results[0]?.directChannel).toMatchObject({
@@ -72,7 +73,7 @@ describe("directChannel", () => {
     const unknown = await request(
       server,
       DirectChannelDocument,
-      { userId: randomUUID() },
+      { userId: unknownId("User") },
       alice.accessToken,
     );
     expect(unknown.errors?.[0]?.extensions).toEqual({ code: "NOT_FOUND", field: "userId" });
@@ -133,7 +134,10 @@ describe("blocks in an existing direct conversation", () => {
       );
     await send(erin, "before");
     await until(
-      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 1,
+      async () =>
+        (await server.database.db.prisma.message.count({
+          where: { channelId: dbId(channelId) },
+        })) === 1,
     );
     await mustRequest(server, BlockUserDocument, { userId: erin.user.id }, frank.accessToken);
     const rejections = await recordLive(
@@ -150,9 +154,9 @@ describe("blocks in an existing direct conversation", () => {
     await rejections.until((data) =>
       data.some((d) => d.messageRejected.messageId === marker.sendMessage.id),
     );
-    const bodies = (await server.database.db.prisma.message.findMany({ where: { channelId } })).map(
-      (m) => m.body,
-    );
+    const bodies = (
+      await server.database.db.prisma.message.findMany({ where: { channelId: dbId(channelId) } })
+    ).map((m) => m.body);
     expect(bodies).toEqual(["before"]);
     // the sender is told, so the message does not stay "sending" forever
     const [rejection] = await rejections.until((data) => data.length >= 1);
@@ -189,14 +193,17 @@ async function channelsFor(owner: Session, count: number) {
 /** Stores one message per channel directly (the send pipeline is a later step). */
 async function seedLastMessages(senderId: string, groupId: string) {
   const prisma = server.database.db.prisma;
-  const channels = await prisma.channel.findMany({ where: { groupId }, select: { id: true } });
+  const channels = await prisma.channel.findMany({
+    where: { groupId: dbId(groupId) },
+    select: { id: true },
+  });
   for (const [i, channel] of channels.entries()) {
     const id = randomUUID();
     await prisma.message.create({
       data: {
         id,
         channelId: channel.id,
-        senderId,
+        senderId: dbId(senderId),
         clientMessageId: randomUUID(),
         seq: 1,
         body: `hello ${i}`,
@@ -230,10 +237,10 @@ describe("the inbox", () => {
     expect(pageSizes).toEqual([50, 50, 20]);
     expect(new Set(seen).size).toBe(120);
     const stored = await server.database.db.prisma.channelMember.findMany({
-      where: { userId: owner.user.id },
+      where: { userId: dbId(owner.user.id) },
       select: { channelId: true },
     });
-    expect(seen.sort()).toEqual(stored.map((row) => row.channelId).sort());
+    expect(seen.map(dbId).sort()).toEqual(stored.map((row) => row.channelId).sort());
   });
 
   it("is most recently active first, with last message, unread count and member count", async () => {

@@ -15,6 +15,7 @@ import {
   SendStatusDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { dbId, unknownId } from "./harness/ids.js";
 import { record, recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
@@ -97,22 +98,22 @@ describe("sending", () => {
     expect(events[0]!.messageAdded.id).toBe(accepted.sendMessage.id);
     expect(events[0]!.messageAdded.sender.username).toBe(alice.user.username);
     const rows = await server.database.db.prisma.message.findMany({
-      where: { channelId },
+      where: { channelId: dbId(channelId) },
       orderBy: { seq: "asc" },
     });
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
     // No row per recipient: bob's receipt positions have not moved, the sender's are past
     // what she sent.
     const positions = await server.database.db.prisma.channelMember.findMany({
-      where: { channelId },
+      where: { channelId: dbId(channelId) },
       select: { userId: true, lastReadSeq: true, lastDeliveredSeq: true },
     });
     expect(positions).toHaveLength(2);
-    expect(positions.find((p) => p.userId === bob.user.id)).toMatchObject({
+    expect(positions.find((p) => p.userId === dbId(bob.user.id))).toMatchObject({
       lastReadSeq: 0,
       lastDeliveredSeq: 0,
     });
-    expect(positions.find((p) => p.userId === alice.user.id)).toMatchObject({
+    expect(positions.find((p) => p.userId === dbId(alice.user.id))).toMatchObject({
       lastReadSeq: 3,
       lastDeliveredSeq: 3,
     });
@@ -130,7 +131,9 @@ describe("sending", () => {
     await send(alice, channelId, "after");
     const events = await live.until((data) => data.some((e) => e.messageAdded.body === "after"));
     expect(events.map((e) => e.messageAdded.body)).toEqual(["once", "after"]);
-    expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(2);
+    expect(
+      await server.database.db.prisma.message.count({ where: { channelId: dbId(channelId) } }),
+    ).toBe(2);
     live.stop();
   });
 
@@ -141,7 +144,7 @@ describe("sending", () => {
     expect(first.sendMessage.status).toBe("PENDING");
     const prisma = server.database.db.prisma;
     await until(
-      async () => (await prisma.message.count({ where: { id: first.sendMessage.id } })) === 1,
+      async () => (await prisma.message.count({ where: { id: dbId(first.sendMessage.id) } })) === 1,
     );
     const retry = await send(alice, channelId, "stored once", key);
     expect(retry.sendMessage).toMatchObject({
@@ -150,7 +153,9 @@ describe("sending", () => {
       status: "SENT",
       body: "stored once",
     });
-    const stored = await prisma.message.findUniqueOrThrow({ where: { id: first.sendMessage.id } });
+    const stored = await prisma.message.findUniqueOrThrow({
+      where: { id: dbId(first.sendMessage.id) },
+    });
     expect(retry.sendMessage.createdAt).toBe(stored.createdAt.toISOString());
     const status = await mustRequest(
       server,
@@ -180,7 +185,7 @@ describe("sending", () => {
     const first = await send(alice, channelId, "original", key);
     const prisma = server.database.db.prisma;
     await until(
-      async () => (await prisma.message.count({ where: { id: first.sendMessage.id } })) === 1,
+      async () => (await prisma.message.count({ where: { id: dbId(first.sendMessage.id) } })) === 1,
     );
     for (const [channel, body] of [
       [channelId, "something else"],
@@ -206,7 +211,7 @@ describe("sending", () => {
     // Bob is removed straight in the database: the api's membership cache still says yes.
     await send(bob, channelId, "warm the membership cache");
     await prisma.channelMember.delete({
-      where: { channelId_userId: { channelId, userId: bob.user.id } },
+      where: { channelId_userId: { channelId: dbId(channelId), userId: dbId(bob.user.id) } },
     });
     const key = randomUUID();
     const accepted = await send(bob, channelId, "too late", key);
@@ -235,7 +240,7 @@ describe("sending", () => {
       ],
       [{ channelId, body: "hi", clientMessageId: "" }, "BAD_USER_INPUT", "input.clientMessageId"],
       [
-        { channelId: randomUUID(), body: "hi", clientMessageId: "a" },
+        { channelId: unknownId("Channel"), body: "hi", clientMessageId: "a" },
         "NOT_FOUND",
         "input.channelId",
       ],
@@ -263,11 +268,16 @@ describe("sending", () => {
     // enqueued before it would be too.
     await send(alice, channelId, "ok");
     await until(
-      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) >= 1,
+      async () =>
+        (await server.database.db.prisma.message.count({
+          where: { channelId: dbId(channelId) },
+        })) >= 1,
       15_000,
       "the valid message stored",
     );
-    expect(await server.database.db.prisma.message.count({ where: { channelId } })).toBe(1);
+    expect(
+      await server.database.db.prisma.message.count({ where: { channelId: dbId(channelId) } }),
+    ).toBe(1);
   });
 });
 
@@ -314,12 +324,14 @@ describe("rate limit", () => {
     await until(
       async () =>
         (await limited.database.db.prisma.message.count({
-          where: { channelId, clientMessageId: "o1" },
+          where: { channelId: dbId(channelId), clientMessageId: "o1" },
         })) === 1,
       15_000,
       "the other user's message stored",
     );
-    expect(await limited.database.db.prisma.message.count({ where: { channelId } })).toBe(6);
+    expect(
+      await limited.database.db.prisma.message.count({ where: { channelId: dbId(channelId) } }),
+    ).toBe(6);
   });
 });
 
@@ -410,7 +422,10 @@ describe("subscriptions", () => {
     first.stop();
     for (let i = 1; i <= 50; i++) await send(alice, channelId, `missed ${i}`);
     await until(
-      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 51,
+      async () =>
+        (await server.database.db.prisma.message.count({
+          where: { channelId: dbId(channelId) },
+        })) === 51,
       15_000,
       "the worker stored them all",
     );
@@ -431,7 +446,10 @@ describe("subscriptions", () => {
     const { channelId } = await newChannel();
     for (let i = 1; i <= 30; i++) await send(alice, channelId, `old ${i}`);
     await until(
-      async () => (await server.database.db.prisma.message.count({ where: { channelId } })) === 30,
+      async () =>
+        (await server.database.db.prisma.message.count({
+          where: { channelId: dbId(channelId) },
+        })) === 30,
       15_000,
       "the first 30 stored",
     );

@@ -13,6 +13,7 @@ import {
   TypingDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, request, useTestApp, wsClient } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { type PresenceWork, trackPresenceWork } from "./harness/presence-work.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
@@ -142,14 +143,14 @@ describe("presence", () => {
     const second = await connect(subject);
     const prisma = server.database.db.prisma;
     const lastSeen = async () =>
-      (await prisma.user.findUniqueOrThrow({ where: { id: subject.user.id } })).lastSeenAt;
+      (await prisma.user.findUniqueOrThrow({ where: { id: dbId(subject.user.id) } })).lastSeenAt;
     const lastSeenBefore = await lastSeen();
-    const closesBefore = presenceWork.closesHandled(subject.user.id);
+    const closesBefore = presenceWork.closesHandled(dbId(subject.user.id));
     await first.dispose();
     // Until the server has handled that close (an OFFLINE would have been announced and
     // last seen stored by then).
     await until(
-      () => presenceWork.closesHandled(subject.user.id) === closesBefore + 1,
+      () => presenceWork.closesHandled(dbId(subject.user.id)) === closesBefore + 1,
       15_000,
       "the first close handled",
     );
@@ -196,7 +197,7 @@ describe("presence", () => {
       await client.dispose();
     }
     // Until every socket the server saw open has closed and all of it is handled.
-    await until(() => presenceWork.idle(subject.user.id), 15_000, "presence work to finish");
+    await until(() => presenceWork.idle(dbId(subject.user.id)), 15_000, "presence work to finish");
     const now = await mustRequest(
       server,
       PresenceDocument,

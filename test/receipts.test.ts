@@ -13,6 +13,7 @@ import {
   UnreadCountsDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { dbId, globalId } from "./harness/ids.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
@@ -226,17 +227,17 @@ describe("receipts", () => {
     await prisma.message.createMany({
       data: ids.map((id, i) => ({
         id,
-        channelId,
-        senderId: owner.user.id,
+        channelId: dbId(channelId),
+        senderId: dbId(owner.user.id),
         clientMessageId: id,
         seq: i + 1,
         body: `m${i}`,
       })),
     });
-    await prisma.channel.update({ where: { id: channelId }, data: { lastSeq: 1000 } });
+    await prisma.channel.update({ where: { id: dbId(channelId) }, data: { lastSeq: 1000 } });
     // as the worker does: a sender has read, and has, what they sent
     await prisma.channelMember.update({
-      where: { channelId_userId: { channelId, userId: owner.user.id } },
+      where: { channelId_userId: { channelId: dbId(channelId), userId: dbId(owner.user.id) } },
       data: { lastReadSeq: 1000, lastDeliveredSeq: 1000 },
     });
     const statements = server.database.statements;
@@ -244,18 +245,18 @@ describe("receipts", () => {
     await mustRequest(server, MarkReadDocument, { channelId, upToSeq: 1000 }, reader.accessToken);
     const position = () =>
       prisma.channelMember.findUniqueOrThrow({
-        where: { channelId_userId: { channelId, userId: reader.user.id } },
+        where: { channelId_userId: { channelId: dbId(channelId), userId: dbId(reader.user.id) } },
       });
     const moved = await eventually(position, (member) => member.lastReadSeq === 1000);
     const ran = [...statements];
     expect(moved).toMatchObject({ lastReadSeq: 1000, lastDeliveredSeq: 1000 });
     expect(moved.lastReadAt).not.toBeNull();
     // Every one of the thousand reads as READ, for the sender and in its receipts.
-    expect(await statusOf(owner, ids[0]!)).toMatchObject({
+    expect(await statusOf(owner, globalId("Message", ids[0]!))).toMatchObject({
       status: "READ",
       receipts: [{ status: "READ", user: { id: reader.user.id } }],
     });
-    expect((await statusOf(owner, ids[999]!)).status).toBe("READ");
+    expect((await statusOf(owner, globalId("Message", ids[999]!))).status).toBe("READ");
     const receiptWrites = ran.filter((sql) => /UPDATE\s+channel_members/i.test(sql));
     expect(receiptWrites).toHaveLength(1);
     expect(ran.length).toBeLessThan(30);

@@ -17,6 +17,7 @@ import {
   TypingDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, wsClient } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import type { ServiceProcess } from "./harness/processes.js";
 import { recordLive, subscriptionsActive } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
@@ -204,7 +205,7 @@ describe.skipIf(!runnable)("receipts, typing and presence across replicas", () =
     });
     expect(events[1]!.presenceChanged.lastSeenAt).not.toBeNull();
     const stored = await topology.database.db.prisma.user.findUniqueOrThrow({
-      where: { id: subject.user.id },
+      where: { id: dbId(subject.user.id) },
     });
     expect(stored.lastSeenAt).not.toBeNull();
     changes.stop();

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { CreateGroupDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
 import { mustRequest, wsClient } from "./harness/app.js";
 import { brokerResources } from "./harness/broker.js";
+import { dbId } from "./harness/ids.js";
 import type { ServiceProcess } from "./harness/processes.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { useTopology } from "./harness/topology.js";
@@ -57,13 +58,13 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       sender: { id: alice.user.id },
     });
     const row = await topology.database.db.prisma.message.findUnique({
-      where: { id: sent.sendMessage.id },
+      where: { id: dbId(sent.sendMessage.id) },
     });
     expect(row).toMatchObject({
-      channelId,
+      channelId: dbId(channelId),
       seq: 1,
       body: "across replicas",
-      senderId: alice.user.id,
+      senderId: dbId(alice.user.id),
     });
     onB.stop();
   });
@@ -146,10 +147,10 @@ describe.skipIf(!runnable)("two api replicas and a worker (processes)", () => {
       subscriber.stop();
     }
     const prisma = topology.database.db.prisma;
-    const sent = { channelId: { in: channelIds }, body: { not: "end" } };
+    const sent = { channelId: { in: channelIds.map(dbId) }, body: { not: "end" } };
     expect(await prisma.message.count({ where: sent })).toBe(1000);
     // each channel's head moved to its last message (100 + the "end" one)
-    const heads = await prisma.channel.findMany({ where: { id: { in: channelIds } } });
+    const heads = await prisma.channel.findMany({ where: { id: { in: channelIds.map(dbId) } } });
     expect(heads.map((c) => c.lastSeq)).toEqual(channelIds.map(() => 101));
   }, 180_000);
 

@@ -36,6 +36,7 @@ import {
   wsClient,
 } from "./harness/app.js";
 import { amqpUrl } from "./harness/broker.js";
+import { dbId } from "./harness/ids.js";
 import { memcachedServers } from "./harness/memcached.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { until } from "./harness/wait.js";
@@ -97,7 +98,7 @@ beforeAll(async () => {
   );
   messageId = sent.sendMessage.id;
   const prisma = server.database.db.prisma;
-  await until(async () => (await prisma.message.count({ where: { id: messageId } })) === 1);
+  await until(async () => (await prisma.message.count({ where: { id: dbId(messageId) } })) === 1);
 });
 
 const code = (result: GraphQLResponse<unknown>) => result.errors?.[0]?.extensions;
@@ -212,14 +213,14 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
       alice.accessToken,
     );
     await until(
-      async () => (await prisma.message.count({ where: { id: later.sendMessage.id } })) === 1,
+      async () => (await prisma.message.count({ where: { id: dbId(later.sendMessage.id) } })) === 1,
     );
-    expect(await prisma.message.count({ where: { channelId } })).toBe(2);
-    expect((await prisma.message.findUniqueOrThrow({ where: { id: messageId } })).body).toBe(
+    expect(await prisma.message.count({ where: { channelId: dbId(channelId) } })).toBe(2);
+    expect((await prisma.message.findUniqueOrThrow({ where: { id: dbId(messageId) } })).body).toBe(
       "original",
     );
     expect(await prisma.refusedCommand.count()).toBe(0);
-    expect(await prisma.group.count({ where: { createdById: alice.user.id } })).toBe(1);
+    expect(await prisma.group.count({ where: { createdById: dbId(alice.user.id) } })).toBe(1);
     const me = await mustRequest(server, MeDocument, {}, alice.accessToken);
     expect(me.me?.displayName).not.toContain("\u0000");
   });
@@ -244,7 +245,11 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
     const victimChannel = (await ownChannel(server, victim, "Victim")).channelId;
     // The attacker's channel on the victim's shard: the worst place for poison.
     let attackerChannel = (await ownChannel(server, attacker, "Poison 0")).channelId;
-    for (let i = 1; shardOf(attackerChannel, shards) !== shardOf(victimChannel, shards); i++)
+    for (
+      let i = 1;
+      shardOf(dbId(attackerChannel), shards) !== shardOf(dbId(victimChannel), shards);
+      i++
+    )
       attackerChannel = (await ownChannel(server, attacker, `Poison ${i}`)).channelId;
     const stored = await mustRequest(
       server,
@@ -253,7 +258,8 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
       attacker.accessToken,
     );
     await until(
-      async () => (await prisma.message.count({ where: { id: stored.sendMessage.id } })) === 1,
+      async () =>
+        (await prisma.message.count({ where: { id: dbId(stored.sendMessage.id) } })) === 1,
     );
 
     /** One of the victim's sends: milliseconds from the answer until it is stored. */
@@ -265,7 +271,8 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
         victim.accessToken,
       );
       return until(
-        async () => (await prisma.message.count({ where: { id: sent.sendMessage.id } })) === 1,
+        async () =>
+          (await prisma.message.count({ where: { id: dbId(sent.sendMessage.id) } })) === 1,
         60_000,
       );
     };
@@ -275,8 +282,8 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
     const injected: SendMessageCommand[] = Array.from({ length: 24 }, (_, i) => ({
       type: "message.send",
       messageId: randomUUID(),
-      channelId: attackerChannel,
-      senderId: attacker.user.id,
+      channelId: dbId(attackerChannel),
+      senderId: dbId(attacker.user.id),
       clientMessageId: randomUUID(),
       body: `poison ${i}\u0000`,
       createdAt: new Date().toISOString(),
@@ -316,9 +323,9 @@ describe("hole 1: text PostgreSQL cannot store is refused at the API, never queu
     );
     expect(await prisma.message.count({ where: { id: { in: ids } } })).toBe(0);
     expect(
-      (await prisma.message.findUniqueOrThrow({ where: { id: stored.sendMessage.id } })).body,
+      (await prisma.message.findUniqueOrThrow({ where: { id: dbId(stored.sendMessage.id) } })).body,
     ).toBe("bait");
-    expect(await prisma.message.count({ where: { channelId: victimChannel } })).toBe(10);
+    expect(await prisma.message.count({ where: { channelId: dbId(victimChannel) } })).toBe(10);
   });
 });
 
@@ -493,7 +500,7 @@ describe("weak spots: blocks", () => {
     );
     expect(code(added)).toMatchObject({ code: "FORBIDDEN" });
     const prisma = server.database.db.prisma;
-    expect(await prisma.groupMember.count({ where: { userId: blocker.user.id } })).toBe(0);
+    expect(await prisma.groupMember.count({ where: { userId: dbId(blocker.user.id) } })).toBe(0);
     expect(await prisma.group.count({ where: { name: "Trap" } })).toBe(0);
   });
 
@@ -527,7 +534,7 @@ describe("weak spots: blocks", () => {
     ]);
     const seen = new Date("2026-11-01T12:00:00.000Z");
     await server.database.db.prisma.user.update({
-      where: { id: subject.user.id },
+      where: { id: dbId(subject.user.id) },
       data: { lastSeenAt: seen },
     });
     const lastSeen = async (viewer: Session) =>
@@ -627,7 +634,7 @@ describe("weak spots: every command-producing or costly operation is rate limite
     );
     const prisma = server.database.db.prisma;
     await until(
-      async () => (await prisma.message.count({ where: { id: sent.sendMessage.id } })) === 1,
+      async () => (await prisma.message.count({ where: { id: dbId(sent.sendMessage.id) } })) === 1,
     );
     const codes: Array<string | undefined> = [];
     for (let i = 1; i <= 61; i++) {
@@ -658,7 +665,7 @@ describe("weak spots: every command-producing or costly operation is rate limite
     expect(codes.slice(0, 60).every((c) => c === undefined)).toBe(true);
     expect(codes[60]).toBe("RATE_LIMITED");
     expect(
-      await server.database.db.prisma.group.count({ where: { createdById: owner.user.id } }),
+      await server.database.db.prisma.group.count({ where: { createdById: dbId(owner.user.id) } }),
     ).toBe(60);
   });
 

@@ -33,6 +33,7 @@ import {
   UnblockUserDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { record } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
@@ -91,14 +92,14 @@ async function sendStored(from: Session, channelId: string, body: string) {
     from.accessToken,
   );
   await until(
-    async () => (await prisma().message.count({ where: { id: sent.sendMessage.id } })) > 0,
+    async () => (await prisma().message.count({ where: { id: dbId(sent.sendMessage.id) } })) > 0,
   );
   return sent.sendMessage.id;
 }
 
 function profile(session: Session): PublicUserPayload {
   return {
-    id: session.user.id,
+    id: dbId(session.user.id),
     username: session.user.username,
     displayName: session.user.displayName,
     avatarUrl: null,
@@ -108,11 +109,12 @@ function profile(session: Session): PublicUserPayload {
   };
 }
 
+/** A stored message's payload, as the worker publishes it (row ids, not API ids). */
 function payload(channelId: string, from: Session, seq: number, body: string): MessagePayload {
   return {
     id: randomUUID(),
-    channelId,
-    senderId: from.user.id,
+    channelId: dbId(channelId),
+    senderId: dbId(from.user.id),
     clientMessageId: randomUUID(),
     seq,
     body,
@@ -124,11 +126,12 @@ function payload(channelId: string, from: Session, seq: number, body: string): M
 }
 
 /** Every kind of channel event, as if `from` acted in `channelId` (`tag` in each body). */
-function channelEvents(channelId: string, from: Session, seq: number, tag: string): BusEvent[] {
+function channelEvents(apiChannelId: string, from: Session, seq: number, tag: string): BusEvent[] {
   const at = new Date().toISOString();
+  const channelId = dbId(apiChannelId);
   return [
-    { type: "message.created", channelId, messages: [payload(channelId, from, seq, tag)] },
-    { type: "message.updated", channelId, message: payload(channelId, from, 1, tag) },
+    { type: "message.created", channelId, messages: [payload(apiChannelId, from, seq, tag)] },
+    { type: "message.updated", channelId, message: payload(apiChannelId, from, 1, tag) },
     {
       type: "receipts.updated",
       channelId,
@@ -171,7 +174,7 @@ async function prime(
 }
 
 const onChannel = (channelId: string) => (event: BusEvent) => ({
-  key: `channel.${channelId}`,
+  key: `channel.${dbId(channelId)}`,
   event,
 });
 
@@ -189,7 +192,7 @@ describe("a member removed without any membership event", () => {
     );
 
     await prisma().channelMember.delete({
-      where: { channelId_userId: { channelId, userId: bob.user.id } },
+      where: { channelId_userId: { channelId: dbId(channelId), userId: dbId(bob.user.id) } },
     });
     const removedAt = Date.now();
     const streams = [added, updated, receipts, typing];
@@ -214,9 +217,9 @@ describe("a member removed without any membership event", () => {
     );
 
     await prisma().channelMember.delete({
-      where: { channelId_userId: { channelId: first.channelId, userId: bob.user.id } },
+      where: { channelId_userId: { channelId: dbId(first.channelId), userId: dbId(bob.user.id) } },
     });
-    const took = await until(() => !watch().isMember(first.channelId, bob.user.id));
+    const took = await until(() => !watch().isMember(dbId(first.channelId), dbId(bob.user.id)));
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     await publish([
       ...channelEvents(first.channelId, alice, 2, "after removal").map(onChannel(first.channelId)),
@@ -249,7 +252,7 @@ describe("a member removed without any membership event", () => {
       channelEvents(side, alice, 1, "while member").map(onChannel(side)),
     );
     await mustRequest(server, LeaveChannelDocument, { channelId: side }, bob.accessToken);
-    expect(watch().isMember(side, bob.user.id)).toBe(false);
+    expect(watch().isMember(dbId(side), dbId(bob.user.id))).toBe(false);
     await publish([
       ...channelEvents(side, alice, 2, "after leaving").map(onChannel(side)),
       ...channelEvents(general, alice, 1, "still here").map(onChannel(general)),
@@ -263,14 +266,16 @@ describe("a member removed without any membership event", () => {
 describe("across a block written without any event", () => {
   async function block(owner: Session, target: Session) {
     await prisma().contact.upsert({
-      where: { ownerId_contactId: { ownerId: owner.user.id, contactId: target.user.id } },
-      create: { ownerId: owner.user.id, contactId: target.user.id, blocked: true },
+      where: {
+        ownerId_contactId: { ownerId: dbId(owner.user.id), contactId: dbId(target.user.id) },
+      },
+      create: { ownerId: dbId(owner.user.id), contactId: dbId(target.user.id), blocked: true },
       update: { blocked: true },
     });
   }
   async function unblock(owner: Session, target: Session) {
     await prisma().contact.deleteMany({
-      where: { ownerId: owner.user.id, contactId: target.user.id, blocked: true },
+      where: { ownerId: dbId(owner.user.id), contactId: dbId(target.user.id), blocked: true },
     });
   }
 
@@ -290,26 +295,26 @@ describe("across a block written without any event", () => {
     await prime(all, () => asCarol(1, "before the block"));
 
     await block(carol, dave);
-    const took = await until(() => watch().blockedIn(channelId, dave.user.id));
+    const took = await until(() => watch().blockedIn(dbId(channelId), dbId(dave.user.id)));
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     // Carol's events already on their way (persisted just before the block), and a stop.
     await publish([
       ...asCarol(2, "across the block"),
       onChannel(channelId)({
         type: "typing",
-        channelId,
+        channelId: dbId(channelId),
         user: profile(carol),
         isTyping: false,
         at: new Date().toISOString(),
       }),
     ]);
     await unblock(carol, dave);
-    await until(() => !watch().blockedIn(channelId, dave.user.id));
+    await until(() => !watch().blockedIn(dbId(channelId), dbId(dave.user.id)));
     await publish([
       ...asCarol(3, "after unblocking"),
       onChannel(channelId)({
         type: "typing",
-        channelId,
+        channelId: dbId(channelId),
         user: { ...profile(carol), displayName: "after unblocking" },
         isTyping: false,
         at: new Date().toISOString(),
@@ -335,10 +340,10 @@ describe("across a block written without any event", () => {
     const client = socket(viewer);
     const changes = record(client, PresenceChangedDocument, { userIds: [subject.user.id] });
     const presence = (status: "ONLINE" | "OFFLINE") => ({
-      key: `presence.${subject.user.id}`,
+      key: `presence.${dbId(subject.user.id)}`,
       event: {
         type: "presence.changed" as const,
-        userId: subject.user.id,
+        userId: dbId(subject.user.id),
         user: profile(subject),
         status,
         lastSeenAt: null,
@@ -348,14 +353,16 @@ describe("across a block written without any event", () => {
     await prime([changes], () => [presence("ONLINE")]);
 
     await block(subject, viewer);
-    const took = await until(() => !watch().canSeePresence(viewer.user.id, subject.user.id));
+    const took = await until(
+      () => !watch().canSeePresence(dbId(viewer.user.id), dbId(subject.user.id)),
+    );
     expect(took).toBeLessThan(ACCESS_MAX_STALENESS_MS + 1000);
     // The blocker disappears: shown OFFLINE with no last seen, not frozen at ONLINE.
     await changes.until((d) => d.length === 2);
     expect(changes.data[1]?.presenceChanged).toMatchObject({ status: "OFFLINE", lastSeenAt: null });
     await publish([presence("ONLINE"), presence("OFFLINE"), presence("ONLINE")]);
     await unblock(subject, viewer);
-    await until(() => watch().canSeePresence(viewer.user.id, subject.user.id));
+    await until(() => watch().canSeePresence(dbId(viewer.user.id), dbId(subject.user.id)));
     await publish([presence("ONLINE")]);
     await changes.until((d) => d.length === 3);
     // Nothing of the blocked time came through; the first after unblocking did.
@@ -379,7 +386,7 @@ describe("across a block written without any event", () => {
         .map(onChannel(channelId)),
     );
     await mustRequest(server, BlockUserDocument, { userId: carol.user.id }, dave.accessToken);
-    await until(() => watch().blockedIn(channelId, dave.user.id));
+    await until(() => watch().blockedIn(dbId(channelId), dbId(dave.user.id)));
     await mustRequest(
       server,
       EditMessageDocument,
@@ -396,10 +403,11 @@ describe("across a block written without any event", () => {
     expect(typed.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     await until(
       async () =>
-        (await prisma().message.findUnique({ where: { id: messageId } }))?.body === "edited across",
+        (await prisma().message.findUnique({ where: { id: dbId(messageId) } }))?.body ===
+        "edited across",
     );
     await mustRequest(server, UnblockUserDocument, { userId: carol.user.id }, dave.accessToken);
-    await until(() => !watch().blockedIn(channelId, dave.user.id));
+    await until(() => !watch().blockedIn(dbId(channelId), dbId(dave.user.id)));
     await mustRequest(
       server,
       EditMessageDocument,

@@ -19,6 +19,7 @@ import {
   SendMessageDocument,
 } from "./gql/graphql.js";
 import { mustRequest, useTestApp, wsClient } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { record } from "./harness/subscriptions.js";
 import { registerUser } from "./harness/users.js";
 import { until } from "./harness/wait.js";
@@ -60,7 +61,9 @@ function send(channelId: string, body: string) {
 }
 
 async function stored(channelId: string, count: number) {
-  await until(async () => (await prisma().message.count({ where: { channelId } })) >= count);
+  await until(
+    async () => (await prisma().message.count({ where: { channelId: dbId(channelId) } })) >= count,
+  );
 }
 
 type Added = MessageAddedEverywhereSubscription["messageAdded"];
@@ -143,9 +146,14 @@ describe("all-channels messageAdded", () => {
     await send(joined, "before bob joined");
     await stored(joined, 1);
     // Added straight in PostgreSQL: no channel.joined event is published.
-    const { lastSeq } = await prisma().channel.findUniqueOrThrow({ where: { id: joined } });
+    const { lastSeq } = await prisma().channel.findUniqueOrThrow({ where: { id: dbId(joined) } });
     await prisma().channelMember.create({
-      data: { channelId: joined, userId: bob.user.id, lastReadSeq: lastSeq, joinedSeq: lastSeq },
+      data: {
+        channelId: dbId(joined),
+        userId: dbId(bob.user.id),
+        lastReadSeq: lastSeq,
+        joinedSeq: lastSeq,
+      },
     });
     for (let i = 1; i <= 20; i++) await send(joined, `m${i}`);
     const expected = Array.from({ length: 20 }, (_, i) => `m${i + 1}`);
@@ -215,7 +223,9 @@ describe("all-channels messageAdded", () => {
       async () =>
         (
           await prisma().channelMember.findUniqueOrThrow({
-            where: { channelId_userId: { channelId: c.channelId, userId: bob.user.id } },
+            where: {
+              channelId_userId: { channelId: dbId(c.channelId), userId: dbId(bob.user.id) },
+            },
           })
         ).lastReadSeq === 3,
     );
@@ -239,18 +249,18 @@ describe("replay memory", () => {
     await prisma().message.createMany({
       data: Array.from({ length: stored }, (_, i) => ({
         id: randomUUID(),
-        channelId,
-        senderId: alice.user.id,
+        channelId: dbId(channelId),
+        senderId: dbId(alice.user.id),
         clientMessageId: randomUUID(),
         seq: i + 1,
         body: `old ${i + 1}`,
       })),
     });
-    await prisma().channel.update({ where: { id: channelId }, data: { lastSeq: stored } });
+    await prisma().channel.update({ where: { id: dbId(channelId) }, data: { lastSeq: stored } });
     const ctx: Context = {
       services: server.app.services,
       prisma: prisma(),
-      viewer: { id: bob.user.id },
+      viewer: { id: dbId(bob.user.id) },
       authProblem: null,
       clientAddress: null,
       tokenExpiresAt: null,

@@ -20,6 +20,7 @@ import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
 import { HeartbeatDocument, MessageAddedDocument, SendMessageDocument } from "./gql/graphql.js";
 import { mustRequest } from "./harness/app.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
+import { dbId } from "./harness/ids.js";
 import { memcachedServers } from "./harness/memcached.js";
 import { freePort, type ServiceProcess, startProcess, stopProcess } from "./harness/processes.js";
 import { record } from "./harness/subscriptions.js";
@@ -339,7 +340,7 @@ describe.skipIf(!runnable)("the compose topology as processes, behind a real ngi
       reqId: requestId,
       op: "SendMessage",
       kind: "mutation",
-      user: alice.user.id,
+      user: dbId(alice.user.id),
       role: "api",
     });
     expect(["api-1", "api-2"]).toContain(entry.server);

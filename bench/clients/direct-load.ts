@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { globalId } from "../../src/resolvers/global-ids.js";
 import { type ChildMessage, serveParent } from "../lib/child.js";
 
 export interface Pair {
@@ -65,7 +66,9 @@ async function send(pair: Pair, tag: string) {
     headers: { "content-type": "application/json", authorization: `Bearer ${pair.senderToken}` },
     body: JSON.stringify({
       query: SEND,
-      variables: { input: { channelId: pair.channelId, body: tag, clientMessageId: tag } },
+      variables: {
+        input: { channelId: globalId("Channel", pair.channelId), body: tag, clientMessageId: tag },
+      },
     }),
   });
   const result = (await response.json()) as { errors?: unknown[] };
@@ -84,7 +87,7 @@ async function setup(command: SetupCommand) {
     });
     receivers.push(client);
     client.subscribe<{ messageAdded: { body: string } }>(
-      { query: FOLLOW, variables: { channelId: pair.channelId } },
+      { query: FOLLOW, variables: { channelId: globalId("Channel", pair.channelId) } },
       {
         next: (result) => {
           const body = result.data?.messageAdded.body;

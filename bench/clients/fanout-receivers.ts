@@ -10,6 +10,7 @@
 // arrived and when), `close`.
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { globalId } from "../../src/resolvers/global-ids.js";
 import { type ChildMessage, serveParent } from "../lib/child.js";
 
 export interface Subscriber {
@@ -71,7 +72,9 @@ async function setup(command: { subscribers: Subscriber[]; channelId: string }) 
     client.on("error", (error) => count(describe(error)));
     // graphql-ws subscribes again with this same payload after a reconnect: the variables
     // then carry the last seq seen, and the server replays what came after it.
-    const variables: { channelId: string; afterSeq?: number } = { channelId: command.channelId };
+    const variables: { channelId: string; afterSeq?: number } = {
+      channelId: globalId("Channel", command.channelId),
+    };
     client.subscribe<{ messageAdded: { seq: number; body: string } }>(
       { query: FOLLOW, variables },
       {

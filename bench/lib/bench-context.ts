@@ -1,6 +1,7 @@
 // What every scenario is handed: the running topology, the run's database, its secret,
 // and a way to send a message as a user (the parent's own HTTP client).
 import type pg from "pg";
+import { globalId } from "../../src/resolvers/global-ids.js";
 import type { Topology } from "./topology.js";
 
 export interface BenchContext {
@@ -19,7 +20,10 @@ export async function sendMessage(url: string, token: string, channelId: string,
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify({
       query: SEND,
-      variables: { input: { channelId, body: tag, clientMessageId: tag } },
+      // Seeded rows have row ids; the API takes global ids.
+      variables: {
+        input: { channelId: globalId("Channel", channelId), body: tag, clientMessageId: tag },
+      },
     }),
   });
   const result = (await response.json()) as { errors?: unknown[] };

@@ -6,7 +6,6 @@ import type { Context } from "../context.js";
 import { BatchedLookup, lookupPerDatabase } from "../db/batched-lookup.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
 import { forbidden, notFound } from "../errors.js";
-import { parseId } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 const rank: Record<GroupRole, number> = { MEMBER: 0, ADMIN: 1, OWNER: 2 };
@@ -113,11 +112,10 @@ export function viewerChannelAccess(
 /** Rule: the viewer is in the group with at least `atLeast`; outsiders see NOT_FOUND. */
 export async function requireGroupRole(
   ctx: Context,
-  rawGroupId: unknown,
+  groupId: string,
   field: string,
   atLeast: GroupRole,
 ) {
-  const groupId = parseId(field, rawGroupId);
   const role = await viewerGroupRole(ctx, groupId);
   if (!role) throw notFound("Group", field);
   if (!roleAtLeast(role, atLeast)) throw forbidden(`This needs the ${atLeast} role in the group.`);
@@ -130,11 +128,10 @@ export async function requireGroupRole(
  */
 export async function requireChannelAccess(
   ctx: Context,
-  rawChannelId: unknown,
+  channelId: string,
   field: string,
   need: "view" | "member",
 ) {
-  const channelId = parseId(field, rawChannelId);
   const access = await viewerChannelAccess(ctx, channelId);
   if (!access || !canView(access)) throw notFound("Channel", field);
   if (need === "member" && !access.isMember) throw forbidden("Join the channel first.");

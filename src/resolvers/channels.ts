@@ -8,7 +8,7 @@ import { requireChannelAccess, requireGroupRole } from "./access.js";
 import { DEFAULT_CHANNEL } from "./groups.js";
 import { addToChannel, changeMembership, lockGroup, removeFromChannels } from "./membership.js";
 import { isUniqueViolation } from "./prisma-errors.js";
-import { id, parseId, parseInput } from "./validation.js";
+import { nodeId, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Slack-style names: lower case, digits, `-` and `_`, at most 80 characters. */
@@ -21,7 +21,7 @@ const channelName = z
   .regex(/^[a-z0-9][a-z0-9_-]*$/, "may contain only letters, digits, '-' and '_'");
 
 const createChannelInput = z.object({
-  groupId: id,
+  groupId: nodeId("Group"),
   name: channelName,
   isPrivate: z.boolean().default(false),
 });
@@ -52,7 +52,12 @@ export async function createChannel(ctx: Context, raw: unknown): Promise<string>
 
 /** Joins a public channel of a group the viewer is in. Idempotent. */
 export async function joinChannel(ctx: Context, rawChannelId: unknown): Promise<string> {
-  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "view");
+  const access = await requireChannelAccess(
+    ctx,
+    parseId("channelId", rawChannelId, "Channel"),
+    "channelId",
+    "view",
+  );
   if (access.kind === "DIRECT")
     throw badUserInput("channelId", "channelId: direct conversations cannot be joined");
   if (!access.isMember && access.groupId) {
@@ -76,11 +81,18 @@ export async function addChannelMembers(
   rawChannelId: unknown,
   rawUserIds: unknown,
 ): Promise<string> {
-  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
+  const access = await requireChannelAccess(
+    ctx,
+    parseId("channelId", rawChannelId, "Channel"),
+    "channelId",
+    "member",
+  );
   if (access.kind === "DIRECT" || !access.groupId) {
     throw badUserInput("channelId", "channelId: a direct conversation has exactly two members");
   }
-  const userIds = [...new Set(parseInput(z.array(id).min(1).max(500), rawUserIds, "userIds"))];
+  const userIds = [
+    ...new Set(parseInput(z.array(nodeId("User")).min(1).max(500), rawUserIds, "userIds")),
+  ];
   const groupId = access.groupId;
   await changeMembership(ctx, async (tx, events) => {
     // Checked under the group's lock, so nobody leaves the group between check and add.
@@ -101,7 +113,12 @@ export async function addChannelMembers(
 
 /** Leaves a group channel. #general is left by leaving the group; 1:1 channels cannot be left. */
 export async function leaveChannel(ctx: Context, rawChannelId: unknown): Promise<boolean> {
-  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
+  const access = await requireChannelAccess(
+    ctx,
+    parseId("channelId", rawChannelId, "Channel"),
+    "channelId",
+    "member",
+  );
   if (access.kind === "DIRECT")
     throw badUserInput("channelId", "channelId: a direct conversation cannot be left");
   if (access.name === DEFAULT_CHANNEL) {
@@ -125,7 +142,7 @@ function directKey(a: string, b: string) {
  */
 export async function directChannel(ctx: Context, rawUserId: unknown): Promise<string> {
   const viewerId = requireViewerId(ctx);
-  const userId = parseId("userId", rawUserId);
+  const userId = parseId("userId", rawUserId, "User");
   if (userId === viewerId)
     throw badUserInput("userId", "userId: cannot open a conversation with yourself");
   if (!(await ctx.prisma.user.count({ where: { id: userId } }))) throw notFound("User", "userId");

@@ -8,7 +8,7 @@ import { requireViewerId } from "./viewer.js";
 
 async function otherUser(ctx: Context, rawUserId: unknown) {
   const viewerId = requireViewerId(ctx);
-  const userId = parseId("userId", rawUserId);
+  const userId = parseId("userId", rawUserId, "User");
   if (userId === viewerId) throw badUserInput("userId", "userId: cannot be yourself");
   const exists = await ctx.prisma.user.count({ where: { id: userId } });
   if (!exists) throw notFound("User", "userId");

@@ -18,7 +18,7 @@ import {
   type Tx,
 } from "./membership.js";
 import { consume, type Limit } from "./rate-limits.js";
-import { id, parseId, parseInput } from "./validation.js";
+import { nodeId, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 export const DEFAULT_CHANNEL = "general";
@@ -32,7 +32,7 @@ const groupName = z
   .max(100, "must be at most 100 characters");
 const description = z.string().trim().max(1000, "must be at most 1000 characters").nullish();
 const userIdList = z
-  .array(id)
+  .array(nodeId("User"))
   .max(MAX_MEMBERS_PER_CALL, `must list at most ${MAX_MEMBERS_PER_CALL} users`);
 const dedupe = (ids: string[]) => [...new Set(ids)];
 const userIds = userIdList.transform(dedupe);
@@ -100,7 +100,12 @@ export async function updateGroup(
   rawGroupId: unknown,
   raw: unknown,
 ): Promise<string> {
-  const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
+  const { groupId } = await requireGroupRole(
+    ctx,
+    parseId("groupId", rawGroupId, "Group"),
+    "groupId",
+    "ADMIN",
+  );
   const input = parseInput(updateGroupInput, raw);
   await ctx.prisma.group.update({
     where: { id: groupId },
@@ -110,7 +115,12 @@ export async function updateGroup(
 }
 
 export async function addGroupMembers(ctx: Context, rawGroupId: unknown, rawUserIds: unknown) {
-  const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
+  const { groupId } = await requireGroupRole(
+    ctx,
+    parseId("groupId", rawGroupId, "Group"),
+    "groupId",
+    "ADMIN",
+  );
   await consume(ctx, GROUP_CHANGE_LIMIT, requireViewerId(ctx));
   const ids = parseInput(someUserIds, rawUserIds, "userIds");
   await requireAddable(ctx.prisma, requireViewerId(ctx), ids, "userIds");
@@ -162,8 +172,13 @@ async function ownerCount(db: Tx | Context["prisma"], groupId: string) {
 }
 
 export async function removeGroupMember(ctx: Context, rawGroupId: unknown, rawUserId: unknown) {
-  const { groupId, role: viewerRole } = await requireGroupRole(ctx, rawGroupId, "groupId", "ADMIN");
-  const userId = parseId("userId", rawUserId);
+  const { groupId, role: viewerRole } = await requireGroupRole(
+    ctx,
+    parseId("groupId", rawGroupId, "Group"),
+    "groupId",
+    "ADMIN",
+  );
+  const userId = parseId("userId", rawUserId, "User");
   if (userId === requireViewerId(ctx))
     throw badUserInput("userId", "userId: use leaveGroup to leave a group");
   const targetRole = await memberRole(ctx, groupId, userId, "userId");
@@ -186,8 +201,13 @@ export async function setGroupMemberRole(
   rawUserId: unknown,
   role: GroupRole,
 ) {
-  const { groupId } = await requireGroupRole(ctx, rawGroupId, "groupId", "OWNER");
-  const userId = parseId("userId", rawUserId);
+  const { groupId } = await requireGroupRole(
+    ctx,
+    parseId("groupId", rawGroupId, "Group"),
+    "groupId",
+    "OWNER",
+  );
+  const userId = parseId("userId", rawUserId, "User");
   const current = await memberRole(ctx, groupId, userId, "userId");
   if (current === role) return groupId;
   await changeMembership(ctx, async (tx, events) => {
@@ -210,7 +230,12 @@ export async function setGroupMemberRole(
  * Returns whether the group still exists.
  */
 export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boolean> {
-  const { groupId, role } = await requireGroupRole(ctx, rawGroupId, "groupId", "MEMBER");
+  const { groupId, role } = await requireGroupRole(
+    ctx,
+    parseId("groupId", rawGroupId, "Group"),
+    "groupId",
+    "MEMBER",
+  );
   const viewerId = requireViewerId(ctx);
   return changeMembership(ctx, async (tx, events) => {
     await lockGroup(tx, groupId);

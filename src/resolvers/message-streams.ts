@@ -20,6 +20,7 @@ import {
 } from "./streams/follow.js";
 import { DEFAULT_SEAM_LIMITS, MessageSeam, type SeamLimits } from "./streams/message-seam.js";
 import { decodeStreamCursor, encodeStreamCursor } from "./streams/stream-cursor.js";
+import { parseId } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Most results queued for a slow consumer before its stream ends (it resumes). */
@@ -98,7 +99,12 @@ export async function messageAdded(
   };
 
   if (single) {
-    const access = await requireChannelAccess(ctx, args.channelId, "channelId", "member");
+    const access = await requireChannelAccess(
+      ctx,
+      parseId("channelId", args.channelId, "Channel"),
+      "channelId",
+      "member",
+    );
     if (hasAfterSeq && (args.afterSeq as number) > access.lastSeq)
       throw badUserInput("afterSeq", `afterSeq: the channel's last message is ${access.lastSeq}`);
     seam.expect(access.id);
@@ -183,7 +189,14 @@ export async function messageUpdated(ctx: Context, args: { channelId?: unknown }
   const channelId =
     args.channelId === null || args.channelId === undefined
       ? null
-      : (await requireChannelAccess(ctx, args.channelId, "channelId", "member")).id;
+      : (
+          await requireChannelAccess(
+            ctx,
+            parseId("channelId", args.channelId, "Channel"),
+            "channelId",
+            "member",
+          )
+        ).id;
   await follow(
     ctx,
     channelId,

@@ -17,7 +17,7 @@ import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access
 import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
 import type { ReceiptStatus } from "./receipts.js";
-import { id, parseId, parseInput, visible } from "./validation.js";
+import { nodeId, parseId, parseInput, visible } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Longest accepted message body, in characters. */
@@ -41,7 +41,7 @@ const body = z
   .refine(visible, "must not be empty (spaces and invisible marks alone are not a message)");
 
 const sendMessageInput = z.object({
-  channelId: id,
+  channelId: nodeId("Channel"),
   body,
   clientMessageId,
 });
@@ -164,7 +164,7 @@ async function findStored(ctx: Context, messageId: string) {
 
 /** Loads a message the viewer may see (NOT_FOUND otherwise). */
 export async function visibleMessage(ctx: Context, rawId: unknown, field = "id"): Promise<Message> {
-  const messageId = parseId(field, rawId);
+  const messageId = parseId(field, rawId, "Message");
   const message = await ctx.prisma.message.findUnique({ where: { id: messageId } });
   if (!message) throw notFound("Message", field);
   try {

@@ -10,7 +10,7 @@ import { visibilitySql } from "../rules/visibility.js";
 import { viaBus } from "./bus-errors.js";
 import { EventQueue } from "./streams/event-queue.js";
 import { AuthorizedGate } from "./streams/follow.js";
-import { id, parseInput } from "./validation.js";
+import { nodeId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 export interface PresenceView {
@@ -22,7 +22,7 @@ export interface PresenceView {
 }
 
 const MAX_USERS = 500;
-const userIds = z.array(id).max(MAX_USERS, `must list at most ${MAX_USERS} users`);
+const userIds = z.array(nodeId("User")).max(MAX_USERS, `must list at most ${MAX_USERS} users`);
 
 /** Of `ids`, the users the viewer may see (one statement). */
 async function visibleAmong(ctx: Context, viewerId: string, ids: string[]): Promise<string[]> {

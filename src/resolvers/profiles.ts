@@ -5,7 +5,7 @@ import type { Prisma, User } from "../db/generated/prisma/client.js";
 import { notFound } from "../errors.js";
 import { notBlockedBy } from "../rules/visibility.js";
 import { forgetProfile } from "./profiles-cache.js";
-import { displayName, parseId, parseInput } from "./validation.js";
+import { displayName, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 const updateProfileInput = z.object({
@@ -35,10 +35,9 @@ export async function updateProfile(ctx: Context, raw: unknown): Promise<User> {
 
 export async function getUser<Q extends Omit<Prisma.UserFindUniqueArgs, "where">>(
   ctx: Context,
-  rawId: unknown,
+  id: string,
   query: Q,
 ) {
-  const id = parseId("id", rawId);
   const user = await ctx.prisma.user.findUnique({ ...query, where: { id } });
   if (!user) throw notFound("User", "id");
   return user;

@@ -14,7 +14,7 @@ import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
 import { EventQueue } from "./streams/event-queue.js";
 import { followAllChannels, followChannel, tooSlow } from "./streams/follow.js";
-import { id, parseInput } from "./validation.js";
+import { nodeId, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Most message ids per markDelivered call. */
@@ -71,7 +71,7 @@ export async function markDelivered(ctx: Context, rawIds: unknown): Promise<bool
     ...new Set(
       parseInput(
         z
-          .array(id)
+          .array(nodeId("Message"))
           .min(1, "must list at least one message")
           .max(MAX_DELIVERED_IDS, `must list at most ${MAX_DELIVERED_IDS} messages`),
         rawIds,
@@ -118,7 +118,12 @@ export async function markRead(
 ): Promise<boolean> {
   const viewerId = requireViewerId(ctx);
   await consume(ctx, RECEIPT_LIMIT, viewerId);
-  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
+  const access = await requireChannelAccess(
+    ctx,
+    parseId("channelId", rawChannelId, "Channel"),
+    "channelId",
+    "member",
+  );
   if (!Number.isInteger(upToSeq) || upToSeq < 1)
     throw badUserInput("upToSeq", "upToSeq: must be a positive integer");
   // The channel's last seq came with the access check (one statement for both).
@@ -269,7 +274,14 @@ export async function receiptUpdated(ctx: Context, args: { channelId?: unknown }
       ? await followAllChannels(ctx, handlers)
       : await followChannel(
           ctx,
-          (await requireChannelAccess(ctx, args.channelId, "channelId", "member")).id,
+          (
+            await requireChannelAccess(
+              ctx,
+              parseId("channelId", args.channelId, "Channel"),
+              "channelId",
+              "member",
+            )
+          ).id,
           handlers,
           // Receipts travel on user keys (the reader's and the senders'), not the channel's.
           { viewerKey: true },

@@ -11,6 +11,7 @@ import { publicProfile } from "./profiles-cache.js";
 import { consume, type Limit } from "./rate-limits.js";
 import { EventQueue } from "./streams/event-queue.js";
 import { type ChannelEvent, followChannel } from "./streams/follow.js";
+import { parseId } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** A client refreshes about every 3 s while typing; 20 per 10 s leaves room for several channels. */
@@ -29,12 +30,11 @@ export async function setTyping(
   isTyping: boolean,
 ): Promise<boolean> {
   const viewerId = requireViewerId(ctx);
+  const channelId = parseId("channelId", rawChannelId, "Channel");
   const member = await ctx.services.membershipCache
-    .isMember(ctx.services.db.sql, String(rawChannelId), viewerId)
+    .isMember(ctx.services.db.sql, channelId, viewerId)
     .catch(() => false);
-  const channelId = member
-    ? String(rawChannelId)
-    : (await requireChannelAccess(ctx, rawChannelId, "channelId", "member")).id;
+  if (!member) await requireChannelAccess(ctx, channelId, "channelId", "member");
   await consume(ctx, TYPING_LIMIT, viewerId);
   // A block ends a direct conversation both ways, typing included.
   if (await blockedInDirect(ctx.prisma, channelId, viewerId))
@@ -59,7 +59,12 @@ export async function setTyping(
  */
 export async function typingStream(ctx: Context, rawChannelId: unknown) {
   const viewerId = requireViewerId(ctx);
-  const access = await requireChannelAccess(ctx, rawChannelId, "channelId", "member");
+  const access = await requireChannelAccess(
+    ctx,
+    parseId("channelId", rawChannelId, "Channel"),
+    "channelId",
+    "member",
+  );
   const timers = new Map<string, NodeJS.Timeout>();
   let stop: (() => Promise<void>) | undefined;
   const queue = new EventQueue<TypingView>(async () => {

@@ -2,6 +2,7 @@
 // errors that name the offending field, so forms can highlight it.
 import { z } from "zod";
 import { badUserInput } from "../errors.js";
+import { localId, type NodeType } from "./global-ids.js";
 
 /**
  * Why PostgreSQL could not store this text, if it could not: `text` holds no NUL
@@ -60,13 +61,24 @@ export function parseInput<S extends z.ZodType>(
   throw badUserInput(field, `${field}: ${issue?.message ?? "invalid value"}`);
 }
 
-/** Database ids are UUIDs; anything else cannot name a row, so it is bad input, not "not found". */
-export const id = z.uuid({ message: "must be a valid ID" });
+/**
+ * A global id of `type` (resolvers/global-ids.ts), parsed to the row id it names.
+ * Anything else cannot name a row of that type, so it is bad input, not "not found".
+ */
+export const nodeId = (type: NodeType) =>
+  z.unknown().transform((value, check) => {
+    const local = localId(value, type);
+    if (local === undefined) {
+      check.addIssue({ code: "custom", message: `must be the id of a ${type}` });
+      return z.NEVER;
+    }
+    return local;
+  });
 
-export function parseId(field: string, value: unknown): string {
-  const result = id.safeParse(value);
-  if (!result.success) throw badUserInput(field, `${field}: must be a valid ID`);
-  return result.data;
+export function parseId(field: string, value: unknown, type: NodeType): string {
+  const local = localId(value, type);
+  if (local === undefined) throw badUserInput(field, `${field}: must be the id of a ${type}`);
+  return local;
 }
 
 /** Text a person can see: not empty once spaces and invisible format marks are removed. */

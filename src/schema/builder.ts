@@ -9,6 +9,7 @@ import { getDatamodel } from "../db/generated/pothos-types.js";
 import type { GroupRole } from "../db/generated/prisma/enums.js";
 import { badUserInput } from "../errors.js";
 import { requireChannelAccess, requireGroupRole } from "../resolvers/access.js";
+import { parseId } from "../resolvers/validation.js";
 import { requireViewerId } from "../resolvers/viewer.js";
 
 export const builder = new SchemaBuilder<{
@@ -44,11 +45,11 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       signedIn: ctx.viewer !== null,
       groupRole: async ({ groupId, field, atLeast }) => {
-        await requireGroupRole(ctx, groupId, field, atLeast);
+        await requireGroupRole(ctx, parseId(field, groupId, "Group"), field, atLeast);
         return true;
       },
       channel: async ({ channelId, field, need }) => {
-        await requireChannelAccess(ctx, channelId, field, need);
+        await requireChannelAccess(ctx, parseId(field, channelId, "Channel"), field, need);
         return true;
       },
     }),
@@ -73,7 +74,12 @@ export const builder = new SchemaBuilder<{
     cursorType: "String",
     edgesFieldOptions: { nullable: { list: false, items: false } },
     nodeFieldOptions: { nullable: false },
-    // Our ids are UUIDs, unique across types; no Relay global ids, no `node` field.
+    nodeTypeOptions: {
+      description:
+        "An object with an opaque, stable global id (it names the type too): a normalized cache keys every Node by `id` alone, and node(id:) refetches it.",
+    },
+    // Global ids are the plugin's (resolvers/global-ids.ts); node/nodes are our own
+    // fields (schema/node.ts), with typed errors and per-type visibility.
     nodeQueryOptions: false,
     nodesQueryOptions: false,
   },

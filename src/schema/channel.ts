@@ -3,7 +3,9 @@
 import type { Context } from "../context.js";
 import { ChannelKind } from "../db/generated/prisma/enums.js";
 import * as channels from "../resolvers/channels.js";
+import { parseId } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
+import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
 
 const ChannelKindEnum = builder.enumType(ChannelKind, {
@@ -11,9 +13,10 @@ const ChannelKindEnum = builder.enumType(ChannelKind, {
   description: "GROUP: a channel of a group. DIRECT: a 1:1 conversation.",
 });
 
-builder.prismaObject("ChannelMember", {
-  description:
-    "A user's membership of a channel. It has no id of its own: a normalized cache keys it by channel.id and user.id.",
+builder.prismaNode("ChannelMember", {
+  description: "A user's membership of a channel.",
+  id: { resolve: (member) => membershipKey(member.channelId, member.userId) },
+  findUnique: (key) => ({ channelId_userId: membershipWhere(key, "channelId") }),
   fields: (t) => ({
     channel: t.relation("channel"),
     user: t.relation("user"),
@@ -26,9 +29,9 @@ const viewerMembership = (_args: unknown, ctx: Context) => ({
   members: { where: { userId: ctx.viewer?.id ?? "" }, select: { lastReadSeq: true } },
 });
 
-export const ChannelRef = builder.prismaObject("Channel", {
+export const ChannelRef = builder.prismaNode("Channel", {
+  id: { field: "id" },
   fields: (t) => ({
-    id: t.exposeID("id"),
     kind: t.expose("kind", { type: ChannelKindEnum }),
     name: t.exposeString("name", {
       nullable: true,
@@ -103,7 +106,8 @@ builder.queryFields((t) => ({
       "A channel the viewer is in, or a public channel of one of their groups (NOT_FOUND otherwise).",
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ channel: { channelId: args.id, field: "id", need: "view" } }),
-    resolve: (query, _root, args, ctx) => loadChannel(query, ctx, args.id),
+    resolve: (query, _root, args, ctx) =>
+      loadChannel(query, ctx, parseId("id", args.id, "Channel")),
   }),
   channels: t.prismaConnection(
     {

@@ -1,10 +1,13 @@
 // Contacts and blocks.
 import * as contacts from "../resolvers/contacts.js";
 import { builder } from "./builder.js";
+import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
 
-builder.prismaObject("Contact", {
+builder.prismaNode("Contact", {
   description: "Someone in the viewer's contact list.",
+  id: { resolve: (contact) => membershipKey(contact.ownerId, contact.contactId) },
+  findUnique: (key) => ({ ownerId_contactId: membershipWhere(key, "ownerId", "contactId") }),
   fields: (t) => ({
     user: t.relation("contact"),
     addedAt: t.expose("createdAt", { type: "DateTime" }),

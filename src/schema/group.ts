@@ -3,7 +3,9 @@ import type { Context } from "../context.js";
 import { GroupRole } from "../db/generated/prisma/enums.js";
 import { visibleGroupChannels } from "../resolvers/channels.js";
 import * as groups from "../resolvers/groups.js";
+import { parseId } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
+import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
 
 export const GroupRoleEnum = builder.enumType(GroupRole, {
@@ -12,9 +14,10 @@ export const GroupRoleEnum = builder.enumType(GroupRole, {
     "OWNER > ADMIN > MEMBER. Owners and admins manage members and channels; owners manage roles.",
 });
 
-builder.prismaObject("GroupMember", {
-  description:
-    "A user's membership of a group. It has no id of its own: a normalized cache keys it by group.id and user.id.",
+builder.prismaNode("GroupMember", {
+  description: "A user's membership of a group.",
+  id: { resolve: (member) => membershipKey(member.groupId, member.userId) },
+  findUnique: (key) => ({ groupId_userId: membershipWhere(key, "groupId") }),
   fields: (t) => ({
     group: t.relation("group"),
     user: t.relation("user"),
@@ -23,9 +26,9 @@ builder.prismaObject("GroupMember", {
   }),
 });
 
-builder.prismaObject("Group", {
+builder.prismaNode("Group", {
+  id: { field: "id" },
   fields: (t) => ({
-    id: t.exposeID("id"),
     name: t.exposeString("name"),
     description: t.exposeString("description", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -87,7 +90,10 @@ builder.queryFields((t) => ({
       groupRole: { groupId: args.id, field: "id", atLeast: "MEMBER" },
     }),
     resolve: (query, _root, args, ctx) =>
-      ctx.prisma.group.findUniqueOrThrow({ ...query, where: { id: args.id } }),
+      ctx.prisma.group.findUniqueOrThrow({
+        ...query,
+        where: { id: parseId("id", args.id, "Group") },
+      }),
   }),
   groups: t.prismaConnection(
     {

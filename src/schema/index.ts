@@ -10,5 +10,6 @@ import "./presence.js";
 import "./typing.js";
 import "./heartbeat.js";
 import "./error-code.js";
+import "./node.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,6 +1,7 @@
 // Messages: the Message type (from a stored row, an event payload, or sendMessage's
 // answer), history, sending/editing/deleting, and the live subscriptions.
 import type { Message } from "../db/generated/prisma/client.js";
+import { globalId } from "../resolvers/global-ids.js";
 import * as live from "../resolvers/message-streams.js";
 import * as messages from "../resolvers/messages.js";
 import * as receipts from "../resolvers/receipts.js";
@@ -24,9 +25,9 @@ const MessageStatus = builder.enumType("MessageStatus", {
 const view = (message: Message) => message as unknown as messages.MessageView;
 const asMessage = (message: messages.MessageView) => message as unknown as Message;
 
-export const MessageRef = builder.prismaObject("Message", {
+export const MessageRef = builder.prismaNode("Message", {
+  id: { field: "id" },
   fields: (t) => ({
-    id: t.exposeID("id"),
     clientMessageId: t.exposeString("clientMessageId", {
       description:
         "The sender's idempotency key: a retried send with the same key is the same message.",
@@ -205,9 +206,9 @@ const MessageRejectionRef = builder.objectRef<live.RejectionView>("MessageReject
   description:
     "A message answered PENDING that was then refused (the sender left the channel, a block, a reused clientMessageId).",
   fields: (t) => ({
-    messageId: t.exposeID("messageId"),
+    messageId: t.id({ resolve: (rejection) => globalId("Message", rejection.messageId) }),
     clientMessageId: t.exposeString("clientMessageId"),
-    channelId: t.exposeID("channelId"),
+    channelId: t.id({ resolve: (rejection) => globalId("Channel", rejection.channelId) }),
     reason: t.exposeString("reason"),
     at: t.expose("at", { type: "DateTime" }),
   }),

@@ -1,4 +1,6 @@
 // Presence: ONLINE while the user has a socket open on any replica; last seen otherwise.
+
+import { globalId } from "../resolvers/global-ids.js";
 import * as presence from "../resolvers/presence.js";
 import { builder } from "./builder.js";
 import { User } from "./user.js";
@@ -7,9 +9,15 @@ const PresenceStatus = builder.enumType("PresenceStatus", {
   values: ["ONLINE", "OFFLINE"] as const,
 });
 
-const PresenceRef = builder.objectRef<presence.PresenceView>("Presence").implement({
+const PresenceRef = builder.node(builder.objectRef<presence.PresenceView>("Presence"), {
+  description:
+    "A user's online state. Its id is per user: a normalized cache keeps one Presence per user, updated by presenceChanged.",
+  id: { resolve: (view) => view.userId },
   fields: (t) => ({
-    userId: t.exposeID("userId"),
+    userId: t.id({
+      description: "The user's id (as User.id).",
+      resolve: (view) => globalId("User", view.userId),
+    }),
     user: t.field({
       type: User,
       resolve: async (view, _args, ctx) => {

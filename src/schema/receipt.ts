@@ -1,5 +1,7 @@
 // Receipts: each member's delivery and read state (positions in the channel: see
 // resolvers/receipts.ts), the mutations that move it forward, and the live stream.
+
+import { globalId } from "../resolvers/global-ids.js";
 import * as receipts from "../resolvers/receipts.js";
 import { builder } from "./builder.js";
 import { MessageRef } from "./message.js";
@@ -13,12 +15,21 @@ const ReceiptStatus = builder.enumType("ReceiptStatus", {
 
 type Receipt = receipts.ReceiptView & { channelId?: string; seq?: number };
 
-const ReceiptRef = builder.objectRef<Receipt>("Receipt").implement({
+const ReceiptRef = builder.node(builder.objectRef<Receipt>("Receipt"), {
   description:
-    "One recipient's delivery and read state for one message. Live receipts are a member's position moving: they have (DELIVERED) or have read (READ) every message of the channel up to `seq`.",
+    "One recipient's delivery and read state for one message (its id is per message and recipient). Live receipts are a member's position moving: they have (DELIVERED) or have read (READ) every message of the channel up to `seq`.",
+  id: { resolve: (receipt) => `${receipt.messageId}:${receipt.userId}` },
   fields: (t) => ({
-    messageId: t.exposeID("messageId", {
+    messageId: t.id({
       description: "The message (on live receipts: the newest one the position covers, at `seq`).",
+      resolve: (receipt) => globalId("Message", receipt.messageId),
+    }),
+    message: t.prismaField({
+      type: "Message",
+      description:
+        "The message, with its status for its sender (on live receipts: after this receipt), so a normalized cache updates it.",
+      resolve: (query, receipt, _args, ctx) =>
+        ctx.prisma.message.findUniqueOrThrow({ ...query, where: { id: receipt.messageId } }),
     }),
     seq: t.int({
       nullable: true,

@@ -2,14 +2,16 @@
 // `user(id)`, `users(search)` and `updateProfile`.
 import * as accounts from "../resolvers/accounts.js";
 import * as profiles from "../resolvers/profiles.js";
+import { parseId } from "../resolvers/validation.js";
+import { requireViewerId } from "../resolvers/viewer.js";
 import { builder } from "./builder.js";
 import { pageSize } from "./page-size.js";
 
-export const User = builder.prismaObject("User", {
+export const User = builder.prismaNode("User", {
   description:
     "A person with an account. Public profile fields are visible to every signed-in user.",
+  id: { field: "id" },
   fields: (t) => ({
-    id: t.exposeID("id"),
     username: t.exposeString("username", { description: "Unique handle, lower case." }),
     displayName: t.exposeString("displayName"),
     avatarUrl: t.exposeString("avatarUrl", { nullable: true }),
@@ -111,14 +113,15 @@ builder.queryFields((t) => ({
     nullable: true,
     description: "The signed-in user.",
     authScopes: { signedIn: true },
-    resolve: (query, _root, _args, ctx) => profiles.getUser(ctx, ctx.viewer?.id, query),
+    resolve: (query, _root, _args, ctx) => profiles.getUser(ctx, requireViewerId(ctx), query),
   }),
   user: t.prismaField({
     type: "User",
     nullable: true,
     authScopes: { signedIn: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, ctx) => profiles.getUser(ctx, args.id, query),
+    resolve: (query, _root, args, ctx) =>
+      profiles.getUser(ctx, parseId("id", args.id, "User"), query),
   }),
   users: t.prismaConnection(
     {

@@ -8,6 +8,7 @@ import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { dbId } from "../harness/ids.js";
 import { subscriptionsStarted } from "../harness/subscriptions.js";
 import { until } from "../harness/wait.js";
 import {
@@ -59,7 +60,7 @@ async function storedSoFar(w: World, conversationsList: Conversation[]) {
   try {
     const { rows } = await client.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM messages WHERE channel_id = ANY($1::uuid[])",
-      [conversationsList.map((c) => c.channelId)],
+      [conversationsList.map((c) => dbId(c.channelId))],
     );
     return rows[0]?.n ?? 0;
   } finally {

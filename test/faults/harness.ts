@@ -17,6 +17,7 @@ import { AmqpBus } from "../../src/pubsub/amqp/amqp-bus.js";
 import { TEST_JWT_SECRET } from "../harness/app.js";
 import { amqpUrl, uniquePrefix } from "../harness/broker.js";
 import { createTestDatabase, type TestDatabase } from "../harness/database.js";
+import { dbId } from "../harness/ids.js";
 import { freePort, type ServiceProcess, startProcess } from "../harness/processes.js";
 import { until } from "../harness/wait.js";
 
@@ -244,7 +245,7 @@ export async function sendSteadily(
   const report: SenderReport = { accepted: [], slowestAnswerMs: 0 };
   for (let n = 1; n <= count; n++) {
     const started = Date.now();
-    const clientMessageId = `${conversation.channelId.slice(0, 8)}-${n}`;
+    const clientMessageId = `${dbId(conversation.channelId).slice(0, 8)}-${n}`;
     await graphql(
       world,
       `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }`,
@@ -332,7 +333,7 @@ export async function storedMessages(world: World, channelId: string) {
   try {
     const { rows } = await client.query<{ seq: number; client_message_id: string; body: string }>(
       "SELECT seq, client_message_id, body FROM messages WHERE channel_id = $1 ORDER BY seq",
-      [channelId],
+      [dbId(channelId)],
     );
     return rows;
   } finally {
