@@ -82,4 +82,6 @@ export interface Loaders {
   receiptState: DataLoader<string, ChannelReceiptState>;
   /** Per channel: every member's receipt positions (messages' receipts). */
   memberPositions: DataLoader<string, MemberPositions[]>;
+  /** Per user: in the viewer's contacts, blocked by the viewer, or neither (null). */
+  viewerRelation: DataLoader<string, "CONTACT" | "BLOCKED" | null>;
 }

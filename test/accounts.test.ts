@@ -62,7 +62,11 @@ describe("account lifecycle", () => {
     const loggedOut = await mustRequest(server, LogoutDocument, {
       refreshToken: refreshed.refreshSession.refreshToken,
     });
-    expect(loggedOut.logout).toBe(true);
+    expect(loggedOut.logout.sessionEnded).toBe(true);
+    const again = await mustRequest(server, LogoutDocument, {
+      refreshToken: refreshed.refreshSession.refreshToken,
+    });
+    expect(again.logout.sessionEnded).toBe(false);
     const afterLogout = await request(server, RefreshSessionDocument, {
       refreshToken: refreshed.refreshSession.refreshToken,
     });

@@ -19,7 +19,7 @@ import {
   UpdateGroupDocument,
 } from "./gql/graphql.js";
 import { type GraphQLResponse, mustRequest, request, useTestApp } from "./harness/app.js";
-import { dbId, unknownId } from "./harness/ids.js";
+import { dbId, globalId, unknownId } from "./harness/ids.js";
 import { registerUser } from "./harness/users.js";
 
 const server = useTestApp();
@@ -153,14 +153,20 @@ describe("group lifecycle", () => {
       { groupId, userId: admin.user.id, role: "OWNER" },
       owner.accessToken,
     );
+    // Each answer names the group and the membership that is gone, for the client's cache.
+    const left = await mustRequest(server, LeaveGroupDocument, { groupId }, owner.accessToken);
+    expect(left.leaveGroup).toEqual({
+      groupId,
+      groupExists: true,
+      removedMemberId: globalId("GroupMember", dbId(groupId), dbId(owner.user.id)),
+    });
     expect(
-      (await mustRequest(server, LeaveGroupDocument, { groupId }, owner.accessToken)).leaveGroup,
+      (await mustRequest(server, LeaveGroupDocument, { groupId }, member.accessToken)).leaveGroup
+        .groupExists,
     ).toBe(true);
     expect(
-      (await mustRequest(server, LeaveGroupDocument, { groupId }, member.accessToken)).leaveGroup,
-    ).toBe(true);
-    expect(
-      (await mustRequest(server, LeaveGroupDocument, { groupId }, admin.accessToken)).leaveGroup,
+      (await mustRequest(server, LeaveGroupDocument, { groupId }, admin.accessToken)).leaveGroup
+        .groupExists,
     ).toBe(false);
     expect(await server.database.db.prisma.group.count({ where: { id: dbId(groupId) } })).toBe(0);
     expect(
@@ -282,7 +288,10 @@ describe("role rules for every group mutation", () => {
       { groupId, userId: spare[1]!.user.id },
       owner.accessToken,
     );
-    expect(removed.removeGroupMember.memberCount).toBe(4);
+    expect(removed.removeGroupMember).toEqual({
+      group: { id: groupId, memberCount: 4 },
+      removedMemberId: globalId("GroupMember", dbId(groupId), dbId(spare[1]!.user.id)),
+    });
   });
 
   it("setGroupMemberRole: owner only; admin and member FORBIDDEN, outsider NOT_FOUND; the last owner cannot step down", async () => {
@@ -310,6 +319,17 @@ describe("role rules for every group mutation", () => {
       owner.accessToken,
     );
     expect(errorOf(stepDown)).toEqual({ code: "BAD_USER_INPUT", field: "role" });
+    // The answer is the member with their new role, keyed like every GroupMember.
+    const promoted = await mustRequest(
+      server,
+      SetGroupMemberRoleDocument,
+      { groupId, userId: member.user.id, role: "ADMIN" },
+      owner.accessToken,
+    );
+    expect(promoted.setGroupMemberRole).toEqual({
+      id: globalId("GroupMember", dbId(groupId), dbId(member.user.id)),
+      role: "ADMIN",
+    });
     expect(
       await server.database.db.prisma.groupMember.count({
         where: { groupId: dbId(groupId), role: "OWNER" },
@@ -322,7 +342,8 @@ describe("role rules for every group mutation", () => {
     const asOutsider = await request(server, LeaveGroupDocument, { groupId }, outsider.accessToken);
     expect(errorOf(asOutsider)?.code).toBe("NOT_FOUND");
     expect(
-      (await mustRequest(server, LeaveGroupDocument, { groupId }, member.accessToken)).leaveGroup,
+      (await mustRequest(server, LeaveGroupDocument, { groupId }, member.accessToken)).leaveGroup
+        .groupExists,
     ).toBe(true);
   });
 });
@@ -408,16 +429,17 @@ describe("channels", () => {
     ]) {
       expect(errorOf(result)?.code).toBe("NOT_FOUND");
     }
-    expect(
-      (
-        await mustRequest(
-          server,
-          LeaveChannelDocument,
-          { channelId: channel.id },
-          member.accessToken,
-        )
-      ).leaveChannel,
-    ).toBe(true);
+    const left = await mustRequest(
+      server,
+      LeaveChannelDocument,
+      { channelId: channel.id },
+      member.accessToken,
+    );
+    // A public channel stays visible to a group member, one member less.
+    expect(left.leaveChannel).toEqual({
+      channel: { id: channel.id, viewerIsMember: false, memberCount: expect.any(Number) },
+      removedMemberId: globalId("ChannelMember", dbId(channel.id), dbId(member.user.id)),
+    });
   });
 
   it("private channels are invisible to group members outside them, who enter only when added", async () => {

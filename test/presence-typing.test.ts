@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "graphql-ws";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TYPING_TTL_SECONDS } from "../src/typing/typing-state.js";
 import {
   AddContactDocument,
   CreateGroupDocument,
@@ -59,7 +60,18 @@ describe("typing", () => {
     const channelId = await channelOf(typer, [watcher, witness]);
     const seen = await recordLive(server, socket(watcher), TypingDocument, { channelId });
     const own = await recordLive(server, socket(typer), TypingDocument, { channelId });
-    await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken);
+    const asked = Date.now();
+    const first = await mustRequest(
+      server,
+      SetTypingDocument,
+      { channelId, isTyping: true },
+      typer.accessToken,
+    );
+    // The answer says when to refresh by: the state ends TYPING_TTL_SECONDS after it.
+    expect(first.setTyping).toMatchObject({ channelId, isTyping: true });
+    expect(Date.parse(first.setTyping.expiresAt!)).toBeGreaterThanOrEqual(
+      asked + TYPING_TTL_SECONDS * 1000,
+    );
     await mustRequest(server, SetTypingDocument, { channelId, isTyping: true }, typer.accessToken); // a refresh
     const started = await seen.until((data) => data.length === 1);
     expect(started[0]!.typing).toMatchObject({
@@ -125,7 +137,7 @@ describe("typing", () => {
     expect(limited[0]!.errors![0]!.extensions).toMatchObject({
       retryAfter: expect.toSatisfy((s: number) => s > 0 && s <= 20),
     });
-    expect(results.slice(0, 20).every((r) => r.data?.setTyping === true)).toBe(true);
+    expect(results.slice(0, 20).every((r) => r.data?.setTyping.isTyping === true)).toBe(true);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   UserByIdDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { dbId, globalId } from "./harness/ids.js";
 import { registerUser } from "./harness/users.js";
 
 const server = useTestApp();
@@ -119,23 +120,40 @@ describe("contacts and blocks", () => {
       { userId: friends[0]!.user.id },
       me.accessToken,
     );
-    expect(removed.removeContact).toBe(true);
+    expect(removed.removeContact).toEqual({
+      user: { id: friends[0]!.user.id, isViewerContact: false, isBlockedByViewer: false },
+      removedContactId: globalId("Contact", dbId(me.user.id), dbId(friends[0]!.user.id)),
+    });
     const again = await mustRequest(
       server,
       RemoveContactDocument,
       { userId: friends[0]!.user.id },
       me.accessToken,
     );
-    expect(again.removeContact).toBe(false);
+    expect(again.removeContact.removedContactId).toBeNull();
     const after = await mustRequest(server, ContactsDocument, { first: 10 }, me.accessToken);
     expect(after.contacts.edges.map((e) => e.node.user.id)).toEqual([friends[1]!.user.id]);
   });
 
-  it("blocking removes the contact and hides the blocker from the blocked user's search; unblocking undoes it", async () => {
+  it("blocking removes the contact and hides the blocker from the blocked user's search; unblocking undoes it; each answers the user as it now is", async () => {
     const blocker = await registerUser(server, "blocker_1");
     const pest = await registerUser(server);
-    await mustRequest(server, AddContactDocument, { userId: pest.user.id }, blocker.accessToken);
-    await mustRequest(server, BlockUserDocument, { userId: pest.user.id }, blocker.accessToken);
+    const added = await mustRequest(
+      server,
+      AddContactDocument,
+      { userId: pest.user.id },
+      blocker.accessToken,
+    );
+    const blocked = await mustRequest(
+      server,
+      BlockUserDocument,
+      { userId: pest.user.id },
+      blocker.accessToken,
+    );
+    expect(blocked.blockUser).toEqual({
+      user: { id: pest.user.id, isViewerContact: false, isBlockedByViewer: true },
+      removedContactId: added.addContact.id,
+    });
 
     const contacts = await mustRequest(
       server,
@@ -152,7 +170,16 @@ describe("contacts and blocks", () => {
     );
     expect(search.users.edges).toEqual([]);
 
-    await mustRequest(server, UnblockUserDocument, { userId: pest.user.id }, blocker.accessToken);
+    const unblocked = await mustRequest(
+      server,
+      UnblockUserDocument,
+      { userId: pest.user.id },
+      blocker.accessToken,
+    );
+    expect(unblocked.unblockUser).toEqual({
+      user: { id: pest.user.id, isViewerContact: false, isBlockedByViewer: false },
+      removedContactId: null,
+    });
     const visible = await mustRequest(
       server,
       SearchUsersDocument,

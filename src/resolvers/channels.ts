@@ -111,8 +111,15 @@ export async function addChannelMembers(
   return access.id;
 }
 
+export interface LeftChannel {
+  channelId: string;
+  userId: string;
+  /** Whether the viewer still sees the channel (a public one) once out of it. */
+  stillVisible: boolean;
+}
+
 /** Leaves a group channel. #general is left by leaving the group; 1:1 channels cannot be left. */
-export async function leaveChannel(ctx: Context, rawChannelId: unknown): Promise<boolean> {
+export async function leaveChannel(ctx: Context, rawChannelId: unknown): Promise<LeftChannel> {
   const access = await requireChannelAccess(
     ctx,
     parseId("channelId", rawChannelId, "Channel"),
@@ -128,7 +135,8 @@ export async function leaveChannel(ctx: Context, rawChannelId: unknown): Promise
   await changeMembership(ctx, (tx, events) =>
     removeFromChannels(tx, events, { channelId: access.id, userId: viewerId }),
   );
-  return true;
+  // A group member still sees a public channel they left, not a private one.
+  return { channelId: access.id, userId: viewerId, stillVisible: !access.isPrivate };
 }
 
 function directKey(a: string, b: string) {

@@ -27,16 +27,29 @@ export async function addContact<
   });
 }
 
-export async function removeContact(ctx: Context, rawUserId: unknown): Promise<boolean> {
+/** What a change to the viewer's relation with a user did (for the mutation's payload). */
+export interface RelationChange {
+  viewerId: string;
+  userId: string;
+  /** Whether the user was in the viewer's contacts before and is not now. */
+  contactRemoved: boolean;
+}
+
+export async function removeContact(ctx: Context, rawUserId: unknown): Promise<RelationChange> {
   const { viewerId, userId } = await otherUser(ctx, rawUserId);
   const { count } = await ctx.prisma.contact.deleteMany({
     where: { ownerId: viewerId, contactId: userId, blocked: false },
   });
-  return count > 0;
+  return { viewerId, userId, contactRemoved: count > 0 };
 }
 
-export async function blockUser(ctx: Context, rawUserId: unknown): Promise<boolean> {
+export async function blockUser(ctx: Context, rawUserId: unknown): Promise<RelationChange> {
   const { viewerId, userId } = await otherUser(ctx, rawUserId);
+  // One row per pair: blocking turns a contact row into a block (the contact is gone).
+  const before = await ctx.prisma.contact.findUnique({
+    where: { ownerId_contactId: { ownerId: viewerId, contactId: userId } },
+    select: { blocked: true },
+  });
   await ctx.prisma.contact.upsert({
     where: { ownerId_contactId: { ownerId: viewerId, contactId: userId } },
     create: { ownerId: viewerId, contactId: userId, blocked: true },
@@ -44,16 +57,30 @@ export async function blockUser(ctx: Context, rawUserId: unknown): Promise<boole
   });
   // Live streams of this process re-read blocks now; other replicas within their bound.
   ctx.services.accessWatch.refreshSoon();
-  return true;
+  return { viewerId, userId, contactRemoved: before?.blocked === false };
 }
 
-export async function unblockUser(ctx: Context, rawUserId: unknown): Promise<boolean> {
+export async function unblockUser(ctx: Context, rawUserId: unknown): Promise<RelationChange> {
   const { viewerId, userId } = await otherUser(ctx, rawUserId);
   await ctx.prisma.contact.deleteMany({
     where: { ownerId: viewerId, contactId: userId, blocked: true },
   });
   ctx.services.accessWatch.refreshSoon();
-  return true;
+  return { viewerId, userId, contactRemoved: false };
+}
+
+/** The viewer's relation with each of `userIds`, in one statement (for User fields). */
+export async function viewerRelations(
+  prisma: Context["prisma"],
+  viewerId: string,
+  userIds: readonly string[],
+): Promise<Array<"CONTACT" | "BLOCKED" | null>> {
+  const rows = await prisma.contact.findMany({
+    where: { ownerId: viewerId, contactId: { in: [...userIds] } },
+    select: { contactId: true, blocked: true },
+  });
+  const found = new Map(rows.map((row) => [row.contactId, row.blocked ? "BLOCKED" : "CONTACT"]));
+  return userIds.map((id) => (found.get(id) as "CONTACT" | "BLOCKED" | undefined) ?? null);
 }
 
 /** The viewer's contact list (blocks are not contacts). */

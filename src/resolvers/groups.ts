@@ -192,7 +192,7 @@ export async function removeGroupMember(ctx: Context, rawGroupId: unknown, rawUs
     }
     await removeMember(tx, events, groupId, userId);
   });
-  return groupId;
+  return { groupId, userId };
 }
 
 export async function setGroupMemberRole(
@@ -209,7 +209,7 @@ export async function setGroupMemberRole(
   );
   const userId = parseId("userId", rawUserId, "User");
   const current = await memberRole(ctx, groupId, userId, "userId");
-  if (current === role) return groupId;
+  if (current === role) return { groupId, userId };
   await changeMembership(ctx, async (tx, events) => {
     await lockGroup(tx, groupId);
     if (current === "OWNER" && (await ownerCount(tx, groupId)) <= 1) {
@@ -221,15 +221,18 @@ export async function setGroupMemberRole(
     await tx.groupMember.update({ where: { groupId_userId: { groupId, userId } }, data: { role } });
     events.push({ type: "group.roleChanged", groupId, userId, role });
   });
-  return groupId;
+  return { groupId, userId };
 }
 
 /**
  * Leaves a group. The last owner cannot leave while others remain (hand ownership over
  * first); if they are the only member left, the group is deleted with its channels.
- * Returns whether the group still exists.
+ * Says whether the group still exists.
  */
-export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boolean> {
+export async function leaveGroup(
+  ctx: Context,
+  rawGroupId: unknown,
+): Promise<{ groupId: string; userId: string; groupExists: boolean }> {
   const { groupId, role } = await requireGroupRole(
     ctx,
     parseId("groupId", rawGroupId, "Group"),
@@ -237,7 +240,7 @@ export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boo
     "MEMBER",
   );
   const viewerId = requireViewerId(ctx);
-  return changeMembership(ctx, async (tx, events) => {
+  const groupExists = await changeMembership(ctx, async (tx, events) => {
     await lockGroup(tx, groupId);
     const members = await tx.groupMember.count({ where: { groupId } });
     if (members === 1) {
@@ -254,6 +257,7 @@ export async function leaveGroup(ctx: Context, rawGroupId: unknown): Promise<boo
     await removeMember(tx, events, groupId, viewerId);
     return true;
   });
+  return { groupId, userId: viewerId, groupExists };
 }
 
 /** Groups the viewer belongs to. */

@@ -5,6 +5,7 @@ import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
+import { viewerRelations } from "./contacts.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
@@ -31,5 +32,8 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
     memberPositions: new DataLoader((ids) => channelMemberPositions(prisma, ids), {
       cache: false,
     }),
+    viewerRelation: new DataLoader(async (ids) =>
+      viewerId ? viewerRelations(prisma, viewerId, ids) : ids.map(() => null),
+    ),
   };
 }

@@ -64,7 +64,7 @@ export interface MemberPositions {
  * clients may mark whatever arrived, their own echoes included); otherwise NOT_FOUND and
  * nothing is enqueued.
  */
-export async function markDelivered(ctx: Context, rawIds: unknown): Promise<boolean> {
+export async function markDelivered(ctx: Context, rawIds: unknown): Promise<string[]> {
   const viewerId = requireViewerId(ctx);
   await consume(ctx, RECEIPT_LIMIT, viewerId);
   const ids = [
@@ -107,7 +107,7 @@ export async function markDelivered(ctx: Context, rawIds: unknown): Promise<bool
       at,
     })),
   );
-  return true;
+  return ids;
 }
 
 /** The viewer has read the channel up to `upToSeq` (which must exist). */
@@ -115,7 +115,7 @@ export async function markRead(
   ctx: Context,
   rawChannelId: unknown,
   upToSeq: number,
-): Promise<boolean> {
+): Promise<{ channelId: string; upToSeq: number }> {
   const viewerId = requireViewerId(ctx);
   await consume(ctx, RECEIPT_LIMIT, viewerId);
   const access = await requireChannelAccess(
@@ -137,7 +137,7 @@ export async function markRead(
     upToSeq,
     at: new Date().toISOString(),
   });
-  return true;
+  return { channelId: access.id, upToSeq };
 }
 
 export function receiptFromPayload(

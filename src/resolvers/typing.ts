@@ -28,7 +28,7 @@ export async function setTyping(
   ctx: Context,
   rawChannelId: unknown,
   isTyping: boolean,
-): Promise<boolean> {
+): Promise<{ channelId: string; isTyping: boolean; expiresAt: Date | null }> {
   const viewerId = requireViewerId(ctx);
   const channelId = parseId("channelId", rawChannelId, "Channel");
   const member = await ctx.services.membershipCache
@@ -49,7 +49,8 @@ export async function setTyping(
       },
     ]),
   );
-  return true;
+  const expiresAt = isTyping ? new Date(Date.now() + TYPING_TTL_SECONDS * 1000) : null;
+  return { channelId, isTyping, expiresAt };
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { Context } from "../context.js";
 import { ChannelKind } from "../db/generated/prisma/enums.js";
 import * as channels from "../resolvers/channels.js";
+import { globalId } from "../resolvers/global-ids.js";
 import { parseId } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
 import { membershipKey, membershipWhere } from "./node-keys.js";
@@ -23,6 +24,23 @@ builder.prismaNode("ChannelMember", {
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
   }),
 });
+
+/**
+ * markRead answers the channel with the position it asked for: the worker stores it just
+ * after, and positions never move back, so the larger of the two is the truth.
+ */
+const viewerReadAtLeast = Symbol("viewerReadAtLeast");
+
+export function withViewerReadAtLeast<T extends object>(channel: T, seq: number): T {
+  return Object.assign(channel, { [viewerReadAtLeast]: seq });
+}
+
+function viewerReadSeq(channel: { members: Array<{ lastReadSeq: number }> }): number | null {
+  const membership = channel.members[0];
+  if (!membership) return null;
+  const asked = (channel as { [viewerReadAtLeast]?: number })[viewerReadAtLeast] ?? 0;
+  return Math.max(membership.lastReadSeq, asked);
+}
 
 /** Selects the viewer's own membership row of the channel (or nothing). */
 const viewerMembership = (_args: unknown, ctx: Context) => ({
@@ -64,21 +82,41 @@ export const ChannelRef = builder.prismaNode("Channel", {
       resolve: (channel) => channel.members.length > 0,
     }),
     memberCount: t.relationCount("members"),
-    members: t.relatedConnection("members", {
-      ...pageSize,
-      cursor: "channelId_userId",
-      query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
-    }),
+    members: t.relatedConnection(
+      "members",
+      {
+        ...pageSize,
+        cursor: "channelId_userId",
+        totalCount: true,
+        description: "In the order they joined.",
+        query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
+      },
+      { name: "ChannelMemberConnection" },
+      { name: "ChannelMemberEdge" },
+    ),
     lastMessage: t.relation("lastMessage", { nullable: true }),
     unreadCount: t.int({
       description: "Messages after the viewer's read position (0 when not a member).",
       select: (args, ctx) => ({ lastSeq: true, ...viewerMembership(args, ctx) }),
       resolve: (channel) => {
-        const membership = channel.members[0];
-        return membership ? Math.max(0, channel.lastSeq - membership.lastReadSeq) : 0;
+        const read = viewerReadSeq(channel);
+        return read === null ? 0 : Math.max(0, channel.lastSeq - read);
       },
     }),
+    viewerReadUpToSeq: t.int({
+      nullable: true,
+      description:
+        "The viewer's read position: they have read every message up to this seq (null when not a member).",
+      select: viewerMembership,
+      resolve: viewerReadSeq,
+    }),
   }),
+});
+
+/** Every list of channels (the inbox, a group's channels): one connection type. */
+export const ChannelConnection = builder.connectionObject({
+  type: ChannelRef,
+  name: "ChannelConnection",
 });
 
 const CreateChannelInput = builder.inputType("CreateChannelInput", {
@@ -97,6 +135,26 @@ const CreateChannelInput = builder.inputType("CreateChannelInput", {
 
 const loadChannel = (query: object, ctx: Context, id: string) =>
   ctx.prisma.channel.findUniqueOrThrow({ ...query, where: { id } });
+
+const LeaveChannelPayload = builder
+  .objectRef<channels.LeftChannel>("LeaveChannelPayload")
+  .implement({
+    fields: (t) => ({
+      channel: t.prismaField({
+        type: "Channel",
+        nullable: true,
+        description:
+          "The channel as the viewer now sees it (viewerIsMember false, one member less); null for a private channel, which the viewer no longer sees.",
+        resolve: (query, left, _args, ctx) =>
+          left.stillVisible ? loadChannel(query, ctx, left.channelId) : null,
+      }),
+      removedMemberId: t.id({
+        description:
+          "The id of the viewer's ChannelMember that is gone: drop it from cached member lists (and the channel from the inbox).",
+        resolve: (left) => globalId("ChannelMember", left.channelId, left.userId),
+      }),
+    }),
+  });
 
 builder.queryFields((t) => ({
   channel: t.prismaField({
@@ -124,8 +182,7 @@ builder.queryFields((t) => ({
           orderBy: [{ lastActivityAt: "desc" }, { id: "desc" }],
         }),
     },
-    { name: "ChannelConnection" },
-    { name: "ChannelEdge" },
+    ChannelConnection,
   ),
 }));
 
@@ -160,7 +217,8 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) =>
       loadChannel(query, ctx, await channels.addChannelMembers(ctx, args.channelId, args.userIds)),
   }),
-  leaveChannel: t.boolean({
+  leaveChannel: t.field({
+    type: LeaveChannelPayload,
     description:
       "Leaves a group channel (not #general: leave the group; not a direct conversation).",
     args: { channelId: t.arg.id({ required: true }) },

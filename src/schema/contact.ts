@@ -1,5 +1,6 @@
 // Contacts and blocks.
 import * as contacts from "../resolvers/contacts.js";
+import { globalId } from "../resolvers/global-ids.js";
 import { builder } from "./builder.js";
 import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
@@ -13,6 +14,27 @@ builder.prismaNode("Contact", {
     addedAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
+
+/** What removeContact, blockUser and unblockUser answer: the user, as it now is to the viewer. */
+function relationPayload(name: string) {
+  return builder.objectRef<contacts.RelationChange>(name).implement({
+    fields: (t) => ({
+      user: t.prismaField({
+        type: "User",
+        description: "The user, with isViewerContact and isBlockedByViewer as they now are.",
+        resolve: (query, change, _args, ctx) =>
+          ctx.prisma.user.findUniqueOrThrow({ ...query, where: { id: change.userId } }),
+      }),
+      removedContactId: t.id({
+        nullable: true,
+        description:
+          "The id of the Contact this removed (null when the user was not a contact): drop it from cached contact lists.",
+        resolve: (change) =>
+          change.contactRemoved ? globalId("Contact", change.viewerId, change.userId) : null,
+      }),
+    }),
+  });
+}
 
 builder.queryFields((t) => ({
   contacts: t.prismaConnection(
@@ -43,20 +65,23 @@ builder.mutationFields((t) => ({
     args: { userId: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => contacts.addContact(ctx, args.userId, query),
   }),
-  removeContact: t.boolean({
-    description: "True when the user was a contact and is not any more.",
+  removeContact: t.field({
+    type: relationPayload("RemoveContactPayload"),
+    description: "Removes a user from the viewer's contacts. Idempotent.",
     authScopes: { signedIn: true },
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => contacts.removeContact(ctx, args.userId),
   }),
-  blockUser: t.boolean({
+  blockUser: t.field({
+    type: relationPayload("BlockUserPayload"),
     description:
       "Blocks a user: removes them from contacts, hides the viewer from their search and stops direct conversations.",
     authScopes: { signedIn: true },
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => contacts.blockUser(ctx, args.userId),
   }),
-  unblockUser: t.boolean({
+  unblockUser: t.field({
+    type: relationPayload("UnblockUserPayload"),
     authScopes: { signedIn: true },
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => contacts.unblockUser(ctx, args.userId),

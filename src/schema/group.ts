@@ -2,9 +2,11 @@
 import type { Context } from "../context.js";
 import { GroupRole } from "../db/generated/prisma/enums.js";
 import { visibleGroupChannels } from "../resolvers/channels.js";
+import { globalId } from "../resolvers/global-ids.js";
 import * as groups from "../resolvers/groups.js";
 import { parseId } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
+import { ChannelConnection } from "./channel.js";
 import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
 
@@ -42,20 +44,31 @@ builder.prismaNode("Group", {
       resolve: (group) => group.members[0]?.role ?? null,
     }),
     memberCount: t.relationCount("members"),
-    members: t.relatedConnection("members", {
-      ...pageSize,
-      cursor: "groupId_userId",
-      query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
-    }),
-    channels: t.relatedConnection("channels", {
-      ...pageSize,
-      cursor: "id",
-      description: "Public channels, and the private ones the viewer is in, by name.",
-      query: (_args, ctx) => ({
-        where: visibleGroupChannels(ctx),
-        orderBy: [{ name: "asc" }, { id: "asc" }],
-      }),
-    }),
+    members: t.relatedConnection(
+      "members",
+      {
+        ...pageSize,
+        cursor: "groupId_userId",
+        totalCount: true,
+        description: "In the order they joined.",
+        query: { orderBy: [{ joinedAt: "asc" }, { userId: "asc" }] },
+      },
+      { name: "GroupMemberConnection" },
+      { name: "GroupMemberEdge" },
+    ),
+    channels: t.relatedConnection(
+      "channels",
+      {
+        ...pageSize,
+        cursor: "id",
+        description: "Public channels, and the private ones the viewer is in, by name.",
+        query: (_args, ctx) => ({
+          where: visibleGroupChannels(ctx),
+          orderBy: [{ name: "asc" }, { id: "asc" }],
+        }),
+      },
+      ChannelConnection,
+    ),
   }),
 });
 
@@ -117,6 +130,40 @@ builder.queryFields((t) => ({
 const loadGroup = (query: object, ctx: Context, id: string) =>
   ctx.prisma.group.findUniqueOrThrow({ ...query, where: { id } });
 
+const RemoveGroupMemberPayload = builder
+  .objectRef<{ groupId: string; userId: string }>("RemoveGroupMemberPayload")
+  .implement({
+    fields: (t) => ({
+      group: t.prismaField({
+        type: "Group",
+        description: "The group without them (memberCount, members).",
+        resolve: (query, removed, _args, ctx) => loadGroup(query, ctx, removed.groupId),
+      }),
+      removedMemberId: t.id({
+        description:
+          "The id of the GroupMember that is gone (their channel memberships in the group went with it).",
+        resolve: (removed) => globalId("GroupMember", removed.groupId, removed.userId),
+      }),
+    }),
+  });
+
+const LeaveGroupPayload = builder
+  .objectRef<{ groupId: string; userId: string; groupExists: boolean }>("LeaveGroupPayload")
+  .implement({
+    description:
+      "The viewer no longer sees the group or its channels: drop them (and the membership) from the cache.",
+    fields: (t) => ({
+      groupId: t.id({ resolve: (left) => globalId("Group", left.groupId) }),
+      groupExists: t.exposeBoolean("groupExists", {
+        description: "False when the viewer was the last member and the group was deleted.",
+      }),
+      removedMemberId: t.id({
+        description: "The id of the viewer's GroupMember that is gone.",
+        resolve: (left) => globalId("GroupMember", left.groupId, left.userId),
+      }),
+    }),
+  });
+
 builder.mutationFields((t) => ({
   createGroup: t.prismaField({
     type: "Group",
@@ -147,18 +194,18 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) =>
       loadGroup(query, ctx, await groups.addGroupMembers(ctx, args.groupId, args.userIds)),
   }),
-  removeGroupMember: t.prismaField({
-    type: "Group",
+  removeGroupMember: t.field({
+    type: RemoveGroupMemberPayload,
     description:
       "Owners remove anyone but the last owner; admins remove members. Also removes them from every channel of the group.",
     args: { groupId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     authScopes: admin(),
-    resolve: async (query, _root, args, ctx) =>
-      loadGroup(query, ctx, await groups.removeGroupMember(ctx, args.groupId, args.userId)),
+    resolve: (_root, args, ctx) => groups.removeGroupMember(ctx, args.groupId, args.userId),
   }),
   setGroupMemberRole: t.prismaField({
-    type: "Group",
-    description: "Owners only. The last owner cannot step down.",
+    type: "GroupMember",
+    description:
+      "Owners only. The last owner cannot step down. Answers the member with their new role.",
     args: {
       groupId: t.arg.id({ required: true }),
       userId: t.arg.id({ required: true }),
@@ -167,16 +214,23 @@ builder.mutationFields((t) => ({
     authScopes: (_root, args) => ({
       groupRole: { groupId: args.groupId, field: "groupId", atLeast: "OWNER" },
     }),
-    resolve: async (query, _root, args, ctx) =>
-      loadGroup(
-        query,
+    resolve: async (query, _root, args, ctx) => {
+      const { groupId, userId } = await groups.setGroupMemberRole(
         ctx,
-        await groups.setGroupMemberRole(ctx, args.groupId, args.userId, args.role),
-      ),
+        args.groupId,
+        args.userId,
+        args.role,
+      );
+      return ctx.prisma.groupMember.findUniqueOrThrow({
+        ...query,
+        where: { groupId_userId: { groupId, userId } },
+      });
+    },
   }),
-  leaveGroup: t.boolean({
+  leaveGroup: t.field({
+    type: LeaveGroupPayload,
     description:
-      "Leaves the group and its channels. The last owner must first make someone else an owner; when the last member leaves, the group is deleted. Returns whether the group still exists.",
+      "Leaves the group and its channels. The last owner must first make someone else an owner; when the last member leaves, the group is deleted.",
     args: { groupId: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({
       groupRole: { groupId: args.groupId, field: "groupId", atLeast: "MEMBER" },

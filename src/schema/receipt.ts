@@ -4,6 +4,7 @@
 import { globalId } from "../resolvers/global-ids.js";
 import * as receipts from "../resolvers/receipts.js";
 import { builder } from "./builder.js";
+import { withViewerReadAtLeast } from "./channel.js";
 import { MessageRef } from "./message.js";
 import { User } from "./user.js";
 
@@ -92,14 +93,47 @@ builder.prismaObjectField(MessageRef, "receipts", (t) =>
   }),
 );
 
+const MarkDeliveredPayload = builder.objectRef<string[]>("MarkDeliveredPayload").implement({
+  fields: (t) => ({
+    messages: t.prismaField({
+      type: ["Message"],
+      description: "The messages marked, in the order given.",
+      resolve: async (query, ids, _args, ctx) => {
+        const rows = await ctx.prisma.message.findMany({ ...query, where: { id: { in: ids } } });
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        return ids.flatMap((id) => byId.get(id) ?? []);
+      },
+    }),
+  }),
+});
+
+const MarkReadPayload = builder
+  .objectRef<{ channelId: string; upToSeq: number }>("MarkReadPayload")
+  .implement({
+    fields: (t) => ({
+      channel: t.prismaField({
+        type: "Channel",
+        description:
+          "The channel with the viewer's new read position and unread count (the worker stores the position right after; it never moves back).",
+        resolve: async (query, read, _args, ctx) =>
+          withViewerReadAtLeast(
+            await ctx.prisma.channel.findUniqueOrThrow({ ...query, where: { id: read.channelId } }),
+            read.upToSeq,
+          ),
+      }),
+    }),
+  });
+
 builder.mutationFields((t) => ({
-  markDelivered: t.boolean({
+  markDelivered: t.field({
+    type: MarkDeliveredPayload,
     description: `The viewer has these messages on a device (at most ${receipts.MAX_DELIVERED_IDS}). Idempotent; never moves a receipt back.`,
     authScopes: { signedIn: true },
     args: { messageIds: t.arg.idList({ required: true }) },
     resolve: (_root, args, ctx) => receipts.markDelivered(ctx, args.messageIds),
   }),
-  markRead: t.boolean({
+  markRead: t.field({
+    type: MarkReadPayload,
     description:
       "The viewer has read the channel up to this seq (which implies delivered). Unread counts follow.",
     authScopes: { signedIn: true },

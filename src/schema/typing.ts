@@ -1,6 +1,7 @@
 // Typing indicators: ephemeral, never stored.
 
 import { fromPublicUserPayload } from "../pubsub/public-user.js";
+import { globalId } from "../resolvers/global-ids.js";
 import * as typing from "../resolvers/typing.js";
 import { TYPING_TTL_SECONDS } from "../typing/typing-state.js";
 import { builder } from "./builder.js";
@@ -27,8 +28,23 @@ const TypingEventRef = builder.objectRef<typing.TypingView>("TypingEvent").imple
   }),
 });
 
+const SetTypingPayload = builder
+  .objectRef<{ channelId: string; isTyping: boolean; expiresAt: Date | null }>("SetTypingPayload")
+  .implement({
+    fields: (t) => ({
+      channelId: t.id({ resolve: (typing) => globalId("Channel", typing.channelId) }),
+      isTyping: t.exposeBoolean("isTyping"),
+      expiresAt: t.expose("expiresAt", {
+        type: "DateTime",
+        nullable: true,
+        description: "When the state ends unless refreshed (null once stopped).",
+      }),
+    }),
+  });
+
 builder.mutationField("setTyping", (t) =>
-  t.boolean({
+  t.field({
+    type: SetTypingPayload,
     description: `Starts or stops "is typing" in a channel. Refresh every few seconds while typing: the state ends by itself after ${TYPING_TTL_SECONDS} s. RATE_LIMITED when called too often.`,
     authScopes: { signedIn: true },
     args: { channelId: t.arg.id({ required: true }), isTyping: t.arg.boolean({ required: true }) },

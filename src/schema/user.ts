@@ -34,6 +34,16 @@ export const User = builder.prismaNode("User", {
           : null,
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    isViewerContact: t.boolean({
+      description: "Whether this user is in the viewer's contacts (addContact, removeContact).",
+      resolve: async (user, _args, ctx) =>
+        (await ctx.loaders.viewerRelation.load(user.id)) === "CONTACT",
+    }),
+    isBlockedByViewer: t.boolean({
+      description: "Whether the viewer blocked this user (blockUser, unblockUser).",
+      resolve: async (user, _args, ctx) =>
+        (await ctx.loaders.viewerRelation.load(user.id)) === "BLOCKED",
+    }),
   }),
 });
 
@@ -51,6 +61,15 @@ const AuthPayload = builder.objectRef<accounts.AuthPayload>("AuthPayload").imple
         "Single use: refreshSession returns a new one. Reusing an old one ends the session.",
     }),
     user: t.field({ type: User, resolve: (payload) => payload.user }),
+  }),
+});
+
+const LogoutPayload = builder.objectRef<{ sessionEnded: boolean }>("LogoutPayload").implement({
+  fields: (t) => ({
+    sessionEnded: t.exposeBoolean("sessionEnded", {
+      description:
+        "False when the token named no live session (already ended or unknown): either way, it is ended now.",
+    }),
   }),
 });
 
@@ -94,10 +113,13 @@ builder.mutationFields((t) => ({
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => accounts.refreshSession(ctx, args.refreshToken),
   }),
-  logout: t.boolean({
-    description: "Ends the session of this refresh token. False when it names no live session.",
+  logout: t.field({
+    type: LogoutPayload,
+    description: "Ends the session of this refresh token.",
     args: { refreshToken: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => accounts.logout(ctx, args.refreshToken),
+    resolve: async (_root, args, ctx) => ({
+      sessionEnded: await accounts.logout(ctx, args.refreshToken),
+    }),
   }),
   updateProfile: t.prismaField({
     type: "User",
