@@ -117,6 +117,50 @@ export const History = graphql(`
   }
 `);
 
+/** Who has (read) a message of the viewer's: its status and each recipient's receipt. */
+export const MessageReceipts = graphql(`
+  query MessageReceipts($id: ID!) {
+    message(id: $id) {
+      id
+      status
+      receipts {
+        id
+        status
+        readAt
+        user {
+          id
+          displayName
+        }
+      }
+    }
+  }
+`);
+
+export const ChannelMembers = graphql(`
+  query ChannelMembers($channelId: ID!, $first: Int!, $after: String) {
+    channel(id: $channelId) {
+      id
+      members(first: $first, after: $after) {
+        totalCount
+        edges {
+          node {
+            id
+            joinedAt
+            user {
+              id
+              displayName
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
 export const SendMessage = graphql(`
   mutation SendMessage($input: SendMessageInput!) {
     sendMessage(input: $input) {

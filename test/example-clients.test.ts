@@ -5,10 +5,12 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Operation } from "@urql/core";
 import { buildSchema, isObjectType } from "graphql";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createApolloChat } from "../examples/apollo/client.js";
 import * as ops from "../examples/operations.js";
+import { signIn } from "../examples/session.js";
 import { PAGE } from "../examples/urql/cache.js";
-import { createChatClient, signIn } from "../examples/urql/client.js";
+import { createChatClient } from "../examples/urql/client.js";
 import { EMBEDDED_TYPES } from "../examples/urql/embedded-types.js";
 import {
   AddContactDocument,
@@ -247,6 +249,165 @@ describe("urql with Graphcache (examples/urql)", () => {
     for (const screen of [...Object.values(screens), ...live, typing]) {
       expect(screen.error).toBeUndefined();
       screen.stop();
+    }
+  }, 60_000);
+});
+
+describe("Apollo Client (examples/apollo)", () => {
+  it("normalizes every type by id, merges connection pages, and updates from answers and events without a refetch or a warning", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const error = vi.spyOn(console, "error");
+    const sentOverHttp: string[] = [];
+    const session = await signIn(server.url, bob.user.username, TEST_PASSWORD);
+    const { client, close } = createApolloChat({
+      url: server.url,
+      wsUrl: server.wsUrl,
+      session,
+      onHttp: (name) => sentOverHttp.push(name),
+    });
+    try {
+      await mustRequest(server, AddContactDocument, { userId: alice.user.id }, bob.accessToken);
+      // Enough channels for three pages of two.
+      for (const name of ["one", "two", "three", "four"])
+        await mustRequest(
+          server,
+          CreateGroupDocument,
+          { input: { name, memberIds: [alice.user.id] } },
+          bob.accessToken,
+        );
+      const first = await client.query({ query: ops.Inbox, variables: { first: 2 } });
+      // The next page, as fetchMore asks for it (past the cache, which already answers
+      // `channels` from the merged list).
+      const more = await client.query({
+        query: ops.Inbox,
+        variables: { first: 2, after: first.data!.channels.pageInfo.endCursor },
+        fetchPolicy: "network-only",
+      });
+      // What the query answers is the merged list, as fetchMore's screen shows it.
+      expect(more.data!.channels.edges).toHaveLength(4);
+      // relayStylePagination keeps one list: the first page's query now reads all four.
+      const merged = client.readQuery({ query: ops.Inbox, variables: { first: 2 } });
+      const ids = merged!.channels.edges.map((edge) => edge.node.id);
+      expect(ids).toHaveLength(4);
+      expect(new Set(ids).size).toBe(4);
+
+      // Every type a screen shows is its own normalized entry, keyed by its global id.
+      const channelId = general;
+      const sent = await mustRequest(
+        server,
+        SendMessageDocument,
+        { input: { channelId, body: "for apollo", clientMessageId: randomUUID() } },
+        bob.accessToken,
+      );
+      const messageId = sent.sendMessage.id;
+      await until(async () => {
+        const status = await client.query({
+          query: ops.SendStatus,
+          variables: { clientMessageId: sent.sendMessage.clientMessageId },
+          fetchPolicy: "network-only",
+        });
+        return status.data?.sendStatus.state === "STORED";
+      });
+      await client.mutate({
+        mutation: ops.MarkDelivered,
+        variables: { messageIds: [messageId] },
+      });
+      for (const [query, variables] of [
+        [ops.Groups, { first: 20 }],
+        [ops.Contacts, { first: 50 }],
+        [ops.Presence, { userIds: [alice.user.id] }],
+        [ops.ChannelMembers, { channelId, first: 10 }],
+        [ops.History, { channelId, first: 10 }],
+      ] as const)
+        await client.query({ query: query as never, variables: variables as never });
+      const receipts = await client.query({
+        query: ops.MessageReceipts,
+        variables: { id: messageId },
+        fetchPolicy: "network-only",
+      });
+      expect(receipts.error).toBeUndefined();
+      const snapshot = client.cache.extract() as Record<string, Record<string, unknown>>;
+      const stored = Object.keys(snapshot);
+      const types = new Set(stored.map((key) => key.split(":")[0]));
+      for (const type of [
+        "User",
+        "Group",
+        "GroupMember",
+        "Channel",
+        "ChannelMember",
+        "Message",
+        "Contact",
+        "Presence",
+      ])
+        expect(types, type).toContain(type);
+
+      // markRead's answer carries the channel: the cached inbox entry updates, nothing is
+      // refetched.
+      const inbox = await client.query({
+        query: ops.Inbox,
+        variables: { first: 20 },
+        fetchPolicy: "network-only",
+      });
+      const channelEntry = () =>
+        (client.cache.extract() as Record<string, Record<string, unknown>>)[`Channel:${channelId}`];
+      const lastSeq = inbox.data!.channels.edges.find((edge) => edge.node.id === channelId)!.node
+        .lastMessage!.seq!;
+      await mustRequest(
+        server,
+        SendMessageDocument,
+        { input: { channelId, body: "unread", clientMessageId: randomUUID() } },
+        alice.accessToken,
+      );
+      await client.query({
+        query: ops.Inbox,
+        variables: { first: 20 },
+        fetchPolicy: "network-only",
+      });
+      await until(async () => {
+        await client.query({
+          query: ops.Inbox,
+          variables: { first: 20 },
+          fetchPolicy: "network-only",
+        });
+        return (channelEntry()?.unreadCount as number) > 0;
+      });
+      const before = sentOverHttp.length;
+      await client.mutate({
+        mutation: ops.MarkRead,
+        variables: { channelId, upToSeq: lastSeq + 1 },
+      });
+      expect(channelEntry()).toMatchObject({ unreadCount: 0, viewerReadUpToSeq: lastSeq + 1 });
+      expect(sentOverHttp.slice(before)).toEqual(["MarkRead"]);
+
+      // A live message over graphql-ws lands in the cache as its Message entry.
+      const arrived: string[] = [];
+      const live = client.subscribe({ query: ops.MessageAdded }).subscribe({
+        next: (result) => {
+          if (result.data) arrived.push(result.data.messageAdded.id);
+        },
+      });
+      let later = "";
+      await until(async () => {
+        const again = await mustRequest(
+          server,
+          SendMessageDocument,
+          { input: { channelId, body: "live for apollo", clientMessageId: randomUUID() } },
+          alice.accessToken,
+        );
+        later = again.sendMessage.id;
+        return arrived.includes(later);
+      }, 15_000);
+      live.unsubscribe();
+      const after = client.cache.extract() as Record<string, Record<string, unknown>>;
+      expect(after[`Message:${later}`]).toMatchObject({ body: "live for apollo" });
+      expect(receipts.data?.message?.receipts.length).toBeGreaterThan(0);
+      expect(Object.keys(after).some((key) => key.startsWith("Receipt:"))).toBe(true);
+      expect(warn).not.toHaveBeenCalled();
+      expect(error).not.toHaveBeenCalled();
+    } finally {
+      close();
+      warn.mockRestore();
+      error.mockRestore();
     }
   }, 60_000);
 });

@@ -11,9 +11,8 @@ import {
 } from "@urql/core";
 import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
-import { Login, RefreshSession } from "../operations.js";
 import { introspection } from "../schema.js";
-import { Session } from "../session.js";
+import type { Session } from "../session.js";
 import { chatCache } from "./cache.js";
 
 export interface ChatClientOptions {
@@ -25,22 +24,6 @@ export interface ChatClientOptions {
   onCacheWarning?: (message: string) => void;
   /** Every operation that goes to the network (past the cache). */
   onNetwork?: (operation: Operation) => void;
-}
-
-/** A client without cache or auth, for signing in and renewing sessions. */
-function bareClient(url: string) {
-  return new Client({ url, exchanges: [fetchExchange], requestPolicy: "network-only" });
-}
-
-export async function signIn(url: string, login: string, password: string): Promise<Session> {
-  const bare = bareClient(url);
-  const signed = await bare.mutation(Login, { login, password }).toPromise();
-  if (!signed.data) throw new Error(`login failed: ${signed.error?.message}`);
-  return new Session(signed.data.login, async (refreshToken) => {
-    const renewed = await bare.mutation(RefreshSession, { refreshToken }).toPromise();
-    if (!renewed.data) throw new Error(`refreshSession failed: ${renewed.error?.message}`);
-    return renewed.data.refreshSession;
-  });
 }
 
 export function createChatClient(options: ChatClientOptions) {
