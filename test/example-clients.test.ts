@@ -11,6 +11,7 @@ import * as ops from "../examples/operations.js";
 import { signIn } from "../examples/session.js";
 import { PAGE } from "../examples/urql/cache.js";
 import { createChatClient } from "../examples/urql/client.js";
+import { runDemo } from "../examples/urql/demo.js";
 import { EMBEDDED_TYPES } from "../examples/urql/embedded-types.js";
 import {
   AddContactDocument,
@@ -18,11 +19,12 @@ import {
   CreateGroupDocument,
   MarkReadDocument,
   SendMessageDocument,
+  SendStatusDocument,
   SetTypingDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, useTestApp } from "./harness/app.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
-import { until } from "./harness/wait.js";
+import { eventually, until } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
 type User = Awaited<ReturnType<typeof registerUser>>;
@@ -386,7 +388,8 @@ describe("Apollo Client (examples/apollo)", () => {
           if (result.data) arrived.push(result.data.messageAdded.id);
         },
       });
-      let later = "";
+      // Sent until one arrives: the first may be stored before the stream is live.
+      const sentIds: string[] = [];
       await until(async () => {
         const again = await mustRequest(
           server,
@@ -394,10 +397,11 @@ describe("Apollo Client (examples/apollo)", () => {
           { input: { channelId, body: "live for apollo", clientMessageId: randomUUID() } },
           alice.accessToken,
         );
-        later = again.sendMessage.id;
-        return arrived.includes(later);
+        sentIds.push(again.sendMessage.id);
+        return sentIds.some((id) => arrived.includes(id));
       }, 15_000);
       live.unsubscribe();
+      const later = sentIds.find((id) => arrived.includes(id));
       const after = client.cache.extract() as Record<string, Record<string, unknown>>;
       expect(after[`Message:${later}`]).toMatchObject({ body: "live for apollo" });
       expect(receipts.data?.message?.receipts.length).toBeGreaterThan(0);
@@ -408,6 +412,97 @@ describe("Apollo Client (examples/apollo)", () => {
       close();
       warn.mockRestore();
       error.mockRestore();
+    }
+  }, 60_000);
+});
+
+describe("the urql example program (examples/urql/main.ts)", () => {
+  it("signs in, lists the inbox, sends optimistically, and prints live messages, receipts, typing and presence", async () => {
+    const [dave, erin] = (await Promise.all([registerUser(server), registerUser(server)])) as [
+      User,
+      User,
+    ];
+    const group = await mustRequest(
+      server,
+      CreateGroupDocument,
+      { input: { name: "Demo", memberIds: [erin.user.id] } },
+      dave.accessToken,
+    );
+    const channelId = group.createGroup.channels.edges[0]!.node.id;
+    await mustRequest(server, AddContactDocument, { userId: erin.user.id }, dave.accessToken);
+    const lines: string[] = [];
+    const demo = await runDemo({
+      url: server.url,
+      wsUrl: server.wsUrl,
+      login: dave.user.username,
+      password: TEST_PASSWORD,
+      print: (line) => lines.push(line),
+    });
+    try {
+      expect(lines).toEqual([
+        `signed in as ${dave.user.displayName}`,
+        "inbox: #general (0 unread) ",
+        "sent: PENDING",
+      ]);
+      const printed = (start: string) => lines.some((line) => line.startsWith(start));
+      // Each event is caused again until it shows: the demo's subscriptions start while
+      // it sends, and the first of each may come before its stream is live.
+      /** Sends as `from` and waits until stored; its seq. */
+      const stored = async (from: User, body: string) => {
+        const sent = await mustRequest(
+          server,
+          SendMessageDocument,
+          { input: { channelId, body, clientMessageId: randomUUID() } },
+          from.accessToken,
+        );
+        const status = await eventually(
+          () =>
+            mustRequest(
+              server,
+              SendStatusDocument,
+              { clientMessageId: sent.sendMessage.clientMessageId },
+              from.accessToken,
+            ),
+          (answer) => answer.sendStatus.state === "STORED",
+        );
+        return status.sendStatus.message!.seq!;
+      };
+      const seqs: number[] = [];
+      await until(async () => {
+        seqs.push(await stored(erin, "hi dave"));
+        return seqs.some((seq) =>
+          printed(`message in general #${seq} from ${erin.user.displayName}: hi dave`),
+        );
+      });
+      // A receipt reaches the sender of what it covers: erin reads a new message of dave's.
+      const read: number[] = [];
+      await until(async () => {
+        const seq = await stored(dave, "read me");
+        await mustRequest(server, MarkReadDocument, { channelId, upToSeq: seq }, erin.accessToken);
+        read.push(seq);
+        return read.some((upTo) =>
+          printed(`receipt: ${erin.user.displayName} READ up to #${upTo}`),
+        );
+      });
+      let typing = false;
+      await until(async () => {
+        typing = !typing;
+        await mustRequest(
+          server,
+          SetTypingDocument,
+          { channelId, isTyping: typing },
+          erin.accessToken,
+        );
+        return printed(`typing: ${erin.user.displayName} is typing in general`);
+      });
+      // Presence last, when the demo's socket has shown its streams are live: erin's first
+      // socket is a transition to ONLINE that happens once.
+      const erinOnline = onlineSocket(server, erin.accessToken);
+      await until(() => printed(`presence: ${erin.user.displayName} ONLINE`));
+      await erinOnline.dispose();
+      expect(lines.filter((line) => line.startsWith("cache warning"))).toEqual([]);
+    } finally {
+      demo.stop();
     }
   }, 60_000);
 });
