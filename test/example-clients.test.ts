@@ -61,7 +61,7 @@ beforeAll(async () => {
 });
 
 describe("the examples' schema knowledge", () => {
-  it("the embedded types (Graphcache keys: null) are exactly the object types without an id", () => {
+  it("the embedded types (Graphcache keys: null), in the example and the README, are exactly the object types without an id", () => {
     const schema = buildSchema(readFileSync(new URL("../schema.graphql", import.meta.url), "utf8"));
     const roots = ["Query", "Mutation", "Subscription"];
     const idless = Object.values(schema.getTypeMap())
@@ -72,6 +72,10 @@ describe("the examples' schema knowledge", () => {
       .map((type) => type.name)
       .sort();
     expect([...EMBEDDED_TYPES].sort()).toEqual(idless);
+    // The README's "For frontend teams" gives the same list.
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const listed = /keys: Object\.fromEntries\(\[([^\]]+)\]/.exec(readme)?.[1] ?? "";
+    expect([...listed.matchAll(/"(\w+)"/g)].map((match) => match[1]).sort()).toEqual(idless);
   });
 });
 

@@ -34,7 +34,8 @@ export const MessageRef = builder.prismaNode("Message", {
     }),
     seq: t.int({
       nullable: true,
-      description: "Position in the channel: 1, 2, 3… with no gaps. Null while PENDING.",
+      description:
+        "Position in the channel: 1, 2, 3… with no gaps. Null only on sendMessage's PENDING answer: every message from messageAdded, history, message(id:) or sendStatus has it.",
       resolve: (message) => view(message).seq,
     }),
     status: t.field({
