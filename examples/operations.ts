@@ -293,6 +293,83 @@ export const CreateGroup = graphql(`
   }
 `);
 
+export const UpdateGroup = graphql(`
+  mutation UpdateGroup($groupId: ID!, $input: UpdateGroupInput!) {
+    updateGroup(groupId: $groupId, input: $input) {
+      ...GroupWithMembers
+    }
+  }
+`);
+
+/** Answers the group with the members list the groups screen shows: the cached list updates. */
+export const AddGroupMembers = graphql(`
+  mutation AddGroupMembers($groupId: ID!, $userIds: [ID!]!) {
+    addGroupMembers(groupId: $groupId, userIds: $userIds) {
+      ...GroupWithMembers
+    }
+  }
+`);
+
+export const CreateChannel = graphql(`
+  mutation CreateChannel($input: CreateChannelInput!) {
+    createChannel(input: $input) {
+      ...InboxChannel
+    }
+  }
+`);
+
+export const JoinChannel = graphql(`
+  mutation JoinChannel($channelId: ID!) {
+    joinChannel(channelId: $channelId) {
+      ...InboxChannel
+    }
+  }
+`);
+
+export const AddChannelMembers = graphql(`
+  mutation AddChannelMembers($channelId: ID!, $userIds: [ID!]!) {
+    addChannelMembers(channelId: $channelId, userIds: $userIds) {
+      id
+      members(first: 50) {
+        totalCount
+        edges {
+          node {
+            id
+            joinedAt
+            user {
+              id
+              displayName
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+export const DirectChannel = graphql(`
+  mutation DirectChannel($userId: ID!) {
+    directChannel(userId: $userId) {
+      ...InboxChannel
+    }
+  }
+`);
+
+export const UpdateProfile = graphql(`
+  mutation UpdateProfile($input: UpdateProfileInput!) {
+    updateProfile(input: $input) {
+      id
+      displayName
+      bio
+      avatarUrl
+    }
+  }
+`);
+
 export const SetGroupMemberRole = graphql(`
   mutation SetGroupMemberRole($groupId: ID!, $userId: ID!, $role: GroupRole!) {
     setGroupMemberRole(groupId: $groupId, userId: $userId, role: $role) {

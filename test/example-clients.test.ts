@@ -123,6 +123,7 @@ describe("urql with Graphcache (examples/urql)", () => {
       groups: watch(client.query(ops.Groups, { first: PAGE.groups })),
       contacts: watch(client.query(ops.Contacts, { first: PAGE.contacts })),
       presence: watch(client.query(ops.Presence, { userIds: [bob.user.id] })),
+      members: watch(client.query(ops.ChannelMembers, { channelId: random, first: 50 })),
     };
     const live = [
       watch(client.subscription(ops.MessageAdded, {})),
@@ -133,7 +134,7 @@ describe("urql with Graphcache (examples/urql)", () => {
     const typing = watch(client.subscription(ops.Typing, { channelId: general }));
     await until(() => Object.values(screens).every((screen) => screen.data !== undefined));
     const queriesSent = () => network.filter((operation) => operation.kind === "query").length;
-    expect(queriesSent()).toBe(5);
+    expect(queriesSent()).toBe(6);
     const inboxNode = (id: string) =>
       screens.inbox.data?.channels.edges.find((edge) => edge.node.id === id)?.node;
     const historyNodes = () =>
@@ -237,6 +238,29 @@ describe("urql with Graphcache (examples/urql)", () => {
     expect(inboxNode(random)).toBeDefined();
     await client.mutation(ops.LeaveChannel, { channelId: random }).toPromise();
     expect(inboxNode(random)).toBeUndefined();
+    await client.mutation(ops.JoinChannel, { channelId: random }).toPromise();
+    expect(inboxNode(random)).toBeDefined();
+    const channelMembers = () =>
+      screens.members.data?.channel?.members.edges.map((e) => e.node.user.id) ?? [];
+    await client
+      .mutation(ops.AddChannelMembers, { channelId: random, userIds: [bob.user.id] })
+      .toPromise();
+    expect(channelMembers()).toEqual(expect.arrayContaining([alice.user.id, bob.user.id]));
+    const created = await client
+      .mutation(ops.CreateChannel, { input: { groupId, name: "design" } })
+      .toPromise();
+    expect(inboxNode(created.data!.createChannel.id)).toBeDefined();
+    const direct = await client.mutation(ops.DirectChannel, { userId: carol.user.id }).toPromise();
+    expect(inboxNode(direct.data!.directChannel.id)?.peer?.id).toBe(carol.user.id);
+    await client.mutation(ops.AddGroupMembers, { groupId, userIds: [carol.user.id] }).toPromise();
+    expect(roleOf(carol)).toBe("MEMBER");
+    expect(group()?.members.totalCount).toBe(3);
+    await client.mutation(ops.UpdateGroup, { groupId, input: { name: "Renamed" } }).toPromise();
+    expect(group()?.name).toBe("Renamed");
+    await client.mutation(ops.UpdateProfile, { input: { displayName: "Alice A." } }).toPromise();
+    expect(historyNodes().find((m) => m.sender.id === alice.user.id)?.sender.displayName).toBe(
+      "Alice A.",
+    );
     const solo = await client.mutation(ops.CreateGroup, { input: { name: "Solo" } }).toPromise();
     const soloId = solo.data!.createGroup.id;
     const soloGeneral = solo.data!.createGroup.channels.edges[0]!.node.id;
@@ -250,7 +274,7 @@ describe("urql with Graphcache (examples/urql)", () => {
 
     // What the screens showed came from answers and events: one query each, ever (and
     // the one sendStatus asked on purpose).
-    expect(queriesSent()).toBe(6);
+    expect(queriesSent()).toBe(7);
     expect(warnings).toEqual([]);
     for (const screen of [...Object.values(screens), ...live, typing]) {
       expect(screen.error).toBeUndefined();

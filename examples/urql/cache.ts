@@ -69,6 +69,24 @@ function bumpInbox(cache: Cache, message: ChatMessageFragment, viewer: Viewer) {
   });
 }
 
+/** Puts a channel the viewer is now in at the top of the cached inbox, once. */
+function addToInbox(cache: Cache, channel: { id: string }) {
+  cache.updateQuery({ query: Inbox, variables: { first: PAGE.inbox } }, (data) =>
+    data && !data.channels.edges.some((edge) => edge.node.id === channel.id)
+      ? {
+          ...data,
+          channels: {
+            ...data.channels,
+            edges: [
+              { __typename: "ChannelEdge", cursor: channel.id, node: channel as never },
+              ...data.channels.edges,
+            ],
+          },
+        }
+      : data,
+  );
+}
+
 function removeFromInbox(
   cache: Cache,
   leaves: (channel: { id: string; group?: { id: string } | null }) => boolean,
@@ -125,6 +143,13 @@ export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
       Mutation: {
         sendMessage: (result, _args, cache) =>
           addToHistory(cache, result.sendMessage as ChatMessageFragment),
+        // A channel the viewer is now in: into the inbox (its answer has the inbox's fields).
+        joinChannel: (result, _args, cache) =>
+          addToInbox(cache, result.joinChannel as { id: string }),
+        createChannel: (result, _args, cache) =>
+          addToInbox(cache, result.createChannel as { id: string }),
+        directChannel: (result, _args, cache) =>
+          addToInbox(cache, result.directChannel as { id: string }),
         // The channel stays cached (a public one is still visible); it leaves the inbox.
         leaveChannel: (_result, args, cache) =>
           removeFromInbox(cache, (channel) => channel.id === args.channelId),
@@ -161,24 +186,7 @@ export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
                 }
               : data,
           );
-          cache.updateQuery({ query: Inbox, variables: { first: PAGE.inbox } }, (data) =>
-            data
-              ? {
-                  ...data,
-                  channels: {
-                    ...data.channels,
-                    edges: [
-                      ...group.channels.edges.map((edge) => ({
-                        __typename: "ChannelEdge" as const,
-                        cursor: edge.node.id,
-                        node: edge.node as never,
-                      })),
-                      ...data.channels.edges,
-                    ],
-                  },
-                }
-              : data,
-          );
+          for (const edge of group.channels.edges) addToInbox(cache, edge.node);
         },
         removeGroupMember: (result, args, cache) => {
           const { removedMemberId } = result.removeGroupMember as { removedMemberId: string };
