@@ -7,6 +7,7 @@ import type { Operation } from "@urql/core";
 import { buildSchema, isObjectType } from "graphql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApolloChat } from "../examples/apollo/client.js";
+import { addToHistory, sendOptimistically } from "../examples/apollo/send.js";
 import * as ops from "../examples/operations.js";
 import { signIn } from "../examples/session.js";
 import { PAGE } from "../examples/urql/cache.js";
@@ -413,7 +414,9 @@ describe("Apollo Client (examples/apollo)", () => {
       const arrived: string[] = [];
       const live = client.subscribe({ query: ops.MessageAdded }).subscribe({
         next: (result) => {
-          if (result.data) arrived.push(result.data.messageAdded.id);
+          if (!result.data) return;
+          arrived.push(result.data.messageAdded.id);
+          addToHistory(client.cache, result.data.messageAdded);
         },
       });
       // Sent until one arrives: the first may be stored before the stream is live.
@@ -428,8 +431,37 @@ describe("Apollo Client (examples/apollo)", () => {
         sentIds.push(again.sendMessage.id);
         return sentIds.some((id) => arrived.includes(id));
       }, 15_000);
-      live.unsubscribe();
       const later = sentIds.find((id) => arrived.includes(id));
+      // Optimistic sending keyed by clientMessageId: PENDING at once under a temporary id,
+      // then the server's id, then SENT with its seq from messageAdded: one entry throughout.
+      const clientMessageId = randomUUID();
+      const viewer = { id: bob.user.id, displayName: bob.user.displayName };
+      const historyOf = (optimistic: boolean) =>
+        client
+          .readQuery({ query: ops.History, variables: { channelId, first: 10 }, optimistic })!
+          .channel!.messages.edges.map((edge) => edge.node)
+          .filter((message) => message.clientMessageId === clientMessageId);
+      const sending = sendOptimistically(client, viewer, {
+        channelId,
+        body: "optimistic apollo",
+        clientMessageId,
+      });
+      expect(historyOf(true)).toEqual([
+        expect.objectContaining({
+          id: `optimistic:${clientMessageId}`,
+          status: "PENDING",
+          seq: null,
+        }),
+      ]);
+      const answered = (await sending).data!.sendMessage;
+      expect(historyOf(false)).toEqual([
+        expect.objectContaining({ id: answered.id, status: "PENDING" }),
+      ]);
+      await until(() => arrived.includes(answered.id), 15_000);
+      expect(historyOf(false)).toEqual([
+        expect.objectContaining({ id: answered.id, status: "SENT", seq: expect.any(Number) }),
+      ]);
+      live.unsubscribe();
       const after = client.cache.extract() as Record<string, Record<string, unknown>>;
       expect(after[`Message:${later}`]).toMatchObject({ body: "live for apollo" });
       expect(receipts.data?.message?.receipts.length).toBeGreaterThan(0);
