@@ -437,14 +437,21 @@ export const AddContact = graphql(`
   }
 `);
 
+/** The viewer's relation with a user, as the contact mutations answer it. */
+export const UserRelationFields = graphql(`
+  fragment UserRelation on User {
+    id
+    isViewerContact
+    isBlockedByViewer
+  }
+`);
+
 export const RemoveContact = graphql(`
   mutation RemoveContact($userId: ID!) {
     removeContact(userId: $userId) {
       removedContactId
       user {
-        id
-        isViewerContact
-        isBlockedByViewer
+        ...UserRelation
       }
     }
   }
@@ -455,9 +462,7 @@ export const BlockUser = graphql(`
     blockUser(userId: $userId) {
       removedContactId
       user {
-        id
-        isViewerContact
-        isBlockedByViewer
+        ...UserRelation
       }
     }
   }
@@ -468,9 +473,7 @@ export const UnblockUser = graphql(`
     unblockUser(userId: $userId) {
       removedContactId
       user {
-        id
-        isViewerContact
-        isBlockedByViewer
+        ...UserRelation
       }
     }
   }

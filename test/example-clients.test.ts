@@ -20,12 +20,12 @@ import {
   CreateGroupDocument,
   MarkReadDocument,
   SendMessageDocument,
-  SendStatusDocument,
   SetTypingDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, useTestApp } from "./harness/app.js";
+import { sendAndStore } from "./harness/messages.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
-import { eventually, until } from "./harness/wait.js";
+import { until } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
 type User = Awaited<ReturnType<typeof registerUser>>;
@@ -507,26 +507,8 @@ describe("the urql example program (examples/urql/main.ts)", () => {
       const printed = (start: string) => lines.some((line) => line.startsWith(start));
       // Each event is caused again until it shows: the demo's subscriptions start while
       // it sends, and the first of each may come before its stream is live.
-      /** Sends as `from` and waits until stored; its seq. */
-      const stored = async (from: User, body: string) => {
-        const sent = await mustRequest(
-          server,
-          SendMessageDocument,
-          { input: { channelId, body, clientMessageId: randomUUID() } },
-          from.accessToken,
-        );
-        const status = await eventually(
-          () =>
-            mustRequest(
-              server,
-              SendStatusDocument,
-              { clientMessageId: sent.sendMessage.clientMessageId },
-              from.accessToken,
-            ),
-          (answer) => answer.sendStatus.state === "STORED",
-        );
-        return status.sendStatus.message!.seq!;
-      };
+      const stored = async (from: User, body: string) =>
+        (await sendAndStore(server, from, channelId, body)).seq!;
       const seqs: number[] = [];
       await until(async () => {
         seqs.push(await stored(erin, "hi dave"));

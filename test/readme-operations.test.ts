@@ -16,13 +16,12 @@ import {
   LoginDocument,
   MarkReadDocument,
   PresenceDocument,
-  SendMessageDocument,
-  SendStatusDocument,
   SetTypingDocument,
   UnblockUserDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, request, useTestApp, wsClient } from "./harness/app.js";
 import { dbId } from "./harness/ids.js";
+import { sendAndStore } from "./harness/messages.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { eventually, until } from "./harness/wait.js";
 
@@ -82,26 +81,8 @@ describe("every README operation, run", () => {
   let shared: Fixture | undefined;
   let outsideChannel: string;
 
-  /** Sends as `from` and waits until it is stored; the stored message's id and seq. */
-  async function stored(from: User, channelId: string, body: string) {
-    const sent = await mustRequest(
-      server,
-      SendMessageDocument,
-      { input: { channelId, body, clientMessageId: randomUUID() } },
-      from.accessToken,
-    );
-    const status = await eventually(
-      () =>
-        mustRequest(
-          server,
-          SendStatusDocument,
-          { clientMessageId: sent.sendMessage.clientMessageId },
-          from.accessToken,
-        ),
-      (answer) => answer.sendStatus.state === "STORED",
-    );
-    return status.sendStatus.message!;
-  }
+  const stored = (from: { accessToken: string }, channelId: string, body: string) =>
+    sendAndStore(server, from, channelId, body);
 
   async function fixture(): Promise<Fixture> {
     const session = await mustRequest(server, LoginDocument, {

@@ -8,10 +8,9 @@ import { SetContextLink } from "@apollo/client/link/context";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { relayStylePagination } from "@apollo/client/utilities";
 import { Kind, OperationTypeNode } from "graphql";
-import { createClient as createWsClient } from "graphql-ws";
-import WebSocket from "ws";
 import { possibleTypes } from "../schema.js";
 import type { Session } from "../session.js";
+import { chatSockets } from "../sockets.js";
 
 export function chatCache() {
   return new InMemoryCache({
@@ -50,18 +49,7 @@ export interface ApolloChatOptions {
 }
 
 export function createApolloChat({ url, wsUrl, session, onHttp }: ApolloChatOptions) {
-  const sockets = createWsClient({
-    url: wsUrl,
-    webSocketImpl: WebSocket,
-    connectionParams: async () => ({ authorization: `Bearer ${await session.accessToken()}` }),
-    on: {
-      closed: (event) => {
-        if ((event as { code?: number }).code === 4401) void session.renew();
-      },
-    },
-    shouldRetry: (event) => (event as { code?: number }).code !== 4403,
-    retryAttempts: Number.POSITIVE_INFINITY,
-  });
+  const sockets = chatSockets(wsUrl, session);
   const auth = new SetContextLink(async (context, operation) => {
     onHttp?.(operation.operationName ?? "");
     return {

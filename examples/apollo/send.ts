@@ -5,6 +5,7 @@
 import type { ApolloClient, Reference } from "@apollo/client";
 import type { ChatMessageFragment, SendMessageMutation } from "../gql/graphql.js";
 import { ChatMessageFields, SendMessage } from "../operations.js";
+import { optimisticMessage } from "../optimistic.js";
 
 export interface Viewer {
   id: string;
@@ -19,21 +20,7 @@ export function sendOptimistically(
   return client.mutate({
     mutation: SendMessage,
     variables: { input },
-    optimisticResponse: {
-      sendMessage: {
-        __typename: "Message",
-        id: `optimistic:${input.clientMessageId}`,
-        clientMessageId: input.clientMessageId,
-        seq: null,
-        body: input.body,
-        status: "PENDING",
-        createdAt: new Date().toISOString(),
-        editedAt: null,
-        deletedAt: null,
-        sender: { __typename: "User", ...viewer },
-        channel: { __typename: "Channel", id: input.channelId },
-      },
-    } as SendMessageMutation,
+    optimisticResponse: { sendMessage: optimisticMessage(viewer, input) } as SendMessageMutation,
     // Runs for the optimistic answer and again for the real one: the history keeps one
     // entry per clientMessageId, the newest first.
     update: (cache, { data }) => {

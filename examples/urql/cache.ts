@@ -5,15 +5,13 @@
 // a receipt's "read by all up to seq" to the viewer's older messages.
 import { type Cache, cacheExchange } from "@urql/exchange-graphcache";
 import type { IntrospectionQuery } from "graphql";
-import type { ChatMessageFragment } from "../gql/graphql.js";
+import type { ChatMessageFragment, InboxChannelFragment } from "../gql/graphql.js";
 import { Contacts, Groups, History, Inbox } from "../operations.js";
+import { optimisticId, optimisticMessage } from "../optimistic.js";
 import { embeddedKeys } from "./embedded-types.js";
 
 /** The page sizes the screens ask for: updaters edit exactly these cached pages. */
 export const PAGE = { inbox: 20, history: 30, groups: 20, contacts: 50 } as const;
-
-/** Optimistic messages are keyed by their clientMessageId until the server's answer. */
-const optimisticId = (clientMessageId: string) => `optimistic:${clientMessageId}`;
 
 export interface Viewer {
   id: string;
@@ -50,7 +48,7 @@ function addToHistory(cache: Cache, message: ChatMessageFragment) {
 
 /** Moves the message's channel to the top of the cached inbox with it as its last message. */
 function bumpInbox(cache: Cache, message: ChatMessageFragment, viewer: Viewer) {
-  cache.updateQuery({ query: Inbox, variables: { first: PAGE.inbox } }, (data) => {
+  cache.updateQuery(inboxPage, (data) => {
     if (!data) return data;
     const edges = data.channels.edges;
     const at = edges.findIndex((edge) => edge.node.id === message.channel.id);
@@ -69,40 +67,45 @@ function bumpInbox(cache: Cache, message: ChatMessageFragment, viewer: Viewer) {
   });
 }
 
-/** Puts a channel the viewer is now in at the top of the cached inbox, once. */
-function addToInbox(cache: Cache, channel: { id: string }) {
-  cache.updateQuery({ query: Inbox, variables: { first: PAGE.inbox } }, (data) =>
-    data && !data.channels.edges.some((edge) => edge.node.id === channel.id)
-      ? {
-          ...data,
-          channels: {
-            ...data.channels,
-            edges: [
-              { __typename: "ChannelEdge", cursor: channel.id, node: channel as never },
-              ...data.channels.edges,
-            ],
-          },
-        }
-      : data,
-  );
+interface Edge {
+  node: { id: string };
 }
 
-function removeFromInbox(
-  cache: Cache,
-  leaves: (channel: { id: string; group?: { id: string } | null }) => boolean,
-) {
-  cache.updateQuery({ query: Inbox, variables: { first: PAGE.inbox } }, (data) =>
-    data
-      ? {
-          ...data,
-          channels: {
-            ...data.channels,
-            edges: data.channels.edges.filter((edge) => !leaves(edge.node)),
-          },
-        }
-      : data,
-  );
+/** `data` with the edges of its connection at `key` changed by `change` (null stays null). */
+function withEdges<D>(data: D | null, key: keyof D, change: (edges: Edge[]) => Edge[]): D | null {
+  if (!data) return data;
+  const connection = data[key] as { edges: Edge[] };
+  return { ...data, [key]: { ...connection, edges: change(connection.edges) } };
 }
+
+/** Puts `node` first in a list, unless it is there already. */
+const prepend = (typename: string, node: { id: string }) => (edges: Edge[]) =>
+  edges.some((edge) => edge.node.id === node.id)
+    ? edges
+    : [{ __typename: typename, cursor: node.id, node } as Edge, ...edges];
+
+/** Drops the nodes `drop` picks from a list. */
+const without = (drop: (node: Edge["node"]) => boolean) => (edges: Edge[]) =>
+  edges.filter((edge) => !drop(edge.node));
+
+const inboxPage = { query: Inbox, variables: { first: PAGE.inbox } };
+const groupsPage = { query: Groups, variables: { first: PAGE.groups } };
+const contactsPage = { query: Contacts, variables: { first: PAGE.contacts } };
+
+/** A channel the viewer is now in goes to the top of the cached inbox. */
+const addToInbox = (cache: Cache, channel: { id: string }) =>
+  cache.updateQuery(inboxPage, (data) =>
+    withEdges(data, "channels", prepend("ChannelEdge", channel)),
+  );
+
+const removeFromInbox = (cache: Cache, leaves: (channel: InboxChannelFragment) => boolean) =>
+  cache.updateQuery(inboxPage, (data) =>
+    withEdges(
+      data,
+      "channels",
+      without((node) => leaves(node as InboxChannelFragment)),
+    ),
+  );
 
 export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
   return cacheExchange({
@@ -122,22 +125,11 @@ export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
     },
     optimistic: {
       // Shown at once as PENDING; the answer (same clientMessageId) replaces it.
-      sendMessage: (args) => {
-        const input = args.input as { channelId: string; body: string; clientMessageId: string };
-        return {
-          __typename: "Message",
-          id: optimisticId(input.clientMessageId),
-          clientMessageId: input.clientMessageId,
-          seq: null,
-          body: input.body,
-          status: "PENDING",
-          createdAt: new Date().toISOString(),
-          editedAt: null,
-          deletedAt: null,
-          sender: { __typename: "User", ...viewer },
-          channel: { __typename: "Channel", id: input.channelId },
-        };
-      },
+      sendMessage: (args) =>
+        optimisticMessage(
+          viewer,
+          args.input as { channelId: string; body: string; clientMessageId: string },
+        ),
     },
     updates: {
       Mutation: {
@@ -155,16 +147,12 @@ export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
           removeFromInbox(cache, (channel) => channel.id === args.channelId),
         leaveGroup: (_result, args, cache) => {
           removeFromInbox(cache, (channel) => channel.group?.id === args.groupId);
-          cache.updateQuery({ query: Groups, variables: { first: PAGE.groups } }, (data) =>
-            data
-              ? {
-                  ...data,
-                  groups: {
-                    ...data.groups,
-                    edges: data.groups.edges.filter((edge) => edge.node.id !== args.groupId),
-                  },
-                }
-              : data,
+          cache.updateQuery(groupsPage, (data) =>
+            withEdges(
+              data,
+              "groups",
+              without((group) => group.id === args.groupId),
+            ),
           );
         },
         createGroup: (result, _args, cache) => {
@@ -172,25 +160,14 @@ export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
             id: string;
             channels: { edges: Array<{ node: { id: string } }> };
           };
-          cache.updateQuery({ query: Groups, variables: { first: PAGE.groups } }, (data) =>
-            data && !data.groups.edges.some((edge) => edge.node.id === group.id)
-              ? {
-                  ...data,
-                  groups: {
-                    ...data.groups,
-                    edges: [
-                      { __typename: "GroupEdge", node: group as never },
-                      ...data.groups.edges,
-                    ],
-                  },
-                }
-              : data,
+          cache.updateQuery(groupsPage, (data) =>
+            withEdges(data, "groups", prepend("GroupEdge", group)),
           );
           for (const edge of group.channels.edges) addToInbox(cache, edge.node);
         },
         removeGroupMember: (result, args, cache) => {
           const { removedMemberId } = result.removeGroupMember as { removedMemberId: string };
-          cache.updateQuery({ query: Groups, variables: { first: PAGE.groups } }, (data) =>
+          cache.updateQuery(groupsPage, (data) =>
             data
               ? {
                   ...data,
@@ -217,23 +194,14 @@ export function chatCache({ viewer, schema, onWarning }: ChatCacheOptions) {
               : data,
           );
         },
-        addContact: (result, _args, cache) => {
-          const contact = result.addContact as { id: string };
-          cache.updateQuery({ query: Contacts, variables: { first: PAGE.contacts } }, (data) =>
-            data && !data.contacts.edges.some((edge) => edge.node.id === contact.id)
-              ? {
-                  ...data,
-                  contacts: {
-                    ...data.contacts,
-                    edges: [
-                      { __typename: "ContactEdge", node: contact as never },
-                      ...data.contacts.edges,
-                    ],
-                  },
-                }
-              : data,
-          );
-        },
+        addContact: (result, _args, cache) =>
+          cache.updateQuery(contactsPage, (data) =>
+            withEdges(
+              data,
+              "contacts",
+              prepend("ContactEdge", result.addContact as { id: string }),
+            ),
+          ),
         removeContact: (result, _args, cache) =>
           dropContact(cache, (result.removeContact as RelationAnswer).removedContactId),
         blockUser: (result, _args, cache) =>
@@ -284,15 +252,11 @@ interface RelationAnswer {
 
 function dropContact(cache: Cache, contactId: string | null) {
   if (!contactId) return;
-  cache.updateQuery({ query: Contacts, variables: { first: PAGE.contacts } }, (data) =>
-    data
-      ? {
-          ...data,
-          contacts: {
-            ...data.contacts,
-            edges: data.contacts.edges.filter((edge) => edge.node.id !== contactId),
-          },
-        }
-      : data,
+  cache.updateQuery(contactsPage, (data) =>
+    withEdges(
+      data,
+      "contacts",
+      without((contact) => contact.id === contactId),
+    ),
   );
 }

@@ -1,7 +1,6 @@
 // The urql client of the chat API: Graphcache (cache.ts) in front of HTTP for queries
-// and mutations and graphql-ws for subscriptions, both authenticated by the session's
-// access token. A socket closed with 4401 (its token expired) reconnects with a renewed
-// token, and live subscriptions resubscribe on their own.
+// and mutations and graphql-ws (sockets.ts) for subscriptions, both authenticated by the
+// session's access token; live subscriptions resubscribe on their own after a reconnect.
 import {
   Client,
   fetchExchange,
@@ -9,10 +8,9 @@ import {
   type Operation,
   subscriptionExchange,
 } from "@urql/core";
-import { createClient as createWsClient } from "graphql-ws";
-import WebSocket from "ws";
 import { introspection } from "../schema.js";
 import type { Session } from "../session.js";
+import { chatSockets } from "../sockets.js";
 import { chatCache } from "./cache.js";
 
 export interface ChatClientOptions {
@@ -28,20 +26,7 @@ export interface ChatClientOptions {
 
 export function createChatClient(options: ChatClientOptions) {
   const { session } = options;
-  const sockets = createWsClient({
-    url: options.wsUrl,
-    webSocketImpl: WebSocket,
-    // Asked again on every (re)connect: a renewed token after a 4401.
-    connectionParams: async () => ({ authorization: `Bearer ${await session.accessToken()}` }),
-    on: {
-      closed: (event) => {
-        if ((event as { code?: number }).code === 4401) void session.renew();
-      },
-    },
-    // Reconnect on every close but a refused token (4403: signing in again is the fix).
-    shouldRetry: (event) => (event as { code?: number }).code !== 4403,
-    retryAttempts: Number.POSITIVE_INFINITY,
-  });
+  const sockets = chatSockets(options.wsUrl, session);
   const client = new Client({
     url: options.url,
     exchanges: [
