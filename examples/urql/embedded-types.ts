@@ -17,6 +17,7 @@ export const EMBEDDED_TYPES = [
   "RemoveGroupMemberPayload",
   "SendStatus",
   "SetTypingPayload",
+  "SnippetPart",
   "TypingEvent",
   "UnblockUserPayload",
 ] as const;

@@ -11,5 +11,6 @@ import "./typing.js";
 import "./heartbeat.js";
 import "./error-code.js";
 import "./node.js";
+import "./search.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,7 +1,7 @@
 // Every connection's page size: 20 when neither `first` nor `last` is given, at most 100.
 // More is refused with PAGE_TOO_LARGE (and the limit), not silently cut to 100: a client
 // asking for 500 and getting 100 with hasNextPage would page on without knowing why.
-import { pageTooLarge } from "../errors.js";
+import { badUserInput, pageTooLarge } from "../errors.js";
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -17,3 +17,11 @@ export const pageSize = {
     return MAX_PAGE_SIZE;
   },
 };
+
+/** The page size of a list we page ourselves (forward only), with the same rules. */
+export function pageFirst(first: number | null | undefined): number {
+  if (first == null) return DEFAULT_PAGE_SIZE;
+  if (first < 0) throw badUserInput("first", "first: must not be negative");
+  if (first > MAX_PAGE_SIZE) throw pageTooLarge("first", MAX_PAGE_SIZE);
+  return first;
+}
