@@ -8,6 +8,7 @@ import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 import type { IngestResult, WorkerScalingResult } from "./scenarios/ingest.js";
 import type { StormResult } from "./scenarios/reconnect-storm.js";
+import type { SearchResult } from "./scenarios/search.js";
 
 export type LatencyBaseline = RawPipelineResult;
 export type BroadcastBaseline = BroadcastResult;
@@ -31,6 +32,7 @@ export interface BenchReport {
   fanout: FanoutResult[];
   ingest: IngestResult[];
   workerScaling?: WorkerScalingResult;
+  search?: SearchResult;
   storm?: StormResult;
   wsBroadcast: BroadcastBaseline[];
   socketIoBroadcast: BroadcastBaseline[];
@@ -181,6 +183,25 @@ export function toMarkdown(report: BenchReport): string {
       lines.push(
         `| ${w.workers} | ${w.ms} | ${fmt(w.messagesPerSecond)} | ${parts.map((p) => fmt(w.cpu?.partsMs[p])).join(" | ")} |`,
       );
+  }
+  const search = report.search;
+  if (search) {
+    lines.push(
+      "",
+      `## Search (${search.messages.toLocaleString("en")} messages in ${search.channels} channels, the viewers in ${search.viewerChannels}; streamed in by COPY in ${search.seedMs} ms with the tsvector and GIN index kept; each query ${search.queries[0]?.api.count ?? 0} times, first: 20 with snippets)`,
+      "",
+      "| query | hits | API p50 / p99 ms | same statement on plain pg p50 / p99 ms |",
+      "| --- | --- | --- | --- |",
+    );
+    for (const q of search.queries)
+      lines.push(
+        `| \`${q.query}\` | ${q.hits} | ${fmt(q.api.p50Ms)} / ${fmt(q.api.p99Ms)} | ${fmt(q.sql.p50Ms)} / ${fmt(q.sql.p99Ms)} |`,
+      );
+    lines.push(
+      `| all | | ${fmt(search.api.p50Ms)} / ${fmt(search.api.p99Ms)} | ${fmt(search.sql.p50Ms)} / ${fmt(search.sql.p99Ms)} |`,
+      "",
+      `Hits from channels the viewer is not in: ${search.foreignHits}.`,
+    );
   }
   const storm = report.storm;
   if (storm) {

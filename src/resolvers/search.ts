@@ -18,7 +18,24 @@ export const SEARCH_LIMIT: Limit = { name: "search", max: 30, windowSeconds: 10 
 /** Highlight markers ts_headline puts around matched words; message bodies never hold them. */
 const START = "\u0002";
 const STOP = "\u0003";
-const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "`;
+export const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "`;
+
+/**
+ * One page of hits: $1 viewer, $2 query text, $3 channel or null, $4 limit, $5 headline
+ * options, $6 offset. Exported for the benchmark's baseline (the same statement on pg).
+ */
+export const SEARCH_SQL = `SELECT m.id::text, m.channel_id::text AS "channelId", m.sender_id::text AS "senderId",
+            m.client_message_id AS "clientMessageId", m.seq, m.body,
+            m.created_at AS "createdAt", m.edited_at AS "editedAt", m.deleted_at AS "deletedAt",
+            ts_rank_cd(m.search, q)::float8 AS rank,
+            ts_headline('english', m.body, q, $5) AS headline
+       FROM websearch_to_tsquery('english', $2) AS q,
+            messages m
+       JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id = $1::uuid
+      WHERE m.search @@ q AND m.deleted_at IS NULL
+        AND ($3::uuid IS NULL OR m.channel_id = $3::uuid)
+      ORDER BY rank DESC, m.created_at DESC, m.id
+      LIMIT $4 OFFSET $6`;
 
 const query = z
   .string()
@@ -84,18 +101,7 @@ export async function searchMessages(ctx: Context, args: SearchArgs) {
   }
   await consume(ctx, SEARCH_LIMIT, viewerId);
   const rows = await ctx.prisma.$queryRawUnsafe<Row[]>(
-    `SELECT m.id::text, m.channel_id::text AS "channelId", m.sender_id::text AS "senderId",
-            m.client_message_id AS "clientMessageId", m.seq, m.body,
-            m.created_at AS "createdAt", m.edited_at AS "editedAt", m.deleted_at AS "deletedAt",
-            ts_rank_cd(m.search, q)::float8 AS rank,
-            ts_headline('english', m.body, q, $5) AS headline
-       FROM websearch_to_tsquery('english', $2) AS q,
-            messages m
-       JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id = $1::uuid
-      WHERE m.search @@ q AND m.deleted_at IS NULL
-        AND ($3::uuid IS NULL OR m.channel_id = $3::uuid)
-      ORDER BY rank DESC, m.created_at DESC, m.id
-      LIMIT $4 OFFSET $6`,
+    SEARCH_SQL,
     viewerId,
     text,
     channelId,
