@@ -1,6 +1,8 @@
 // searchMessages: PostgreSQL full-text search, only over the viewer's channels, never a
 // deleted message, ranked, with highlighted snippets, paged, and bad input typed.
+import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SEARCH_CANDIDATES } from "../src/resolvers/search.js";
 import {
   CreateGroupDocument,
   DeleteMessageDocument,
@@ -8,6 +10,7 @@ import {
   SearchMessagesDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { sendAndStore } from "./harness/messages.js";
 import { registerUser } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
@@ -151,6 +154,40 @@ describe("searchMessages", () => {
     }
     expect(seen).toHaveLength(3);
     expect(new Set(seen).size).toBe(3);
+  });
+
+  it("ranks among the newest 1,000 matches: a broader query pages through those only", async () => {
+    const channelId = await channelOf(alice, [], "Broad");
+    const prisma = server.database.db.prisma;
+    const base = Date.now() - 3_600_000;
+    await prisma.message.createMany({
+      data: Array.from({ length: SEARCH_CANDIDATES + 50 }, (_, i) => ({
+        id: randomUUID(),
+        channelId: dbId(channelId),
+        senderId: dbId(alice.user.id),
+        clientMessageId: `broad-${i}`,
+        seq: i + 1,
+        body: `alpha number ${i}`,
+        createdAt: new Date(base + i * 1000),
+      })),
+    });
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const { searchMessages } = await mustRequest(
+        server,
+        SearchMessagesDocument,
+        { query: "alpha", channelId, first: 100, after },
+        alice.accessToken,
+      );
+      seen.push(...searchMessages.edges.map((edge) => edge.node.body!));
+      if (!searchMessages.pageInfo.hasNextPage) break;
+      after = searchMessages.pageInfo.endCursor!;
+    }
+    expect(seen).toHaveLength(SEARCH_CANDIDATES);
+    // The 50 oldest are the ones left out.
+    expect(seen).not.toContain("alpha number 49");
+    expect(seen).toContain("alpha number 50");
   });
 
   it("bad input is typed: an empty query, a page too large, a foreign cursor, a bad channel id", async () => {

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
 import { globalId } from "../../src/resolvers/global-ids.js";
-import { HEADLINE_OPTIONS, SEARCH_SQL } from "../../src/resolvers/search.js";
+import { HEADLINE_OPTIONS, SEARCH_CANDIDATES, SEARCH_SQL } from "../../src/resolvers/search.js";
 import type { BenchContext } from "../lib/bench-context.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { type LatencySummary, round, summarize } from "../lib/stats.js";
@@ -159,7 +159,15 @@ export async function runSearch(
         (edge) => ![...mine].some((id) => globalId("Channel", id) === edge.node.channel.id),
       ).length;
       const t1 = performance.now();
-      await ctx.pool.query(SEARCH_SQL, [viewer.id, query, null, 21, HEADLINE_OPTIONS, 0]);
+      await ctx.pool.query(SEARCH_SQL, [
+        viewer.id,
+        query,
+        null,
+        21,
+        HEADLINE_OPTIONS,
+        0,
+        SEARCH_CANDIDATES,
+      ]);
       sqlMs.push(performance.now() - t1);
     }
     queries.push({ query, hits, api: summarize(apiMs), sql: summarize(sqlMs) });
