@@ -121,6 +121,8 @@ function payload(channelId: string, from: Session, seq: number, body: string): M
     createdAt: new Date().toISOString(),
     editedAt: null,
     deletedAt: null,
+    pinnedAt: null,
+    pinnedById: null,
     sender: profile(from),
   };
 }

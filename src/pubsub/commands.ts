@@ -31,6 +31,15 @@ export interface DeleteMessageCommand {
   at: string;
 }
 
+/** Pins or unpins a message in its channel. */
+export interface PinMessageCommand {
+  type: "message.pin" | "message.unpin";
+  messageId: string;
+  channelId: string;
+  actorId: string;
+  at: string;
+}
+
 /** The user has these messages of one channel on a device. */
 export interface MarkDeliveredCommand {
   type: "receipt.delivered";
@@ -49,7 +58,11 @@ export interface MarkReadCommand {
   at: string;
 }
 
-export type MessageCommand = SendMessageCommand | EditMessageCommand | DeleteMessageCommand;
+export type MessageCommand =
+  | SendMessageCommand
+  | EditMessageCommand
+  | DeleteMessageCommand
+  | PinMessageCommand;
 export type ReceiptCommand = MarkDeliveredCommand | MarkReadCommand;
 export type Command = MessageCommand | ReceiptCommand;
 

@@ -43,6 +43,8 @@ export interface MessagePayload {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
+  pinnedAt: string | null;
+  pinnedById: string | null;
   sender: PublicUserPayload;
 }
 

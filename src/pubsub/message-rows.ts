@@ -10,6 +10,7 @@ export const messagePayloadColumns = (m: string, u: string) =>
    ${m}.created_at AT TIME ZONE 'UTC' AS created_at,
    ${m}.edited_at AT TIME ZONE 'UTC' AS edited_at,
    ${m}.deleted_at AT TIME ZONE 'UTC' AS deleted_at,
+   ${m}.pinned_at AT TIME ZONE 'UTC' AS pinned_at, ${m}.pinned_by_id::text,
    ${publicUserColumns(u)}`;
 
 export interface MessagePayloadRow extends PublicUserColumns {
@@ -21,6 +22,8 @@ export interface MessagePayloadRow extends PublicUserColumns {
   created_at: Date | string;
   edited_at: Date | string | null;
   deleted_at: Date | string | null;
+  pinned_at: Date | string | null;
+  pinned_by_id: string | null;
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -36,6 +39,8 @@ export function messagePayloadOf(row: MessagePayloadRow): MessagePayload {
     createdAt: iso(row.created_at),
     editedAt: row.edited_at ? iso(row.edited_at) : null,
     deletedAt: row.deleted_at ? iso(row.deleted_at) : null,
+    pinnedAt: row.pinned_at ? iso(row.pinned_at) : null,
+    pinnedById: row.pinned_by_id,
     sender: publicUserOf(row),
   };
 }

@@ -127,6 +127,8 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     createdAt,
     editedAt: null,
     deletedAt: null,
+    pinnedAt: null,
+    pinnedById: null,
     status: "PENDING",
   };
 }
@@ -238,6 +240,41 @@ export function messageFromPayload(payload: MessagePayload, justCreated = false)
     createdAt: new Date(payload.createdAt),
     editedAt: payload.editedAt ? new Date(payload.editedAt) : null,
     deletedAt: payload.deletedAt ? new Date(payload.deletedAt) : null,
+    pinnedAt: payload.pinnedAt ? new Date(payload.pinnedAt) : null,
+    pinnedById: payload.pinnedById,
     sender: fromPublicUserPayload(payload.sender),
   };
+}
+
+/**
+ * Pins or unpins a message in its channel: owners and admins of a group, either party of
+ * a direct conversation. A command, like an edit; the change arrives on messageUpdated.
+ */
+export async function setPinned(
+  ctx: Context,
+  rawId: unknown,
+  pinned: boolean,
+): Promise<MessageView> {
+  const viewerId = requireViewerId(ctx);
+  await consume(ctx, CHANGE_LIMIT, viewerId);
+  const message = await visibleMessage(ctx, rawId);
+  if (message.deletedAt) throw notFound("Message", "id");
+  const access = await viewerChannelAccess(ctx, message.channelId);
+  const allowed =
+    access?.kind === "DIRECT"
+      ? access.isMember
+      : access?.groupRole != null && roleAtLeast(access.groupRole, "ADMIN");
+  if (!allowed)
+    throw forbidden("Owners and admins pin in a group; either party in a direct conversation.");
+  const at = new Date();
+  await enqueue(ctx, {
+    type: pinned ? "message.pin" : "message.unpin",
+    messageId: message.id,
+    channelId: message.channelId,
+    actorId: viewerId,
+    at: at.toISOString(),
+  });
+  return pinned
+    ? { ...message, pinnedAt: message.pinnedAt ?? at, pinnedById: message.pinnedById ?? viewerId }
+    : { ...message, pinnedAt: null, pinnedById: null };
 }

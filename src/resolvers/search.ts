@@ -35,7 +35,7 @@ export const SEARCH_CANDIDATES = 1000;
  */
 export const SEARCH_SQL = `WITH candidates AS (
        SELECT m.id, m.channel_id, m.sender_id, m.client_message_id, m.seq, m.body,
-              m.created_at, m.edited_at, m.deleted_at, m.search
+              m.created_at, m.edited_at, m.deleted_at, m.pinned_at, m.pinned_by_id, m.search
          FROM messages m
          JOIN channel_members cm ON cm.channel_id = m.channel_id AND cm.user_id = $1::uuid
         WHERE m.search @@ websearch_to_tsquery('english', $2)
@@ -46,6 +46,7 @@ export const SEARCH_SQL = `WITH candidates AS (
 SELECT c.id::text, c.channel_id::text AS "channelId", c.sender_id::text AS "senderId",
        c.client_message_id AS "clientMessageId", c.seq, c.body,
        c.created_at AS "createdAt", c.edited_at AS "editedAt", c.deleted_at AS "deletedAt",
+       c.pinned_at AS "pinnedAt", c.pinned_by_id::text AS "pinnedById",
        ts_rank_cd(c.search, websearch_to_tsquery('english', $2))::float8 AS rank,
        ts_headline('english', c.body, websearch_to_tsquery('english', $2), $5) AS headline
   FROM candidates c

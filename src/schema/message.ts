@@ -64,6 +64,17 @@ export const MessageRef = builder.prismaNode("Message", {
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     editedAt: t.expose("editedAt", { type: "DateTime", nullable: true }),
+    pinnedAt: t.expose("pinnedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When it was pinned in its channel (null: not pinned).",
+    }),
+    pinnedBy: t.field({
+      type: User,
+      nullable: true,
+      resolve: async (message, _args, ctx) =>
+        message.pinnedById ? ((await ctx.loaders.user.load(message.pinnedById)) as never) : null,
+    }),
     deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true }),
     // Not Prisma relations: payload messages carry their sender, and a list of stored
     // ones loads its senders in one batch.
@@ -97,8 +108,11 @@ export const MessageRef = builder.prismaNode("Message", {
   }),
 });
 
-builder.prismaObjectField("Channel", "messages", (t) =>
-  t.relatedConnection(
+/** Every list of messages (history, pins): one connection type. */
+const MessageConnection = builder.connectionObject({ type: MessageRef, name: "MessageConnection" });
+
+builder.prismaObjectFields("Channel", (t) => ({
+  messages: t.relatedConnection(
     "messages",
     {
       ...pageSize,
@@ -107,10 +121,22 @@ builder.prismaObjectField("Channel", "messages", (t) =>
         "History, newest first: `first`/`after` go back in time, `last`/`before` forward.",
       query: { orderBy: { seq: "desc" } },
     },
-    { name: "MessageConnection" },
-    { name: "MessageEdge" },
+    MessageConnection,
   ),
-);
+  pinnedMessages: t.relatedConnection(
+    "messages",
+    {
+      ...pageSize,
+      cursor: "id",
+      description: "The channel's pinned messages, most recently pinned first.",
+      query: {
+        where: { pinnedAt: { not: null }, deletedAt: null },
+        orderBy: [{ pinnedAt: "desc" }, { id: "asc" }],
+      },
+    },
+    MessageConnection,
+  ),
+}));
 
 const SendMessageInput = builder.inputType("SendMessageInput", {
   fields: (t) => ({
@@ -192,6 +218,21 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), body: t.arg.string({ required: true }) },
     resolve: async (_root, args, ctx) =>
       asMessage(await messages.editMessage(ctx, args.id, args.body)),
+  }),
+  pinMessage: t.field({
+    type: MessageRef,
+    description:
+      "Pins a message in its channel: owners and admins of a group, either party of a direct conversation (FORBIDDEN otherwise). Idempotent; the change arrives on messageUpdated.",
+    authScopes: { signedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => asMessage(await messages.setPinned(ctx, args.id, true)),
+  }),
+  unpinMessage: t.field({
+    type: MessageRef,
+    description: "Unpins a message; the same people as pinMessage. Idempotent.",
+    authScopes: { signedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => asMessage(await messages.setPinned(ctx, args.id, false)),
   }),
   deleteMessage: t.field({
     type: MessageRef,

@@ -6,13 +6,14 @@ import type {
   Command,
   DeleteMessageCommand,
   EditMessageCommand,
+  PinMessageCommand,
   ReceiptCommand,
   SendMessageCommand,
 } from "../pubsub/commands.js";
 import { type MessagePayload, routingKeys } from "../pubsub/events.js";
 import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { loadMessagePayloads } from "./payloads.js";
-import { deleteMessage, editMessage } from "./persist-changes.js";
+import { deleteMessage, editMessage, pinMessage } from "./persist-changes.js";
 import { insertMessages } from "./persist-messages.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
@@ -24,6 +25,8 @@ const KNOWN_TYPES = new Set<string>([
   "message.send",
   "message.edit",
   "message.delete",
+  "message.pin",
+  "message.unpin",
   "receipt.delivered",
   "receipt.read",
 ]);
@@ -41,8 +44,11 @@ export async function persistBatch(
 ): Promise<OutboxWrite> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
   const changes = commands.filter(
-    (c): c is EditMessageCommand | DeleteMessageCommand =>
-      c.type === "message.edit" || c.type === "message.delete",
+    (c): c is EditMessageCommand | DeleteMessageCommand | PinMessageCommand =>
+      c.type === "message.edit" ||
+      c.type === "message.delete" ||
+      c.type === "message.pin" ||
+      c.type === "message.unpin",
   );
   const receipts = commands.filter(
     (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
@@ -59,12 +65,14 @@ export async function persistBatch(
         const done =
           command.type === "message.edit"
             ? await editMessage(tx, command)
-            : await deleteMessage(tx, command);
+            : command.type === "message.delete"
+              ? await deleteMessage(tx, command)
+              : await pinMessage(tx, command);
         // Nothing changed: not allowed after all, already deleted, or a redelivery.
         if (done)
           changed.push({
             id: command.messageId,
-            type: command.type === "message.edit" ? "message.updated" : "message.deleted",
+            type: command.type === "message.delete" ? "message.deleted" : "message.updated",
           });
       }
       // After the sends: a receipt may name a message of this very batch.

@@ -3,7 +3,11 @@
 // announced twice; its first announcement is in the outbox.
 
 import type { SqlTx } from "../db/sql.js";
-import type { DeleteMessageCommand, EditMessageCommand } from "../pubsub/commands.js";
+import type {
+  DeleteMessageCommand,
+  EditMessageCommand,
+  PinMessageCommand,
+} from "../pubsub/commands.js";
 
 /** The sender may edit a message that is not deleted; an older edit never overwrites a newer one. */
 export async function editMessage(tx: SqlTx, command: EditMessageCommand): Promise<boolean> {
@@ -25,6 +29,34 @@ export async function deleteMessage(tx: SqlTx, command: DeleteMessageCommand): P
               SELECT 1 FROM channels c JOIN group_members g ON g.group_id = c.group_id
                WHERE c.id = m.channel_id AND g.user_id = $3::uuid AND g.role IN ('OWNER', 'ADMIN')))`,
     [command.at, command.messageId, command.actorId],
+  );
+  return count > 0;
+}
+
+/**
+ * Owners and admins of the channel's group pin and unpin; in a direct channel either of
+ * its two members. A deleted message is not pinned; pinning a pinned message (or
+ * unpinning an unpinned one) changes nothing.
+ */
+export async function pinMessage(tx: SqlTx, command: PinMessageCommand): Promise<boolean> {
+  const pin = command.type === "message.pin";
+  const count = await tx.execute(
+    `UPDATE messages m
+        SET pinned_at = CASE WHEN $4 THEN $1::timestamptz AT TIME ZONE 'UTC' END,
+            pinned_by_id = CASE WHEN $4 THEN $3::uuid END
+      WHERE m.id = $2::uuid AND m.deleted_at IS NULL
+        AND (m.pinned_at IS NULL) = $4::boolean
+        AND EXISTS (
+              SELECT 1 FROM channels c
+               WHERE c.id = m.channel_id
+                 AND CASE WHEN c.kind = 'DIRECT'
+                          THEN EXISTS (SELECT 1 FROM channel_members cm
+                                        WHERE cm.channel_id = c.id AND cm.user_id = $3::uuid)
+                          ELSE EXISTS (SELECT 1 FROM group_members g
+                                        WHERE g.group_id = c.group_id AND g.user_id = $3::uuid
+                                          AND g.role IN ('OWNER', 'ADMIN'))
+                     END)`,
+    [command.at, command.messageId, command.actorId, pin],
   );
   return count > 0;
 }

@@ -143,6 +143,8 @@ export async function insertMessages(
       body: r.body,
       createdAt: r.createdAt,
       editedAt: null,
+      pinnedAt: null,
+      pinnedById: null,
       deletedAt: null,
       sender: publicUserOf(r.check),
     }),
