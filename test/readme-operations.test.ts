@@ -171,7 +171,8 @@ describe("every README operation, run", () => {
       .replaceAll('"<channelId>"', JSON.stringify(f.channelId))
       .replaceAll('"<messageId>"', JSON.stringify(f.messageId))
       .replaceAll('"<refreshToken>"', JSON.stringify(f.refreshToken))
-      .replaceAll('"<cursor>"', JSON.stringify(cursor));
+      .replaceAll('"<cursor>"', JSON.stringify(cursor))
+      .replaceAll('"<until>"', JSON.stringify(new Date(Date.now() + 86_400_000).toISOString()));
   }
 
   /** What makes each subscription's README example deliver an event (done again until it does). */

@@ -40,6 +40,15 @@ export interface PinMessageCommand {
   at: string;
 }
 
+/** The user mutes the channel for themself until `until` (null: unmutes). */
+export interface MuteChannelCommand {
+  type: "channel.mute";
+  channelId: string;
+  userId: string;
+  until: string | null;
+  at: string;
+}
+
 /** The user has these messages of one channel on a device. */
 export interface MarkDeliveredCommand {
   type: "receipt.delivered";
@@ -64,7 +73,7 @@ export type MessageCommand =
   | DeleteMessageCommand
   | PinMessageCommand;
 export type ReceiptCommand = MarkDeliveredCommand | MarkReadCommand;
-export type Command = MessageCommand | ReceiptCommand;
+export type Command = MessageCommand | ReceiptCommand | MuteChannelCommand;
 
 /** A short description for logs. */
 export function describeCommand(command: Command): string {

@@ -5,6 +5,7 @@ import type { Prisma } from "../db/generated/prisma/client.js";
 import { badUserInput, forbidden, notFound } from "../errors.js";
 import { isBlockedBetween } from "../rules/visibility.js";
 import { requireChannelAccess, requireGroupRole } from "./access.js";
+import { enqueue } from "./enqueue.js";
 import { DEFAULT_CHANNEL } from "./groups.js";
 import { addToChannel, changeMembership, lockGroup, removeFromChannels } from "./membership.js";
 import { isUniqueViolation } from "./prisma-errors.js";
@@ -191,4 +192,37 @@ export function inboxFilter(ctx: Context): Prisma.ChannelWhereInput {
 export function visibleGroupChannels(ctx: Context): Prisma.ChannelWhereInput {
   const viewerId = requireViewerId(ctx);
   return { OR: [{ isPrivate: false }, { members: { some: { userId: viewerId } } }] };
+}
+
+/** Longest mute: a year (a mute "forever" is leaving, or a client-side setting). */
+export const MAX_MUTE_DAYS = 365;
+
+/**
+ * Mutes the channel for the viewer until `until` (null unmutes). A command, like every
+ * change; the answer shows the new state at once (the worker stores it just after).
+ */
+export async function setMute(
+  ctx: Context,
+  rawChannelId: unknown,
+  until: Date | null,
+): Promise<{ channelId: string; mutedUntil: Date | null }> {
+  const viewerId = requireViewerId(ctx);
+  const access = await requireChannelAccess(
+    ctx,
+    parseId("channelId", rawChannelId, "Channel"),
+    "channelId",
+    "member",
+  );
+  const now = Date.now();
+  if (until && until.getTime() <= now) throw badUserInput("until", "until: must be in the future");
+  if (until && until.getTime() > now + MAX_MUTE_DAYS * 86_400_000)
+    throw badUserInput("until", `until: at most ${MAX_MUTE_DAYS} days ahead`);
+  await enqueue(ctx, {
+    type: "channel.mute",
+    channelId: access.id,
+    userId: viewerId,
+    until: until?.toISOString() ?? null,
+    at: new Date(now).toISOString(),
+  });
+  return { channelId: access.id, mutedUntil: until };
 }

@@ -44,8 +44,20 @@ function viewerReadSeq(channel: { members: Array<{ lastReadSeq: number }> }): nu
 
 /** Selects the viewer's own membership row of the channel (or nothing). */
 const viewerMembership = (_args: unknown, ctx: Context) => ({
-  members: { where: { userId: ctx.viewer?.id ?? "" }, select: { lastReadSeq: true } },
+  members: {
+    where: { userId: ctx.viewer?.id ?? "" },
+    select: { lastReadSeq: true, mutedUntil: true },
+  },
 });
+
+/** muteChannel answers the channel with the mute it asked for (the worker stores it just after). */
+const viewerMuteAsked = Symbol("viewerMuteAsked");
+
+function viewerMutedUntil(channel: { members: Array<{ mutedUntil: Date | null }> }): Date | null {
+  const asked = (channel as { [viewerMuteAsked]?: { until: Date | null } })[viewerMuteAsked];
+  const until = asked ? asked.until : (channel.members[0]?.mutedUntil ?? null);
+  return until && until.getTime() > Date.now() ? until : null;
+}
 
 export const ChannelRef = builder.prismaNode("Channel", {
   id: { field: "id" },
@@ -102,6 +114,14 @@ export const ChannelRef = builder.prismaNode("Channel", {
         const read = viewerReadSeq(channel);
         return read === null ? 0 : Math.max(0, channel.lastSeq - read);
       },
+    }),
+    viewerMutedUntil: t.field({
+      type: "DateTime",
+      nullable: true,
+      description:
+        "Until when the viewer muted this channel (null: not muted, or the mute ended). Unread still counts; clients stay quiet.",
+      select: viewerMembership,
+      resolve: viewerMutedUntil,
     }),
     viewerReadUpToSeq: t.int({
       nullable: true,
@@ -226,6 +246,33 @@ builder.mutationFields((t) => ({
       channel: { channelId: args.channelId, field: "channelId", need: "member" },
     }),
     resolve: (_root, args, ctx) => channels.leaveChannel(ctx, args.channelId),
+  }),
+  muteChannel: t.prismaField({
+    type: "Channel",
+    description: `Mutes a channel the viewer is in, for themself, until \`until\` (in the future, at most ${channels.MAX_MUTE_DAYS} days ahead). Unread still counts.`,
+    args: {
+      channelId: t.arg.id({ required: true }),
+      until: t.arg({ type: "DateTime", required: true }),
+    },
+    authScopes: { signedIn: true },
+    resolve: async (query, _root, args, ctx) => {
+      const muted = await channels.setMute(ctx, args.channelId, args.until);
+      return Object.assign(await loadChannel(query, ctx, muted.channelId), {
+        [viewerMuteAsked]: { until: muted.mutedUntil },
+      });
+    },
+  }),
+  unmuteChannel: t.prismaField({
+    type: "Channel",
+    description: "Ends the viewer's mute of a channel. Idempotent.",
+    args: { channelId: t.arg.id({ required: true }) },
+    authScopes: { signedIn: true },
+    resolve: async (query, _root, args, ctx) => {
+      const muted = await channels.setMute(ctx, args.channelId, null);
+      return Object.assign(await loadChannel(query, ctx, muted.channelId), {
+        [viewerMuteAsked]: { until: null },
+      });
+    },
   }),
   directChannel: t.prismaField({
     type: "Channel",

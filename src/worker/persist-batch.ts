@@ -6,6 +6,7 @@ import type {
   Command,
   DeleteMessageCommand,
   EditMessageCommand,
+  MuteChannelCommand,
   PinMessageCommand,
   ReceiptCommand,
   SendMessageCommand,
@@ -13,7 +14,7 @@ import type {
 import { type MessagePayload, routingKeys } from "../pubsub/events.js";
 import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { loadMessagePayloads } from "./payloads.js";
-import { deleteMessage, editMessage, pinMessage } from "./persist-changes.js";
+import { deleteMessage, editMessage, muteChannel, pinMessage } from "./persist-changes.js";
 import { insertMessages } from "./persist-messages.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
@@ -29,6 +30,7 @@ const KNOWN_TYPES = new Set<string>([
   "message.unpin",
   "receipt.delivered",
   "receipt.read",
+  "channel.mute",
 ]);
 
 /**
@@ -53,6 +55,7 @@ export async function persistBatch(
   const receipts = commands.filter(
     (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
   );
+  const mutes = commands.filter((c): c is MuteChannelCommand => c.type === "channel.mute");
   // A command of no known type can never succeed: failing makes the runner find and refuse it.
   const unknown = commands.find((c) => !KNOWN_TYPES.has(c.type));
   if (unknown) throw new Error(`unknown command type ${JSON.stringify(unknown.type)}`);
@@ -75,6 +78,8 @@ export async function persistBatch(
             type: command.type === "message.delete" ? "message.deleted" : "message.updated",
           });
       }
+      // A member's own setting: nothing to announce (no stream carries it yet).
+      for (const command of mutes) await muteChannel(tx, command);
       // After the sends: a receipt may name a message of this very batch.
       const moved = await applyReceipts(tx, receipts);
 

@@ -6,6 +6,7 @@ import type { SqlTx } from "../db/sql.js";
 import type {
   DeleteMessageCommand,
   EditMessageCommand,
+  MuteChannelCommand,
   PinMessageCommand,
 } from "../pubsub/commands.js";
 
@@ -57,6 +58,16 @@ export async function pinMessage(tx: SqlTx, command: PinMessageCommand): Promise
                                           AND g.role IN ('OWNER', 'ADMIN'))
                      END)`,
     [command.at, command.messageId, command.actorId, pin],
+  );
+  return count > 0;
+}
+
+/** A member mutes (or unmutes) the channel for themself; a left channel changes nothing. */
+export async function muteChannel(tx: SqlTx, command: MuteChannelCommand): Promise<boolean> {
+  const count = await tx.execute(
+    `UPDATE channel_members SET muted_until = $1::timestamptz AT TIME ZONE 'UTC'
+      WHERE channel_id = $2::uuid AND user_id = $3::uuid`,
+    [command.until, command.channelId, command.userId],
   );
   return count > 0;
 }
