@@ -84,4 +84,8 @@ export interface Loaders {
   memberPositions: DataLoader<string, MemberPositions[]>;
   /** Per user: in the viewer's contacts, blocked by the viewer, or neither (null). */
   viewerRelation: DataLoader<string, "CONTACT" | "BLOCKED" | null>;
+  /** Per "channelId:readSeq": the viewer's mentions in the channel after that seq. */
+  unreadMentions: DataLoader<string, number>;
+  /** Per message: whether it mentions the viewer (by name, or @channel by someone else). */
+  mentionsViewer: DataLoader<string, boolean>;
 }

@@ -245,7 +245,7 @@ async function timedBatches(
 ) {
   await pool.query(`
     DROP TABLE IF EXISTS ${name}_messages, ${name}_channels, ${name}_members;
-    CREATE TABLE ${name}_messages (LIKE messages INCLUDING DEFAULTS INCLUDING INDEXES);
+    CREATE TABLE ${name}_messages (LIKE messages INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING INDEXES);
     CREATE TABLE ${name}_channels (LIKE channels INCLUDING DEFAULTS INCLUDING INDEXES);
     CREATE TABLE ${name}_members (LIKE channel_members INCLUDING DEFAULTS INCLUDING INDEXES);
     INSERT INTO ${name}_channels SELECT * FROM channels WHERE id = '${channelId}';

@@ -6,6 +6,7 @@ import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
 import { viewerRelations } from "./contacts.js";
+import { messagesMentioning, unreadMentionCounts } from "./mentions.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
@@ -34,6 +35,14 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
     }),
     viewerRelation: new DataLoader(async (ids) =>
       viewerId ? viewerRelations(prisma, viewerId, ids) : ids.map(() => null),
+    ),
+    // Not cached: read positions move while a subscription (one context) lives.
+    unreadMentions: new DataLoader(
+      async (keys) => (viewerId ? unreadMentionCounts(prisma, viewerId, keys) : keys.map(() => 0)),
+      { cache: false },
+    ),
+    mentionsViewer: new DataLoader(async (ids) =>
+      viewerId ? messagesMentioning(prisma, viewerId, ids) : ids.map(() => false),
     ),
   };
 }

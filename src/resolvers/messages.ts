@@ -47,7 +47,7 @@ const sendMessageInput = z.object({
 });
 
 /** A message as the API shows it: a stored row, or one accepted but not yet stored. */
-export type MessageView = Omit<Message, "seq"> & {
+export type MessageView = Omit<Message, "seq" | "mentionsChannel"> & {
   seq: number | null;
   /** Known without a lookup: PENDING (just accepted) or SENT (just stored). */
   status?: "PENDING" | "SENT";

@@ -115,6 +115,16 @@ export const ChannelRef = builder.prismaNode("Channel", {
         return read === null ? 0 : Math.max(0, channel.lastSeq - read);
       },
     }),
+    unreadMentionCount: t.int({
+      description:
+        "Unread messages that mention the viewer: by @username, or @channel / @here by someone else (0 when not a member).",
+      select: (args, ctx) => ({ id: true, lastSeq: true, ...viewerMembership(args, ctx) }),
+      resolve: async (channel, _args, ctx) => {
+        const read = viewerReadSeq(channel);
+        if (read === null || read >= channel.lastSeq) return 0;
+        return ctx.loaders.unreadMentions.load(`${channel.id}:${read}`);
+      },
+    }),
     viewerMutedUntil: t.field({
       type: "DateTime",
       nullable: true,

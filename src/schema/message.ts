@@ -2,6 +2,7 @@
 // answer), history, sending/editing/deleting, and the live subscriptions.
 import type { Message } from "../db/generated/prisma/client.js";
 import { globalId } from "../resolvers/global-ids.js";
+import { viewerMentionsFilter } from "../resolvers/mentions.js";
 import * as live from "../resolvers/message-streams.js";
 import * as messages from "../resolvers/messages.js";
 import * as receipts from "../resolvers/receipts.js";
@@ -64,6 +65,11 @@ export const MessageRef = builder.prismaNode("Message", {
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     editedAt: t.expose("editedAt", { type: "DateTime", nullable: true }),
+    mentionsViewer: t.boolean({
+      description:
+        "Whether it mentions the viewer: by @username (a member of the channel), or @channel / @here by someone else.",
+      resolve: (message, _args, ctx) => ctx.loaders.mentionsViewer.load(message.id),
+    }),
     pinnedAt: t.expose("pinnedAt", {
       type: "DateTime",
       nullable: true,
@@ -290,3 +296,23 @@ builder.subscriptionFields((t) => ({
     resolve: (message) => asMessage(message),
   }),
 }));
+
+builder.queryField("mentions", (t) =>
+  t.prismaConnection(
+    {
+      ...pageSize,
+      type: "Message",
+      cursor: "id",
+      description:
+        "Messages that mention the viewer (by @username, or @channel / @here by someone else) in their channels, newest first.",
+      authScopes: { signedIn: true },
+      resolve: (query, _root, _args, ctx) =>
+        ctx.prisma.message.findMany({
+          ...query,
+          where: viewerMentionsFilter(ctx),
+          orderBy: [{ createdAt: "desc" }, { id: "asc" }],
+        }),
+    },
+    MessageConnection,
+  ),
+);

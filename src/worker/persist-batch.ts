@@ -15,6 +15,7 @@ import { type MessagePayload, routingKeys } from "../pubsub/events.js";
 import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { loadMessagePayloads } from "./payloads.js";
 import { deleteMessage, editMessage, muteChannel, pinMessage } from "./persist-changes.js";
+import { recordMentions } from "./persist-mentions.js";
 import { insertMessages } from "./persist-messages.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
@@ -63,6 +64,7 @@ export async function persistBatch(
   return sql.transaction(
     async (tx) => {
       const { inserted, refused } = await insertMessages(tx, sends);
+      await recordMentions(tx, inserted);
       const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
       for (const command of changes) {
         const done =
