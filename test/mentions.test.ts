@@ -7,6 +7,7 @@ import {
   ChannelMentionsDocument,
   CreateGroupDocument,
   DeleteMessageDocument,
+  EditMessageDocument,
   MarkReadDocument,
   MentionsDocument,
 } from "./gql/graphql.js";
@@ -67,6 +68,23 @@ describe("mentions", () => {
     expect((await mentionsOf(outsider)).map((m) => m.id)).not.toContain(said.id);
     expect((await mentionsOf(alice)).map((m) => m.id)).not.toContain(said.id);
     expect((await mentionsOf(carol)).map((m) => m.id)).not.toContain(said.id);
+  });
+
+  it("an edit names whom its new body names", async () => {
+    const said = await sendAndStore(server, alice, channelId, `@${bob.user.username} can you?`);
+    expect((await mentionsOf(bob)).map((m) => m.id)).toContain(said.id);
+    await mustRequest(
+      server,
+      EditMessageDocument,
+      { id: said.id, body: `@${carol.user.username} can you?` },
+      alice.accessToken,
+    );
+    await eventually(
+      () => mentionsOf(carol),
+      (found) => found.some((m) => m.id === said.id),
+    );
+    expect((await mentionsOf(bob)).map((m) => m.id)).not.toContain(said.id);
+    expect((await mentionsOf(carol)).map((m) => m.id)).toContain(said.id);
   });
 
   it("@channel mentions every member but the sender; unread mentions follow the read position and deletions", async () => {

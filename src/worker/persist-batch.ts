@@ -15,7 +15,7 @@ import { type MessagePayload, routingKeys } from "../pubsub/events.js";
 import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { loadMessagePayloads } from "./payloads.js";
 import { deleteMessage, editMessage, muteChannel, pinMessage } from "./persist-changes.js";
-import { recordMentions } from "./persist-mentions.js";
+import { recordMentions, rewriteMentions } from "./persist-mentions.js";
 import { insertMessages } from "./persist-messages.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
@@ -92,6 +92,13 @@ export async function persistBatch(
       const payloads = await loadMessagePayloads(
         tx,
         changed.map((c) => c.id),
+      );
+      // An edit may name other people (or no one) now.
+      await rewriteMentions(
+        tx,
+        changes
+          .filter((c) => c.type === "message.edit")
+          .flatMap((c) => payloads.get(c.messageId) ?? []),
       );
       // One event per channel carries all of its new messages, in seq order.
       for (const [channelId, messages] of created) {

@@ -41,3 +41,12 @@ export async function recordMentions(tx: SqlTx, messages: MessagePayload[]): Pro
     ],
   );
 }
+
+/** An edit names whom its new body names: the old rows go, the new ones are recorded. */
+export async function rewriteMentions(tx: SqlTx, edited: MessagePayload[]): Promise<void> {
+  if (edited.length === 0) return;
+  await tx.execute("DELETE FROM message_mentions WHERE message_id = ANY($1::uuid[])", [
+    edited.map((message) => message.id),
+  ]);
+  await recordMentions(tx, edited);
+}
