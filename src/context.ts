@@ -88,4 +88,6 @@ export interface Loaders {
   unreadMentions: DataLoader<string, number>;
   /** Per message: whether it mentions the viewer (by name, or @channel by someone else). */
   mentionsViewer: DataLoader<string, boolean>;
+  /** Per message: what it names, as the worker recorded it (members named, and @channel/@here). */
+  mentionsOf: DataLoader<string, { userIds: string[]; everyone: boolean }>;
 }

@@ -64,7 +64,12 @@ describe("mentions", () => {
     );
     const forBob = await mentionsOf(bob);
     expect(forBob.map((m) => m.id)).toContain(said.id);
-    expect(forBob.find((m) => m.id === said.id)?.mentionsViewer).toBe(true);
+    // Structured: clients render the named members without parsing the body.
+    expect(forBob.find((m) => m.id === said.id)).toMatchObject({
+      mentionsViewer: true,
+      mentionsEveryone: false,
+      mentions: [{ id: bob.user.id }],
+    });
     expect((await mentionsOf(outsider)).map((m) => m.id)).not.toContain(said.id);
     expect((await mentionsOf(alice)).map((m) => m.id)).not.toContain(said.id);
     expect((await mentionsOf(carol)).map((m) => m.id)).not.toContain(said.id);
@@ -93,7 +98,10 @@ describe("mentions", () => {
     const plain = await sendAndStore(server, bob, channelId, "no mention here");
     expect((await countsOf(carol)).unreadMentionCount).toBe(before + 1);
     expect((await countsOf(bob)).unreadMentionCount).toBe(0);
-    expect((await mentionsOf(carol)).map((m) => m.id)).toContain(everyone.id);
+    expect((await mentionsOf(carol)).find((m) => m.id === everyone.id)).toMatchObject({
+      mentionsEveryone: true,
+      mentions: [],
+    });
     // Reading past it: no unread mention left (and markRead's answer says so at once).
     await mustRequest(
       server,

@@ -6,7 +6,7 @@ import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
 import { viewerRelations } from "./contacts.js";
-import { messagesMentioning, unreadMentionCounts } from "./mentions.js";
+import { mentionsOfMessages, messagesMentioning, unreadMentionCounts } from "./mentions.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
@@ -44,5 +44,6 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
     mentionsViewer: new DataLoader(async (ids) =>
       viewerId ? messagesMentioning(prisma, viewerId, ids) : ids.map(() => false),
     ),
+    mentionsOf: new DataLoader((ids) => mentionsOfMessages(prisma, ids)),
   };
 }

@@ -54,6 +54,27 @@ export async function messagesMentioning(
   return ids.map((id) => found.has(id));
 }
 
+/** Per message id: the members it names (in the order they were recorded) and @channel/@here. */
+export async function mentionsOfMessages(
+  prisma: PrismaClient,
+  ids: readonly string[],
+): Promise<Array<{ userIds: string[]; everyone: boolean }>> {
+  const rows = await prisma.$queryRawUnsafe<
+    Array<{ id: string; everyone: boolean; user_ids: string[] | null }>
+  >(
+    `SELECT m.id::text, m.mentions_channel AS everyone,
+            array(SELECT mm.user_id::text FROM message_mentions mm
+                   WHERE mm.message_id = m.id ORDER BY mm.user_id) AS user_ids
+       FROM messages m WHERE m.id = ANY($1::uuid[])`,
+    [...ids],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => {
+    const row = byId.get(id);
+    return { userIds: row?.user_ids ?? [], everyone: row?.everyone ?? false };
+  });
+}
+
 /** The viewer's mentions, for the mentions() connection. */
 export function viewerMentionsFilter(ctx: Context): Prisma.MessageWhereInput {
   const viewerId = requireViewerId(ctx);

@@ -65,6 +65,21 @@ export const MessageRef = builder.prismaNode("Message", {
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     editedAt: t.expose("editedAt", { type: "DateTime", nullable: true }),
+    mentions: t.field({
+      type: [User],
+      description:
+        "The members it names (@username), as the worker recorded them: render them without parsing the body. Empty while PENDING.",
+      resolve: async (message, _args, ctx) => {
+        const { userIds } = await ctx.loaders.mentionsOf.load(message.id);
+        const users = await ctx.loaders.user.loadMany(userIds);
+        return users.filter((user) => user && !(user instanceof Error)) as never;
+      },
+    }),
+    mentionsEveryone: t.boolean({
+      description: "Whether it mentions every member (@channel or @here).",
+      resolve: async (message, _args, ctx) =>
+        (await ctx.loaders.mentionsOf.load(message.id)).everyone,
+    }),
     mentionsViewer: t.boolean({
       description:
         "Whether it mentions the viewer: by @username (a member of the channel), or @channel / @here by someone else.",
