@@ -5,7 +5,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { mentionedNames } from "../src/worker/persist-mentions.js";
 import {
   ChannelMentionsDocument,
-  CreateGroupDocument,
   DeleteMessageDocument,
   EditMessageDocument,
   MarkReadDocument,
@@ -13,11 +12,10 @@ import {
 } from "./gql/graphql.js";
 import { mustRequest, useTestApp } from "./harness/app.js";
 import { sendAndStore } from "./harness/messages.js";
-import { registerUser } from "./harness/users.js";
+import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
-type User = Awaited<ReturnType<typeof registerUser>>;
 let alice: User;
 let bob: User;
 let carol: User;
@@ -32,19 +30,8 @@ const countsOf = async (who: User) =>
   (await mustRequest(server, ChannelMentionsDocument, { id: channelId }, who.accessToken)).channel!;
 
 beforeAll(async () => {
-  [alice, bob, carol, outsider] = (await Promise.all([
-    registerUser(server),
-    registerUser(server),
-    registerUser(server),
-    registerUser(server),
-  ])) as [User, User, User, User];
-  const group = await mustRequest(
-    server,
-    CreateGroupDocument,
-    { input: { name: "Mentions", memberIds: [bob.user.id, carol.user.id] } },
-    alice.accessToken,
-  );
-  channelId = group.createGroup.channels.edges[0]!.node.id;
+  [alice, bob, carol, outsider] = (await registerUsers(server, 4)) as [User, User, User, User];
+  channelId = await groupChannel(server, alice, [bob, carol], "Mentions");
 });
 
 describe("mentions", () => {

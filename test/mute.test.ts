@@ -1,19 +1,13 @@
 // Muting: a member mutes a channel for themself until a time; unread still counts, other
 // members see nothing of it, and bad times or outsiders get typed errors.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  ChannelMuteDocument,
-  CreateGroupDocument,
-  MuteChannelDocument,
-  UnmuteChannelDocument,
-} from "./gql/graphql.js";
+import { ChannelMuteDocument, MuteChannelDocument, UnmuteChannelDocument } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
 import { sendAndStore } from "./harness/messages.js";
-import { registerUser } from "./harness/users.js";
+import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
-type User = Awaited<ReturnType<typeof registerUser>>;
 let alice: User;
 let bob: User;
 let outsider: User;
@@ -23,18 +17,8 @@ const muteOf = async (who: User) =>
   (await mustRequest(server, ChannelMuteDocument, { id: channelId }, who.accessToken)).channel!;
 
 beforeAll(async () => {
-  [alice, bob, outsider] = (await Promise.all([
-    registerUser(server),
-    registerUser(server),
-    registerUser(server),
-  ])) as [User, User, User];
-  const group = await mustRequest(
-    server,
-    CreateGroupDocument,
-    { input: { name: "Mute", memberIds: [bob.user.id] } },
-    alice.accessToken,
-  );
-  channelId = group.createGroup.channels.edges[0]!.node.id;
+  [alice, bob, outsider] = (await registerUsers(server, 3)) as [User, User, User];
+  channelId = await groupChannel(server, alice, [bob], "Mute");
 });
 
 describe("muting", () => {

@@ -4,7 +4,6 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  CreateGroupDocument,
   DeleteMessageDocument,
   DirectChannelDocument,
   PinMessageDocument,
@@ -16,11 +15,10 @@ import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { dbId } from "./harness/ids.js";
 import { sendAndStore } from "./harness/messages.js";
 import { recordLive } from "./harness/subscriptions.js";
-import { registerUser } from "./harness/users.js";
+import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
-type User = Awaited<ReturnType<typeof registerUser>>;
 let owner: User;
 let member: User;
 let outsider: User;
@@ -32,18 +30,8 @@ const pinned = async (who: User, channel = channelId) =>
   ).channel!.pinnedMessages.edges.map((edge) => edge.node.body);
 
 beforeAll(async () => {
-  [owner, member, outsider] = (await Promise.all([
-    registerUser(server),
-    registerUser(server),
-    registerUser(server),
-  ])) as [User, User, User];
-  const group = await mustRequest(
-    server,
-    CreateGroupDocument,
-    { input: { name: "Pins", memberIds: [member.user.id] } },
-    owner.accessToken,
-  );
-  channelId = group.createGroup.channels.edges[0]!.node.id;
+  [owner, member, outsider] = (await registerUsers(server, 3)) as [User, User, User];
+  channelId = await groupChannel(server, owner, [member], "Pins");
 });
 
 describe("pins", () => {

@@ -4,7 +4,6 @@ import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SEARCH_CANDIDATES } from "../src/resolvers/search.js";
 import {
-  CreateGroupDocument,
   DeleteMessageDocument,
   EditMessageDocument,
   SearchMessagesDocument,
@@ -12,11 +11,10 @@ import {
 import { mustRequest, request, useTestApp } from "./harness/app.js";
 import { dbId } from "./harness/ids.js";
 import { sendAndStore } from "./harness/messages.js";
-import { registerUser } from "./harness/users.js";
+import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
-type User = Awaited<ReturnType<typeof registerUser>>;
 let alice: User;
 let bob: User;
 let outsider: User;
@@ -33,22 +31,11 @@ const bodiesFor = async (who: User, query: string, channelId?: string) =>
     await mustRequest(server, SearchMessagesDocument, { query, channelId }, who.accessToken)
   ).searchMessages.edges.map((edge) => edge.node.body);
 
-async function channelOf(owner: User, members: User[], name: string) {
-  const created = await mustRequest(
-    server,
-    CreateGroupDocument,
-    { input: { name, memberIds: members.map((m) => m.user.id) } },
-    owner.accessToken,
-  );
-  return created.createGroup.channels.edges[0]!.node.id;
-}
+const channelOf = (owner: User, members: User[], name: string) =>
+  groupChannel(server, owner, members, name);
 
 beforeAll(async () => {
-  [alice, bob, outsider] = (await Promise.all([
-    registerUser(server),
-    registerUser(server),
-    registerUser(server),
-  ])) as [User, User, User];
+  [alice, bob, outsider] = (await registerUsers(server, 3)) as [User, User, User];
   team = await channelOf(alice, [bob], "Team");
   other = await channelOf(alice, [], "Notes");
   theirs = await channelOf(outsider, [], "Theirs");

@@ -32,3 +32,26 @@ export async function twoInAGroup(target: { url: string }, name: string) {
   const channelId = group.createGroup.channels.edges[0]?.node.id as string;
   return { alice, bob, channelId };
 }
+
+export type Session = Awaited<ReturnType<typeof registerUser>>;
+
+/** `count` new users at once. */
+export async function registerUsers(target: { url: string }, count: number): Promise<Session[]> {
+  return Promise.all(Array.from({ length: count }, () => registerUser(target)));
+}
+
+/** A group of `owner`'s with `members` in it; its #general channel's id. */
+export async function groupChannel(
+  target: { url: string },
+  owner: Session,
+  members: Session[],
+  name = "Group",
+): Promise<string> {
+  const group = await mustRequest(
+    target,
+    CreateGroupDocument,
+    { input: { name, memberIds: members.map((member) => member.user.id) } },
+    owner.accessToken,
+  );
+  return group.createGroup.channels.edges[0]?.node.id as string;
+}
