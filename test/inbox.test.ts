@@ -270,9 +270,15 @@ describe("the inbox", () => {
       // The same request just before: the per-minute caches (the token's user exists, the
       // membership cache) are warm for both, so only the listing itself is counted.
       await mustRequest(server, InboxDocument, { first: 50 }, who.accessToken);
-      statements.length = 0;
-      const inbox = await mustRequest(server, InboxDocument, { first: 50 }, who.accessToken);
-      return { statements: statements.length, channels: inbox.channels.edges.length };
+      // The app's own background work (the worker's outbox sweep, the access poll) shares
+      // the database and may land inside one request: the fewest of three is the listing's.
+      const runs: Array<{ statements: number; channels: number }> = [];
+      for (let run = 0; run < 3; run++) {
+        statements.length = 0;
+        const inbox = await mustRequest(server, InboxDocument, { first: 50 }, who.accessToken);
+        runs.push({ statements: statements.length, channels: inbox.channels.edges.length });
+      }
+      return runs.reduce((fewest, run) => (run.statements < fewest.statements ? run : fewest));
     };
     const few = await count(small);
     const many = await count(large);
