@@ -16,6 +16,7 @@ export const NODE_TYPES = [
   "Contact",
   "Presence",
   "Receipt",
+  "ModerationAction",
 ] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
@@ -30,6 +31,7 @@ export const KEY_PARTS: Record<NodeType, number> = {
   Contact: 2,
   Presence: 1,
   Receipt: 2,
+  ModerationAction: 1,
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

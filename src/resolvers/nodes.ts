@@ -48,6 +48,12 @@ const loaders: Record<NodeType, (ctx: Context, key: string[], field: string) => 
         : Promise.resolve(null),
     Presence: async (ctx, [userId = ""]) =>
       (await presence(ctx, [globalId("User", userId)]))[0] ?? null,
+    // Owners' and admins' log: only they see its entries.
+    ModerationAction: async (ctx, [id = ""]) => {
+      const action = await ctx.prisma.moderationAction.findUnique({ where: { id } });
+      const role = action ? await viewerGroupRole(ctx, action.groupId) : null;
+      return role === "OWNER" || role === "ADMIN" ? action : null;
+    },
     Receipt: async (ctx, [messageId = "", userId = ""], field) => {
       const message = await orNull(visibleMessage(ctx, globalId("Message", messageId), field));
       if (!message || message.seq === null) return null;

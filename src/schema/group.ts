@@ -9,6 +9,7 @@ import { builder } from "./builder.js";
 import { ChannelConnection } from "./channel.js";
 import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
+import { User } from "./user.js";
 
 export const GroupRoleEnum = builder.enumType(GroupRole, {
   name: "GroupRole",
@@ -25,6 +26,40 @@ builder.prismaNode("GroupMember", {
     user: t.relation("user"),
     role: t.expose("role", { type: GroupRoleEnum }),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+  }),
+});
+
+const ModerationKind = builder.enumType("ModerationKind", {
+  description: "What an owner or admin did to someone else's content.",
+  values: { DELETE_MESSAGE: { description: "Deleted someone else's message." } } as const,
+});
+
+builder.prismaNode("ModerationAction", {
+  description: "One entry of a group's moderation log: who did what to whose content, and when.",
+  id: { field: "id" },
+  fields: (t) => ({
+    action: t.field({
+      type: ModerationKind,
+      resolve: (entry) => entry.action as "DELETE_MESSAGE",
+    }),
+    actor: t.field({
+      type: User,
+      nullable: true,
+      resolve: (entry, _args, ctx) => ctx.loaders.user.load(entry.actorId) as never,
+    }),
+    target: t.field({
+      type: User,
+      nullable: true,
+      description: "Whose content it was.",
+      resolve: (entry, _args, ctx) =>
+        entry.targetUserId ? (ctx.loaders.user.load(entry.targetUserId) as never) : null,
+    }),
+    messageId: t.id({
+      nullable: true,
+      description: "The message acted on (deleted messages keep their id, not their body).",
+      resolve: (entry) => (entry.messageId ? globalId("Message", entry.messageId) : null),
+    }),
+    at: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
 
@@ -55,6 +90,25 @@ builder.prismaNode("Group", {
       },
       { name: "GroupMemberConnection" },
       { name: "GroupMemberEdge" },
+    ),
+    moderationLog: t.relatedConnection(
+      "moderation",
+      {
+        ...pageSize,
+        cursor: "id",
+        description:
+          "What owners and admins did to others' content, newest first. Owners and admins only (FORBIDDEN otherwise).",
+        authScopes: (group) => ({
+          groupRole: {
+            groupId: globalId("Group", group.id),
+            field: "moderationLog",
+            atLeast: "ADMIN" as const,
+          },
+        }),
+        query: { orderBy: [{ createdAt: "desc" }, { id: "asc" }] },
+      },
+      { name: "ModerationActionConnection" },
+      { name: "ModerationActionEdge" },
     ),
     channels: t.relatedConnection(
       "channels",

@@ -21,17 +21,29 @@ export async function editMessage(tx: SqlTx, command: EditMessageCommand): Promi
   return count > 0;
 }
 
-/** The sender may delete; so may an owner or admin of the channel's group. */
+/**
+ * The sender may delete; so may an owner or admin of the channel's group, and that is a
+ * moderation action, recorded in the same statement (who, what, when, whose message).
+ */
 export async function deleteMessage(tx: SqlTx, command: DeleteMessageCommand): Promise<boolean> {
-  const count = await tx.execute(
-    `UPDATE messages m SET deleted_at = $1::timestamptz AT TIME ZONE 'UTC', body = ''
-      WHERE m.id = $2::uuid AND m.deleted_at IS NULL
-        AND (m.sender_id = $3::uuid OR EXISTS (
-              SELECT 1 FROM channels c JOIN group_members g ON g.group_id = c.group_id
-               WHERE c.id = m.channel_id AND g.user_id = $3::uuid AND g.role IN ('OWNER', 'ADMIN')))`,
+  const rows = await tx.query<{ id: string }>(
+    `WITH deleted AS (
+       UPDATE messages m SET deleted_at = $1::timestamptz AT TIME ZONE 'UTC', body = ''
+        WHERE m.id = $2::uuid AND m.deleted_at IS NULL
+          AND (m.sender_id = $3::uuid OR EXISTS (
+                SELECT 1 FROM channels c JOIN group_members g ON g.group_id = c.group_id
+                 WHERE c.id = m.channel_id AND g.user_id = $3::uuid AND g.role IN ('OWNER', 'ADMIN')))
+        RETURNING m.id, m.sender_id, m.channel_id),
+     logged AS (
+       INSERT INTO moderation_actions (id, group_id, actor_id, action, message_id, target_user_id, created_at)
+       SELECT gen_random_uuid(), c.group_id, $3::uuid, 'DELETE_MESSAGE', d.id, d.sender_id,
+              $1::timestamptz AT TIME ZONE 'UTC'
+         FROM deleted d JOIN channels c ON c.id = d.channel_id
+        WHERE d.sender_id <> $3::uuid AND c.group_id IS NOT NULL)
+     SELECT id::text FROM deleted`,
     [command.at, command.messageId, command.actorId],
   );
-  return count > 0;
+  return rows.length > 0;
 }
 
 /**
