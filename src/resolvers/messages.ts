@@ -177,17 +177,22 @@ export async function visibleMessage(ctx: Context, rawId: unknown, field = "id")
   return message;
 }
 
-/** Edits and deletions per user: each is a worker command, like a send. */
+/** Edits, deletions and pins per user: each is a worker command, like a send. */
 export const CHANGE_LIMIT: Limit = { name: "message-changes", max: 60, windowSeconds: 60 };
+
+/** Every change to a stored message starts here: signed in, within the limit, visible. */
+async function messageToChange(ctx: Context, rawId: unknown) {
+  const viewerId = requireViewerId(ctx);
+  await consume(ctx, CHANGE_LIMIT, viewerId);
+  return { viewerId, message: await visibleMessage(ctx, rawId) };
+}
 
 export async function editMessage(
   ctx: Context,
   rawId: unknown,
   rawBody: unknown,
 ): Promise<MessageView> {
-  const viewerId = requireViewerId(ctx);
-  await consume(ctx, CHANGE_LIMIT, viewerId);
-  const message = await visibleMessage(ctx, rawId);
+  const { viewerId, message } = await messageToChange(ctx, rawId);
   const newBody = parseInput(body, rawBody, "body");
   if (message.senderId !== viewerId) throw forbidden("Only the sender can edit a message.");
   if (message.deletedAt) throw notFound("Message", "id");
@@ -204,9 +209,7 @@ export async function editMessage(
 }
 
 export async function deleteMessage(ctx: Context, rawId: unknown): Promise<MessageView> {
-  const viewerId = requireViewerId(ctx);
-  await consume(ctx, CHANGE_LIMIT, viewerId);
-  const message = await visibleMessage(ctx, rawId);
+  const { viewerId, message } = await messageToChange(ctx, rawId);
   if (message.deletedAt) return message;
   if (message.senderId !== viewerId) {
     const access = await viewerChannelAccess(ctx, message.channelId);
@@ -255,9 +258,7 @@ export async function setPinned(
   rawId: unknown,
   pinned: boolean,
 ): Promise<MessageView> {
-  const viewerId = requireViewerId(ctx);
-  await consume(ctx, CHANGE_LIMIT, viewerId);
-  const message = await visibleMessage(ctx, rawId);
+  const { viewerId, message } = await messageToChange(ctx, rawId);
   if (message.deletedAt) throw notFound("Message", "id");
   const access = await viewerChannelAccess(ctx, message.channelId);
   const allowed =

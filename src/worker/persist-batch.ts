@@ -1,7 +1,7 @@
 // Persists one batch of one shard's commands in ONE transaction with multi-row
 // statements, and writes the events that announce it to the outbox in the same
 // transaction: either all of it happened and will be announced, or none of it.
-import type { Sql } from "../db/sql.js";
+import type { Sql, SqlTx } from "../db/sql.js";
 import type {
   Command,
   DeleteMessageCommand,
@@ -23,12 +23,26 @@ import { recordRefusals } from "./refusals.js";
 /** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: a statement may take a while, not forever. */
 const STATEMENT_TIMEOUT_MS = 30_000;
 
+type MessageChange = EditMessageCommand | DeleteMessageCommand | PinMessageCommand;
+
+/** How each change to a stored message is applied; true when it changed something. */
+const APPLY_CHANGE: {
+  [T in MessageChange["type"]]: (
+    tx: SqlTx,
+    command: Extract<MessageChange, { type: T }>,
+  ) => Promise<boolean>;
+} = {
+  "message.edit": editMessage,
+  "message.delete": deleteMessage,
+  "message.pin": pinMessage,
+  "message.unpin": pinMessage,
+};
+
+const isChange = (command: Command): command is MessageChange => command.type in APPLY_CHANGE;
+
 const KNOWN_TYPES = new Set<string>([
   "message.send",
-  "message.edit",
-  "message.delete",
-  "message.pin",
-  "message.unpin",
+  ...Object.keys(APPLY_CHANGE),
   "receipt.delivered",
   "receipt.read",
   "channel.mute",
@@ -46,13 +60,7 @@ export async function persistBatch(
   outboxLock: readonly [number, number],
 ): Promise<OutboxWrite> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
-  const changes = commands.filter(
-    (c): c is EditMessageCommand | DeleteMessageCommand | PinMessageCommand =>
-      c.type === "message.edit" ||
-      c.type === "message.delete" ||
-      c.type === "message.pin" ||
-      c.type === "message.unpin",
-  );
+  const changes = commands.filter(isChange);
   const receipts = commands.filter(
     (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
   );
@@ -67,12 +75,11 @@ export async function persistBatch(
       await recordMentions(tx, inserted);
       const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
       for (const command of changes) {
-        const done =
-          command.type === "message.edit"
-            ? await editMessage(tx, command)
-            : command.type === "message.delete"
-              ? await deleteMessage(tx, command)
-              : await pinMessage(tx, command);
+        const apply = APPLY_CHANGE[command.type] as (
+          tx: SqlTx,
+          command: MessageChange,
+        ) => Promise<boolean>;
+        const done = await apply(tx, command);
         // Nothing changed: not allowed after all, already deleted, or a redelivery.
         if (done)
           changed.push({
