@@ -10,7 +10,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { globalId } from "../../src/resolvers/global-ids.js";
 import { HEADLINE_OPTIONS, SEARCH_CANDIDATES, SEARCH_SQL } from "../../src/resolvers/search.js";
 import type { BenchContext } from "../lib/bench-context.js";
-import { seedGroupChannel, seedUsers } from "../lib/seed.js";
+import { type SeededUser, seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { type LatencySummary, round, summarize } from "../lib/stats.js";
 
 export interface SearchResult {
@@ -82,7 +82,10 @@ export async function runSearch(
     channelIds.push(
       await seedGroupChannel(ctx.pool, sender, i < options.viewerChannels ? viewers : []),
     );
-  const mine = new Set(channelIds.slice(0, options.viewerChannels));
+  // The viewers' channels as the API names them.
+  const mine = new Set(
+    channelIds.slice(0, options.viewerChannels).map((id) => globalId("Channel", id)),
+  );
 
   const started = Date.now();
   const client = await ctx.pool.connect();
@@ -137,7 +140,7 @@ export async function runSearch(
     let hits = 0;
     for (let round = 0; round < options.rounds; round++) {
       // Round robin over the viewers: each stays under its search rate limit.
-      const viewer = viewers[turn++ % viewers.length]!;
+      const viewer = viewers[turn++ % viewers.length] as SeededUser;
       const t0 = performance.now();
       const response = await fetch(api, {
         method: "POST",
@@ -155,9 +158,7 @@ export async function runSearch(
       if (!result.data) throw new Error(`searchMessages failed: ${JSON.stringify(result.errors)}`);
       const edges = result.data.searchMessages.edges;
       hits = edges.length;
-      foreignHits += edges.filter(
-        (edge) => ![...mine].some((id) => globalId("Channel", id) === edge.node.channel.id),
-      ).length;
+      foreignHits += edges.filter((edge) => !mine.has(edge.node.channel.id)).length;
       const t1 = performance.now();
       await ctx.pool.query(SEARCH_SQL, [
         viewer.id,

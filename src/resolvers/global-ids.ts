@@ -5,23 +5,8 @@
 // decode them: they are opaque; the server decodes them here, at the API's edge.
 import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 
-/** The types that have a global id (and implement Node). */
-export const NODE_TYPES = [
-  "User",
-  "Group",
-  "Channel",
-  "Message",
-  "GroupMember",
-  "ChannelMember",
-  "Contact",
-  "Presence",
-  "Receipt",
-  "ModerationAction",
-] as const;
-export type NodeType = (typeof NODE_TYPES)[number];
-
-/** How many row ids each type's key holds. */
-export const KEY_PARTS: Record<NodeType, number> = {
+/** The types that have a global id (and implement Node), with how many row ids their key holds. */
+export const KEY_PARTS = {
   User: 1,
   Group: 1,
   Channel: 1,
@@ -32,7 +17,10 @@ export const KEY_PARTS: Record<NodeType, number> = {
   Presence: 1,
   Receipt: 2,
   ModerationAction: 1,
-};
+} as const;
+export type NodeType = keyof typeof KEY_PARTS;
+
+const isNodeType = (name: string): name is NodeType => Object.hasOwn(KEY_PARTS, name);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -55,8 +43,8 @@ export function decodeId(value: unknown): DecodedId | undefined {
   } catch {
     return undefined;
   }
-  const type = NODE_TYPES.find((name) => name === decoded.typename);
-  if (!type) return undefined;
+  const type = decoded.typename;
+  if (!isNodeType(type)) return undefined;
   const key = decoded.id.split(":");
   if (key.length !== KEY_PARTS[type] || !key.every((part) => UUID.test(part))) return undefined;
   return { type, key: key.map((part) => part.toLowerCase()) };

@@ -26,20 +26,28 @@ builder.prismaNode("ChannelMember", {
 });
 
 /**
- * markRead answers the channel with the position it asked for: the worker stores it just
- * after, and positions never move back, so the larger of the two is the truth.
+ * What the viewer's mutation just asked of their own membership. The worker stores it
+ * right after, so markRead and muteChannel answer with it: a read position (positions
+ * never move back, so the larger of it and the stored one is the truth), a mute.
  */
-const viewerReadAtLeast = Symbol("viewerReadAtLeast");
-
-export function withViewerReadAtLeast<T extends object>(channel: T, seq: number): T {
-  return Object.assign(channel, { [viewerReadAtLeast]: seq });
+interface ViewerAsked {
+  readSeq?: number;
+  mutedUntil?: Date | null;
 }
+
+const viewerAsked = Symbol("viewerAsked");
+
+export function withViewerAsked<T extends object>(channel: T, asked: ViewerAsked): T {
+  return Object.assign(channel, { [viewerAsked]: asked });
+}
+
+const askedOf = (channel: object): ViewerAsked =>
+  (channel as { [viewerAsked]?: ViewerAsked })[viewerAsked] ?? {};
 
 function viewerReadSeq(channel: { members: Array<{ lastReadSeq: number }> }): number | null {
   const membership = channel.members[0];
   if (!membership) return null;
-  const asked = (channel as { [viewerReadAtLeast]?: number })[viewerReadAtLeast] ?? 0;
-  return Math.max(membership.lastReadSeq, asked);
+  return Math.max(membership.lastReadSeq, askedOf(channel).readSeq ?? 0);
 }
 
 /** Selects the viewer's own membership row of the channel (or nothing). */
@@ -50,12 +58,10 @@ const viewerMembership = (_args: unknown, ctx: Context) => ({
   },
 });
 
-/** muteChannel answers the channel with the mute it asked for (the worker stores it just after). */
-const viewerMuteAsked = Symbol("viewerMuteAsked");
-
 function viewerMutedUntil(channel: { members: Array<{ mutedUntil: Date | null }> }): Date | null {
-  const asked = (channel as { [viewerMuteAsked]?: { until: Date | null } })[viewerMuteAsked];
-  const until = asked ? asked.until : (channel.members[0]?.mutedUntil ?? null);
+  const asked = askedOf(channel);
+  const until =
+    "mutedUntil" in asked ? (asked.mutedUntil ?? null) : (channel.members[0]?.mutedUntil ?? null);
   return until && until.getTime() > Date.now() ? until : null;
 }
 
@@ -267,8 +273,8 @@ builder.mutationFields((t) => ({
     authScopes: { signedIn: true },
     resolve: async (query, _root, args, ctx) => {
       const muted = await channels.setMute(ctx, args.channelId, args.until);
-      return Object.assign(await loadChannel(query, ctx, muted.channelId), {
-        [viewerMuteAsked]: { until: muted.mutedUntil },
+      return withViewerAsked(await loadChannel(query, ctx, muted.channelId), {
+        mutedUntil: muted.mutedUntil,
       });
     },
   }),
@@ -279,9 +285,7 @@ builder.mutationFields((t) => ({
     authScopes: { signedIn: true },
     resolve: async (query, _root, args, ctx) => {
       const muted = await channels.setMute(ctx, args.channelId, null);
-      return Object.assign(await loadChannel(query, ctx, muted.channelId), {
-        [viewerMuteAsked]: { until: null },
-      });
+      return withViewerAsked(await loadChannel(query, ctx, muted.channelId), { mutedUntil: null });
     },
   }),
   directChannel: t.prismaField({

@@ -4,7 +4,7 @@
 import { globalId } from "../resolvers/global-ids.js";
 import * as receipts from "../resolvers/receipts.js";
 import { builder } from "./builder.js";
-import { withViewerReadAtLeast } from "./channel.js";
+import { withViewerAsked } from "./channel.js";
 import { MessageRef } from "./message.js";
 import { User } from "./user.js";
 
@@ -116,9 +116,9 @@ const MarkReadPayload = builder
         description:
           "The channel with the viewer's new read position and unread count (the worker stores the position right after; it never moves back).",
         resolve: async (query, read, _args, ctx) =>
-          withViewerReadAtLeast(
+          withViewerAsked(
             await ctx.prisma.channel.findUniqueOrThrow({ ...query, where: { id: read.channelId } }),
-            read.upToSeq,
+            { readSeq: read.upToSeq },
           ),
       }),
     }),

@@ -33,12 +33,15 @@ const MessageSearchConnection = builder.objectRef<SearchPage>("MessageSearchConn
     edges: t.field({ type: [MessageSearchEdge], resolve: (page) => page.hits }),
     pageInfo: t.field({
       type: builder.pageInfoRef(),
-      resolve: (page) => ({
-        hasNextPage: page.hasNextPage,
-        hasPreviousPage: page.hasPreviousPage,
-        startCursor: page.hits[0] ? search.searchCursor(page.hits[0].offset) : null,
-        endCursor: page.hits.at(-1) ? search.searchCursor(page.hits.at(-1)!.offset) : null,
-      }),
+      resolve: (page) => {
+        const [first, last] = [page.hits[0], page.hits.at(-1)];
+        return {
+          hasNextPage: page.hasNextPage,
+          hasPreviousPage: page.hasPreviousPage,
+          startCursor: first ? search.searchCursor(first.offset) : null,
+          endCursor: last ? search.searchCursor(last.offset) : null,
+        };
+      },
     }),
   }),
 });
