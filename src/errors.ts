@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   UNAUTHENTICATED:
     "Not signed in, or the access token is invalid or expired. Refresh the session (refreshSession) or sign in, then retry.",
   FORBIDDEN:
-    "Signed in but not allowed: not a member, a block, not an owner or admin. Do not retry as is.",
+    "Signed in but not allowed: not a member, a block, not an owner or admin, or muted in the group until extensions.mutedUntil. Do not retry as is (a muted member may send again after mutedUntil).",
   NOT_FOUND:
     "What the argument named in extensions.field points at does not exist or is not visible to the viewer. Do not retry.",
   BAD_USER_INPUT:
@@ -50,8 +50,12 @@ export function unauthenticated(message = "You must be signed in to do this.") {
   return clientError("UNAUTHENTICATED", message);
 }
 
-export function forbidden(message = "You are not allowed to do this.") {
-  return clientError("FORBIDDEN", message);
+/** `extra`: what the client can act on, e.g. `mutedUntil` for a muted member's send. */
+export function forbidden(
+  message = "You are not allowed to do this.",
+  extra: Record<string, unknown> = {},
+) {
+  return clientError("FORBIDDEN", message, extra);
 }
 
 /** `field` names the argument or input field that pointed at the missing thing. */

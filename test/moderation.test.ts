@@ -1,12 +1,21 @@
-// Moderation log: what owners and admins do to others' content is recorded by the worker
-// with the change (who, what, when, whose) and readable by owners and admins only.
+// Moderation: owners and admins delete others' messages and mute members; every such
+// action is recorded (who, what, when, whose) and readable by owners and admins only. A
+// muted member's sends are refused by the api and, whatever a replica's cache thought,
+// by the worker.
+import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { localId } from "../src/resolvers/global-ids.js";
+import { messageIdFor } from "../src/resolvers/messages.js";
 import {
   CreateGroupDocument,
   DeleteMessageDocument,
   ModerationLogDocument,
+  MuteGroupMemberDocument,
   NodeDocument,
+  SendMessageDocument,
+  SendStatusDocument,
   SetGroupMemberRoleDocument,
+  UnmuteGroupMemberDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
 import { sendAndStore } from "./harness/messages.js";
@@ -82,5 +91,133 @@ describe("moderation log", () => {
       member.accessToken,
     );
     expect(result.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+  });
+});
+
+describe("muting a member", () => {
+  const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+  const send = (who: User, body: string) =>
+    request(
+      server,
+      SendMessageDocument,
+      { input: { channelId, body, clientMessageId: randomUUID() } },
+      who.accessToken,
+    );
+
+  it("an admin mutes a member: their sends are FORBIDDEN with the end time until an unmute, and both are logged", async () => {
+    const until = inAnHour();
+    const muted = await mustRequest(
+      server,
+      MuteGroupMemberDocument,
+      { groupId, userId: member.user.id, until },
+      admin.accessToken,
+    );
+    expect(muted.muteGroupMember).toMatchObject({ role: "MEMBER", mutedUntil: until });
+
+    const refused = await send(member, "let me speak");
+    expect(refused.data).toBeNull();
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "FORBIDDEN", mutedUntil: until });
+    // Others still speak.
+    expect((await send(admin, "calm down")).errors).toBeUndefined();
+
+    const unmuted = await mustRequest(
+      server,
+      UnmuteGroupMemberDocument,
+      { groupId, userId: member.user.id },
+      admin.accessToken,
+    );
+    expect(unmuted.unmuteGroupMember.mutedUntil).toBeNull();
+    await sendAndStore(server, member, channelId, "thank you");
+    // Unmuting someone who is not muted is no action and is not logged.
+    await mustRequest(
+      server,
+      UnmuteGroupMemberDocument,
+      { groupId, userId: member.user.id },
+      admin.accessToken,
+    );
+
+    const log = await logOf(owner);
+    expect(log.slice(0, 2)).toMatchObject([
+      { action: "UNMUTE_MEMBER", actor: { id: admin.user.id }, target: { id: member.user.id } },
+      {
+        action: "MUTE_MEMBER",
+        actor: { id: admin.user.id },
+        target: { id: member.user.id },
+        until,
+        messageId: null,
+      },
+    ]);
+    expect(log.filter((entry) => entry.action === "UNMUTE_MEMBER")).toHaveLength(1);
+  });
+
+  it("the worker refuses a muted member's send that a replica accepted on a stale answer", async () => {
+    const until = inAnHour();
+    await mustRequest(
+      server,
+      MuteGroupMemberDocument,
+      { groupId, userId: member.user.id, until },
+      owner.accessToken,
+    );
+    // What a replica whose cached answer predates the mute does: enqueue the send.
+    const senderId = localId(member.user.id, "User")!;
+    const clientMessageId = randomUUID();
+    await server.app.services.bus.sendCommand({
+      type: "message.send",
+      messageId: messageIdFor(senderId, clientMessageId),
+      channelId: localId(channelId, "Channel")!,
+      senderId,
+      clientMessageId,
+      body: "slipped through",
+      createdAt: new Date().toISOString(),
+    });
+    const status = await eventually(
+      () => mustRequest(server, SendStatusDocument, { clientMessageId }, member.accessToken),
+      (answer) => answer.sendStatus.state !== "PENDING",
+    );
+    expect(status.sendStatus.state).toBe("REFUSED");
+    expect(status.sendStatus.reason).toBe(`muted in this group until ${until}`);
+    await mustRequest(
+      server,
+      UnmuteGroupMemberDocument,
+      { groupId, userId: member.user.id },
+      owner.accessToken,
+    );
+  });
+
+  it("who may mute whom, and until when", async () => {
+    const codeOf = async (who: User, userId: string, until: string) => {
+      const result = await request(
+        server,
+        MuteGroupMemberDocument,
+        { groupId, userId, until },
+        who.accessToken,
+      );
+      return result.errors?.[0]?.extensions;
+    };
+    // Admins mute members only; members mute no one; no one mutes themself.
+    expect(await codeOf(admin, owner.user.id, inAnHour())).toMatchObject({ code: "FORBIDDEN" });
+    expect(await codeOf(member, admin.user.id, inAnHour())).toMatchObject({ code: "FORBIDDEN" });
+    expect(await codeOf(owner, owner.user.id, inAnHour())).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "userId",
+    });
+    const past = new Date(Date.now() - 1000).toISOString();
+    expect(await codeOf(owner, member.user.id, past)).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "until",
+    });
+    const [outsider] = await registerUsers(server, 1);
+    expect(await codeOf(owner, outsider!.user.id, inAnHour())).toMatchObject({
+      code: "NOT_FOUND",
+      field: "userId",
+    });
+    // An owner may mute an admin.
+    expect(await codeOf(owner, admin.user.id, inAnHour())).toBeUndefined();
+    await mustRequest(
+      server,
+      UnmuteGroupMemberDocument,
+      { groupId, userId: admin.user.id },
+      owner.accessToken,
+    );
   });
 });

@@ -33,6 +33,10 @@ export class LocalMemo<V> {
     this.#entries.delete(key);
   }
 
+  clear() {
+    this.#entries.clear();
+  }
+
   get size() {
     return this.#entries.size;
   }

@@ -9,7 +9,7 @@ import { enqueue } from "./enqueue.js";
 import { DEFAULT_CHANNEL } from "./groups.js";
 import { addToChannel, changeMembership, lockGroup, removeFromChannels } from "./membership.js";
 import { isUniqueViolation } from "./prisma-errors.js";
-import { nodeId, parseId, parseInput } from "./validation.js";
+import { checkMuteEnd, nodeId, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Slack-style names: lower case, digits, `-` and `_`, at most 80 characters. */
@@ -194,9 +194,6 @@ export function visibleGroupChannels(ctx: Context): Prisma.ChannelWhereInput {
   return { OR: [{ isPrivate: false }, { members: { some: { userId: viewerId } } }] };
 }
 
-/** Longest mute: a year (a mute "forever" is leaving, or a client-side setting). */
-export const MAX_MUTE_DAYS = 365;
-
 /**
  * Mutes the channel for the viewer until `until` (null unmutes). A command, like every
  * change; the answer shows the new state at once (the worker stores it just after).
@@ -213,10 +210,9 @@ export async function setMute(
     "channelId",
     "member",
   );
+  // (A mute "forever" is leaving, or a client-side setting.)
   const now = Date.now();
-  if (until && until.getTime() <= now) throw badUserInput("until", "until: must be in the future");
-  if (until && until.getTime() > now + MAX_MUTE_DAYS * 86_400_000)
-    throw badUserInput("until", `until: at most ${MAX_MUTE_DAYS} days ahead`);
+  if (until) checkMuteEnd("until", until, now);
   await enqueue(ctx, {
     type: "channel.mute",
     channelId: access.id,

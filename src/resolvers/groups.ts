@@ -3,6 +3,7 @@
 // admins cannot remove owners or other admins; a group always keeps an owner while it
 // has members (the last owner hands ownership over, or is the last to leave, which
 // deletes the group).
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Context } from "../context.js";
 import type { Prisma } from "../db/generated/prisma/client.js";
@@ -18,7 +19,7 @@ import {
   type Tx,
 } from "./membership.js";
 import { consume, type Limit } from "./rate-limits.js";
-import { nodeId, parseId, parseInput } from "./validation.js";
+import { checkMuteEnd, nodeId, parseId, parseInput } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
 export const DEFAULT_CHANNEL = "general";
@@ -263,4 +264,57 @@ export async function leaveGroup(
 /** Groups the viewer belongs to. */
 export function viewerGroupsFilter(ctx: Context): Prisma.GroupWhereInput {
   return { members: { some: { userId: requireViewerId(ctx) } } };
+}
+
+/**
+ * Mutes a member in the group until `until` (null: unmutes): no sends in any of its
+ * channels until then. Owners and admins mute; like removal, admins only plain members,
+ * and no one themself. Recorded in the moderation log in the same transaction. This
+ * replica's send path forgets its cached answers at once; the others within their
+ * membership cache's TTL, and the worker refuses a muted member's send whatever a replica
+ * thought (the sender hears `message.rejected`).
+ */
+export async function setMemberMute(
+  ctx: Context,
+  rawGroupId: unknown,
+  rawUserId: unknown,
+  until: Date | null,
+) {
+  const { groupId, role: viewerRole } = await requireGroupRole(
+    ctx,
+    parseId("groupId", rawGroupId, "Group"),
+    "groupId",
+    "ADMIN",
+  );
+  const viewerId = requireViewerId(ctx);
+  const userId = parseId("userId", rawUserId, "User");
+  if (userId === viewerId) throw badUserInput("userId", "userId: you cannot mute yourself");
+  if (until) checkMuteEnd("until", until);
+  const target = await ctx.prisma.groupMember.findUnique({
+    where: { groupId_userId: { groupId, userId } },
+    select: { role: true, mutedUntil: true },
+  });
+  if (!target) throw notFound("Group member", "userId");
+  if (viewerRole !== "OWNER" && target.role !== "MEMBER")
+    throw forbidden("Only owners can mute owners or admins.");
+  // Unmuting someone who is not muted changes nothing and is not a moderation action.
+  if (!until && !(target.mutedUntil && target.mutedUntil > new Date())) return { groupId, userId };
+  await ctx.prisma.$transaction([
+    ctx.prisma.groupMember.update({
+      where: { groupId_userId: { groupId, userId } },
+      data: { mutedUntil: until },
+    }),
+    ctx.prisma.moderationAction.create({
+      data: {
+        id: randomUUID(),
+        groupId,
+        actorId: viewerId,
+        action: until ? "MUTE_MEMBER" : "UNMUTE_MEMBER",
+        targetUserId: userId,
+        until,
+      },
+    }),
+  ]);
+  ctx.services.membershipCache.clear();
+  return { groupId, userId };
 }

@@ -82,7 +82,7 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     { name: "send", max: ctx.services.config.sendRateLimit, windowSeconds: 10 },
     senderId,
   );
-  const membership = ctx.services.membershipCache.isMember(
+  const membership = ctx.services.membershipCache.standing(
     ctx.services.db.sql,
     input.channelId,
     senderId,
@@ -93,8 +93,8 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
   await limit;
   // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
   // which is fine off the hot path).
-  if (!(await membership))
-    await requireChannelAccess(ctx, input.channelId, "input.channelId", "member");
+  const standing = await membership;
+  if (!standing) await requireChannelAccess(ctx, input.channelId, "input.channelId", "member");
   const stored = await lookup;
   if (stored) {
     // (An edited or deleted message no longer has the body it was sent with: only the
@@ -107,7 +107,12 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
       );
     return stored;
   }
+  // (A retry of a send stored before a mute is answered above: it is not a new message.)
   const createdAt = new Date();
+  if (standing?.mutedUntil && standing.mutedUntil > createdAt)
+    throw forbidden("You are muted in this group.", {
+      mutedUntil: standing.mutedUntil.toISOString(),
+    });
   await enqueue(ctx, {
     type: "message.send",
     messageId,

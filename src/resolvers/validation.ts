@@ -92,3 +92,13 @@ export const displayName = z
   .min(1, "must not be empty")
   .max(64, "must be at most 64 characters")
   .refine(visible, "must not be empty");
+
+/** Longest mute, of a channel by its member or of a member by a moderator: a year. */
+export const MAX_MUTE_DAYS = 365;
+
+/** A mute's end: in the future and at most MAX_MUTE_DAYS ahead (BAD_USER_INPUT on `field`). */
+export function checkMuteEnd(field: string, until: Date, now = Date.now()) {
+  if (until.getTime() <= now) throw badUserInput(field, `${field}: must be in the future`);
+  if (until.getTime() > now + MAX_MUTE_DAYS * 86_400_000)
+    throw badUserInput(field, `${field}: at most ${MAX_MUTE_DAYS} days ahead`);
+}

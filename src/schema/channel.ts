@@ -4,7 +4,7 @@ import type { Context } from "../context.js";
 import { ChannelKind } from "../db/generated/prisma/enums.js";
 import * as channels from "../resolvers/channels.js";
 import { globalId } from "../resolvers/global-ids.js";
-import { parseId } from "../resolvers/validation.js";
+import { MAX_MUTE_DAYS, parseId } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
 import { membershipKey, membershipWhere } from "./node-keys.js";
 import { pageSize } from "./page-size.js";
@@ -265,7 +265,7 @@ builder.mutationFields((t) => ({
   }),
   muteChannel: t.prismaField({
     type: "Channel",
-    description: `Mutes a channel the viewer is in, for themself, until \`until\` (in the future, at most ${channels.MAX_MUTE_DAYS} days ahead). Unread still counts.`,
+    description: `Mutes a channel the viewer is in, for themself, until \`until\` (in the future, at most ${MAX_MUTE_DAYS} days ahead). Unread still counts.`,
     args: {
       channelId: t.arg.id({ required: true }),
       until: t.arg({ type: "DateTime", required: true }),

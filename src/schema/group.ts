@@ -4,7 +4,7 @@ import { GroupRole } from "../db/generated/prisma/enums.js";
 import { visibleGroupChannels } from "../resolvers/channels.js";
 import { globalId } from "../resolvers/global-ids.js";
 import * as groups from "../resolvers/groups.js";
-import { parseId } from "../resolvers/validation.js";
+import { MAX_MUTE_DAYS, parseId } from "../resolvers/validation.js";
 import { builder } from "./builder.js";
 import { ChannelConnection } from "./channel.js";
 import { membershipKey, membershipWhere } from "./node-keys.js";
@@ -26,12 +26,24 @@ builder.prismaNode("GroupMember", {
     user: t.relation("user"),
     role: t.expose("role", { type: GroupRoleEnum }),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+    mutedUntil: t.field({
+      type: "DateTime",
+      nullable: true,
+      description:
+        "Muted by an owner or admin until then: their sends are FORBIDDEN (null when not muted, or the mute is over).",
+      resolve: (member) =>
+        member.mutedUntil && member.mutedUntil > new Date() ? member.mutedUntil : null,
+    }),
   }),
 });
 
 const ModerationKind = builder.enumType("ModerationKind", {
-  description: "What an owner or admin did to someone else's content.",
-  values: { DELETE_MESSAGE: { description: "Deleted someone else's message." } } as const,
+  description: "What an owner or admin did to someone else or their content.",
+  values: {
+    DELETE_MESSAGE: { description: "Deleted someone else's message." },
+    MUTE_MEMBER: { description: "Muted a member in the group until `until`." },
+    UNMUTE_MEMBER: { description: "Ended a member's mute early." },
+  } as const,
 });
 
 builder.prismaNode("ModerationAction", {
@@ -40,7 +52,7 @@ builder.prismaNode("ModerationAction", {
   fields: (t) => ({
     action: t.field({
       type: ModerationKind,
-      resolve: (entry) => entry.action as "DELETE_MESSAGE",
+      resolve: (entry) => entry.action as typeof ModerationKind.$inferType,
     }),
     actor: t.field({
       type: User,
@@ -50,7 +62,7 @@ builder.prismaNode("ModerationAction", {
     target: t.field({
       type: User,
       nullable: true,
-      description: "Whose content it was.",
+      description: "Whose content it was, or who was muted.",
       resolve: (entry, _args, ctx) =>
         entry.targetUserId ? (ctx.loaders.user.load(entry.targetUserId) as never) : null,
     }),
@@ -58,6 +70,11 @@ builder.prismaNode("ModerationAction", {
       nullable: true,
       description: "The message acted on (deleted messages keep their id, not their body).",
       resolve: (entry) => (entry.messageId ? globalId("Message", entry.messageId) : null),
+    }),
+    until: t.expose("until", {
+      type: "DateTime",
+      nullable: true,
+      description: "MUTE_MEMBER: when the mute ends.",
     }),
     at: t.expose("createdAt", { type: "DateTime" }),
   }),
@@ -97,7 +114,7 @@ builder.prismaNode("Group", {
         ...pageSize,
         cursor: "id",
         description:
-          "What owners and admins did to others' content, newest first. Owners and admins only (FORBIDDEN otherwise).",
+          "What owners and admins did to others and their content (deletions, mutes), newest first. Owners and admins only (FORBIDDEN otherwise).",
         authScopes: (group) => ({
           groupRole: {
             groupId: globalId("Group", group.id),
@@ -184,6 +201,9 @@ builder.queryFields((t) => ({
 const loadGroup = (query: object, ctx: Context, id: string) =>
   ctx.prisma.group.findUniqueOrThrow({ ...query, where: { id } });
 
+const loadGroupMember = (query: object, ctx: Context, key: { groupId: string; userId: string }) =>
+  ctx.prisma.groupMember.findUniqueOrThrow({ ...query, where: { groupId_userId: key } });
+
 const RemoveGroupMemberPayload = builder
   .objectRef<{ groupId: string; userId: string }>("RemoveGroupMemberPayload")
   .implement({
@@ -268,18 +288,37 @@ builder.mutationFields((t) => ({
     authScopes: (_root, args) => ({
       groupRole: { groupId: args.groupId, field: "groupId", atLeast: "OWNER" },
     }),
-    resolve: async (query, _root, args, ctx) => {
-      const { groupId, userId } = await groups.setGroupMemberRole(
+    resolve: async (query, _root, args, ctx) =>
+      loadGroupMember(
+        query,
         ctx,
-        args.groupId,
-        args.userId,
-        args.role,
-      );
-      return ctx.prisma.groupMember.findUniqueOrThrow({
-        ...query,
-        where: { groupId_userId: { groupId, userId } },
-      });
+        await groups.setGroupMemberRole(ctx, args.groupId, args.userId, args.role),
+      ),
+  }),
+  muteGroupMember: t.prismaField({
+    type: "GroupMember",
+    description: `Owners mute anyone but themselves; admins mute members. Until \`until\` (in the future, at most ${MAX_MUTE_DAYS} days ahead) the member's sends in the group's channels answer FORBIDDEN with extensions.mutedUntil. Recorded in the moderation log.`,
+    args: {
+      groupId: t.arg.id({ required: true }),
+      userId: t.arg.id({ required: true }),
+      until: t.arg({ type: "DateTime", required: true }),
     },
+    authScopes: admin(),
+    resolve: async (query, _root, args, ctx) =>
+      loadGroupMember(
+        query,
+        ctx,
+        await groups.setMemberMute(ctx, args.groupId, args.userId, args.until),
+      ),
+  }),
+  unmuteGroupMember: t.prismaField({
+    type: "GroupMember",
+    description:
+      "Ends a member's mute now (owners and admins, as for muting). Unmuting someone who is not muted changes nothing.",
+    args: { groupId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    authScopes: admin(),
+    resolve: async (query, _root, args, ctx) =>
+      loadGroupMember(query, ctx, await groups.setMemberMute(ctx, args.groupId, args.userId, null)),
   }),
   leaveGroup: t.field({
     type: LeaveGroupPayload,

@@ -3,7 +3,7 @@
 // announced again: its announcement is in the outbox already), with gapless per-channel
 // seqs in command order, and the channel's inbox fields. No row per recipient: receipts are
 // members' positions (persist-receipts.ts), so a message costs the same in a channel of
-// 10,000 as in one of 2. The worker is the authority on membership and blocks here.
+// 10,000 as in one of 2. The worker is the authority on membership, blocks and mutes here.
 import type { SqlTx } from "../db/sql.js";
 import type { SendMessageCommand } from "../pubsub/commands.js";
 import type { MessagePayload } from "../pubsub/events.js";
@@ -16,6 +16,8 @@ interface CheckRow extends PublicUserColumns {
   existing_channel: string | null;
   member: boolean;
   blocked: boolean;
+  /** Muted in the channel's group by an owner or admin until then (ISO). */
+  muted_until: string | null;
 }
 
 /**
@@ -47,12 +49,14 @@ export async function insertMessages(
                        WHERE o.channel_id = c.id AND o.user_id <> s.user_id
                          AND ${visibilitySql.blockedBetween("o.user_id", "s.user_id")})
             ELSE false END AS blocked,
+            to_char(gm.muted_until, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS muted_until,
             ${publicUserColumns("u")}
        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS s(id, channel_id, user_id, n)
        LEFT JOIN users u ON u.id = s.user_id
        LEFT JOIN channels c ON c.id = s.channel_id
        LEFT JOIN messages e ON e.id = s.id
-       LEFT JOIN channel_members cm ON cm.channel_id = s.channel_id AND cm.user_id = s.user_id`,
+       LEFT JOIN channel_members cm ON cm.channel_id = s.channel_id AND cm.user_id = s.user_id
+       LEFT JOIN group_members gm ON gm.group_id = c.group_id AND gm.user_id = s.user_id`,
     [
       candidates.map((s) => s.messageId),
       candidates.map((s) => s.channelId),
@@ -71,6 +75,9 @@ export async function insertMessages(
       rejected.push({ command: send, reason: "sender is not a member of the channel" });
     else if (check.blocked)
       rejected.push({ command: send, reason: "blocked in this direct conversation" });
+    // Judged at the time the api accepted the send, as the api judged it.
+    else if (check.muted_until && check.muted_until > new Date(send.createdAt).toISOString())
+      rejected.push({ command: send, reason: `muted in this group until ${check.muted_until}` });
     else accepted.push({ send, check });
   });
   if (accepted.length === 0) return { inserted: [], refused: rejected };
