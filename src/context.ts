@@ -12,6 +12,7 @@ import type { Channel, User } from "./db/generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
+import type { ReactionPayload } from "./pubsub/events.js";
 import type { EventChannels } from "./resolvers/event-channels.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 import type { ChannelReceiptState, MemberPositions } from "./resolvers/receipts.js";
@@ -90,4 +91,8 @@ export interface Loaders {
   mentionsViewer: DataLoader<string, boolean>;
   /** Per message: what it names, as the worker recorded it (members named, and @channel/@here). */
   mentionsOf: DataLoader<string, { userIds: string[]; everyone: boolean }>;
+  /** Per message: its reactions tallied per emoji. */
+  reactionsOf: DataLoader<string, ReactionPayload[]>;
+  /** Per message: the emoji the viewer reacted with. */
+  viewerReactions: DataLoader<string, Set<string>>;
 }

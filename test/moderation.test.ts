@@ -4,7 +4,6 @@
 // by the worker.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { localId } from "../src/resolvers/global-ids.js";
 import { messageIdFor } from "../src/resolvers/messages.js";
 import {
   CreateGroupDocument,
@@ -18,6 +17,7 @@ import {
   UnmuteGroupMemberDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { sendAndStore } from "./harness/messages.js";
 import { registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
@@ -159,12 +159,12 @@ describe("muting a member", () => {
       owner.accessToken,
     );
     // What a replica whose cached answer predates the mute does: enqueue the send.
-    const senderId = localId(member.user.id, "User")!;
+    const senderId = dbId(member.user.id);
     const clientMessageId = randomUUID();
     await server.app.services.bus.sendCommand({
       type: "message.send",
       messageId: messageIdFor(senderId, clientMessageId),
-      channelId: localId(channelId, "Channel")!,
+      channelId: dbId(channelId),
       senderId,
       clientMessageId,
       body: "slipped through",

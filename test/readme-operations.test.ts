@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { SendMessageCommand } from "../src/pubsub/commands.js";
 import {
   AddContactDocument,
+  AddReactionDocument,
   CreateChannelDocument,
   CreateGroupDocument,
   EditMessageDocument,
@@ -16,6 +17,7 @@ import {
   LoginDocument,
   MarkReadDocument,
   PresenceDocument,
+  RemoveReactionDocument,
   SetTypingDocument,
   UnblockUserDocument,
 } from "./gql/graphql.js";
@@ -189,6 +191,16 @@ describe("every README operation, run", () => {
             { id: f.messageId, body: randomUUID() },
             f.token,
           );
+      case "reactionChanged": {
+        let reacted = false;
+        return () => {
+          reacted = !reacted;
+          const variables = { messageId: f.messageId, emoji: "🎉" };
+          return reacted
+            ? mustRequest(server, AddReactionDocument, variables, bob.accessToken)
+            : mustRequest(server, RemoveReactionDocument, variables, bob.accessToken);
+        };
+      }
       case "receiptUpdated":
         return async () => {
           const mine = await stored({ ...alice, accessToken: f.token }, f.channelId, "read me");

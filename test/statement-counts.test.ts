@@ -10,6 +10,7 @@ import type { Client } from "graphql-ws";
 import { describe, expect, it } from "vitest";
 import { READ_TIMEOUT_MS } from "../src/resolvers/streams/access-state.js";
 import {
+  AddReactionDocument,
   CreateGroupDocument,
   EditMessageDocument,
   MarkReadDocument,
@@ -17,6 +18,7 @@ import {
   MessageAddedEverywhereDocument,
   MessageUpdatedDocument,
   PresenceChangedDocument,
+  ReactionChangedDocument,
   ReceiptUpdatedDocument,
   SendMessageDocument,
   SetTypingDocument,
@@ -59,7 +61,7 @@ async function groupOf(size: number) {
 }
 
 /** Streams per member, in this order (the events below count on it). */
-const STREAMS = 6;
+const STREAMS = 7;
 
 /** Every documented stream, for each member; resolves once all are live. */
 async function follow(members: Session[], channelId: string, ownerId: string) {
@@ -75,12 +77,13 @@ async function follow(members: Session[], channelId: string, ownerId: string) {
       await recordLive(server, client, ReceiptUpdatedDocument, { channelId }),
       await recordLive(server, client, TypingDocument, { channelId }),
       await recordLive(server, client, PresenceChangedDocument, { userIds: [ownerId] }),
+      await recordLive(server, client, ReactionChangedDocument, { channelId }),
     );
   }
   return { clients, streams };
 }
 
-/** The events every stream sees: a message, its edit, a read of their messages, typing. Returns the statements run. */
+/** The events every stream sees: a message, its edit, a read of their messages, typing, presence, a reaction. Returns the statements run. */
 async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recording<unknown>[]) {
   const { owner, reader, members, channelId } = group;
   const send = async (tag: string, from: Session = owner) => {
@@ -129,11 +132,15 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
   } finally {
     await ownerSocket.dispose();
   }
+  await mustRequest(server, AddReactionDocument, { messageId: id, emoji: "👍" }, owner.accessToken);
+  await until(() =>
+    streams.every((s, i) => i % STREAMS !== 6 || s.data.length >= (before[i] ?? 0) + 1),
+  );
   return statements.filter((sql) => !BACKGROUND.test(sql));
 }
 
 describe("statements per event", () => {
-  it("every documented stream delivers a message, an edit, a receipt, typing and presence with as many SQL statements for 30 subscribers as for 3", async () => {
+  it("every documented stream delivers a message, an edit, a receipt, typing, presence and a reaction with as many SQL statements for 30 subscribers as for 3", async () => {
     const runs: string[][] = [];
     for (const size of [3, 30]) {
       const group = await groupOf(size);

@@ -13,6 +13,8 @@ export const EMBEDDED_TYPES = [
   "MarkDeliveredPayload",
   "MarkReadPayload",
   "MessageRejection",
+  "Reaction",
+  "ReactionChange",
   "RemoveContactPayload",
   "RemoveGroupMemberPayload",
   "SendStatus",

@@ -40,6 +40,16 @@ export interface PinMessageCommand {
   at: string;
 }
 
+/** The user reacts to a message with an emoji, or takes that reaction back. */
+export interface ReactionCommand {
+  type: "reaction.add" | "reaction.remove";
+  messageId: string;
+  channelId: string;
+  userId: string;
+  emoji: string;
+  at: string;
+}
+
 /** The user mutes the channel for themself until `until` (null: unmutes). */
 export interface MuteChannelCommand {
   type: "channel.mute";
@@ -73,7 +83,7 @@ export type MessageCommand =
   | DeleteMessageCommand
   | PinMessageCommand;
 export type ReceiptCommand = MarkDeliveredCommand | MarkReadCommand;
-export type Command = MessageCommand | ReceiptCommand | MuteChannelCommand;
+export type Command = MessageCommand | ReceiptCommand | ReactionCommand | MuteChannelCommand;
 
 /** A short description for logs. */
 export function describeCommand(command: Command): string {

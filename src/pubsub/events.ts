@@ -46,13 +46,33 @@ export interface MessagePayload {
   pinnedAt: string | null;
   pinnedById: string | null;
   sender: PublicUserPayload;
+  /** Its reactions (absent from events older than reactions: read them then). */
+  reactions?: ReactionPayload[];
+}
+
+/** One emoji's reactions to a message: how many, and the first few who reacted. */
+export interface ReactionPayload {
+  emoji: string;
+  count: number;
+  /** The earliest MAX_REACTION_USERS to react with it, earliest first. */
+  users: PublicUserPayload[];
 }
 
 export type MessageEvent =
   /** One event carries all of a worker batch's new messages for one channel, in seq order. */
   | { type: "message.created"; channelId: string; messages: MessagePayload[] }
   | { type: "message.updated"; channelId: string; message: MessagePayload }
-  | { type: "message.deleted"; channelId: string; message: MessagePayload };
+  | { type: "message.deleted"; channelId: string; message: MessagePayload }
+  /** `user` reacted with `emoji` (added) or took it back; `message.reactions` is the new tally. */
+  | {
+      type: "message.reactions";
+      channelId: string;
+      message: MessagePayload;
+      emoji: string;
+      user: PublicUserPayload;
+      added: boolean;
+      at: string;
+    };
 
 /**
  * A member's receipt position in a channel moved forward: they have on a device

@@ -4,9 +4,11 @@
 import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
+import { loadReactionTallies } from "../pubsub/reaction-rows.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
 import { viewerRelations } from "./contacts.js";
 import { mentionsOfMessages, messagesMentioning, unreadMentionCounts } from "./mentions.js";
+import { prismaRows, viewerReactionsTo } from "./reactions.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
@@ -45,5 +47,18 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
       viewerId ? messagesMentioning(prisma, viewerId, ids) : ids.map(() => false),
     ),
     mentionsOf: new DataLoader((ids) => mentionsOfMessages(prisma, ids)),
+    // Not cached: reactions change while a subscription (one context) lives.
+    reactionsOf: new DataLoader(
+      async (ids) => {
+        const tallies = await loadReactionTallies(prismaRows(prisma), ids);
+        return ids.map((id) => tallies.get(id) ?? []);
+      },
+      { cache: false },
+    ),
+    viewerReactions: new DataLoader(
+      async (ids) =>
+        viewerId ? viewerReactionsTo(prisma, viewerId, ids) : ids.map(() => new Set()),
+      { cache: false },
+    ),
   };
 }

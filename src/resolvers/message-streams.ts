@@ -5,6 +5,7 @@ import type { Context } from "../context.js";
 import { badUserInput } from "../errors.js";
 import type { MessagePayload } from "../pubsub/events.js";
 import { routingKeys } from "../pubsub/events.js";
+import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess } from "./access.js";
 import { viaBus } from "./bus-errors.js";
 import { type MessageView, messageFromPayload } from "./messages.js";
@@ -182,10 +183,17 @@ export async function messageAdded(
   return queue;
 }
 
-/** Edits and deletions in one channel or in all of the viewer's. */
-export async function messageUpdated(ctx: Context, args: { channelId?: unknown }) {
+/**
+ * One kind of change to stored messages, in one channel or in all of the viewer's:
+ * `pick` says what an event of a followed channel gives the stream, if anything.
+ */
+async function changeStream<T>(
+  ctx: Context,
+  args: { channelId?: unknown },
+  pick: (event: ChannelEvent) => T | undefined,
+) {
   const stop: { current?: () => Promise<void> } = {};
-  const queue = new EventQueue<MessageView>(() => stop.current?.(), QUEUE_LIMIT, tooSlow);
+  const queue = new EventQueue<T>(() => stop.current?.(), QUEUE_LIMIT, tooSlow);
   const channelId =
     args.channelId === null || args.channelId === undefined
       ? null
@@ -203,13 +211,46 @@ export async function messageUpdated(ctx: Context, args: { channelId?: unknown }
     queue,
     {
       onEvent: (event) => {
-        if (event.type === "message.updated" || event.type === "message.deleted")
-          queue.push(sharedView(event.message, false));
+        const item = pick(event);
+        if (item !== undefined) queue.push(item);
       },
     },
     stop,
   );
   return queue;
+}
+
+/** Edits, deletions and pins in one channel or in all of the viewer's. */
+export function messageUpdated(ctx: Context, args: { channelId?: unknown }) {
+  return changeStream(ctx, args, (event) =>
+    event.type === "message.updated" || event.type === "message.deleted"
+      ? sharedView(event.message, false)
+      : undefined,
+  );
+}
+
+/** Someone reacted to a message (or took a reaction back): the message with its new tally. */
+export interface ReactionChangeView {
+  message: MessageView;
+  emoji: string;
+  user: PublicUserRow;
+  added: boolean;
+  at: Date;
+}
+
+/** Reactions added and taken back in one channel or in all of the viewer's. */
+export function reactionChanged(ctx: Context, args: { channelId?: unknown }) {
+  return changeStream(ctx, args, (event): ReactionChangeView | undefined =>
+    event.type === "message.reactions"
+      ? {
+          message: sharedView(event.message, false),
+          emoji: event.emoji,
+          user: fromPublicUserPayload(event.user),
+          added: event.added,
+          at: new Date(event.at),
+        }
+      : undefined,
+  );
 }
 
 export interface RejectionView {

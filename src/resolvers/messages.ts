@@ -16,6 +16,7 @@ import {
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
+import { type ReactionView, reactionViews } from "./reactions.js";
 import type { ReceiptStatus } from "./receipts.js";
 import { nodeId, parseId, parseInput, visible } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
@@ -55,6 +56,8 @@ export type MessageView = Omit<Message, "seq" | "mentionsChannel"> & {
   sender?: PublicUserRow;
   /** On a live event's view, shared by every local subscriber (see EventLoads). */
   eventLoads?: EventLoads;
+  /** Its reactions, when they came with it (events, a reaction's answer). */
+  reactions?: ReactionView[];
 };
 
 /**
@@ -64,6 +67,8 @@ export type MessageView = Omit<Message, "seq" | "mentionsChannel"> & {
  */
 export interface EventLoads {
   status?: Promise<ReceiptStatus>;
+  /** Per emoji, who reacted (Reaction.viewerHasReacted). */
+  reactors?: Promise<Map<string, Set<string>>>;
 }
 
 export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageView> {
@@ -235,8 +240,12 @@ export async function deleteMessage(ctx: Context, rawId: unknown): Promise<Messa
 
 /** An event payload as the Message type resolves it (times back to Dates). */
 export function messageFromPayload(payload: MessagePayload, justCreated = false): MessageView {
+  const eventLoads: EventLoads = {};
   return {
-    eventLoads: {},
+    eventLoads,
+    ...(payload.reactions
+      ? { reactions: reactionViews(payload.id, payload.reactions, { eventLoads }) }
+      : {}),
     // A message that was just stored has reached no one yet.
     ...(justCreated ? { status: "SENT" as const } : {}),
     id: payload.id,

@@ -12,5 +12,6 @@ import "./heartbeat.js";
 import "./error-code.js";
 import "./node.js";
 import "./search.js";
+import "./reaction.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -9,20 +9,25 @@ import {
   messagePayloadOf,
 } from "../pubsub/message-rows.js";
 import { type PublicUserColumns, publicUserColumns, publicUserOf } from "../pubsub/public-user.js";
+import { loadReactionTallies } from "../pubsub/reaction-rows.js";
 
-/** Stored messages (edited or deleted ones) as their events carry them. */
+/** Stored messages (edited, deleted, pinned, reacted to) as their events carry them, reactions included. */
 export async function loadMessagePayloads(
   tx: SqlTx,
   ids: string[],
 ): Promise<Map<string, MessagePayload>> {
   if (ids.length === 0) return new Map();
+  // One after the other: a transaction is one connection.
   const rows = await tx.query<MessagePayloadRow>(
     `SELECT ${messagePayloadColumns("m", "u")}
        FROM messages m JOIN users u ON u.id = m.sender_id
       WHERE m.id = ANY($1::uuid[])`,
     [ids],
   );
-  return new Map(rows.map((row) => [row.id, messagePayloadOf(row)]));
+  const tallies = await loadReactionTallies((text, params) => tx.query(text, params), ids);
+  return new Map(
+    rows.map((row) => [row.id, { ...messagePayloadOf(row), reactions: tallies.get(row.id) ?? [] }]),
+  );
 }
 
 export async function loadPublicUsers(

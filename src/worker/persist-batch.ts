@@ -8,15 +8,17 @@ import type {
   EditMessageCommand,
   MuteChannelCommand,
   PinMessageCommand,
+  ReactionCommand,
   ReceiptCommand,
   SendMessageCommand,
 } from "../pubsub/commands.js";
 import { type MessagePayload, routingKeys } from "../pubsub/events.js";
 import { type OutboxEntry, type OutboxWrite, writeOutbox } from "./outbox.js";
-import { loadMessagePayloads } from "./payloads.js";
+import { loadMessagePayloads, loadPublicUsers } from "./payloads.js";
 import { deleteMessage, editMessage, muteChannel, pinMessage } from "./persist-changes.js";
 import { recordMentions, rewriteMentions } from "./persist-mentions.js";
 import { insertMessages } from "./persist-messages.js";
+import { applyReaction } from "./persist-reactions.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { recordRefusals } from "./refusals.js";
 
@@ -45,6 +47,8 @@ const KNOWN_TYPES = new Set<string>([
   ...Object.keys(APPLY_CHANGE),
   "receipt.delivered",
   "receipt.read",
+  "reaction.add",
+  "reaction.remove",
   "channel.mute",
 ]);
 
@@ -65,6 +69,9 @@ export async function persistBatch(
     (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
   );
   const mutes = commands.filter((c): c is MuteChannelCommand => c.type === "channel.mute");
+  const reactions = commands.filter(
+    (c): c is ReactionCommand => c.type === "reaction.add" || c.type === "reaction.remove",
+  );
   // A command of no known type can never succeed: failing makes the runner find and refuse it.
   const unknown = commands.find((c) => !KNOWN_TYPES.has(c.type));
   if (unknown) throw new Error(`unknown command type ${JSON.stringify(unknown.type)}`);
@@ -89,6 +96,10 @@ export async function persistBatch(
       }
       // A member's own setting: nothing to announce (no stream carries it yet).
       for (const command of mutes) await muteChannel(tx, command);
+      // In command order (the distinct-emoji bound depends on it); what changed nothing
+      // (a second add, a refusal, a redelivery) is not announced.
+      const reacted: ReactionCommand[] = [];
+      for (const command of reactions) if (await applyReaction(tx, command)) reacted.push(command);
       // After the sends: a receipt may name a message of this very batch.
       const moved = await applyReceipts(tx, receipts);
 
@@ -96,10 +107,10 @@ export async function persistBatch(
       const created = new Map<string, MessagePayload[]>();
       for (const payload of inserted)
         created.set(payload.channelId, [...(created.get(payload.channelId) ?? []), payload]);
-      const payloads = await loadMessagePayloads(
-        tx,
-        changed.map((c) => c.id),
-      );
+      const payloads = await loadMessagePayloads(tx, [
+        ...changed.map((c) => c.id),
+        ...reacted.map((c) => c.messageId),
+      ]);
       // An edit may name other people (or no one) now.
       await rewriteMentions(
         tx,
@@ -121,6 +132,25 @@ export async function persistBatch(
           events.push({
             routingKey: routingKeys.channel(message.channelId),
             event: { type: change.type, channelId: message.channelId, message },
+          });
+      }
+      // Each reaction's event carries the message's tally after the whole batch.
+      const reactors = await loadPublicUsers(tx, [...new Set(reacted.map((c) => c.userId))]);
+      for (const command of reacted) {
+        const message = payloads.get(command.messageId);
+        const user = reactors.get(command.userId);
+        if (message && user)
+          events.push({
+            routingKey: routingKeys.channel(message.channelId),
+            event: {
+              type: "message.reactions",
+              channelId: message.channelId,
+              message,
+              emoji: command.emoji,
+              user,
+              added: command.type === "reaction.add",
+              at: command.at,
+            },
           });
       }
       events.push(...(await receiptEvents(tx, moved)));

@@ -154,6 +154,7 @@ export async function insertMessages(
       pinnedById: null,
       deletedAt: null,
       sender: publicUserOf(r.check),
+      reactions: [],
     }),
   );
   return { inserted, refused: rejected };

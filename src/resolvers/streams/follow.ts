@@ -19,7 +19,13 @@ const GATE_LIMIT = 10_000;
 export type ChannelEvent = Extract<
   BusEvent,
   {
-    type: "message.created" | "message.updated" | "message.deleted" | "receipts.updated" | "typing";
+    type:
+      | "message.created"
+      | "message.updated"
+      | "message.deleted"
+      | "message.reactions"
+      | "receipts.updated"
+      | "typing";
   }
 >;
 
@@ -27,6 +33,7 @@ const CHANNEL_EVENT_TYPES = new Set<string>([
   "message.created",
   "message.updated",
   "message.deleted",
+  "message.reactions",
   "receipts.updated",
   "typing",
 ]);
@@ -123,6 +130,7 @@ export function channelEventFor(
       return receipts.length > 0 ? { ...event, receipts } : null;
     }
     case "typing":
+    case "message.reactions":
       return mine(event.user.id) ? event : null;
     default:
       return mine(event.message.senderId) ? event : null;
