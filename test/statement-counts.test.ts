@@ -124,6 +124,11 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
   await until(() =>
     streams.every((s, i) => i % STREAMS !== 4 || s.data.length >= (before[i] ?? 0) + 1),
   );
+  await mustRequest(server, AddReactionDocument, { messageId: id, emoji: "👍" }, owner.accessToken);
+  await until(() =>
+    streams.every((s, i) => i % STREAMS !== 6 || s.data.length >= (before[i] ?? 0) + 1),
+  );
+  // Presence last: the owner's socket closing is announced after the window, not in it.
   const ownerSocket = onlineSocket(server, owner.accessToken);
   try {
     await until(() =>
@@ -132,10 +137,6 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
   } finally {
     await ownerSocket.dispose();
   }
-  await mustRequest(server, AddReactionDocument, { messageId: id, emoji: "👍" }, owner.accessToken);
-  await until(() =>
-    streams.every((s, i) => i % STREAMS !== 6 || s.data.length >= (before[i] ?? 0) + 1),
-  );
   return statements.filter((sql) => !BACKGROUND.test(sql));
 }
 
