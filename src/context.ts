@@ -8,11 +8,11 @@ import type { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
-import type { Channel, User } from "./db/generated/prisma/client.js";
+import type { Channel, Message, User } from "./db/generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
-import type { ReactionPayload } from "./pubsub/events.js";
+import type { PublicUserPayload, ReactionPayload } from "./pubsub/events.js";
 import type { EventChannels } from "./resolvers/event-channels.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 import type { ChannelReceiptState, MemberPositions } from "./resolvers/receipts.js";
@@ -95,4 +95,10 @@ export interface Loaders {
   reactionsOf: DataLoader<string, ReactionPayload[]>;
   /** Per message: the emoji the viewer reacted with. */
   viewerReactions: DataLoader<string, Set<string>>;
+  /** Per id: the stored message (replies' parents, threads' roots). */
+  message: DataLoader<string, Message | null>;
+  /** Per thread root: its first repliers. */
+  threadParticipants: DataLoader<string, PublicUserPayload[]>;
+  /** Per thread root: the viewer's read position and unread replies, or null (not following). */
+  viewerThreads: DataLoader<string, { lastReadSeq: number; unread: number } | null>;
 }

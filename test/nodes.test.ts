@@ -76,6 +76,7 @@ async function everyCachedId() {
     ["Channel", seen.channel!.id],
     ...seen.channel!.members.edges.map((e) => ["ChannelMember", e.node.id]),
     ["Message", message.id],
+    ["Thread", seen.thread.id],
     ...message.receipts.map((r) => ["Receipt", r.id]),
     ...seen.contacts.edges.map((e) => ["Contact", e.node.id]),
     ...seen.presence.map((p) => ["Presence", p.id]),
@@ -86,7 +87,7 @@ async function everyCachedId() {
 describe("global ids", () => {
   it("every cached type has an id, unique across types, that node(id:) refetches as the same object", async () => {
     const ids = await everyCachedId();
-    expect(new Set(ids.map(([type]) => type)).size).toBe(9);
+    expect(new Set(ids.map(([type]) => type)).size).toBe(10);
     // The same user's User and Presence ids differ; memberships differ from their group.
     expect(new Set(ids.map(([, id]) => id)).size).toBe(ids.length);
     for (const [type, id] of ids) {

@@ -22,7 +22,7 @@ import {
   UnblockUserDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, request, useTestApp, wsClient } from "./harness/app.js";
-import { dbId } from "./harness/ids.js";
+import { dbId, globalId } from "./harness/ids.js";
 import { sendAndStore } from "./harness/messages.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { eventually, until } from "./harness/wait.js";
@@ -172,6 +172,7 @@ describe("every README operation, run", () => {
       )
       .replaceAll('"<channelId>"', JSON.stringify(f.channelId))
       .replaceAll('"<messageId>"', JSON.stringify(f.messageId))
+      .replaceAll('"<threadId>"', JSON.stringify(globalId("Thread", dbId(f.messageId))))
       .replaceAll('"<refreshToken>"', JSON.stringify(f.refreshToken))
       .replaceAll('"<cursor>"', JSON.stringify(cursor))
       .replaceAll('"<until>"', JSON.stringify(new Date(Date.now() + 86_400_000).toISOString()));
@@ -182,7 +183,10 @@ describe("every README operation, run", () => {
     let typing = false;
     switch (field) {
       case "messageAdded":
-        return () => stored(bob, f.channelId, "news");
+        // A reply in the thread of alice's message: every messageAdded stream carries it,
+        // the thread's (threadId) included.
+        return () =>
+          sendAndStore(server, bob, f.channelId, "news", { replyTo: f.messageId, inThread: true });
       case "messageUpdated":
         return () =>
           mustRequest(

@@ -12,6 +12,10 @@ export interface SendMessageCommand {
   body: string;
   /** ISO time the api accepted the message. */
   createdAt: string;
+  /** The message it replies to (same channel), quoted inline or, with `inThread`, in its thread. */
+  replyToId?: string | null;
+  /** A thread reply: it joins the thread of `replyToId` (started by it, or the one it is in). */
+  inThread?: boolean;
 }
 
 export interface EditMessageCommand {
@@ -50,6 +54,16 @@ export interface ReactionCommand {
   at: string;
 }
 
+/** The user has read a thread up to this seq (a reply's). */
+export interface ReadThreadCommand {
+  type: "thread.read";
+  rootId: string;
+  channelId: string;
+  userId: string;
+  upToSeq: number;
+  at: string;
+}
+
 /** The user mutes the channel for themself until `until` (null: unmutes). */
 export interface MuteChannelCommand {
   type: "channel.mute";
@@ -83,7 +97,12 @@ export type MessageCommand =
   | DeleteMessageCommand
   | PinMessageCommand;
 export type ReceiptCommand = MarkDeliveredCommand | MarkReadCommand;
-export type Command = MessageCommand | ReceiptCommand | ReactionCommand | MuteChannelCommand;
+export type Command =
+  | MessageCommand
+  | ReceiptCommand
+  | ReactionCommand
+  | ReadThreadCommand
+  | MuteChannelCommand;
 
 /** A short description for logs. */
 export function describeCommand(command: Command): string {

@@ -48,6 +48,26 @@ export interface MessagePayload {
   sender: PublicUserPayload;
   /** Its reactions (absent from events older than reactions: read them then). */
   reactions?: ReactionPayload[];
+  /** The message it replies to (absent from older events: read it then). */
+  replyToId?: string | null;
+  /** A thread reply's thread (its root message). */
+  threadRootId?: string | null;
+  /** On a thread's root: its replies so far, and when the last came. */
+  threadReplyCount?: number;
+  threadLastReplyAt?: string | null;
+  /** On a new reply: the message it replies to, as stored then (one level deep). */
+  replyTo?: MessagePayload | null;
+  /** On a new thread reply: its thread after the batch that stored it. */
+  thread?: ThreadPayload;
+}
+
+/** A thread as a new reply's event carries it: its root and how far it has got. */
+export interface ThreadPayload {
+  rootId: string;
+  replyCount: number;
+  lastReplyAt: string | null;
+  /** The first MAX_THREAD_PARTICIPANTS to reply, earliest first. */
+  participants: PublicUserPayload[];
 }
 
 /** One emoji's reactions to a message: how many, and the first few who reacted. */

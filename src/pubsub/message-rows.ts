@@ -11,6 +11,8 @@ export const messagePayloadColumns = (m: string, u: string) =>
    ${m}.edited_at AT TIME ZONE 'UTC' AS edited_at,
    ${m}.deleted_at AT TIME ZONE 'UTC' AS deleted_at,
    ${m}.pinned_at AT TIME ZONE 'UTC' AS pinned_at, ${m}.pinned_by_id::text,
+   ${m}.reply_to_id::text, ${m}.thread_root_id::text, ${m}.thread_reply_count,
+   ${m}.thread_last_reply_at AT TIME ZONE 'UTC' AS thread_last_reply_at,
    ${publicUserColumns(u)}`;
 
 export interface MessagePayloadRow extends PublicUserColumns {
@@ -24,6 +26,10 @@ export interface MessagePayloadRow extends PublicUserColumns {
   deleted_at: Date | string | null;
   pinned_at: Date | string | null;
   pinned_by_id: string | null;
+  reply_to_id: string | null;
+  thread_root_id: string | null;
+  thread_reply_count: number;
+  thread_last_reply_at: Date | string | null;
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -41,6 +47,10 @@ export function messagePayloadOf(row: MessagePayloadRow): MessagePayload {
     deletedAt: row.deleted_at ? iso(row.deleted_at) : null,
     pinnedAt: row.pinned_at ? iso(row.pinned_at) : null,
     pinnedById: row.pinned_by_id,
+    replyToId: row.reply_to_id,
+    threadRootId: row.thread_root_id,
+    threadReplyCount: Number(row.thread_reply_count),
+    threadLastReplyAt: row.thread_last_reply_at ? iso(row.thread_last_reply_at) : null,
     sender: publicUserOf(row),
   };
 }

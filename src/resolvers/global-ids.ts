@@ -17,6 +17,8 @@ export const KEY_PARTS = {
   Presence: 1,
   Receipt: 2,
   ModerationAction: 1,
+  /** A thread is named by its root message's id. */
+  Thread: 1,
 } as const;
 export type NodeType = keyof typeof KEY_PARTS;
 

@@ -5,11 +5,13 @@ import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
 import { loadReactionTallies } from "../pubsub/reaction-rows.js";
+import { loadThreadParticipants } from "../pubsub/thread-rows.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
 import { viewerRelations } from "./contacts.js";
 import { mentionsOfMessages, messagesMentioning, unreadMentionCounts } from "./mentions.js";
 import { prismaRows, viewerReactionsTo } from "./reactions.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
+import { viewerThreadStates } from "./threads.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   const found = new Map(rows.map((row) => [row.id, row]));
@@ -53,6 +55,22 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
         const tallies = await loadReactionTallies(prismaRows(prisma), ids);
         return ids.map((id) => tallies.get(id) ?? []);
       },
+      { cache: false },
+    ),
+    // Not cached: a root's counters move while a subscription (one context) lives.
+    message: new DataLoader(
+      async (ids) => byId(await prisma.message.findMany({ where: { id: { in: [...ids] } } }), ids),
+      { cache: false },
+    ),
+    threadParticipants: new DataLoader(
+      async (ids) => {
+        const found = await loadThreadParticipants(prismaRows(prisma), ids);
+        return ids.map((id) => found.get(id) ?? []);
+      },
+      { cache: false },
+    ),
+    viewerThreads: new DataLoader(
+      async (ids) => (viewerId ? viewerThreadStates(prisma, viewerId, ids) : ids.map(() => null)),
       { cache: false },
     ),
     viewerReactions: new DataLoader(

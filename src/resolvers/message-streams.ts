@@ -2,13 +2,14 @@
 // channel of the viewer, resumable with a cursor), messageUpdated and messageRejected.
 // Following, per-event authorization and the replay seam live in streams/.
 import type { Context } from "../context.js";
-import { badUserInput } from "../errors.js";
+import { badUserInput, notFound } from "../errors.js";
 import type { MessagePayload } from "../pubsub/events.js";
 import { routingKeys } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess } from "./access.js";
 import { viaBus } from "./bus-errors.js";
-import { type MessageView, messageFromPayload } from "./messages.js";
+import { globalId } from "./global-ids.js";
+import { type MessageView, messageFromPayload, visibleMessage } from "./messages.js";
 import { EventQueue } from "./streams/event-queue.js";
 import {
   type ChannelEvent,
@@ -65,12 +66,33 @@ async function follow(
   return following;
 }
 
+/** A thread stream's channel: the thread's root must be visible and be a root. */
+async function threadChannel(ctx: Context, rawThreadId: unknown, channelId: unknown) {
+  const rootId = parseId("threadId", rawThreadId, "Thread");
+  if (channelId !== null && channelId !== undefined)
+    throw badUserInput("threadId", "threadId: give threadId or channelId, not both");
+  const root = await visibleMessage(ctx, globalId("Message", rootId), "threadId");
+  if (root.threadRootId) throw notFound("Thread", "threadId");
+  return { rootId, channelId: globalId("Channel", root.channelId) };
+}
+
 export async function messageAdded(
   ctx: Context,
-  args: { channelId?: unknown; afterSeq?: number | null; after?: string | null },
+  args: {
+    channelId?: unknown;
+    afterSeq?: number | null;
+    after?: string | null;
+    threadId?: unknown;
+  },
   limits: SeamLimits = DEFAULT_SEAM_LIMITS,
 ) {
   const viewerId = requireViewerId(ctx);
+  // A thread's stream is its channel's, narrowed to the thread's replies.
+  const thread =
+    args.threadId !== null && args.threadId !== undefined
+      ? await threadChannel(ctx, args.threadId, args.channelId)
+      : null;
+  if (thread) args = { ...args, channelId: thread.channelId };
   const single = args.channelId !== null && args.channelId !== undefined;
   const hasAfterSeq = args.afterSeq !== null && args.afterSeq !== undefined;
   const hasAfter = args.after !== null && args.after !== undefined;
@@ -85,7 +107,9 @@ export async function messageAdded(
   const stop: { current?: () => Promise<void> } = {};
   const queue = new EventQueue<StreamedMessage>(() => stop.current?.(), QUEUE_LIMIT, tooSlow);
   const emit = single
-    ? (message: MessageView) => queue.push(message)
+    ? (message: MessageView) => {
+        if (!thread || message.threadRootId === thread.rootId) queue.push(message);
+      }
     : (message: MessageView) => {
         // Per stream, without copying the shared view: the cursor sits on top of it.
         const streamed: StreamedMessage = Object.create(message);

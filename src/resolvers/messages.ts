@@ -18,6 +18,7 @@ import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
 import { type ReactionView, reactionViews } from "./reactions.js";
 import type { ReceiptStatus } from "./receipts.js";
+import { type ThreadView, threadFromPayload } from "./threads.js";
 import { nodeId, parseId, parseInput, visible } from "./validation.js";
 import { requireViewerId } from "./viewer.js";
 
@@ -41,11 +42,18 @@ const body = z
   .max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`)
   .refine(visible, "must not be empty (spaces and invisible marks alone are not a message)");
 
-const sendMessageInput = z.object({
-  channelId: nodeId("Channel"),
-  body,
-  clientMessageId,
-});
+const sendMessageInput = z
+  .object({
+    channelId: nodeId("Channel"),
+    body,
+    clientMessageId,
+    replyTo: nodeId("Message").nullish(),
+    inThread: z.boolean().nullish(),
+  })
+  .refine((input) => !input.inThread || input.replyTo, {
+    message: "needs replyTo: the message whose thread to reply in",
+    path: ["inThread"],
+  });
 
 /** A message as the API shows it: a stored row, or one accepted but not yet stored. */
 export type MessageView = Omit<Message, "seq" | "mentionsChannel"> & {
@@ -58,6 +66,10 @@ export type MessageView = Omit<Message, "seq" | "mentionsChannel"> & {
   eventLoads?: EventLoads;
   /** Its reactions, when they came with it (events, a reaction's answer). */
   reactions?: ReactionView[];
+  /** The message it replies to, when it came with it (a new reply's event). */
+  replyTo?: MessageView | null;
+  /** Its thread, when it came with it (a new thread reply's event). */
+  thread?: ThreadView;
 };
 
 /**
@@ -93,7 +105,8 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     senderId,
   );
   const lookup = findStored(ctx, messageId);
-  await Promise.allSettled([limit, membership, lookup]);
+  const parent = input.replyTo ? replyTarget(ctx, input.replyTo, input.channelId) : null;
+  await Promise.allSettled([limit, membership, lookup, parent]);
   // Judged in this order: a refused attempt is RATE_LIMITED whatever else is wrong with it.
   await limit;
   // Not a member: the access rule says NOT_FOUND or FORBIDDEN (and it reads the database,
@@ -112,7 +125,9 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
       );
     return stored;
   }
-  // (A retry of a send stored before a mute is answered above: it is not a new message.)
+  // (A retry of a send stored before a mute, or before its parent was deleted, is answered
+  // above: it is not a new message.)
+  const replyingTo = await parent;
   const createdAt = new Date();
   if (standing?.mutedUntil && standing.mutedUntil > createdAt)
     throw forbidden("You are muted in this group.", {
@@ -126,6 +141,8 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     clientMessageId: input.clientMessageId,
     body: input.body,
     createdAt: createdAt.toISOString(),
+    replyToId: replyingTo?.id ?? null,
+    inThread: Boolean(input.inThread),
   });
   return {
     id: messageId,
@@ -139,8 +156,27 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     deletedAt: null,
     pinnedAt: null,
     pinnedById: null,
+    replyToId: replyingTo?.id ?? null,
+    threadRootId: replyingTo && input.inThread ? (replyingTo.threadRootId ?? replyingTo.id) : null,
+    threadReplyCount: 0,
+    threadLastReplyAt: null,
     status: "PENDING",
   };
+}
+
+/**
+ * The message a send replies to: in the same channel (BAD_USER_INPUT otherwise) and not
+ * deleted (NOT_FOUND, like one that never was). Read only for replies.
+ */
+async function replyTarget(ctx: Context, replyToId: string, channelId: string) {
+  const parent = await ctx.prisma.message.findUnique({
+    where: { id: replyToId },
+    select: { id: true, channelId: true, threadRootId: true, deletedAt: true },
+  });
+  if (!parent || parent.deletedAt) throw notFound("Message", "input.replyTo");
+  if (parent.channelId !== channelId)
+    throw badUserInput("input.replyTo", "input.replyTo: must be a message of the same channel");
+  return parent;
 }
 
 /**
@@ -259,6 +295,14 @@ export function messageFromPayload(payload: MessagePayload, justCreated = false)
     deletedAt: payload.deletedAt ? new Date(payload.deletedAt) : null,
     pinnedAt: payload.pinnedAt ? new Date(payload.pinnedAt) : null,
     pinnedById: payload.pinnedById,
+    replyToId: payload.replyToId ?? null,
+    threadRootId: payload.threadRootId ?? null,
+    threadReplyCount: payload.threadReplyCount ?? 0,
+    threadLastReplyAt: payload.threadLastReplyAt ? new Date(payload.threadLastReplyAt) : null,
+    ...(payload.replyTo !== undefined
+      ? { replyTo: payload.replyTo ? messageFromPayload(payload.replyTo) : null }
+      : {}),
+    ...(payload.thread ? { thread: threadFromPayload(payload.thread, payload.channelId) } : {}),
     sender: fromPublicUserPayload(payload.sender),
   };
 }

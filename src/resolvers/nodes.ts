@@ -10,6 +10,7 @@ import { type DecodedId, decodeId, globalId, type NodeType } from "./global-ids.
 import { visibleMessage } from "./messages.js";
 import { presence } from "./presence.js";
 import { receiptsOf, requireReceiptAccess } from "./receipts.js";
+import { threadById } from "./threads.js";
 import { requireViewerId } from "./viewer.js";
 
 /** Most ids one nodes(ids:) call resolves (like a connection page). */
@@ -54,6 +55,7 @@ const loaders: Record<NodeType, (ctx: Context, key: string[], field: string) => 
       const role = action ? await viewerGroupRole(ctx, action.groupId) : null;
       return role === "OWNER" || role === "ADMIN" ? action : null;
     },
+    Thread: (ctx, [rootId = ""], field) => threadById(ctx, rootId, field),
     Receipt: async (ctx, [messageId = "", userId = ""], field) => {
       const message = await orNull(visibleMessage(ctx, globalId("Message", messageId), field));
       if (!message || message.seq === null) return null;

@@ -13,5 +13,6 @@ import "./error-code.js";
 import "./node.js";
 import "./search.js";
 import "./reaction.js";
+import "./thread.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

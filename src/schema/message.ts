@@ -130,7 +130,10 @@ export const MessageRef = builder.prismaNode("Message", {
 });
 
 /** Every list of messages (history, pins): one connection type. */
-const MessageConnection = builder.connectionObject({ type: MessageRef, name: "MessageConnection" });
+export const MessageConnection = builder.connectionObject({
+  type: MessageRef,
+  name: "MessageConnection",
+});
 
 builder.prismaObjectFields("Channel", (t) => ({
   messages: t.relatedConnection(
@@ -139,8 +142,12 @@ builder.prismaObjectFields("Channel", (t) => ({
       ...pageSize,
       cursor: "id",
       description:
-        "History, newest first: `first`/`after` go back in time, `last`/`before` forward.",
-      query: { orderBy: { seq: "desc" } },
+        "History, newest first: `first`/`after` go back in time, `last`/`before` forward. Thread replies are included (inThread: true) unless excludeThreadReplies: a channel view shows them under their root (Message.thread).",
+      args: { excludeThreadReplies: t.arg.boolean() },
+      query: (args) => ({
+        where: args.excludeThreadReplies ? { threadRootId: null } : {},
+        orderBy: { seq: "desc" },
+      }),
     },
     MessageConnection,
   ),
@@ -170,6 +177,14 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
       required: true,
       description:
         "Chosen by the client, unique per message (1-64 of A-Z a-z 0-9 _ . : -). Retrying with it never duplicates.",
+    }),
+    replyTo: t.id({
+      description:
+        "A message of the same channel this one replies to: quoted inline, or with inThread in its thread.",
+    }),
+    inThread: t.boolean({
+      description:
+        "Reply in replyTo's thread (the one it starts, or the one it is in) instead of inline.",
     }),
   }),
 });
@@ -296,6 +311,10 @@ builder.subscriptionFields((t) => ({
       afterSeq: t.arg.int(),
       after: t.arg.string({
         description: "Resume the all-channels stream after this `cursor` (from Message.cursor).",
+      }),
+      threadId: t.arg.id({
+        description:
+          "Only this thread's replies (a thread view), instead of channelId; resumable with afterSeq.",
       }),
     },
     subscribe: (_root, args, ctx) => live.messageAdded(ctx, args),

@@ -9,6 +9,7 @@ import type {
   MuteChannelCommand,
   PinMessageCommand,
   ReactionCommand,
+  ReadThreadCommand,
   ReceiptCommand,
   SendMessageCommand,
 } from "../pubsub/commands.js";
@@ -20,6 +21,7 @@ import { recordMentions, rewriteMentions } from "./persist-mentions.js";
 import { insertMessages } from "./persist-messages.js";
 import { applyReaction } from "./persist-reactions.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
+import { readThread, recordReplies } from "./persist-threads.js";
 import { recordRefusals } from "./refusals.js";
 
 /** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: a statement may take a while, not forever. */
@@ -49,6 +51,7 @@ const KNOWN_TYPES = new Set<string>([
   "receipt.read",
   "reaction.add",
   "reaction.remove",
+  "thread.read",
   "channel.mute",
 ]);
 
@@ -69,6 +72,7 @@ export async function persistBatch(
     (c): c is ReceiptCommand => c.type === "receipt.delivered" || c.type === "receipt.read",
   );
   const mutes = commands.filter((c): c is MuteChannelCommand => c.type === "channel.mute");
+  const threadReads = commands.filter((c): c is ReadThreadCommand => c.type === "thread.read");
   const reactions = commands.filter(
     (c): c is ReactionCommand => c.type === "reaction.add" || c.type === "reaction.remove",
   );
@@ -80,6 +84,7 @@ export async function persistBatch(
     async (tx) => {
       const { inserted, refused } = await insertMessages(tx, sends);
       await recordMentions(tx, inserted);
+      await recordReplies(tx, inserted);
       const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
       for (const command of changes) {
         const apply = APPLY_CHANGE[command.type] as (
@@ -96,6 +101,8 @@ export async function persistBatch(
       }
       // A member's own setting: nothing to announce (no stream carries it yet).
       for (const command of mutes) await muteChannel(tx, command);
+      // So is how far one has read a thread (their answer already says it).
+      for (const command of threadReads) await readThread(tx, command);
       // In command order (the distinct-emoji bound depends on it); what changed nothing
       // (a second add, a refusal, a redelivery) is not announced.
       const reacted: ReactionCommand[] = [];

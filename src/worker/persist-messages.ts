@@ -18,6 +18,9 @@ interface CheckRow extends PublicUserColumns {
   blocked: boolean;
   /** Muted in the channel's group by an owner or admin until then (ISO). */
   muted_until: string | null;
+  /** The replied-to message's channel, and the thread it starts or is in. */
+  parent_channel: string | null;
+  parent_root: string | null;
 }
 
 /**
@@ -50,17 +53,21 @@ export async function insertMessages(
                          AND ${visibilitySql.blockedBetween("o.user_id", "s.user_id")})
             ELSE false END AS blocked,
             to_char(gm.muted_until, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS muted_until,
+            p.channel_id::text AS parent_channel, COALESCE(p.thread_root_id, p.id)::text AS parent_root,
             ${publicUserColumns("u")}
-       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS s(id, channel_id, user_id, n)
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])
+              WITH ORDINALITY AS s(id, channel_id, user_id, reply_to_id, n)
        LEFT JOIN users u ON u.id = s.user_id
        LEFT JOIN channels c ON c.id = s.channel_id
        LEFT JOIN messages e ON e.id = s.id
        LEFT JOIN channel_members cm ON cm.channel_id = s.channel_id AND cm.user_id = s.user_id
-       LEFT JOIN group_members gm ON gm.group_id = c.group_id AND gm.user_id = s.user_id`,
+       LEFT JOIN group_members gm ON gm.group_id = c.group_id AND gm.user_id = s.user_id
+       LEFT JOIN messages p ON p.id = s.reply_to_id`,
     [
       candidates.map((s) => s.messageId),
       candidates.map((s) => s.channelId),
       candidates.map((s) => s.senderId),
+      candidates.map((s) => s.replyToId ?? null),
     ],
   );
   const checkOf = new Map(checks.map((row) => [Number(row.n) - 1, row]));
@@ -78,6 +85,8 @@ export async function insertMessages(
     // Judged at the time the api accepted the send, as the api judged it.
     else if (check.muted_until && check.muted_until > new Date(send.createdAt).toISOString())
       rejected.push({ command: send, reason: `muted in this group until ${check.muted_until}` });
+    else if (send.replyToId && check.parent_channel !== send.channelId)
+      rejected.push({ command: send, reason: "replyTo is not a message of this channel" });
     else accepted.push({ send, check });
   });
   if (accepted.length === 0) return { inserted: [], refused: rejected };
@@ -93,7 +102,16 @@ export async function insertMessages(
   const rows = accepted.map(({ send, check }) => {
     const seq = (nextSeq.get(send.channelId) ?? 0) + 1;
     nextSeq.set(send.channelId, seq);
-    return { ...send, seq, createdAt: new Date(send.createdAt).toISOString(), check };
+    const replyToId = send.replyToId ?? null;
+    const threadRootId = replyToId && send.inThread ? check.parent_root : null;
+    return {
+      ...send,
+      seq,
+      createdAt: new Date(send.createdAt).toISOString(),
+      replyToId,
+      threadRootId,
+      check,
+    };
   });
   // Each channel's newest message, for the inbox; and the senders have read their own
   // (one row per channel and sender: an UPDATE ... FROM that matched a member several
@@ -105,10 +123,13 @@ export async function insertMessages(
   // senders' positions (a sender has read, and has, what they sent).
   await tx.query(
     `WITH inserted AS (
-       INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at)
-       SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC'
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
-           AS m(id, channel_id, sender_id, client_message_id, seq, body, created_at)
+       INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at,
+                             reply_to_id, thread_root_id)
+       SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC',
+              reply_to_id, thread_root_id
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::timestamptz[],
+                     $15::uuid[], $16::uuid[])
+           AS m(id, channel_id, sender_id, client_message_id, seq, body, created_at, reply_to_id, thread_root_id)
        RETURNING id
      ), channel_heads AS (
        UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
@@ -138,6 +159,8 @@ export async function insertMessages(
       readUpTo.map((r) => r.channelId),
       readUpTo.map((r) => r.senderId),
       readUpTo.map((r) => r.seq),
+      rows.map((r) => r.replyToId),
+      rows.map((r) => r.threadRootId),
     ],
   );
   const inserted = rows.map(
@@ -155,6 +178,10 @@ export async function insertMessages(
       deletedAt: null,
       sender: publicUserOf(r.check),
       reactions: [],
+      replyToId: r.replyToId,
+      threadRootId: r.threadRootId,
+      threadReplyCount: 0,
+      threadLastReplyAt: null,
     }),
   );
   return { inserted, refused: rejected };

@@ -5,17 +5,19 @@ import { SendMessageDocument, SendStatusDocument } from "../gql/graphql.js";
 import { mustRequest } from "./app.js";
 import { eventually } from "./wait.js";
 
-/** Sends `body` to `channelId` as the token's user; the stored message (id, seq, …). */
+/** Sends `body` to `channelId` as the token's user (a reply with `reply`); the stored message (id, seq, …). */
 export async function sendAndStore(
   target: { url: string },
   from: { accessToken: string },
   channelId: string,
   body: string,
+  /** A reply: to which message, and whether in its thread. */
+  reply: { replyTo?: string; inThread?: boolean } = {},
 ) {
   const sent = await mustRequest(
     target,
     SendMessageDocument,
-    { input: { channelId, body, clientMessageId: randomUUID() } },
+    { input: { channelId, body, clientMessageId: randomUUID(), ...reply } },
     from.accessToken,
   );
   const status = await eventually(
