@@ -129,6 +129,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
           batchSize: config.workerBatchSize,
           log,
           metrics,
+          webhooks: config.webhooks && {
+            config: config.webhooks,
+            isOnline: (userIds) => services.presence.isOnline(userIds),
+          },
         });
         registerWorkerGauges(metrics, worker);
         services.worker = worker;

@@ -83,6 +83,14 @@ const envSchema = z.object({
   MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).default(20),
   /** Subscriptions one user may hold outside a signed-in socket (server-sent events, per-operation tokens), across replicas (default 50). */
   MAX_STREAMS_PER_USER: z.coerce.number().int().min(1).default(50),
+  /** Outgoing webhooks: comma-separated http(s) URLs that receive message events and offline mentions (default none). */
+  WEBHOOK_URLS: optionalUrl,
+  /** HMAC-SHA256 key that signs every webhook (at least 32 characters; required with WEBHOOK_URLS). */
+  WEBHOOK_SECRET: z.string().min(32, "WEBHOOK_SECRET must be at least 32 characters").optional(),
+  /** First retry delay of a failed webhook in ms, doubled per attempt up to 10 minutes (default 1000). */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600_000).default(1000),
+  /** Attempts before a webhook is given up (kept in webhook_deliveries with failed_at; default 15, about 1.5 hours). */
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(15),
   /** Apply pending migrations at start-up (default: only in embedded mode). */
   MIGRATE_ON_START: z
     .enum(["true", "false"])
@@ -133,6 +141,15 @@ export interface Config {
   /** Proxies in front that append to X-Forwarded-For (server/client-address.ts). */
   trustedProxyHops: number;
   migrateOnStart: boolean;
+  /** Outgoing webhooks (worker/webhooks.ts); undefined: none. */
+  webhooks: WebhookConfig | undefined;
+}
+
+export interface WebhookConfig {
+  urls: string[];
+  secret: string;
+  retryBaseMs: number;
+  maxAttempts: number;
 }
 
 export class ConfigError extends Error {
@@ -167,6 +184,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         `ROLE=${e.ROLE} runs beside other processes and needs ${missing.join(" and ")} (the embedded database and bus exist only inside one ROLE=all process).`,
       );
   }
+  const webhookUrls = (e.WEBHOOK_URLS ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter(Boolean);
+  for (const url of webhookUrls)
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw new ConfigError(`WEBHOOK_URLS: ${url} is not an http(s) URL`);
+  if (webhookUrls.length > 0 && !e.WEBHOOK_SECRET)
+    throw new ConfigError(
+      "WEBHOOK_SECRET is required with WEBHOOK_URLS (at least 32 random characters): receivers verify every webhook's signature with it.",
+    );
   return {
     env: e.NODE_ENV,
     role: e.ROLE,
@@ -198,6 +226,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL ?? "info",
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    webhooks:
+      webhookUrls.length > 0 && e.WEBHOOK_SECRET
+        ? {
+            urls: webhookUrls,
+            secret: e.WEBHOOK_SECRET,
+            retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+            maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+          }
+        : undefined,
     graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : e.NODE_ENV !== "production",
     introspection: e.INTROSPECTION ? e.INTROSPECTION === "true" : e.NODE_ENV !== "production",
     corsOrigins:

@@ -77,6 +77,28 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads webhooks: URLs need a secret, and only http(s) URLs are receivers", () => {
+    expect(loadConfig({}).webhooks).toBeUndefined();
+    const secret = "s".repeat(32);
+    expect(
+      loadConfig({
+        WEBHOOK_URLS: "https://a.example/h, http://b.example/h",
+        WEBHOOK_SECRET: secret,
+      }).webhooks,
+    ).toEqual({
+      urls: ["https://a.example/h", "http://b.example/h"],
+      secret,
+      retryBaseMs: 1000,
+      maxAttempts: 15,
+    });
+    expect(configError({ WEBHOOK_URLS: "https://a.example/h" }).message).toMatch(
+      /WEBHOOK_SECRET is required with WEBHOOK_URLS/,
+    );
+    expect(
+      configError({ WEBHOOK_URLS: "ftp://a.example/h", WEBHOOK_SECRET: secret }).message,
+    ).toMatch(/WEBHOOK_URLS: ftp:\/\/a.example\/h is not an http\(s\) URL/);
+  });
+
   it.each(["abc", "70000", "-1", "80.5"])("rejects PORT=%s naming the variable", (port) => {
     const error = configError({ PORT: port });
     expect(error.message).toMatch(/^Invalid configuration:\n {2}PORT: /);

@@ -36,6 +36,8 @@ export interface Metrics {
   workerBatchSeconds: Histogram;
   /** Commands a worker refused or the broker gave up on (the dead letters), by type. */
   commandsRefused: Counter<"type">;
+  /** Outgoing webhook attempts by outcome: delivered, retried, failed (given up), skipped (a mention of someone online). */
+  webhooks: Counter<"outcome">;
   /** Counts what a live event adds to the metrics (called once per event arriving here). */
   observeEvent(event: BusEvent): void;
 }
@@ -117,6 +119,12 @@ export function createMetrics(labels: { server: string }): Metrics {
       name: "chat_commands_refused_total",
       help: "Commands refused by a worker or given up on by the broker (the dead letters), by type.",
       labelNames: ["type"],
+      registers,
+    }),
+    webhooks: new Counter({
+      name: "chat_webhooks_total",
+      help: "Outgoing webhook attempts by outcome: delivered, retried, failed (given up), skipped (a mention of someone online).",
+      labelNames: ["outcome"],
       registers,
     }),
     observeEvent(event) {

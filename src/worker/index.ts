@@ -5,6 +5,7 @@
 // Outages pause the shard (batch-runner.ts); a command that fails on its own is refused,
 // dead-lettered, recorded and told to its sender (refusals.ts).
 import { setTimeout as sleep } from "node:timers/promises";
+import type { WebhookConfig } from "../config.js";
 import type { Database } from "../db/database.js";
 import type { Bus, CommandBatchHandler } from "../pubsub/bus.js";
 import { type Command, describeCommand, shardOf } from "../pubsub/commands.js";
@@ -15,6 +16,7 @@ import { Outbox, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { persistBatch } from "./persist-batch.js";
 import { recordRefusals } from "./refusals.js";
 import { ShardLeases } from "./shard-leases.js";
+import { WebhookDispatcher } from "./webhook-dispatcher.js";
 
 export interface WorkerDeps {
   db: Database;
@@ -34,6 +36,11 @@ export interface WorkerDeps {
   log?: (message: string, error?: unknown) => void;
   /** Batch sizes and durations, messages stored, commands refused. */
   metrics?: Metrics;
+  /** Outgoing webhooks (WEBHOOK_URLS), and who is online (mentions are pushed to the offline). */
+  webhooks?: {
+    config: WebhookConfig;
+    isOnline(userIds: string[]): Promise<Map<string, boolean>>;
+  };
 }
 
 export interface WorkerStatus {
@@ -63,6 +70,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createWorker(deps: WorkerDeps) {
   const { db, bus, log, metrics } = deps;
+  const webhookUrls = deps.webhooks?.config.urls ?? [];
+  const webhooks = deps.webhooks
+    ? new WebhookDispatcher({
+        sql: db.sql,
+        config: deps.webhooks.config,
+        isOnline: deps.webhooks.isOnline,
+        metrics,
+        log,
+      })
+    : undefined;
   const outbox = new Outbox(db.sql, bus, deps.namespace);
   const waiting = new Map<number, Date>();
   const minBackoff = deps.minBackoffMs ?? 100;
@@ -118,7 +135,7 @@ export function createWorker(deps: WorkerDeps) {
       const writes: OutboxWrite[] = [];
       const refused = await runBatch(commands, signal, {
         persist: async (batch) => {
-          writes.push(await persistBatch(db.sql, shard, batch, outbox.lockOf(shard)));
+          writes.push(await persistBatch(db.sql, shard, batch, outbox.lockOf(shard), webhookUrls));
         },
         healthy,
         onOutage: onOutage(shard),
@@ -140,6 +157,7 @@ export function createWorker(deps: WorkerDeps) {
           ? await outbox.publishWritten(only).catch(() => false)
           : false;
       if (!published) await flushOutbox(shard, signal);
+      webhooks?.nudge();
       stopTimer?.();
       for (const write of writes)
         for (const { event } of write.entries)
@@ -172,7 +190,7 @@ export function createWorker(deps: WorkerDeps) {
     await outbox.flush(shard);
   };
 
-  return { handleBatch, handleDeadLetter, outbox, waiting };
+  return { handleBatch, handleDeadLetter, outbox, waiting, webhooks };
 }
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
@@ -182,6 +200,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     batchSize: deps.batchSize ?? 100,
   });
   const stopDeadLetters = await bus.consumeDeadLetters(worker.handleDeadLetter);
+  worker.webhooks?.start();
 
   let leases: ShardLeases | undefined;
   // Leases split the broker's shard queues between worker processes; the in-process bus
@@ -238,6 +257,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       await consumer.stop();
       await leases?.stop();
       await stopDeadLetters();
+      await worker.webhooks?.stop();
     },
   };
 }

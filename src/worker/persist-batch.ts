@@ -23,6 +23,7 @@ import { applyReaction } from "./persist-reactions.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { readThread, recordReplies } from "./persist-threads.js";
 import { recordRefusals } from "./refusals.js";
+import { webhookBodies, writeWebhooks } from "./webhook-events.js";
 
 /** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: a statement may take a while, not forever. */
 const STATEMENT_TIMEOUT_MS = 30_000;
@@ -65,6 +66,8 @@ export async function persistBatch(
   shard: number,
   commands: Command[],
   outboxLock: readonly [number, number],
+  /** Outgoing webhooks' receivers (none: no webhooks written). */
+  webhookUrls: string[] = [],
 ): Promise<OutboxWrite> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
   const changes = commands.filter(isChange);
@@ -83,7 +86,7 @@ export async function persistBatch(
   return sql.transaction(
     async (tx) => {
       const { inserted, refused } = await insertMessages(tx, sends);
-      await recordMentions(tx, inserted);
+      const mentioned = await recordMentions(tx, inserted);
       await recordReplies(tx, inserted);
       const changed: Array<{ id: string; type: "message.updated" | "message.deleted" }> = [];
       for (const command of changes) {
@@ -162,6 +165,7 @@ export async function persistBatch(
       }
       events.push(...(await receiptEvents(tx, moved)));
       events.push(...(await recordRefusals(tx, refused)));
+      await writeWebhooks(tx, webhookUrls, webhookBodies(events, mentioned));
       return writeOutbox(tx, shard, events);
     },
     { statementTimeoutMs: STATEMENT_TIMEOUT_MS, advisoryLock: outboxLock },

@@ -18,20 +18,39 @@ export function mentionedNames(body: string): string[] {
   return [...names];
 }
 
-/** Records the members `messages` name; one statement for the batch, none without mentions. */
-export async function recordMentions(tx: SqlTx, messages: MessagePayload[]): Promise<void> {
+/** A member a message names, and whether they muted its channel (for the mention webhook). */
+export interface RecordedMention {
+  messageId: string;
+  userId: string;
+  channelMuted: boolean;
+}
+
+/**
+ * Records the members `messages` name; one statement for the batch, none without
+ * mentions. Returns who was named (a repeat of a recorded mention is not returned).
+ */
+export async function recordMentions(
+  tx: SqlTx,
+  messages: MessagePayload[],
+): Promise<RecordedMention[]> {
   const pairs = messages.flatMap((message) =>
     mentionedNames(message.body).map((name) => ({ message, name })),
   );
-  if (pairs.length === 0) return;
-  await tx.execute(
-    `INSERT INTO message_mentions (message_id, user_id, channel_id, seq)
-     SELECT p.message_id, u.id, p.channel_id, p.seq
-       FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[], $5::text[])
-            AS p(message_id, channel_id, seq, sender_id, name)
-       JOIN users u ON u.username = p.name AND u.id <> p.sender_id
-       JOIN channel_members cm ON cm.channel_id = p.channel_id AND cm.user_id = u.id
-     ON CONFLICT DO NOTHING`,
+  if (pairs.length === 0) return [];
+  const rows = await tx.query<{ message_id: string; user_id: string; channel_muted: boolean }>(
+    `WITH recorded AS (
+       INSERT INTO message_mentions (message_id, user_id, channel_id, seq)
+       SELECT p.message_id, u.id, p.channel_id, p.seq
+         FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[], $5::text[])
+              AS p(message_id, channel_id, seq, sender_id, name)
+         JOIN users u ON u.username = p.name AND u.id <> p.sender_id
+         JOIN channel_members cm ON cm.channel_id = p.channel_id AND cm.user_id = u.id
+       ON CONFLICT DO NOTHING
+       RETURNING message_id, user_id, channel_id)
+     SELECT r.message_id::text, r.user_id::text,
+            COALESCE(cm.muted_until > now() AT TIME ZONE 'UTC', false) AS channel_muted
+       FROM recorded r
+       JOIN channel_members cm ON cm.channel_id = r.channel_id AND cm.user_id = r.user_id`,
     [
       pairs.map((p) => p.message.id),
       pairs.map((p) => p.message.channelId),
@@ -40,6 +59,11 @@ export async function recordMentions(tx: SqlTx, messages: MessagePayload[]): Pro
       pairs.map((p) => p.name),
     ],
   );
+  return rows.map((row) => ({
+    messageId: row.message_id,
+    userId: row.user_id,
+    channelMuted: Boolean(row.channel_muted),
+  }));
 }
 
 /** An edit names whom its new body names: the old rows go, the new ones are recorded. */
