@@ -60,6 +60,9 @@ async function groupOf(size: number) {
   return { owner, reader, members, channelId };
 }
 
+/** Group sizes compared: a statement per subscriber runs 27 times more in the second. */
+const SIZES = [3, 30] as const;
+
 /** Streams per member, in this order (the events below count on it). */
 const STREAMS = 7;
 
@@ -141,9 +144,9 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
 }
 
 describe("statements per event", () => {
-  it("every documented stream delivers a message, an edit, a receipt, typing, presence and a reaction with as many SQL statements for 30 subscribers as for 3", async () => {
+  it("every documented stream delivers a message, an edit, a receipt, typing, presence and a reaction with no SQL statement per subscriber (30 subscribers against 3)", async () => {
     const runs: string[][] = [];
-    for (const size of [3, 30]) {
+    for (const size of SIZES) {
       const group = await groupOf(size);
       const { clients, streams } = await follow(
         group.members,
@@ -169,7 +172,16 @@ describe("statements per event", () => {
     const [a, b] = [tally(few), tally(many)];
     const differing = [...new Set([...a.keys(), ...b.keys()])]
       .filter((key) => a.get(key) !== b.get(key))
-      .map((key) => `${a.get(key) ?? 0} vs ${b.get(key) ?? 0}: ${key}`);
-    expect(many.length, differing.join("\n")).toBe(few.length);
+      .map((key) => ({ key, more: (b.get(key) ?? 0) - (a.get(key) ?? 0) }));
+    // A statement run per subscriber of one event runs 27 times more for 30 subscribers
+    // than for 3. A lookup shared for a second by every subscriber (the channel an event
+    // names: resolvers/event-channels.ts) may run once more or less when a run's events
+    // straddle another second; that is time, not subscribers, and is tolerated.
+    const perSubscriber = differing.filter(({ more }) => more >= SIZES[1] - SIZES[0]);
+    expect(
+      perSubscriber.map(({ key, more }) => `${more} more: ${key}`),
+      differing.map(({ key, more }) => `${more}: ${key}`).join("\n"),
+    ).toEqual([]);
+    expect(Math.abs(many.length - few.length)).toBeLessThan(SIZES[1] - SIZES[0]);
   }, 120_000);
 });
