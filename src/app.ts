@@ -27,6 +27,8 @@ import { UserSlots } from "./server/user-slots.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createWorkerHealthServer } from "./server/worker-health.js";
 import { createYogaServer } from "./server/yoga.js";
+import { LocalStorage } from "./storage/local-storage.js";
+import { openStorage } from "./storage/open-storage.js";
 import { startWorker } from "./worker/index.js";
 
 /** Connections the kernel may hold for a replica before it accepts them. */
@@ -96,6 +98,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
     cache,
+    storage: openStorage(config, jwtSecret),
     localLimits,
     userSlots: new UserSlots({ cache, localCache: localLimits, serverId: config.serverId, log }),
     membershipCache: new MembershipCache(),
@@ -157,7 +160,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       const yoga = createYogaServer(services, metrics);
       const httpServer = createHttpServer(
         yoga,
-        { maxBodyBytes: config.maxBodyBytes, graphiql: config.graphiql },
+        {
+          maxBodyBytes: config.maxBodyBytes,
+          graphiql: config.graphiql,
+          uploads: services.storage instanceof LocalStorage ? services.storage : undefined,
+        },
         metrics,
       );
       const ws = attachWebSocketServer(httpServer, {
@@ -211,6 +218,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
         if (!overrides.bus) await bus.close();
         if (!overrides.cache) await cache.close();
         await services.localLimits.close();
+        services.storage.close?.();
         if (!overrides.db) await db.close();
       })();
       return stopping;

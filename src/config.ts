@@ -91,6 +91,32 @@ const envSchema = z.object({
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600_000).default(1000),
   /** Attempts before a webhook is given up (kept in webhook_deliveries with failed_at; default 15, about 1.5 hours). */
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(15),
+  /** Largest attachment in bytes (default 25 MiB). */
+  ATTACHMENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(25 * 1024 * 1024),
+  /** Accepted attachment types, comma-separated; `type/*` accepts a family (default: images, PDF, plain text, audio, video, zip). */
+  ATTACHMENT_TYPES: z
+    .string()
+    .default("image/*,application/pdf,text/plain,audio/*,video/*,application/zip"),
+  /** Where local-disk uploads are served from, for absolute URLs (default: URLs relative to the API's origin, /uploads/…). */
+  PUBLIC_URL: optionalUrl,
+  /** S3 bucket for attachments; unset means the local disk under DATA_DIR/uploads. */
+  S3_BUCKET: optionalUrl,
+  /** S3 API endpoint for S3-compatible servers (MinIO, R2, …); unset means AWS. */
+  S3_ENDPOINT: optionalUrl,
+  /** S3 region (default us-east-1). */
+  S3_REGION: z.string().default("us-east-1"),
+  /** S3 credentials (default: the AWS SDK's chain: environment, profile, instance role). */
+  S3_ACCESS_KEY_ID: optionalUrl,
+  S3_SECRET_ACCESS_KEY: optionalUrl,
+  /** Path-style URLs (bucket in the path), as most S3-compatible servers need (default false). */
+  S3_FORCE_PATH_STYLE: z
+    .enum(["true", "false"])
+    .transform((value) => value === "true")
+    .default(false),
   /** Apply pending migrations at start-up (default: only in embedded mode). */
   MIGRATE_ON_START: z
     .enum(["true", "false"])
@@ -143,6 +169,25 @@ export interface Config {
   migrateOnStart: boolean;
   /** Outgoing webhooks (worker/webhooks.ts); undefined: none. */
   webhooks: WebhookConfig | undefined;
+  attachments: AttachmentConfig;
+}
+
+export interface AttachmentConfig {
+  maxBytes: number;
+  /** Accepted content types; `type/*` accepts a family. */
+  types: string[];
+  /** Origin for local-disk URLs (undefined: relative to the API's origin). */
+  publicUrl: string | undefined;
+  /** Undefined: the local disk under DATA_DIR/uploads. */
+  s3:
+    | {
+        bucket: string;
+        endpoint: string | undefined;
+        region: string;
+        credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+        forcePathStyle: boolean;
+      }
+    | undefined;
 }
 
 export interface WebhookConfig {
@@ -226,6 +271,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL ?? "info",
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    attachments: {
+      maxBytes: e.ATTACHMENT_MAX_BYTES,
+      types: e.ATTACHMENT_TYPES.split(",")
+        .map((type) => type.trim().toLowerCase())
+        .filter(Boolean),
+      publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
+      s3: e.S3_BUCKET
+        ? {
+            bucket: e.S3_BUCKET,
+            endpoint: e.S3_ENDPOINT,
+            region: e.S3_REGION,
+            credentials:
+              e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+                : undefined,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          }
+        : undefined,
+    },
     webhooks:
       webhookUrls.length > 0 && e.WEBHOOK_SECRET
         ? {

@@ -8,7 +8,7 @@ import type { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
-import type { Channel, Message, User } from "./db/generated/prisma/client.js";
+import type { Attachment, Channel, Message, User } from "./db/generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
@@ -19,6 +19,7 @@ import type { ChannelReceiptState, MemberPositions } from "./resolvers/receipts.
 import type { AccessWatch } from "./resolvers/streams/access-watch.js";
 import type { Metrics } from "./server/metrics.js";
 import type { UserSlots } from "./server/user-slots.js";
+import type { AttachmentStorage } from "./storage/storage.js";
 import type { RunningWorker } from "./worker/index.js";
 
 export interface Services {
@@ -34,6 +35,8 @@ export interface Services {
   refreshTokens: RefreshTokens;
   /** Commands to the worker, events to every replica. */
   bus: Bus;
+  /** Where attachments live (local disk or S3). */
+  storage: AttachmentStorage;
   /** Shared short-lived state: Memcached, or in-process in the embedded default. */
   cache: Cache;
   /** This process's own counters: where rate limits count while the shared cache is down. */
@@ -99,6 +102,8 @@ export interface Loaders {
   message: DataLoader<string, Message | null>;
   /** Per thread root: its first repliers. */
   threadParticipants: DataLoader<string, PublicUserPayload[]>;
+  /** Per message: its attachments, in the order sent. */
+  attachmentsOf: DataLoader<string, Attachment[]>;
   /** Per thread root: the viewer's read position and unread replies, or null (not following). */
   viewerThreads: DataLoader<string, { lastReadSeq: number; unread: number } | null>;
 }

@@ -24,6 +24,7 @@ import {
 import { mustRequest, onlineSocket, request, useTestApp, wsClient } from "./harness/app.js";
 import { dbId, globalId } from "./harness/ids.js";
 import { sendAndStore } from "./harness/messages.js";
+import { png, upload } from "./harness/uploads.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
 import { eventually, until } from "./harness/wait.js";
 
@@ -70,6 +71,8 @@ interface Fixture {
   channelId: string;
   /** alice's message in it; the channel holds 3 messages. */
   messageId: string;
+  /** A file alice uploaded for it, not sent yet. */
+  attachmentId: string;
   /** A group of bob's that alice is a plain member of (she may leave it). */
   memberOfGroupId: string;
 }
@@ -118,12 +121,18 @@ describe("every README operation, run", () => {
       { input: { name: "Bob's", memberIds: [alice.user.id] } },
       bob.accessToken,
     );
+    const { attachment } = await upload(server, token, channelId, {
+      filename: "plan.png",
+      contentType: "image/png",
+      bytes: png(4, 4),
+    });
     return {
       token,
       refreshToken: session.login.refreshToken,
       groupId,
       channelId,
       messageId,
+      attachmentId: attachment.id,
       memberOfGroupId: bobsGroup.createGroup.id,
     };
   }
@@ -172,6 +181,7 @@ describe("every README operation, run", () => {
       )
       .replaceAll('"<channelId>"', JSON.stringify(f.channelId))
       .replaceAll('"<messageId>"', JSON.stringify(f.messageId))
+      .replaceAll('"<attachmentId>"', JSON.stringify(f.attachmentId))
       .replaceAll('"<threadId>"', JSON.stringify(globalId("Thread", dbId(f.messageId))))
       .replaceAll('"<refreshToken>"', JSON.stringify(f.refreshToken))
       .replaceAll('"<cursor>"', JSON.stringify(cursor))

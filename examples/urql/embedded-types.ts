@@ -6,7 +6,9 @@
 export const EMBEDDED_TYPES = [
   "AuthPayload",
   "BlockUserPayload",
+  "CreateUploadPayload",
   "Heartbeat",
+  "HttpHeader",
   "LeaveChannelPayload",
   "LeaveGroupPayload",
   "LogoutPayload",

@@ -16,6 +16,8 @@ export interface SendMessageCommand {
   replyToId?: string | null;
   /** A thread reply: it joins the thread of `replyToId` (started by it, or the one it is in). */
   inThread?: boolean;
+  /** Files the sender uploaded for this channel (createUpload), attached when it is stored. */
+  attachmentIds?: string[];
 }
 
 export interface EditMessageCommand {

@@ -59,6 +59,19 @@ export interface MessagePayload {
   replyTo?: MessagePayload | null;
   /** On a new thread reply: its thread after the batch that stored it. */
   thread?: ThreadPayload;
+  /** On a new message: its attachments (absent: read them then). */
+  attachments?: AttachmentPayload[];
+}
+
+/** A file attached to a message; its URL is signed per request from `storageKey`. */
+export interface AttachmentPayload {
+  id: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  storageKey: string;
 }
 
 /** A thread as a new reply's event carries it: its root and how far it has got. */

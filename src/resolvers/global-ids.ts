@@ -19,6 +19,7 @@ export const KEY_PARTS = {
   ModerationAction: 1,
   /** A thread is named by its root message's id. */
   Thread: 1,
+  Attachment: 1,
 } as const;
 export type NodeType = keyof typeof KEY_PARTS;
 

@@ -62,6 +62,13 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
       async (ids) => byId(await prisma.message.findMany({ where: { id: { in: [...ids] } } }), ids),
       { cache: false },
     ),
+    attachmentsOf: new DataLoader(async (ids) => {
+      const rows = await prisma.attachment.findMany({
+        where: { messageId: { in: [...ids] } },
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      });
+      return ids.map((id) => rows.filter((row) => row.messageId === id));
+    }),
     threadParticipants: new DataLoader(
       async (ids) => {
         const found = await loadThreadParticipants(prismaRows(prisma), ids);

@@ -14,6 +14,12 @@ import {
   publicUserFields,
 } from "../pubsub/public-user.js";
 import { requireChannelAccess, roleAtLeast, viewerChannelAccess } from "./access.js";
+import {
+  type AttachmentView,
+  attachmentFromPayload,
+  checkAttachments,
+  MAX_ATTACHMENTS,
+} from "./attachments.js";
 import { enqueue } from "./enqueue.js";
 import { consume, type Limit } from "./rate-limits.js";
 import { type ReactionView, reactionViews } from "./reactions.js";
@@ -37,18 +43,29 @@ export const clientMessageId = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 letters, digits or _ . : -");
 
-const body = z
-  .string()
-  .max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`)
-  .refine(visible, "must not be empty (spaces and invisible marks alone are not a message)");
+const bodyText = z.string().max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`);
+const body = bodyText.refine(
+  visible,
+  "must not be empty (spaces and invisible marks alone are not a message)",
+);
 
 const sendMessageInput = z
   .object({
     channelId: nodeId("Channel"),
-    body,
+    // Empty only with attachments: a file alone is a message.
+    body: bodyText,
     clientMessageId,
     replyTo: nodeId("Message").nullish(),
     inThread: z.boolean().nullish(),
+    attachmentIds: z
+      .array(nodeId("Attachment"))
+      .max(MAX_ATTACHMENTS, `must list at most ${MAX_ATTACHMENTS} attachments`)
+      .transform((ids) => [...new Set(ids)])
+      .nullish(),
+  })
+  .refine((input) => visible(input.body) || (input.attachmentIds ?? []).length > 0, {
+    message: "must not be empty (spaces and invisible marks alone are not a message)",
+    path: ["body"],
   })
   .refine((input) => !input.inThread || input.replyTo, {
     message: "needs replyTo: the message whose thread to reply in",
@@ -70,6 +87,8 @@ export type MessageView = Omit<Message, "seq" | "mentionsChannel"> & {
   replyTo?: MessageView | null;
   /** Its thread, when it came with it (a new thread reply's event). */
   thread?: ThreadView;
+  /** Its attachments, when they came with it (a new message's event). */
+  attachments?: AttachmentView[];
 };
 
 /**
@@ -128,6 +147,14 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
   // (A retry of a send stored before a mute, or before its parent was deleted, is answered
   // above: it is not a new message.)
   const replyingTo = await parent;
+  const attachmentIds = input.attachmentIds ?? [];
+  const attachments = await checkAttachments(
+    ctx,
+    attachmentIds,
+    input.channelId,
+    senderId,
+    messageId,
+  );
   const createdAt = new Date();
   if (standing?.mutedUntil && standing.mutedUntil > createdAt)
     throw forbidden("You are muted in this group.", {
@@ -143,6 +170,7 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     createdAt: createdAt.toISOString(),
     replyToId: replyingTo?.id ?? null,
     inThread: Boolean(input.inThread),
+    ...(attachmentIds.length > 0 ? { attachmentIds } : {}),
   });
   return {
     id: messageId,
@@ -160,6 +188,7 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     threadRootId: replyingTo && input.inThread ? (replyingTo.threadRootId ?? replyingTo.id) : null,
     threadReplyCount: 0,
     threadLastReplyAt: null,
+    attachments,
     status: "PENDING",
   };
 }
@@ -303,6 +332,7 @@ export function messageFromPayload(payload: MessagePayload, justCreated = false)
       ? { replyTo: payload.replyTo ? messageFromPayload(payload.replyTo) : null }
       : {}),
     ...(payload.thread ? { thread: threadFromPayload(payload.thread, payload.channelId) } : {}),
+    ...(payload.attachments ? { attachments: payload.attachments.map(attachmentFromPayload) } : {}),
     sender: fromPublicUserPayload(payload.sender),
   };
 }

@@ -6,6 +6,7 @@ import { brandWithType } from "@pothos/core";
 import type { Context } from "../context.js";
 import { badUserInput } from "../errors.js";
 import { requireChannelAccess, viewerGroupRole } from "./access.js";
+import { attachmentById } from "./attachments.js";
 import { type DecodedId, decodeId, globalId, type NodeType } from "./global-ids.js";
 import { visibleMessage } from "./messages.js";
 import { presence } from "./presence.js";
@@ -56,6 +57,13 @@ const loaders: Record<NodeType, (ctx: Context, key: string[], field: string) => 
       return role === "OWNER" || role === "ADMIN" ? action : null;
     },
     Thread: (ctx, [rootId = ""], field) => threadById(ctx, rootId, field),
+    Attachment: (ctx, [id = ""], field) =>
+      attachmentById(
+        ctx,
+        id,
+        async (messageId) =>
+          (await orNull(visibleMessage(ctx, globalId("Message", messageId), field))) !== null,
+      ),
     Receipt: async (ctx, [messageId = "", userId = ""], field) => {
       const message = await orNull(visibleMessage(ctx, globalId("Message", messageId), field));
       if (!message || message.seq === null) return null;

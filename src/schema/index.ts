@@ -14,5 +14,6 @@ import "./node.js";
 import "./search.js";
 import "./reaction.js";
 import "./thread.js";
+import "./attachment.js";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -171,7 +171,7 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
     channelId: t.id({ required: true }),
     body: t.string({
       required: true,
-      description: `1-${messages.MAX_BODY_LENGTH} characters, not only spaces.`,
+      description: `1-${messages.MAX_BODY_LENGTH} characters, not only spaces (may be empty with attachmentIds).`,
     }),
     clientMessageId: t.string({
       required: true,
@@ -185,6 +185,10 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
     inThread: t.boolean({
       description:
         "Reply in replyTo's thread (the one it starts, or the one it is in) instead of inline.",
+    }),
+    attachmentIds: t.idList({
+      description:
+        "Files uploaded for this channel with createUpload (at most 10): the body may then be empty.",
     }),
   }),
 });

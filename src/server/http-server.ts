@@ -36,7 +36,12 @@ ${explorer}
 
 export function createHttpServer(
   yoga: Yoga,
-  options: { maxBodyBytes: number; graphiql: boolean },
+  options: {
+    maxBodyBytes: number;
+    graphiql: boolean;
+    /** Local-disk attachments, served under /uploads (their own signed URLs and size limits). */
+    uploads?: { handle(req: IncomingMessage, res: ServerResponse): boolean };
+  },
   metrics?: Metrics,
 ) {
   const { maxBodyBytes } = options;
@@ -57,6 +62,7 @@ export function createHttpServer(
       );
       return;
     }
+    if (options.uploads?.handle(req, res)) return;
     const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.method !== "OPTIONS";
     // Only JSON bodies: a cross-site HTML form can post url-encoded or multipart bodies
     // without a preflight (CSRF), but not JSON. Every GraphQL client sends JSON.

@@ -9,6 +9,7 @@ import type { SendMessageCommand } from "../pubsub/commands.js";
 import type { MessagePayload } from "../pubsub/events.js";
 import { type PublicUserColumns, publicUserColumns, publicUserOf } from "../pubsub/public-user.js";
 import { visibilitySql } from "../rules/visibility.js";
+import { attachFiles, sendsWithForeignAttachments } from "./persist-attachments.js";
 import type { Refusal } from "./refusals.js";
 
 interface CheckRow extends PublicUserColumns {
@@ -71,6 +72,7 @@ export async function insertMessages(
     ],
   );
   const checkOf = new Map(checks.map((row) => [Number(row.n) - 1, row]));
+  const foreignAttachments = await sendsWithForeignAttachments(tx, candidates);
   const accepted: Array<{ send: SendMessageCommand; check: CheckRow }> = [];
   candidates.forEach((send, i) => {
     const check = checkOf.get(i);
@@ -87,6 +89,11 @@ export async function insertMessages(
       rejected.push({ command: send, reason: `muted in this group until ${check.muted_until}` });
     else if (send.replyToId && check.parent_channel !== send.channelId)
       rejected.push({ command: send, reason: "replyTo is not a message of this channel" });
+    else if (foreignAttachments.has(send.messageId))
+      rejected.push({
+        command: send,
+        reason: "an attachment is not the sender's upload for this channel, or is sent already",
+      });
     else accepted.push({ send, check });
   });
   if (accepted.length === 0) return { inserted: [], refused: rejected };
@@ -163,6 +170,7 @@ export async function insertMessages(
       rows.map((r) => r.threadRootId),
     ],
   );
+  const attached = await attachFiles(tx, rows);
   const inserted = rows.map(
     (r): MessagePayload => ({
       id: r.messageId,
@@ -182,6 +190,7 @@ export async function insertMessages(
       threadRootId: r.threadRootId,
       threadReplyCount: 0,
       threadLastReplyAt: null,
+      attachments: attached.get(r.messageId) ?? [],
     }),
   );
   return { inserted, refused: rejected };
