@@ -102,6 +102,8 @@ export interface Loaders {
   message: DataLoader<string, Message | null>;
   /** Per thread root: its first repliers. */
   threadParticipants: DataLoader<string, PublicUserPayload[]>;
+  /** Per channel: followed threads with unread replies (the viewer's). */
+  unreadThreads: DataLoader<string, number>;
   /** Per message: its attachments, in the order sent. */
   attachmentsOf: DataLoader<string, Attachment[]>;
   /** Per thread root: the viewer's read position and unread replies, or null (not following). */

@@ -13,6 +13,7 @@ import {
   SendStatusDocument,
   ThreadOfDocument,
   ThreadRepliesDocument,
+  UnreadThreadsDocument,
 } from "./gql/graphql.js";
 import {
   mustRequest,
@@ -177,6 +178,12 @@ describe("replies and threads", () => {
       viewerFollows: false,
       viewerUnreadCount: 0,
     });
+    const unreadThreads = async (who: User) =>
+      (await mustRequest(server, UnreadThreadsDocument, { channelId }, who.accessToken)).channel!
+        .unreadThreadCount;
+    expect(await unreadThreads(dave)).toBe(0);
+    const aliceBefore = await unreadThreads(alice);
+    expect(aliceBefore).toBeGreaterThanOrEqual(1);
     const threadId = (await threadOf(alice, root.id)).id;
     const marked = await mustRequest(
       server,
@@ -188,6 +195,12 @@ describe("replies and threads", () => {
     await eventually(
       () => threadOf(alice, root.id),
       (thread) => thread.viewerUnreadCount === 1,
+    );
+    // Reading all of it: one thread fewer with unread replies in the channel.
+    await mustRequest(server, MarkThreadReadDocument, { threadId }, alice.accessToken);
+    await eventually(
+      () => unreadThreads(alice),
+      (count) => count === aliceBefore - 1,
     );
     // Marking read (all of it) makes dave a follower.
     const daves = await mustRequest(server, MarkThreadReadDocument, { threadId }, dave.accessToken);

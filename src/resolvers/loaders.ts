@@ -11,7 +11,7 @@ import { viewerRelations } from "./contacts.js";
 import { mentionsOfMessages, messagesMentioning, unreadMentionCounts } from "./mentions.js";
 import { prismaRows, viewerReactionsTo } from "./reactions.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
-import { viewerThreadStates } from "./threads.js";
+import { unreadThreadCounts, viewerThreadStates } from "./threads.js";
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   const found = new Map(rows.map((row) => [row.id, row]));
@@ -60,6 +60,11 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
     // Not cached: a root's counters move while a subscription (one context) lives.
     message: new DataLoader(
       async (ids) => byId(await prisma.message.findMany({ where: { id: { in: [...ids] } } }), ids),
+      { cache: false },
+    ),
+    // Not cached: read positions move while a subscription (one context) lives.
+    unreadThreads: new DataLoader(
+      async (ids) => (viewerId ? unreadThreadCounts(prisma, viewerId, ids) : ids.map(() => 0)),
       { cache: false },
     ),
     attachmentsOf: new DataLoader(async (ids) => {

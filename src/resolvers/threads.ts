@@ -104,6 +104,27 @@ export async function viewerThreadStates(
   return rootIds.map((id) => byRoot.get(id) ?? null);
 }
 
+/** Per channel id: the threads the viewer follows there that have unread replies by others. */
+export async function unreadThreadCounts(
+  prisma: PrismaClient,
+  viewerId: string,
+  channelIds: readonly string[],
+): Promise<number[]> {
+  const rows = await prisma.$queryRawUnsafe<Array<{ channel_id: string; count: number }>>(
+    `SELECT root.channel_id::text AS channel_id, count(*)::int AS count
+       FROM thread_readers r JOIN messages root ON root.id = r.root_id
+      WHERE r.user_id = $1::uuid AND root.channel_id = ANY($2::uuid[])
+        AND EXISTS (SELECT 1 FROM messages m
+                     WHERE m.thread_root_id = r.root_id AND m.seq > r.last_read_seq
+                       AND m.sender_id <> $1::uuid AND m.deleted_at IS NULL)
+      GROUP BY root.channel_id`,
+    viewerId,
+    [...channelIds],
+  );
+  const byChannel = new Map(rows.map((row) => [row.channel_id, Number(row.count)]));
+  return channelIds.map((id) => byChannel.get(id) ?? 0);
+}
+
 export async function viewerFollows(ctx: Context, thread: ThreadView): Promise<boolean> {
   if (thread.viewerReadUpToSeq !== undefined) return true;
   return (await ctx.loaders.viewerThreads.load(thread.rootId)) !== null;

@@ -86,6 +86,14 @@ builder.objectFields(MessageRef, (t) => ({
   }),
 }));
 
+builder.prismaObjectField("Channel", "unreadThreadCount", (t) =>
+  t.int({
+    description:
+      "Threads in this channel the viewer follows that have replies by others they have not read.",
+    resolve: (channel, _args, ctx) => ctx.loaders.unreadThreads.load(channel.id),
+  }),
+);
+
 builder.queryField("thread", (t) =>
   t.field({
     type: ThreadRef,
