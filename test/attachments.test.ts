@@ -4,17 +4,16 @@
 // unfinished uploads and tampered URLs are refused; the worker refuses what slipped by.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { messageIdFor } from "../src/resolvers/messages.js";
 import {
   AttachmentsAddedDocument,
   CreateUploadDocument,
   MessageAttachmentsDocument,
   NodeDocument,
-  SendStatusDocument,
   SendWithAttachmentsDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp, wsClient } from "./harness/app.js";
 import { dbId } from "./harness/ids.js";
+import { sendPastTheApi } from "./harness/messages.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { absolute, png, upload } from "./harness/uploads.js";
 import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
@@ -229,22 +228,10 @@ describe("attachments on the local disk", () => {
       contentType: "text/plain",
       bytes: Buffer.from("alice's"),
     });
-    const clientMessageId = randomUUID();
-    await server.app.services.bus.sendCommand({
-      type: "message.send",
-      messageId: messageIdFor(dbId(bob.user.id), clientMessageId),
-      channelId: dbId(channelId),
-      senderId: dbId(bob.user.id),
-      clientMessageId,
-      body: "not mine",
-      createdAt: new Date().toISOString(),
+    const status = await sendPastTheApi(server, bob, channelId, "not mine", {
       attachmentIds: [dbId(attachment.id)],
     });
-    const status = await eventually(
-      () => mustRequest(server, SendStatusDocument, { clientMessageId }, bob.accessToken),
-      (answer) => answer.sendStatus.state !== "PENDING",
-    );
-    expect(status.sendStatus).toMatchObject({
+    expect(status).toMatchObject({
       state: "REFUSED",
       reason: "an attachment is not the sender's upload for this channel, or is sent already",
     });

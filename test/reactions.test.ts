@@ -2,7 +2,7 @@
 // the first few who reacted, whether the viewer did), a bounded set of emoji per message,
 // live on reactionChanged across two replicas with the tally and not the body, and the
 // worker refusing what the api would have refused.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_DISTINCT_EMOJI } from "../src/pubsub/reaction-rows.js";
 import {
   AddReactionDocument,
@@ -16,7 +16,7 @@ import {
   mustRequest,
   type RunningApp,
   request,
-  startReplicaOf,
+  useReplicaOf,
   useTestApp,
   wsClient,
 } from "./harness/app.js";
@@ -27,7 +27,7 @@ import { groupChannel, registerUsers, type Session as User } from "./harness/use
 import { eventually } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
-let replica: RunningApp;
+const replica = useReplicaOf(server);
 let alice: User;
 let bob: User;
 let carol: User;
@@ -44,15 +44,7 @@ beforeAll(async () => {
     User,
   ];
   channelId = await groupChannel(server, alice, [bob, carol, dave], "Reactions");
-  replica = await startReplicaOf(server);
 }, 120_000);
-
-/** Sockets to close before the replica stops (its subscriptions end with them). */
-const sockets: Array<ReturnType<typeof wsClient>> = [];
-afterAll(async () => {
-  await Promise.all(sockets.map((socket) => socket.dispose()));
-  await replica?.app.stop();
-});
 
 const react = (who: User, messageId: string, emoji: string, add = true) =>
   add
@@ -67,11 +59,15 @@ const storedReactions = async (who: User, messageId: string) =>
   (await mustRequest(server, MessageReactionsDocument, { id: messageId }, who.accessToken)).message!
     .reactions;
 
-const listen = (who: User, target: RunningApp = replica) => {
-  const socket = wsClient(target, { authorization: `Bearer ${who.accessToken}` });
-  sockets.push(socket);
-  return recordLive(target, socket, ReactionChangedDocument, { channelId });
-};
+const listen = (who: User, target: RunningApp = replica) =>
+  recordLive(
+    target,
+    target === replica
+      ? replica.socket(who.accessToken)
+      : wsClient(target, { authorization: `Bearer ${who.accessToken}` }),
+    ReactionChangedDocument,
+    { channelId },
+  );
 
 describe("reactions", () => {
   it("a reaction is answered with the new tally, reaches the channel live on the other replica, and is stored", async () => {

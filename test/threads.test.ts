@@ -3,53 +3,37 @@
 // streams only its replies (live across replicas, resumable); followers have unread
 // counts; the worker refuses a reply to another channel's message.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { messageIdFor } from "../src/resolvers/messages.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   ChannelTimelineDocument,
   MarkThreadReadDocument,
   ReplyOfDocument,
   SendReplyDocument,
-  SendStatusDocument,
   ThreadOfDocument,
   ThreadRepliesDocument,
   UnreadThreadsDocument,
 } from "./gql/graphql.js";
-import {
-  mustRequest,
-  type RunningApp,
-  request,
-  startReplicaOf,
-  useTestApp,
-  wsClient,
-} from "./harness/app.js";
+import { mustRequest, request, useReplicaOf, useTestApp } from "./harness/app.js";
 import { dbId, unknownId } from "./harness/ids.js";
-import { sendAndStore } from "./harness/messages.js";
+import { sendAndStore, sendPastTheApi } from "./harness/messages.js";
 import { recordLive } from "./harness/subscriptions.js";
 import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
 
 const server = useTestApp({ SEND_RATE_LIMIT: "10000" });
-let replica: RunningApp;
+const replica = useReplicaOf(server);
 let alice: User;
 let bob: User;
 let carol: User;
 let dave: User;
 let channelId: string;
 let otherChannelId: string;
-const sockets: Array<ReturnType<typeof wsClient>> = [];
 
 beforeAll(async () => {
   [alice, bob, carol, dave] = (await registerUsers(server, 4)) as [User, User, User, User];
   channelId = await groupChannel(server, alice, [bob, carol, dave], "Threads");
   otherChannelId = await groupChannel(server, alice, [bob], "Elsewhere");
-  replica = await startReplicaOf(server);
 }, 120_000);
-
-afterAll(async () => {
-  await Promise.all(sockets.map((socket) => socket.dispose()));
-  await replica?.app.stop();
-});
 
 const threadOf = async (who: User, messageId: string) =>
   (await mustRequest(server, ThreadOfDocument, { messageId }, who.accessToken)).thread;
@@ -124,8 +108,7 @@ describe("replies and threads", () => {
   it("a thread view streams only its replies, live on the other replica with the thread's new count, and resumes with afterSeq", async () => {
     const root = await sendAndStore(server, alice, channelId, "incident");
     const threadId = (await threadOf(alice, root.id)).id;
-    const socket = wsClient(replica, { authorization: `Bearer ${dave.accessToken}` });
-    sockets.push(socket);
+    const socket = replica.socket(dave.accessToken);
     const live = await recordLive(replica, socket, ThreadRepliesDocument, { threadId });
     await sendAndStore(server, bob, channelId, "unrelated chatter");
     const reply = await sendAndStore(server, carol, channelId, "on it", {
@@ -258,23 +241,11 @@ describe("replies and threads", () => {
 
   it("the worker refuses a reply to another channel's message that reached it anyway", async () => {
     const elsewhere = await sendAndStore(server, alice, otherChannelId, "not here");
-    const clientMessageId = randomUUID();
-    await server.app.services.bus.sendCommand({
-      type: "message.send",
-      messageId: messageIdFor(dbId(bob.user.id), clientMessageId),
-      channelId: dbId(channelId),
-      senderId: dbId(bob.user.id),
-      clientMessageId,
-      body: "crossed wires",
-      createdAt: new Date().toISOString(),
+    const status = await sendPastTheApi(server, bob, channelId, "crossed wires", {
       replyToId: dbId(elsewhere.id),
       inThread: true,
     });
-    const status = await eventually(
-      () => mustRequest(server, SendStatusDocument, { clientMessageId }, bob.accessToken),
-      (answer) => answer.sendStatus.state !== "PENDING",
-    );
-    expect(status.sendStatus).toMatchObject({
+    expect(status).toMatchObject({
       state: "REFUSED",
       reason: "replyTo is not a message of this channel",
     });

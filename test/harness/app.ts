@@ -72,6 +72,31 @@ export function startReplicaOf(
 }
 
 /**
+ * One more replica of the test file's app (see startReplicaOf), started in beforeAll and
+ * stopped in afterAll, after the sockets opened with `socket` are closed (their
+ * subscriptions end with them rather than with the replica's broker connection).
+ */
+export function useReplicaOf(target: RunningApp) {
+  const sockets: Client[] = [];
+  const handle = {
+    /** A signed-in socket to this replica, closed before it stops. */
+    socket(token: string): Client {
+      const client = wsClient(handle, { authorization: `Bearer ${token}` });
+      sockets.push(client);
+      return client;
+    },
+  } as RunningApp & { socket(token: string): Client };
+  beforeAll(async () => {
+    Object.assign(handle, await startReplicaOf(target));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(sockets.map((socket) => socket.dispose()));
+    await handle.app?.stop();
+  });
+  return handle;
+}
+
+/**
  * Registers beforeAll/afterAll hooks: one database and one app for the test file, on the
  * real RabbitMQ and Memcached whenever they are available (always in CI), each app with
  * a namespace of its own; the in-process twins only where those services are missing.
