@@ -55,6 +55,13 @@ const react = (who: User, messageId: string, emoji: string, add = true) =>
         (answer) => answer.removeReaction.reactions,
       );
 
+/** Waits until the message's first emoji has `count` reactions stored. */
+const tallyStored = (messageId: string, count: number) =>
+  eventually(
+    () => storedReactions(alice, messageId),
+    (tally) => tally[0]?.count === count,
+  );
+
 const storedReactions = async (who: User, messageId: string) =>
   (await mustRequest(server, MessageReactionsDocument, { id: messageId }, who.accessToken)).message!
     .reactions;
@@ -157,21 +164,28 @@ describe("reactions", () => {
     live.stop();
   });
 
-  it("each subscriber's event says whether they reacted, and history pages carry reactions", async () => {
+  it("each subscriber's event says whether they reacted, on one replica as on the other, and history pages carry reactions", async () => {
     const message = await sendAndStore(server, alice, channelId, "release is out");
     await react(carol, message.id, "🚀");
-    const [carolLive, daveLive] = [await listen(carol), await listen(dave, server)];
+    await tallyStored(message.id, 1);
+    // Three subscribers of one replica (one event, one shared view) and one elsewhere.
+    const lives = {
+      carol: await listen(carol),
+      bob: await listen(bob),
+      alice: await listen(alice),
+      dave: await listen(dave, server),
+    };
     await react(dave, message.id, "🚀");
     const seen = (data: Array<{ reactionChanged: { user: { id: string } } }>) =>
       data.some((d) => d.reactionChanged.user.id === dave.user.id);
-    const carolEvent = (await carolLive.until(seen)).at(-1)!.reactionChanged;
-    const daveEvent = (await daveLive.until(seen)).at(-1)!.reactionChanged;
-    expect(carolEvent.message.reactions).toEqual([
-      expect.objectContaining({ emoji: "🚀", count: 2, viewerHasReacted: true }),
-    ]);
-    expect(daveEvent.message.reactions).toEqual([
-      expect.objectContaining({ emoji: "🚀", count: 2, viewerHasReacted: true }),
-    ]);
+    const reactedAsSeenBy = async (live: (typeof lives)["bob"]) =>
+      (await live.until(seen))
+        .at(-1)!
+        .reactionChanged.message.reactions.map((r) => [r.count, r.viewerHasReacted]);
+    expect(await reactedAsSeenBy(lives.carol)).toEqual([[2, true]]);
+    expect(await reactedAsSeenBy(lives.bob)).toEqual([[2, false]]);
+    expect(await reactedAsSeenBy(lives.alice)).toEqual([[2, false]]);
+    expect(await reactedAsSeenBy(lives.dave)).toEqual([[2, true]]);
     const history = await mustRequest(
       server,
       HistoryReactionsDocument,
@@ -187,8 +201,7 @@ describe("reactions", () => {
         users: [{ id: carol.user.id }, { id: dave.user.id }],
       },
     ]);
-    carolLive.stop();
-    daveLive.stop();
+    for (const live of Object.values(lives)) live.stop();
   });
 
   it(`a message carries at most ${MAX_DISTINCT_EMOJI} different emoji`, async () => {

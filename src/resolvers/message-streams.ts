@@ -262,19 +262,26 @@ export interface ReactionChangeView {
   at: Date;
 }
 
+/** One view per reaction event, shared by its local subscribers (as message views are). */
+const reactionChanges = new WeakMap<object, ReactionChangeView>();
+
 /** Reactions added and taken back in one channel or in all of the viewer's. */
 export function reactionChanged(ctx: Context, args: { channelId?: unknown }) {
-  return changeStream(ctx, args, (event): ReactionChangeView | undefined =>
-    event.type === "message.reactions"
-      ? {
-          message: sharedView(event.message, false),
-          emoji: event.emoji,
-          user: fromPublicUserPayload(event.user),
-          added: event.added,
-          at: new Date(event.at),
-        }
-      : undefined,
-  );
+  return changeStream(ctx, args, (event): ReactionChangeView | undefined => {
+    if (event.type !== "message.reactions") return undefined;
+    let change = reactionChanges.get(event);
+    if (!change) {
+      change = {
+        message: sharedView(event.message, false),
+        emoji: event.emoji,
+        user: fromPublicUserPayload(event.user),
+        added: event.added,
+        at: new Date(event.at),
+      };
+      reactionChanges.set(event, change);
+    }
+    return change;
+  });
 }
 
 export interface RejectionView {
