@@ -8,9 +8,10 @@ import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { dbId } from "../harness/ids.js";
+import { dbId, globalId } from "../harness/ids.js";
 import { subscriptionsStarted } from "../harness/subscriptions.js";
 import { until } from "../harness/wait.js";
+import { startWebhookReceiver } from "../harness/webhook-receiver.js";
 import {
   type Conversation,
   conversations,
@@ -52,6 +53,17 @@ async function topology(env: Record<string, string> = {}) {
     world.start("worker", "worker-2"),
   ]);
   return world;
+}
+
+async function storedIds(w: World) {
+  const client = new pg.Client({ connectionString: w.database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>("SELECT id::text FROM messages");
+    return rows.map((row) => row.id);
+  } finally {
+    await client.end();
+  }
 }
 
 async function storedSoFar(w: World, conversationsList: Conversation[]) {
@@ -208,17 +220,55 @@ describe("faults", () => {
     });
   });
 
-  it("a PostgreSQL restart", async () => {
-    const w = await topology();
-    await scenario(w, () =>
-      runService(
-        "pg_ctlcluster",
-        "--skip-systemctl-redirect",
-        postgresVersion(),
-        "main",
-        "restart",
-      ),
-    );
+  it("a PostgreSQL restart, with webhooks: every stored message's webhook still arrives", async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const w = await topology({
+        WEBHOOK_URLS: receiver.url,
+        WEBHOOK_SECRET: "fault-suite-webhook-secret-0123456789",
+        WEBHOOK_RETRY_BASE_MS: "200",
+      });
+      // The message ids whose message.created webhook arrived, read as they come.
+      const announced = new Set<string>();
+      let read = 0;
+      const readNew = () => {
+        for (; read < receiver.received.length; read++) {
+          const webhook = receiver.received[read];
+          if (webhook?.status !== 200) continue;
+          const body = JSON.parse(webhook.body) as {
+            type: string;
+            data: { message: { id: string } };
+          };
+          if (body.type === "message.created") announced.add(body.data.message.id);
+        }
+      };
+      await scenario(
+        w,
+        () =>
+          runService(
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            postgresVersion(),
+            "main",
+            "restart",
+          ),
+        {
+          beforeChecks: async () => {
+            const stored = (await storedIds(w)).map((id) => globalId("Message", id));
+            await until(
+              () => {
+                readNew();
+                return stored.every((id) => announced.has(id));
+              },
+              120_000,
+              "every stored message's webhook",
+            );
+          },
+        },
+      );
+    } finally {
+      await receiver.close();
+    }
   });
 
   it("a RabbitMQ restart", async () => {
