@@ -24,6 +24,9 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 # Migrations are read at run time (migrate-cli, MIGRATE_ON_START).
 COPY --from=build --chown=node:node /app/prisma/migrations ./prisma/migrations
+# Local-disk attachments (DATA_DIR/uploads): owned by node, so a volume mounted here starts
+# writable (compose shares one between the api replicas).
+RUN mkdir -p /app/.data/uploads && chown -R node:node /app/.data
 USER node
 EXPOSE 4000
 # /ready: the database and the broker answer (every role serves it on PORT).

@@ -44,7 +44,7 @@ interface ComposeService {
 
 const compose = parse(await readFile(new URL("docker-compose.yml", root), "utf8"), {
   merge: true,
-}) as { services: Record<string, ComposeService> };
+}) as { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
 const nginxConf = await readFile(new URL("deploy/nginx.conf", root), "utf8");
 const dockerfile = await readFile(new URL("Dockerfile", root), "utf8");
 const services = compose.services;
@@ -127,6 +127,16 @@ describe("docker-compose.yml", () => {
     expect(run).toMatch(/^HEALTHCHECK .*\n?.*\/ready/m);
     expect(run).toMatch(/^CMD \["node", "dist\/main.js"\]$/m);
     expect(run).not.toMatch(/tsx|COPY --from=build \/app\/src/);
+  });
+
+  it("the api replicas share one uploads volume, and nginx lets uploads as large as ATTACHMENT_MAX_BYTES through to them", () => {
+    for (const [name, api] of byRole("api"))
+      expect(api.volumes, name).toContain("uploads:/app/.data/uploads");
+    expect(compose.volumes).toHaveProperty("uploads");
+    const uploads = /location \/uploads\/ \{([^}]*)\}/.exec(nginxConf)?.[1] ?? "";
+    expect(uploads).toMatch(/client_max_body_size 26m;/);
+    expect(uploads).toMatch(/proxy_pass http:\/\/chat_api;/);
+    expect(dockerfile).toMatch(/chown -R node:node \/app\/\.data/);
   });
 
   it("nginx balances over exactly the api replicas and passes WebSocket upgrades on", () => {

@@ -5,7 +5,7 @@
 // count is for followers (a thread one never touched is not "unread").
 import type { Context } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
-import { badUserInput } from "../errors.js";
+import { badUserInput, notFound } from "../errors.js";
 import type { ThreadPayload } from "../pubsub/events.js";
 import { fromPublicUserPayload, type PublicUserRow } from "../pubsub/public-user.js";
 import { requireChannelAccess } from "./access.js";
@@ -158,6 +158,8 @@ export async function markThreadRead(
   const viewerId = requireViewerId(ctx);
   const rootId = parseId("threadId", rawThreadId, "Thread");
   const root = await visibleMessage(ctx, globalId("Message", rootId), "threadId");
+  // A Thread id names a root: a reply's id is no thread (as node(id:) says).
+  if (root.threadRootId) throw notFound("Thread", "threadId");
   await requireChannelAccess(ctx, root.channelId, "threadId", "member");
   const [last] = await ctx.prisma.$queryRawUnsafe<Array<{ seq: number | null }>>(
     "SELECT max(seq) AS seq FROM messages WHERE thread_root_id = $1::uuid",

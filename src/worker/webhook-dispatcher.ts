@@ -60,6 +60,8 @@ export class WebhookDispatcher {
   #round: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** Aborts deliveries in flight when the worker stops (they are retried later). */
+  readonly #stopping = new AbortController();
 
   constructor(private readonly deps: WebhookDispatcherDeps) {}
 
@@ -89,6 +91,8 @@ export class WebhookDispatcher {
   async stop() {
     this.#stopped = true;
     clearInterval(this.#timer);
+    // A slow receiver must not hold the worker's shutdown for REQUEST_TIMEOUT_MS.
+    this.#stopping.abort();
     await this.#round;
   }
 
@@ -151,7 +155,7 @@ export class WebhookDispatcher {
           ),
         },
         body: delivery.body,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.any([AbortSignal.timeout(REQUEST_TIMEOUT_MS), this.#stopping.signal]),
         redirect: "manual",
       });
       await response.body?.cancel();
