@@ -5,8 +5,10 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  AddReactionDocument,
   CreateGroupDocument,
   DeleteMessageDocument,
+  MessageReactionsDocument,
   ModerationLogDocument,
   MuteGroupMemberDocument,
   NodeDocument,
@@ -15,6 +17,7 @@ import {
   UnmuteGroupMemberDocument,
 } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { sendAndStore, sendPastTheApi } from "./harness/messages.js";
 import { registerUsers, type Session as User } from "./harness/users.js";
 import { eventually } from "./harness/wait.js";
@@ -101,7 +104,7 @@ describe("muting a member", () => {
       who.accessToken,
     );
 
-  it("an admin mutes a member: their sends are FORBIDDEN with the end time until an unmute, and both are logged", async () => {
+  it("an admin mutes a member: their sends and reactions are FORBIDDEN with the end time until an unmute, and both are logged", async () => {
     const until = inAnHour();
     const muted = await mustRequest(
       server,
@@ -114,6 +117,18 @@ describe("muting a member", () => {
     const refused = await send(member, "let me speak");
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "FORBIDDEN", mutedUntil: until });
+    // No reactions either.
+    const earlier = await sendAndStore(server, admin, channelId, "react to this");
+    const reaction = await request(
+      server,
+      AddReactionDocument,
+      { messageId: earlier.id, emoji: "👎" },
+      member.accessToken,
+    );
+    expect(reaction.errors?.[0]?.extensions).toMatchObject({
+      code: "FORBIDDEN",
+      mutedUntil: until,
+    });
     // Others still speak.
     expect((await send(admin, "calm down")).errors).toBeUndefined();
 
@@ -147,7 +162,7 @@ describe("muting a member", () => {
     expect(log.filter((entry) => entry.action === "UNMUTE_MEMBER")).toHaveLength(1);
   });
 
-  it("the worker refuses a muted member's send that a replica accepted on a stale answer", async () => {
+  it("the worker refuses a muted member's send and reaction that a replica accepted on a stale answer", async () => {
     const until = inAnHour();
     await mustRequest(
       server,
@@ -159,6 +174,26 @@ describe("muting a member", () => {
     const status = await sendPastTheApi(server, member, channelId, "slipped through");
     expect(status.state).toBe("REFUSED");
     expect(status.reason).toBe(`muted in this group until ${until}`);
+    // Nor a reaction: the member's, then the admin's on the same shard; once the admin's
+    // is stored, the member's was judged.
+    const target = await sendAndStore(server, owner, channelId, "react past the api");
+    const reaction = (who: User) => ({
+      type: "reaction.add" as const,
+      messageId: dbId(target.id),
+      channelId: dbId(channelId),
+      userId: dbId(who.user.id),
+      emoji: "🙈",
+      at: new Date().toISOString(),
+    });
+    await server.app.services.bus.sendCommand(reaction(member));
+    await server.app.services.bus.sendCommand(reaction(admin));
+    const tally = await eventually(
+      async () =>
+        (await mustRequest(server, MessageReactionsDocument, { id: target.id }, owner.accessToken))
+          .message!.reactions,
+      (reactions) => reactions.length > 0,
+    );
+    expect(tally).toMatchObject([{ emoji: "🙈", count: 1, users: [{ id: admin.user.id }] }]);
     await mustRequest(
       server,
       UnmuteGroupMemberDocument,

@@ -127,8 +127,8 @@ async function reactorsOf(sql: Sql, messageId: string): Promise<Map<string, Set<
 }
 
 /**
- * The viewer adds (or takes back) a reaction: a member of the channel, to a message that
- * is not deleted, not across a block. Always enqueued (an earlier tap may still be on its
+ * The viewer adds (or takes back) a reaction: a member of the channel (not muted in its
+ * group, to add), to a message that is not deleted, not across a block. Always enqueued (an earlier tap may still be on its
  * way; the worker makes a repeat change nothing); the answer is the tally as it will be.
  */
 export async function react(
@@ -145,6 +145,16 @@ export async function react(
   await requireChannelAccess(ctx, message.channelId, "messageId", "member");
   if (await blockedInDirect(ctx.prisma, message.channelId, viewerId))
     throw forbidden("This conversation is blocked.");
+  // Muted in the group: no reactions either (taking one back is always allowed).
+  const standing = await ctx.services.membershipCache.standing(
+    ctx.services.db.sql,
+    message.channelId,
+    viewerId,
+  );
+  if (add && standing?.mutedUntil && standing.mutedUntil > new Date())
+    throw forbidden("You are muted in this group.", {
+      mutedUntil: standing.mutedUntil.toISOString(),
+    });
   // One reactor more than a tally keeps: if the viewer leaves the first few, the next shows.
   const [tallies, mine, user] = await Promise.all([
     loadReactionTallies(sqlRows(ctx.services.db.sql), [message.id], MAX_REACTION_USERS + 1),

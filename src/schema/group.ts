@@ -30,7 +30,7 @@ builder.prismaNode("GroupMember", {
       type: "DateTime",
       nullable: true,
       description:
-        "Muted by an owner or admin until then: their sends are FORBIDDEN (null when not muted, or the mute is over).",
+        "Muted by an owner or admin until then: their sends and reactions are FORBIDDEN (null when not muted, or the mute is over).",
       resolve: (member) =>
         member.mutedUntil && member.mutedUntil > new Date() ? member.mutedUntil : null,
     }),
@@ -297,7 +297,7 @@ builder.mutationFields((t) => ({
   }),
   muteGroupMember: t.prismaField({
     type: "GroupMember",
-    description: `Owners mute anyone but themselves; admins mute members. Until \`until\` (in the future, at most ${MAX_MUTE_DAYS} days ahead) the member's sends in the group's channels answer FORBIDDEN with extensions.mutedUntil. Recorded in the moderation log.`,
+    description: `Owners mute anyone but themselves; admins mute members. Until \`until\` (in the future, at most ${MAX_MUTE_DAYS} days ahead) the member's sends and reactions in the group's channels answer FORBIDDEN with extensions.mutedUntil. Recorded in the moderation log.`,
     args: {
       groupId: t.arg.id({ required: true }),
       userId: t.arg.id({ required: true }),
