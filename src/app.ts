@@ -27,6 +27,7 @@ import { UserSlots } from "./server/user-slots.js";
 import { attachWebSocketServer } from "./server/websocket.js";
 import { createWorkerHealthServer } from "./server/worker-health.js";
 import { createYogaServer } from "./server/yoga.js";
+import { startAttachmentSweep } from "./storage/attachment-sweep.js";
 import { LocalStorage } from "./storage/local-storage.js";
 import { openStorage } from "./storage/open-storage.js";
 import { startWorker } from "./worker/index.js";
@@ -157,6 +158,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       if (!servesApi) return undefined;
       await services.presence.start();
       services.userSlots.start();
+      stops.push(startAttachmentSweep(db.sql, services.storage, log));
       const yoga = createYogaServer(services, metrics);
       const httpServer = createHttpServer(
         yoga,

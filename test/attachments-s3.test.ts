@@ -3,8 +3,10 @@
 // api reads an image's dimensions from the object's first bytes.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
+import { sweepAttachments } from "../src/storage/attachment-sweep.js";
 import { MessageAttachmentsDocument, SendWithAttachmentsDocument } from "./gql/graphql.js";
 import { mustRequest, request, useTestApp } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { startS3 } from "./harness/s3.js";
 import { png, upload } from "./harness/uploads.js";
 import { groupChannel, registerUsers, type Session as User } from "./harness/users.js";
@@ -86,5 +88,10 @@ describe("attachments in S3", () => {
       code: "BAD_USER_INPUT",
       field: "input.attachmentIds.0",
     });
+    // Never sent: the sweep removes the object from the bucket, and its row.
+    const key = `${dbId(channelId)}/${dbId(attachment.id)}`;
+    expect(await server.app.services.storage.stat(key)).not.toBeNull();
+    await sweepAttachments(server.database.db.sql, server.app.services.storage, 0);
+    expect(await server.app.services.storage.stat(key)).toBeNull();
   });
 });

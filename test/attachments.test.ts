@@ -4,9 +4,11 @@
 // unfinished uploads and tampered URLs are refused; the worker refuses what slipped by.
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sweepAttachments } from "../src/storage/attachment-sweep.js";
 import {
   AttachmentsAddedDocument,
   CreateUploadDocument,
+  DeleteMessageDocument,
   MessageAttachmentsDocument,
   NodeDocument,
   SendWithAttachmentsDocument,
@@ -220,6 +222,54 @@ describe("attachments on the local disk", () => {
     const forged = await fetch(fileUrl);
     await forged.arrayBuffer();
     expect(forged.status).toBe(403);
+  });
+
+  it("the sweep removes uploads never sent and the files of deleted messages, and keeps the rest", async () => {
+    const file = (name: string) => ({
+      filename: name,
+      contentType: "text/plain",
+      bytes: Buffer.from(`contents of ${name}`),
+    });
+    const unsent = (await upload(server, alice.accessToken, channelId, file("unsent.txt")))
+      .attachment;
+    const sentThenDeleted = (await upload(server, alice.accessToken, channelId, file("gone.txt")))
+      .attachment;
+    const kept = (await upload(server, alice.accessToken, channelId, file("kept.txt"))).attachment;
+    const deleted = await send(alice, { attachmentIds: [sentThenDeleted.id] });
+    const sent = await send(alice, { attachmentIds: [kept.id] });
+    for (const answer of [deleted, sent])
+      await eventually(
+        () =>
+          request(
+            server,
+            MessageAttachmentsDocument,
+            { id: answer.data!.sendMessage.id },
+            alice.accessToken,
+          ),
+        (result) => result.data?.message?.attachments.length === 1,
+      );
+    await mustRequest(
+      server,
+      DeleteMessageDocument,
+      { id: deleted.data!.sendMessage.id },
+      alice.accessToken,
+    );
+    const prisma = server.database.db.prisma;
+    await eventually(
+      () => prisma.message.findUniqueOrThrow({ where: { id: dbId(deleted.data!.sendMessage.id) } }),
+      (message) => message.deletedAt !== null,
+    );
+    const { storage } = server.app.services;
+    const keyOf = (id: string) => `${dbId(channelId)}/${dbId(id)}`;
+    // Unsent for longer than a day: here, with no grace at all.
+    await sweepAttachments(server.database.db.sql, storage, 0);
+    expect(await storage.stat(keyOf(unsent.id))).toBeNull();
+    expect(await storage.stat(keyOf(sentThenDeleted.id))).toBeNull();
+    expect(await storage.stat(keyOf(kept.id))).not.toBeNull();
+    const rows = await prisma.attachment.findMany({
+      where: { id: { in: [unsent, sentThenDeleted, kept].map((a) => dbId(a.id)) } },
+    });
+    expect(rows.map((row) => row.filename)).toEqual(["kept.txt"]);
   });
 
   it("the worker refuses a send carrying someone else's upload that reached it anyway", async () => {

@@ -85,6 +85,10 @@ export class LocalStorage implements AttachmentStorage {
     }
   }
 
+  async delete(key: string) {
+    await rm(this.#path(key), { force: true });
+  }
+
   async readStart(key: string, bytes: number) {
     const handle = await open(this.#path(key), "r");
     try {

@@ -2,6 +2,7 @@
 // bytes never pass through the api. The PUT's signature covers its Content-Type and
 // Content-Length: the client cannot store another size or type than createUpload said.
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   NotFound,
@@ -66,6 +67,10 @@ export class S3Storage implements AttachmentStorage {
         return null;
       throw error;
     }
+  }
+
+  async delete(key: string) {
+    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
   }
 
   async readStart(key: string, bytes: number) {

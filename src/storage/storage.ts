@@ -28,6 +28,8 @@ export interface AttachmentStorage {
   stat(key: string): Promise<{ size: number } | null>;
   /** Its first `bytes` bytes (fewer for a shorter file): enough to read an image's size. */
   readStart(key: string, bytes: number): Promise<Buffer>;
+  /** Removes the file (nothing happens when there is none). */
+  delete(key: string): Promise<void>;
   /** Releases its connections (S3's sockets), if it holds any. */
   close?(): void;
 }
