@@ -13,12 +13,22 @@ export const ChatMessageFields = graphql(`
     createdAt
     editedAt
     deletedAt
+    pinnedAt
     sender {
       id
       displayName
     }
     channel {
       id
+    }
+    reactions {
+      emoji
+      count
+      viewerHasReacted
+      users {
+        id
+        displayName
+      }
     }
   }
 `);
@@ -187,6 +197,49 @@ export const EditMessage = graphql(`
   mutation EditMessage($id: ID!, $body: String!) {
     editMessage(id: $id, body: $body) {
       ...ChatMessage
+    }
+  }
+`);
+
+// Pins, reactions: the answer is the message itself, so the cache updates it by id.
+export const PinMessage = graphql(`
+  mutation PinMessage($id: ID!) {
+    pinMessage(id: $id) {
+      ...ChatMessage
+    }
+  }
+`);
+
+export const AddReaction = graphql(`
+  mutation AddReaction($messageId: ID!, $emoji: String!) {
+    addReaction(messageId: $messageId, emoji: $emoji) {
+      id
+      reactions {
+        emoji
+        count
+        viewerHasReacted
+        users {
+          id
+          displayName
+        }
+      }
+    }
+  }
+`);
+
+export const RemoveReaction = graphql(`
+  mutation RemoveReaction($messageId: ID!, $emoji: String!) {
+    removeReaction(messageId: $messageId, emoji: $emoji) {
+      id
+      reactions {
+        emoji
+        count
+        viewerHasReacted
+        users {
+          id
+          displayName
+        }
+      }
     }
   }
 `);
@@ -504,6 +557,31 @@ export const MessageUpdated = graphql(`
   subscription MessageUpdated {
     messageUpdated {
       ...ChatMessage
+    }
+  }
+`);
+
+// Someone reacted: the message's new tally, keyed by the message's id (not its body).
+export const ReactionChanged = graphql(`
+  subscription ReactionChanged {
+    reactionChanged {
+      emoji
+      added
+      user {
+        id
+      }
+      message {
+        id
+        reactions {
+          emoji
+          count
+          viewerHasReacted
+          users {
+            id
+            displayName
+          }
+        }
+      }
     }
   }
 `);

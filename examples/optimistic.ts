@@ -19,7 +19,9 @@ export function optimisticMessage(
     createdAt: new Date().toISOString(),
     editedAt: null,
     deletedAt: null,
+    pinnedAt: null,
     sender: { __typename: "User", ...viewer },
     channel: { __typename: "Channel", id: input.channelId },
+    reactions: [],
   } as ChatMessageFragment & { __typename: "Message" };
 }

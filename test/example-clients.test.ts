@@ -16,6 +16,7 @@ import { runDemo } from "../examples/urql/demo.js";
 import { EMBEDDED_TYPES } from "../examples/urql/embedded-types.js";
 import {
   AddContactDocument,
+  AddReactionDocument,
   CreateChannelDocument,
   CreateGroupDocument,
   MarkReadDocument,
@@ -131,6 +132,7 @@ describe("urql with Graphcache (examples/urql)", () => {
       watch(client.subscription(ops.ReceiptUpdated, {})),
       watch(client.subscription(ops.PresenceChanged, {})),
       watch(client.subscription(ops.MessageUpdated, {})),
+      watch(client.subscription(ops.ReactionChanged, {})),
     ];
     const typing = watch(client.subscription(ops.Typing, { channelId: general }));
     await until(() => Object.values(screens).every((screen) => screen.data !== undefined));
@@ -192,6 +194,34 @@ describe("urql with Graphcache (examples/urql)", () => {
         reader.accessToken,
       );
     await until(() => historyNodes().find((m) => m.id === sentId)?.status === "READ");
+
+    // Reactions and pins: answers and reactionChanged update the message in place.
+    const bobs = () => historyNodes().find((m) => m.body === "hello alice");
+    const bobsId = bobs()!.id;
+    await client.mutation(ops.AddReaction, { messageId: bobsId, emoji: "👍" }).toPromise();
+    expect(bobs()?.reactions).toEqual([
+      expect.objectContaining({ emoji: "👍", count: 1, viewerHasReacted: true }),
+    ]);
+    await mustRequest(
+      server,
+      AddReactionDocument,
+      { messageId: bobsId, emoji: "🎉" },
+      bob.accessToken,
+    );
+    await until(() =>
+      Boolean(
+        bobs()?.reactions.some((r) => r.emoji === "🎉" && r.count === 1 && !r.viewerHasReacted),
+      ),
+    );
+    await client.mutation(ops.RemoveReaction, { messageId: bobsId, emoji: "👍" }).toPromise();
+    await until(
+      () =>
+        bobs()
+          ?.reactions.map((r) => r.emoji)
+          .join() === "🎉",
+    );
+    await client.mutation(ops.PinMessage, { id: bobsId }).toPromise();
+    expect(bobs()?.pinnedAt).not.toBeNull();
 
     // Edits and deletions: the answer (and messageUpdated) update the message in place.
     await client.mutation(ops.EditMessage, { id: sentId, body: "hi, bob" }).toPromise();
