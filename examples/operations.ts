@@ -21,6 +21,13 @@ export const ChatMessageFields = graphql(`
     channel {
       id
     }
+    ...MessageReactions
+  }
+`);
+
+/** A message's reactions: what every answer and event about them selects. */
+export const MessageReactionsFields = graphql(`
+  fragment MessageReactions on Message {
     reactions {
       emoji
       count
@@ -214,15 +221,7 @@ export const AddReaction = graphql(`
   mutation AddReaction($messageId: ID!, $emoji: String!) {
     addReaction(messageId: $messageId, emoji: $emoji) {
       id
-      reactions {
-        emoji
-        count
-        viewerHasReacted
-        users {
-          id
-          displayName
-        }
-      }
+      ...MessageReactions
     }
   }
 `);
@@ -231,15 +230,7 @@ export const RemoveReaction = graphql(`
   mutation RemoveReaction($messageId: ID!, $emoji: String!) {
     removeReaction(messageId: $messageId, emoji: $emoji) {
       id
-      reactions {
-        emoji
-        count
-        viewerHasReacted
-        users {
-          id
-          displayName
-        }
-      }
+      ...MessageReactions
     }
   }
 `);
@@ -572,15 +563,7 @@ export const ReactionChanged = graphql(`
       }
       message {
         id
-        reactions {
-          emoji
-          count
-          viewerHasReacted
-          users {
-            id
-            displayName
-          }
-        }
+        ...MessageReactions
       }
     }
   }
