@@ -8,11 +8,11 @@ import type { RefreshTokens } from "./auth/refresh-tokens.js";
 import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config.js";
 import type { Database, PrismaClient } from "./db/database.js";
-import type { Attachment, Channel, Message, User } from "./db/generated/prisma/client.js";
+import type { Channel, Message, User } from "./db/generated/prisma/client.js";
 import type { Logger } from "./logger.js";
 import type { PresenceTracker } from "./presence/tracker.js";
 import type { Bus } from "./pubsub/bus.js";
-import type { PublicUserPayload, ReactionPayload } from "./pubsub/events.js";
+import type { AttachmentPayload, PublicUserPayload, ReactionPayload } from "./pubsub/events.js";
 import type { EventChannels } from "./resolvers/event-channels.js";
 import type { MembershipCache } from "./resolvers/membership-cache.js";
 import type { ChannelReceiptState, MemberPositions } from "./resolvers/receipts.js";
@@ -104,8 +104,8 @@ export interface Loaders {
   threadParticipants: DataLoader<string, PublicUserPayload[]>;
   /** Per channel: followed threads with unread replies (the viewer's). */
   unreadThreads: DataLoader<string, number>;
-  /** Per message: its attachments, in the order sent. */
-  attachmentsOf: DataLoader<string, Attachment[]>;
+  /** Per message: its attachments, in upload order. */
+  attachmentsOf: DataLoader<string, AttachmentPayload[]>;
   /** Per thread root: the viewer's read position and unread replies, or null (not following). */
   viewerThreads: DataLoader<string, { lastReadSeq: number; unread: number } | null>;
 }

@@ -43,6 +43,9 @@ export interface Sql {
   transaction<T>(work: (tx: SqlTx) => Promise<T>, options: TransactionOptions): Promise<T>;
 }
 
+/** What a read shared by the api and the worker needs: one statement, its rows (Sql and SqlTx give it). */
+export type Queries = Pick<SqlTx, "query">;
+
 /** Sees every statement a transaction runs (tests count them, as they count Prisma's). */
 export type StatementObserver = (text: string) => void;
 

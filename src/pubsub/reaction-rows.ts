@@ -1,6 +1,7 @@
 // Messages' reactions, tallied per emoji: how many, and the first few who reacted. Read
 // the same way by the worker (for events) and by the api (for queries and mutation
 // answers), so both sides show the same tally.
+import type { Queries } from "../db/sql.js";
 import type { PublicUserPayload, ReactionPayload } from "./events.js";
 import { type PublicUserColumns, publicUserColumns, publicUserOf } from "./public-user.js";
 
@@ -8,9 +9,6 @@ import { type PublicUserColumns, publicUserColumns, publicUserOf } from "./publi
 export const MAX_DISTINCT_EMOJI = 20;
 /** How many of an emoji's reactors a tally names (the first to react). */
 export const MAX_REACTION_USERS = 3;
-
-/** One parameterized statement, on whichever driver the caller has. */
-export type RowQuery = <Row>(text: string, params: unknown[]) => Promise<Row[]>;
 
 interface TallyRow extends Partial<PublicUserColumns> {
   message_id: string;
@@ -23,13 +21,13 @@ interface TallyRow extends Partial<PublicUserColumns> {
  * each with its count and its first `usersPerEmoji` reactors. One statement.
  */
 export async function loadReactionTallies(
-  query: RowQuery,
+  db: Queries,
   messageIds: readonly string[],
   usersPerEmoji = MAX_REACTION_USERS,
 ): Promise<Map<string, ReactionPayload[]>> {
   const tallies = new Map<string, ReactionPayload[]>(messageIds.map((id) => [id, []]));
   if (messageIds.length === 0) return tallies;
-  const rows = await query<TallyRow>(
+  const rows = await db.query<TallyRow>(
     `SELECT r.message_id::text AS message_id, r.emoji, r.count::int AS count, ${publicUserColumns("u")}
        FROM (SELECT message_id, emoji, count(*) AS count, min(created_at) AS first_at,
                     (array_agg(user_id ORDER BY created_at, user_id))[1:$2::int] AS first_users

@@ -129,7 +129,7 @@ export async function checkAttachments(
   if (ids.length === 0) return [];
   const rows = await ctx.prisma.attachment.findMany({ where: { id: { in: ids } } });
   const byId = new Map(rows.map((row) => [row.id, row]));
-  const checked: AttachmentView[] = [];
+  const checked: Attachment[] = [];
   for (const [index, id] of ids.entries()) {
     const field = `input.attachmentIds.${index}`;
     const row = byId.get(id);
@@ -166,7 +166,10 @@ export async function checkAttachments(
     }
     checked.push(row);
   }
-  return checked;
+  // In upload order, as every later answer and event shows them.
+  return checked.sort(
+    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id),
+  );
 }
 
 export async function messageAttachments(

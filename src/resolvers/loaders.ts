@@ -4,14 +4,29 @@
 import DataLoader from "dataloader";
 import type { Loaders } from "../context.js";
 import type { PrismaClient } from "../db/database.js";
+import type { Queries } from "../db/sql.js";
+import { loadAttachments } from "../pubsub/attachment-rows.js";
 import { loadReactionTallies } from "../pubsub/reaction-rows.js";
 import { loadThreadParticipants } from "../pubsub/thread-rows.js";
 import { presenceVisibleAmong } from "../rules/visibility.js";
 import { viewerRelations } from "./contacts.js";
 import { mentionsOfMessages, messagesMentioning, unreadMentionCounts } from "./mentions.js";
-import { prismaRows, viewerReactionsTo } from "./reactions.js";
+import { viewerReactionsTo } from "./reactions.js";
 import { channelMemberPositions, channelReceiptStates } from "./receipts.js";
 import { unreadThreadCounts, viewerThreadStates } from "./threads.js";
+
+/** Plain SQL through Prisma, for the reads the worker shares (pubsub/*-rows.ts). */
+const prismaQueries = (prisma: PrismaClient): Queries => ({
+  query: (text, params = []) => prisma.$queryRawUnsafe(text, ...params),
+});
+
+/** A loader's answers from a per-key map of lists (a key with nothing: an empty list). */
+const listsFor =
+  <T>(load: (ids: readonly string[]) => Promise<Map<string, T[]>>) =>
+  async (ids: readonly string[]) => {
+    const found = await load(ids);
+    return ids.map((id) => found.get(id) ?? []);
+  };
 
 function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   const found = new Map(rows.map((row) => [row.id, row]));
@@ -51,10 +66,7 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
     mentionsOf: new DataLoader((ids) => mentionsOfMessages(prisma, ids)),
     // Not cached: reactions change while a subscription (one context) lives.
     reactionsOf: new DataLoader(
-      async (ids) => {
-        const tallies = await loadReactionTallies(prismaRows(prisma), ids);
-        return ids.map((id) => tallies.get(id) ?? []);
-      },
+      listsFor((ids) => loadReactionTallies(prismaQueries(prisma), ids)),
       { cache: false },
     ),
     // Not cached: a root's counters move while a subscription (one context) lives.
@@ -67,18 +79,9 @@ export function createLoaders(prisma: PrismaClient, viewerId: string | null = nu
       async (ids) => (viewerId ? unreadThreadCounts(prisma, viewerId, ids) : ids.map(() => 0)),
       { cache: false },
     ),
-    attachmentsOf: new DataLoader(async (ids) => {
-      const rows = await prisma.attachment.findMany({
-        where: { messageId: { in: [...ids] } },
-        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-      });
-      return ids.map((id) => rows.filter((row) => row.messageId === id));
-    }),
+    attachmentsOf: new DataLoader(listsFor((ids) => loadAttachments(prismaQueries(prisma), ids))),
     threadParticipants: new DataLoader(
-      async (ids) => {
-        const found = await loadThreadParticipants(prismaRows(prisma), ids);
-        return ids.map((id) => found.get(id) ?? []);
-      },
+      listsFor((ids) => loadThreadParticipants(prismaQueries(prisma), ids)),
       { cache: false },
     ),
     viewerThreads: new DataLoader(

@@ -12,7 +12,6 @@ import {
   loadReactionTallies,
   MAX_DISTINCT_EMOJI,
   MAX_REACTION_USERS,
-  type RowQuery,
   tallyAfter,
 } from "../pubsub/reaction-rows.js";
 import { blockedInDirect } from "../rules/visibility.js";
@@ -70,17 +69,6 @@ export function reactionViews(
     ...(extra.eventLoads ? { eventLoads: extra.eventLoads } : {}),
   }));
 }
-
-/** Plain SQL through Prisma, for the loaders (which have Prisma). */
-export const prismaRows =
-  (prisma: Context["prisma"]): RowQuery =>
-  (text, params) =>
-    prisma.$queryRawUnsafe(text, ...params);
-
-const sqlRows =
-  (sql: Sql): RowQuery =>
-  (text, params) =>
-    sql.query(text, params);
 
 /** Per message id: the emoji the viewer reacted with. */
 export async function viewerReactionsTo(
@@ -157,7 +145,7 @@ export async function react(
     });
   // One reactor more than a tally keeps: if the viewer leaves the first few, the next shows.
   const [tallies, mine, user] = await Promise.all([
-    loadReactionTallies(sqlRows(ctx.services.db.sql), [message.id], MAX_REACTION_USERS + 1),
+    loadReactionTallies(ctx.services.db.sql, [message.id], MAX_REACTION_USERS + 1),
     ctx.loaders.viewerReactions.load(message.id),
     publicProfile(ctx, viewerId),
   ]);

@@ -85,7 +85,7 @@ builder.mutationField("createUpload", (t) =>
 builder.objectField(MessageRef, "attachments", (t) =>
   t.field({
     type: [AttachmentRef],
-    description: `Files sent with it (at most ${attachments.MAX_ATTACHMENTS}), in the order given; empty once deleted.`,
+    description: `Files sent with it (at most ${attachments.MAX_ATTACHMENTS}), in the order they were uploaded; empty once deleted.`,
     resolve: (message, _args, ctx) => attachments.messageAttachments(ctx, view(message)),
   }),
 );

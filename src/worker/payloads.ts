@@ -2,6 +2,7 @@
 // transaction (the events are written to the outbox with it). New messages need no read
 // of their own: the insert knows them (persist-messages.ts).
 import type { SqlTx } from "../db/sql.js";
+import { loadAttachments } from "../pubsub/attachment-rows.js";
 import type { MessagePayload, PublicUserPayload } from "../pubsub/events.js";
 import {
   type MessagePayloadRow,
@@ -11,7 +12,7 @@ import {
 import { type PublicUserColumns, publicUserColumns, publicUserOf } from "../pubsub/public-user.js";
 import { loadReactionTallies } from "../pubsub/reaction-rows.js";
 
-/** Stored messages (edited, deleted, pinned, reacted to) as their events carry them, reactions included. */
+/** Stored messages (edited, deleted, pinned, reacted to) as their events carry them, reactions and attachments included. */
 export async function loadMessagePayloads(
   tx: SqlTx,
   ids: string[],
@@ -24,9 +25,17 @@ export async function loadMessagePayloads(
       WHERE m.id = ANY($1::uuid[])`,
     [ids],
   );
-  const tallies = await loadReactionTallies((text, params) => tx.query(text, params), ids);
+  const tallies = await loadReactionTallies(tx, ids);
+  const attachments = await loadAttachments(tx, ids);
   return new Map(
-    rows.map((row) => [row.id, { ...messagePayloadOf(row), reactions: tallies.get(row.id) ?? [] }]),
+    rows.map((row) => [
+      row.id,
+      {
+        ...messagePayloadOf(row),
+        reactions: tallies.get(row.id) ?? [],
+        attachments: attachments.get(row.id) ?? [],
+      },
+    ]),
   );
 }
 

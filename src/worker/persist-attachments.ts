@@ -1,8 +1,9 @@
 // Attachments of new messages. The worker is the authority: a send may carry only files
 // its sender uploaded for that channel that no other message carries (the api checked
-// too, but a retry or a second send may race it). Two statements for a batch that has
-// attachments, none otherwise.
+// too, but a retry or a second send may race it). Three statements for a batch that has
+// attachments (check, attach, read back), none otherwise.
 import type { SqlTx } from "../db/sql.js";
+import { loadAttachments } from "../pubsub/attachment-rows.js";
 import type { SendMessageCommand } from "../pubsub/commands.js";
 import type { AttachmentPayload } from "../pubsub/events.js";
 
@@ -42,7 +43,7 @@ export async function sendsWithForeignAttachments(
   return refused;
 }
 
-/** Attaches the stored messages' files; returns them per message id, in the order sent. */
+/** Attaches the stored messages' files; returns them per message id, in upload order. */
 export async function attachFiles(
   tx: SqlTx,
   messages: Array<{ messageId: string; attachmentIds?: string[] }>,
@@ -50,41 +51,12 @@ export async function attachFiles(
   const pairs = messages.flatMap((m) =>
     (m.attachmentIds ?? []).map((attachmentId) => ({ messageId: m.messageId, attachmentId })),
   );
-  const attached = new Map<string, AttachmentPayload[]>();
-  if (pairs.length === 0) return attached;
-  const rows = await tx.query<{
-    id: string;
-    message_id: string;
-    filename: string;
-    content_type: string;
-    size: number;
-    width: number | null;
-    height: number | null;
-    storage_key: string;
-  }>(
+  if (pairs.length === 0) return new Map();
+  await tx.execute(
     `UPDATE attachments a SET message_id = p.message_id
        FROM unnest($1::uuid[], $2::uuid[]) AS p(message_id, attachment_id)
-      WHERE a.id = p.attachment_id
-      RETURNING a.id::text, a.message_id::text, a.filename, a.content_type, a.size, a.width,
-                a.height, a.storage_key`,
+      WHERE a.id = p.attachment_id`,
     [pairs.map((p) => p.messageId), pairs.map((p) => p.attachmentId)],
   );
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  for (const { messageId, attachmentId } of pairs) {
-    const row = byId.get(attachmentId);
-    if (!row) continue;
-    attached.set(messageId, [
-      ...(attached.get(messageId) ?? []),
-      {
-        id: row.id,
-        filename: row.filename,
-        contentType: row.content_type,
-        size: Number(row.size),
-        width: row.width === null ? null : Number(row.width),
-        height: row.height === null ? null : Number(row.height),
-        storageKey: row.storage_key,
-      },
-    ]);
-  }
-  return attached;
+  return loadAttachments(tx, [...new Set(pairs.map((p) => p.messageId))]);
 }

@@ -10,11 +10,6 @@ import type { MessagePayload } from "../pubsub/events.js";
 import { loadThreadParticipants } from "../pubsub/thread-rows.js";
 import { loadMessagePayloads } from "./payloads.js";
 
-const rowsOf =
-  (tx: SqlTx) =>
-  <Row>(text: string, params: unknown[]) =>
-    tx.query<Row>(text, params);
-
 /** Updates threads for the batch's new replies and completes their payloads (in place). */
 export async function recordReplies(tx: SqlTx, inserted: MessagePayload[]): Promise<void> {
   const replies = inserted.filter((m) => m.replyToId);
@@ -62,7 +57,7 @@ export async function recordReplies(tx: SqlTx, inserted: MessagePayload[]): Prom
   }
   const [parents, participants] = [
     await loadMessagePayloads(tx, [...new Set(replies.map((m) => m.replyToId as string))]),
-    await loadThreadParticipants(rowsOf(tx), [...threads.keys()]),
+    await loadThreadParticipants(tx, [...threads.keys()]),
   ];
   for (const reply of replies) {
     reply.replyTo = parents.get(reply.replyToId as string) ?? null;
