@@ -49,6 +49,15 @@ const send = (who: User, input: { body?: string; attachmentIds?: string[]; chann
     who.accessToken,
   );
 
+/** The message's attachments once it is stored with them (NOT_FOUND while pending). */
+const storedAttachments = async (messageId: string, who: User) =>
+  (
+    await eventually(
+      () => request(server, MessageAttachmentsDocument, { id: messageId }, who.accessToken),
+      (answer) => (answer.data?.message?.attachments.length ?? 0) > 0,
+    )
+  ).data!.message!.attachments;
+
 describe("attachments on the local disk", () => {
   it("an image PUT to its upload URL is sent with its dimensions, live and in history, and its URL reads the same bytes", async () => {
     const bytes = png(3, 2);
@@ -162,16 +171,7 @@ describe("attachments on the local disk", () => {
     // Sent once, then never again.
     const sent = await send(alice, { body: "see attached", attachmentIds: [attachment.id] });
     expect(sent.errors).toBeUndefined();
-    await eventually(
-      () =>
-        request(
-          server,
-          MessageAttachmentsDocument,
-          { id: sent.data!.sendMessage.id },
-          bob.accessToken,
-        ),
-      (answer) => answer.data?.message?.attachments.length === 1,
-    );
+    expect(await storedAttachments(sent.data!.sendMessage.id, bob)).toHaveLength(1);
     expect(await errorOf(alice, [attachment.id])).toMatchObject({
       code: "BAD_USER_INPUT",
       field: "input.attachmentIds.0",
@@ -207,17 +207,8 @@ describe("attachments on the local disk", () => {
     expect(await put(url, bytes)).toBe(409);
 
     const sent = await send(alice, { attachmentIds: [answer.createUpload.attachment.id] });
-    const stored = await eventually(
-      () =>
-        request(
-          server,
-          MessageAttachmentsDocument,
-          { id: sent.data!.sendMessage.id },
-          alice.accessToken,
-        ),
-      (result) => result.data?.message?.attachments.length === 1,
-    );
-    const fileUrl = new URL(absolute(server, stored.data!.message!.attachments[0]!.url));
+    const [stored] = await storedAttachments(sent.data!.sendMessage.id, alice);
+    const fileUrl = new URL(absolute(server, stored!.url));
     fileUrl.searchParams.set("type", "text/html");
     const forged = await fetch(fileUrl);
     await forged.arrayBuffer();
@@ -238,16 +229,7 @@ describe("attachments on the local disk", () => {
     const deleted = await send(alice, { attachmentIds: [sentThenDeleted.id] });
     const sent = await send(alice, { attachmentIds: [kept.id] });
     for (const answer of [deleted, sent])
-      await eventually(
-        () =>
-          request(
-            server,
-            MessageAttachmentsDocument,
-            { id: answer.data!.sendMessage.id },
-            alice.accessToken,
-          ),
-        (result) => result.data?.message?.attachments.length === 1,
-      );
+      expect(await storedAttachments(answer.data!.sendMessage.id, alice)).toHaveLength(1);
     await mustRequest(
       server,
       DeleteMessageDocument,

@@ -6,10 +6,19 @@
 // a channel its sender has left or been muted in.
 import { LocalMemo } from "../cache/local-memo.js";
 import type { Sql } from "../db/sql.js";
+import { forbidden } from "../errors.js";
 
 /** A member's standing in a channel: muted in its group until a time, or not. */
 export interface ChannelStanding {
   mutedUntil: Date | null;
+}
+
+/** A member muted in the channel's group may not post (send, react) until the end: FORBIDDEN with it. */
+export function refuseIfMuted(standing: ChannelStanding | null, now = new Date()) {
+  if (standing?.mutedUntil && standing.mutedUntil > now)
+    throw forbidden("You are muted in this group.", {
+      mutedUntil: standing.mutedUntil.toISOString(),
+    });
 }
 
 export class MembershipCache {

@@ -21,6 +21,7 @@ import {
   MAX_ATTACHMENTS,
 } from "./attachments.js";
 import { enqueue } from "./enqueue.js";
+import { refuseIfMuted } from "./membership-cache.js";
 import { consume, type Limit } from "./rate-limits.js";
 import { type ReactionView, reactionViews } from "./reactions.js";
 import type { ReceiptStatus } from "./receipts.js";
@@ -146,6 +147,7 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
   }
   // (A retry of a send stored before a mute, or before its parent was deleted, is answered
   // above: it is not a new message.)
+  refuseIfMuted(standing);
   const replyingTo = await parent;
   const attachmentIds = input.attachmentIds ?? [];
   const attachments = await checkAttachments(
@@ -156,10 +158,6 @@ export async function sendMessage(ctx: Context, raw: unknown): Promise<MessageVi
     messageId,
   );
   const createdAt = new Date();
-  if (standing?.mutedUntil && standing.mutedUntil > createdAt)
-    throw forbidden("You are muted in this group.", {
-      mutedUntil: standing.mutedUntil.toISOString(),
-    });
   await enqueue(ctx, {
     type: "message.send",
     messageId,

@@ -17,6 +17,7 @@ import {
 import { blockedInDirect } from "../rules/visibility.js";
 import { requireChannelAccess } from "./access.js";
 import { enqueue } from "./enqueue.js";
+import { refuseIfMuted } from "./membership-cache.js";
 import { type EventLoads, type MessageView, visibleMessage } from "./messages.js";
 import { publicProfile } from "./profiles-cache.js";
 import { consume, type Limit } from "./rate-limits.js";
@@ -134,15 +135,10 @@ export async function react(
   if (await blockedInDirect(ctx.prisma, message.channelId, viewerId))
     throw forbidden("This conversation is blocked.");
   // Muted in the group: no reactions either (taking one back is always allowed).
-  const standing = await ctx.services.membershipCache.standing(
-    ctx.services.db.sql,
-    message.channelId,
-    viewerId,
-  );
-  if (add && standing?.mutedUntil && standing.mutedUntil > new Date())
-    throw forbidden("You are muted in this group.", {
-      mutedUntil: standing.mutedUntil.toISOString(),
-    });
+  if (add)
+    refuseIfMuted(
+      await ctx.services.membershipCache.standing(ctx.services.db.sql, message.channelId, viewerId),
+    );
   // One reactor more than a tally keeps: if the viewer leaves the first few, the next shows.
   const [tallies, mine, user] = await Promise.all([
     loadReactionTallies(ctx.services.db.sql, [message.id], MAX_REACTION_USERS + 1),
