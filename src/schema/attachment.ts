@@ -1,12 +1,8 @@
 // Attachments: createUpload (a signed URL to PUT a file to), the Attachment type with a
 // signed, expiring URL to read it, Message.attachments, and the input that sends them.
 import * as attachments from "../resolvers/attachments.js";
-import type { MessageView } from "../resolvers/messages.js";
 import { builder } from "./builder.js";
-import { MessageRef } from "./message.js";
-
-type MessageRow = typeof MessageRef.$inferType;
-const view = (message: MessageRow) => message as unknown as MessageView;
+import { MessageRef, view } from "./message.js";
 
 export const AttachmentRef = builder.node(
   builder.objectRef<attachments.AttachmentView>("Attachment"),

@@ -22,9 +22,9 @@ const MessageStatus = builder.enumType("MessageStatus", {
   } as const,
 });
 
-/** The Message type also resolves objects that did not come from a Prisma query. */
-const view = (message: Message) => message as unknown as messages.MessageView;
-const asMessage = (message: messages.MessageView) => message as unknown as Message;
+/** The Message type also resolves objects that did not come from a Prisma query (every domain file's Message fields use these). */
+export const view = (message: Message) => message as unknown as messages.MessageView;
+export const asMessage = (message: messages.MessageView) => message as unknown as Message;
 
 export const MessageRef = builder.prismaNode("Message", {
   id: { field: "id" },

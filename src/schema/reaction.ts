@@ -3,15 +3,10 @@
 
 import { MAX_DISTINCT_EMOJI, MAX_REACTION_USERS } from "../pubsub/reaction-rows.js";
 import * as live from "../resolvers/message-streams.js";
-import type { MessageView } from "../resolvers/messages.js";
 import * as reactions from "../resolvers/reactions.js";
 import { builder } from "./builder.js";
-import { MessageRef } from "./message.js";
+import { asMessage, MessageRef, view } from "./message.js";
 import { User } from "./user.js";
-
-type MessageRow = typeof MessageRef.$inferType;
-const view = (message: MessageRow) => message as unknown as MessageView;
-const asMessage = (message: MessageView) => message as unknown as MessageRow;
 
 const ReactionRef = builder.objectRef<reactions.ReactionView>("Reaction").implement({
   description:

@@ -2,16 +2,11 @@
 // message's replies), thread(messageId:), and markThreadRead.
 
 import { MAX_THREAD_PARTICIPANTS } from "../pubsub/thread-rows.js";
-import type { MessageView } from "../resolvers/messages.js";
 import * as threads from "../resolvers/threads.js";
 import { builder } from "./builder.js";
-import { MessageConnection, MessageRef } from "./message.js";
+import { asMessage, MessageConnection, MessageRef, view } from "./message.js";
 import { pageSize } from "./page-size.js";
 import { User } from "./user.js";
-
-type MessageRow = typeof MessageRef.$inferType;
-const view = (message: MessageRow) => message as unknown as MessageView;
-const asMessage = (message: MessageView) => message as unknown as MessageRow;
 
 export const ThreadRef = builder.node(builder.objectRef<threads.ThreadView>("Thread"), {
   description:
