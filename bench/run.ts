@@ -63,8 +63,17 @@ interface Scale {
   ingest: { sizes: number[]; messages: number };
   /** Worker scaling: messages spread over this many two-member channels. */
   spread: { channels: number; messages: number };
-  /** searchMessages over this many messages; the viewers are in `viewerChannels` of `channels`. */
-  search: { messages: number; channels: number; viewerChannels: number; rounds: number };
+  /**
+   * searchMessages over this many messages, four in five in `channels` busy channels, the
+   * rest in `quietChannels`; each set of viewers is in `viewerChannels` of one kind.
+   */
+  search: {
+    messages: number;
+    channels: number;
+    quietChannels: number;
+    viewerChannels: number;
+    rounds: number;
+  };
 }
 
 const SCALES: Record<Mode, Scale> = {
@@ -85,7 +94,7 @@ const SCALES: Record<Mode, Scale> = {
     rawOpen: [{ rate: 50, messages: 50 }],
     ingest: { sizes: [2, 10], messages: 20 },
     spread: { channels: 4, messages: 40 },
-    search: { messages: 2_000, channels: 4, viewerChannels: 2, rounds: 2 },
+    search: { messages: 2_000, channels: 4, quietChannels: 8, viewerChannels: 2, rounds: 2 },
   },
   quick: {
     pairs: 40,
@@ -104,7 +113,7 @@ const SCALES: Record<Mode, Scale> = {
     rawOpen: [{ rate: 100, messages: 300 }],
     ingest: { sizes: [2, 50, 500], messages: 2_000 },
     spread: { channels: 32, messages: 4_000 },
-    search: { messages: 100_000, channels: 20, viewerChannels: 5, rounds: 5 },
+    search: { messages: 100_000, channels: 20, quietChannels: 200, viewerChannels: 5, rounds: 5 },
   },
   full: {
     pairs: 200,
@@ -131,7 +140,13 @@ const SCALES: Record<Mode, Scale> = {
     ],
     ingest: { sizes: [2, 50, 500, 10_000], messages: 10_000 },
     spread: { channels: 64, messages: 20_000 },
-    search: { messages: 1_000_000, channels: 50, viewerChannels: 10, rounds: 20 },
+    search: {
+      messages: 1_000_000,
+      channels: 50,
+      quietChannels: 2_000,
+      viewerChannels: 10,
+      rounds: 20,
+    },
   },
 };
 

@@ -9,11 +9,12 @@
 import { access, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { bindMigrationAwareSqlAdapterFactory } from "@prisma/driver-adapter-utils";
 import * as engineRuntime from "@prisma/schema-engine-wasm/schema_engine_bg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { applyMigrations, pgliteSqlRunner } from "../src/db/migrate.js";
+import { openPgliteDatabase } from "../src/db/pglite.js";
 
 // Same paths as prisma.config.ts.
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   await checkLockfile();
   await mkdir(migrationsDir, { recursive: true }); // the first migration creates it
 
-  const db = new PGlite(); // in memory
+  const db = await openPgliteDatabase(); // in memory
   try {
     const applied = await applyMigrations(pgliteSqlRunner(db), migrationsDir);
     const sql = await diffDatabaseToSchema(db, schema);

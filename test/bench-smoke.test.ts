@@ -63,7 +63,8 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
       // Search ran every query through the API and on pg, and never crossed a membership.
       expect(report.search?.queries.length).toBeGreaterThan(0);
       expect(report.search?.foreignHits).toBe(0);
-      expect(report.search?.queries.some((q) => q.hits > 0)).toBe(true);
+      for (const viewers of ["busy", "quiet"])
+        expect(report.search?.queries.some((q) => q.viewers === viewers && q.hits > 0)).toBe(true);
       // The fan-out measured its sockets sitting idle too.
       for (const fanout of report.fanout) expect(fanout.cpu?.idle?.partsMs).toBeDefined();
       // The reconnect storm: every socket of the killed replica came back on the other and

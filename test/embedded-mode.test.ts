@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, describe, expect, it } from "vitest";
+import { openPgliteDatabase } from "../src/db/pglite.js";
 import { LoginDocument, MeDocument, RegisterDocument } from "./gql/graphql.js";
 import { mustRequest } from "./harness/app.js";
 import { startProcess, stopProcess } from "./harness/processes.js";
@@ -59,7 +60,7 @@ describe("embedded mode (no DATABASE_URL)", () => {
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name)
       .sort();
-    const pglite = await PGlite.create(join(dataDir, "pglite"));
+    const pglite = await openPgliteDatabase(join(dataDir, "pglite"));
     try {
       const { rows } = await pglite.query<{ migration_name: string }>(
         `SELECT migration_name FROM _prisma_migrations

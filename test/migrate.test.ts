@@ -2,9 +2,10 @@
 // re-runs, Prisma-compatible bookkeeping, and the guard against edited migrations.
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { afterEach, describe, expect, it } from "vitest";
 import { applyMigrations, pgliteSqlRunner } from "../src/db/migrate.js";
+import { openPgliteDatabase } from "../src/db/pglite.js";
 
 const migrationsDir = new URL("../prisma/migrations/", import.meta.url);
 // PGlite's cold start takes a few seconds, beyond vitest's default 5 s timeout.
@@ -28,7 +29,7 @@ describe("applyMigrations", () => {
   it(
     "applies every migration once, recorded as Prisma records them",
     async () => {
-      db = new PGlite();
+      db = await openPgliteDatabase();
       const names = await migrationNames();
       expect(names.length).toBeGreaterThan(0);
 
@@ -66,7 +67,7 @@ describe("applyMigrations", () => {
   it(
     "refuses to run when an applied migration no longer matches its file",
     async () => {
-      db = new PGlite();
+      db = await openPgliteDatabase();
       const [first] = await migrationNames();
       await applyMigrations(pgliteSqlRunner(db), migrationsDir);
       await db.query("UPDATE _prisma_migrations SET checksum = $1 WHERE migration_name = $2", [

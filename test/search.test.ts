@@ -143,7 +143,7 @@ describe("searchMessages", () => {
     expect(new Set(seen).size).toBe(3);
   });
 
-  it("ranks among the newest 1,000 matches: a broader query pages through those only", async () => {
+  it("ranks among the newest SEARCH_CANDIDATES (200) matches: a broader query pages through those only", async () => {
     const channelId = await channelOf(alice, [], "Broad");
     const prisma = server.database.db.prisma;
     const base = Date.now() - 3_600_000;

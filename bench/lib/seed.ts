@@ -56,30 +56,52 @@ export async function seedGroupChannel(
   owner: SeededUser,
   members: SeededUser[],
 ): Promise<string> {
-  const groupId = randomUUID();
-  const channelId = randomUUID();
-  const everyone = [owner, ...members].map((u) => u.id);
-  const roles = everyone.map((_, i) => (i === 0 ? "OWNER" : "MEMBER"));
+  return (await seedGroupChannels(pool, owner, [members]))[0] as string;
+}
+
+/**
+ * A group per entry of `memberLists`, each with a #general channel that has `owner` and
+ * that entry's members; returns the channel ids in order. Four statements whatever the count.
+ */
+export async function seedGroupChannels(
+  pool: pg.Pool,
+  owner: SeededUser,
+  memberLists: SeededUser[][],
+): Promise<string[]> {
+  const groupIds = memberLists.map(() => randomUUID());
+  const channelIds = memberLists.map(() => randomUUID());
+  // One row per (group, channel, user): the owner first in each.
+  const rows = memberLists.flatMap((members, i) =>
+    [owner, ...members].map((user, j) => ({
+      groupId: groupIds[i] as string,
+      channelId: channelIds[i] as string,
+      userId: user.id,
+      role: j === 0 ? "OWNER" : "MEMBER",
+    })),
+  );
   await pool.query(
-    `INSERT INTO groups (id, name, created_by_id, updated_at) VALUES ($1, 'bench', $2, now())`,
-    [groupId, owner.id],
+    `INSERT INTO groups (id, name, created_by_id, updated_at)
+     SELECT id, 'bench', $2, now() FROM unnest($1::uuid[]) AS g(id)`,
+    [groupIds, owner.id],
   );
   await pool.query(
     `INSERT INTO group_members (group_id, user_id, role)
-     SELECT $1, user_id, role::"GroupRole" FROM unnest($2::uuid[], $3::text[]) AS m(user_id, role)`,
-    [groupId, everyone, roles],
+     SELECT group_id, user_id, role::"GroupRole"
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS m(group_id, user_id, role)`,
+    [rows.map((r) => r.groupId), rows.map((r) => r.userId), rows.map((r) => r.role)],
   );
   await pool.query(
     `INSERT INTO channels (id, kind, group_id, name, updated_at)
-     VALUES ($1, 'GROUP', $2, 'general', now())`,
-    [channelId, groupId],
+     SELECT id, 'GROUP', group_id, 'general', now() FROM unnest($1::uuid[], $2::uuid[]) AS c(id, group_id)`,
+    [channelIds, groupIds],
   );
   await pool.query(
-    `INSERT INTO channel_members (channel_id, user_id) SELECT $1, unnest($2::uuid[])`,
-    [channelId, everyone],
+    `INSERT INTO channel_members (channel_id, user_id)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
+    [rows.map((r) => r.channelId), rows.map((r) => r.userId)],
   );
   await analyze(pool);
-  return channelId;
+  return channelIds;
 }
 
 /**

@@ -3,12 +3,12 @@
 // run the same Prisma schema and the same migrations.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/prisma/client.js";
 import { applyMigrations, pgliteSqlRunner, pgSqlRunner } from "./migrate.js";
+import { openPgliteDatabase } from "./pglite.js";
 import { pgliteSql, pgSql, type Sql } from "./sql.js";
 
 export type { PrismaClient };
@@ -81,7 +81,7 @@ function openPostgres(url: string, poolSize: number): Database {
 
 async function openPglite(directory: string): Promise<Database> {
   await mkdir(directory, { recursive: true });
-  const pglite = await PGlite.create(directory);
+  const pglite = await openPgliteDatabase(directory);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
     kind: "pglite",

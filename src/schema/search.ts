@@ -50,7 +50,7 @@ builder.queryField("searchMessages", (t) =>
   t.field({
     type: MessageSearchConnection,
     description:
-      "Messages of the viewer's channels (or of one, channelId) matching `query` as a search engine reads it: words (stemmed: 'meetings' finds 'meeting'), \"a phrase\", -excluded, or. Best match among the newest 1,000 matches first, then newest (a broader query is narrowed, not ranked); deleted messages never. `first` as in every connection (20, at most 100), forward only with `after`. RATE_LIMITED past 30 searches in 10 s.",
+      "Messages of the viewer's channels (or of one, channelId) matching `query` as a search engine reads it: words (stemmed: 'meetings' finds 'meeting'), \"a phrase\", -excluded, or. Best match among the newest 200 matches first, then newest (a broader query is narrowed, not ranked); deleted messages never. `first` as in every connection (20, at most 100), forward only with `after`. RATE_LIMITED past 30 searches in 10 s.",
     authScopes: { signedIn: true },
     args: {
       query: t.arg.string({ required: true, description: "1-200 characters." }),

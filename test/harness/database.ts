@@ -5,13 +5,13 @@
 // 3. otherwise, unless TEST_REQUIRE_SERVICES=1, an in-memory PGlite.
 // With TEST_REQUIRE_SERVICES=1 (as in .ci/run) a missing PostgreSQL fails the run.
 import { randomBytes } from "node:crypto";
-import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Database } from "../../src/db/database.js";
 import { PrismaClient } from "../../src/db/generated/prisma/client.js";
 import { applyMigrations, pgliteSqlRunner, pgSqlRunner } from "../../src/db/migrate.js";
+import { openPgliteDatabase } from "../../src/db/pglite.js";
 import { pgliteSql, pgSql } from "../../src/db/sql.js";
 
 export interface TestDatabase {
@@ -89,7 +89,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 async function pgliteDatabase(): Promise<TestDatabase> {
-  const pglite = await PGlite.create();
+  const pglite = await openPgliteDatabase();
   await applyMigrations(pgliteSqlRunner(pglite));
   const prisma = new PrismaClient({
     adapter: new PrismaPGlite(pglite),
