@@ -31,6 +31,11 @@ export interface BenchReport {
   rawPipeline: { label: string; result: LatencyBaseline }[];
   fanout: FanoutResult[];
   ingest: IngestResult[];
+  /**
+   * The ingest's commands all at once through the raw pipeline (broker + plain pg, no
+   * product code), and through the broker alone (no database): the thinnest code's ceiling.
+   */
+  ingestBaselines?: { pipeline: LatencyBaseline; brokerAlone: LatencyBaseline };
   workerScaling?: WorkerScalingResult;
   search?: SearchResult;
   storm?: StormResult;
@@ -162,12 +167,20 @@ export function toMarkdown(report: BenchReport): string {
     "",
     "## Worker ingest by channel size (send commands straight to the broker)",
     "",
-    "| members | messages | ms | messages/s | worker + PostgreSQL CPU ms per message | plain pg batched INSERT, same rows: messages/s | plain pg with COPY: messages/s |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| members | messages | ms | messages/s | CPU ms per message: worker / PostgreSQL / RabbitMQ / publisher | machine busy | plain pg batched INSERT, same rows: messages/s | plain pg with COPY: messages/s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   );
+  const perMessage = (i: IngestResult, part: string) =>
+    i.cpu ? fmt(Math.round((100 * (i.cpu.partsMs[part] ?? 0)) / i.messages) / 100, 2) : "–";
   for (const i of report.ingest ?? [])
     lines.push(
-      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${i.cpu ? fmt(Math.round((100 * ((i.cpu.partsMs.worker ?? 0) + (i.cpu.partsMs.postgres ?? 0))) / i.messages) / 100) : "–"} | ${fmt(i.ceiling.messagesPerSecond)} | ${fmt(i.copyCeiling?.messagesPerSecond)} |`,
+      `| ${i.members} | ${i.messages} | ${i.ms} | ${fmt(i.messagesPerSecond)} | ${["worker", "postgres", "rabbitmq", "publisher"].map((part) => perMessage(i, part)).join(" / ")} | ${i.cpu ? `${fmt(i.cpu.machineBusyPercent)} %` : "–"} | ${fmt(i.ceiling.messagesPerSecond)} | ${fmt(i.copyCeiling?.messagesPerSecond)} |`,
+    );
+  const ingestBaselines = report.ingestBaselines;
+  if (ingestBaselines)
+    lines.push(
+      "",
+      `The same ${ingestBaselines.pipeline.sent} commands published all at once, with no product code: the raw pipeline (broker and plain pg) ${fmt(ingestBaselines.pipeline.perSecond)} messages/s; the broker alone (publish with confirms, consume, an event each, ack; no database) ${fmt(ingestBaselines.brokerAlone.perSecond)} messages/s. Each runs in one process of its own.`,
     );
   const scaling = report.workerScaling;
   if (scaling) {
@@ -176,12 +189,12 @@ export function toMarkdown(report: BenchReport): string {
       "",
       `Worker processes: ${scaling.messages} sends spread over ${scaling.channels} two-member channels (every shard busy), straight to the broker:`,
       "",
-      `| workers | ms | messages/s | ${parts.map((p) => `${p} CPU ms`).join(" | ")} |`,
-      `| --- | --- | --- |${parts.map(() => " --- |").join("")}`,
+      `| workers | ms | messages/s | ${parts.map((p) => `${p} CPU ms`).join(" | ")} | machine busy |`,
+      `| --- | --- | --- |${parts.map(() => " --- |").join("")} --- |`,
     );
     for (const w of scaling.byWorkers)
       lines.push(
-        `| ${w.workers} | ${w.ms} | ${fmt(w.messagesPerSecond)} | ${parts.map((p) => fmt(w.cpu?.partsMs[p])).join(" | ")} |`,
+        `| ${w.workers} | ${w.ms} | ${fmt(w.messagesPerSecond)} | ${parts.map((p) => fmt(w.cpu?.partsMs[p])).join(" | ")} | ${w.cpu ? `${fmt(w.cpu.machineBusyPercent)} %` : "–"} |`,
       );
   }
   const search = report.search;

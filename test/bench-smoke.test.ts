@@ -57,7 +57,13 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
       for (const ingest of report.ingest) {
         expect(ingest.messagesPerSecond).toBeGreaterThan(0);
         expect(ingest.copyCeiling.messagesPerSecond).toBeGreaterThan(0);
+        // The publisher (the bench itself) is charged beside the services.
+        expect(ingest.cpu?.partsMs).toHaveProperty("publisher");
       }
+      // The ingest's shape through the thinnest code, with and without the database.
+      const { pipeline, brokerAlone } = report.ingestBaselines ?? {};
+      expect(pipeline?.received).toBe(report.ingest[0]?.messages);
+      expect(brokerAlone?.received).toBe(report.ingest[0]?.messages);
       // Worker scaling persisted its spread sends with one worker, then with two.
       expect(report.workerScaling?.byWorkers.map((w) => w.workers)).toEqual([1, 2]);
       // Search ran every query through the API and on pg, and never crossed a membership.

@@ -11,6 +11,7 @@
 // command sentAt -> event received (one process, so Date.now() on both ends). Left out,
 // so this is an upper bound: authentication, membership checks, the per-channel row lock
 // and seq bookkeeping in the database, the outbox table, shard leases and GraphQL.
+// With persist: false it leaves the database out too: the broker's share of the ceiling.
 //
 //   npx tsx bench/baselines/raw-pipeline.ts '{"amqpUrl":"amqp://guest:guest@127.0.0.1:5672",
 //     "databaseUrl":"postgresql://postgres@127.0.0.1:5432/test","messages":2000}'
@@ -31,6 +32,11 @@ export interface RawPipelineOptions {
   maxInFlight?: number;
   /** The consumer's prefetch, so the largest batch (default 100). */
   batchSize?: number;
+  /**
+   * false: the broker alone, the same commands, events and acks with no database write
+   * (what is left of the ceiling when PostgreSQL costs nothing). Default true.
+   */
+  persist?: boolean;
 }
 
 export interface RawPipelineResult {
@@ -75,8 +81,6 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
   const commandQueue = `bench-raw-${tag}.commands`;
   const eventQueue = `bench-raw-${tag}.events`;
   const exchange = `bench-raw-${tag}.events`;
-  const messagesTable = `raw_messages_${tag}`;
-  const positionsTable = `raw_positions_${tag}`;
   const channels = Array.from({ length: CHANNELS }, () => ({
     id: randomUUID(),
     senderId: randomUUID(),
@@ -97,28 +101,18 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
   };
 
   try {
-    const db = new pg.Client({ connectionString: o.databaseUrl });
-    await db.connect();
-    db.on("error", fail);
-    cleanup.push(() => db.end());
-    await db.query(
-      `CREATE TABLE ${messagesTable} (
-         id uuid PRIMARY KEY, channel_id uuid NOT NULL, sender_id uuid NOT NULL, seq int NOT NULL,
-         body text NOT NULL, client_message_id text NOT NULL,
-         created_at timestamptz NOT NULL DEFAULT now(),
-         UNIQUE (channel_id, seq), UNIQUE (sender_id, client_message_id))`,
-    );
-    cleanup.push(() => db.query(`DROP TABLE ${messagesTable}`));
-    await db.query(
-      `CREATE TABLE ${positionsTable} (
-         channel_id uuid NOT NULL, user_id uuid NOT NULL, last_read_seq int NOT NULL DEFAULT 0,
-         last_delivered_seq int NOT NULL DEFAULT 0, PRIMARY KEY (channel_id, user_id))`,
-    );
-    cleanup.push(() => db.query(`DROP TABLE ${positionsTable}`));
-    await db.query(
-      `INSERT INTO ${positionsTable} (channel_id, user_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
-      [channels.map((c) => c.id), channels.map((c) => c.senderId)],
-    );
+    // The database's part: the tables, and a transaction per batch (none without persist).
+    let persist: ((rows: PersistedRow[]) => Promise<void>) | undefined;
+    if (o.persist !== false) {
+      const db = new pg.Client({ connectionString: o.databaseUrl });
+      await db.connect();
+      db.on("error", fail);
+      cleanup.push(() => db.end());
+      const tables = { messages: `raw_messages_${tag}`, positions: `raw_positions_${tag}` };
+      await createTables(db, tables, channels);
+      cleanup.push(() => db.query(`DROP TABLE ${tables.messages}, ${tables.positions}`));
+      persist = (rows) => persistBatch(db, tables, rows);
+    }
 
     // Publisher: its own connection, a confirm channel. It also owns the topology.
     const publisherConnection = await connect();
@@ -170,32 +164,7 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
         lastSeq.set(command.channelId, seq);
         return { ...command, seq };
       });
-      await db.query("BEGIN");
-      try {
-        await db.query(
-          `INSERT INTO ${messagesTable} (id, channel_id, sender_id, seq, body, client_message_id)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[])`,
-          [
-            rows.map((r) => r.id),
-            rows.map((r) => r.channelId),
-            rows.map((r) => r.senderId),
-            rows.map((r) => r.seq),
-            rows.map((r) => r.body),
-            rows.map((r) => r.id),
-          ],
-        );
-        await db.query(
-          `UPDATE ${positionsTable} p SET last_read_seq = v.seq, last_delivered_seq = v.seq
-             FROM (SELECT c, u, max(s) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(c, u, s)
-                   GROUP BY c, u) v
-            WHERE p.channel_id = v.c AND p.user_id = v.u`,
-          [rows.map((r) => r.channelId), rows.map((r) => r.senderId), rows.map((r) => r.seq)],
-        );
-        await db.query("COMMIT");
-      } catch (error) {
-        await db.query("ROLLBACK");
-        throw error;
-      }
+      if (persist) await persist(rows);
       for (const r of rows) {
         const event: MessageEvent = {
           id: r.id,
@@ -298,6 +267,67 @@ export async function runRawPipeline(o: RawPipelineOptions): Promise<RawPipeline
     for (const undo of cleanup.reverse()) {
       await undo().catch((error: unknown) => console.error("raw-pipeline cleanup:", error));
     }
+  }
+}
+
+interface RawTables {
+  messages: string;
+  positions: string;
+}
+
+type PersistedRow = SendCommand & { seq: number };
+
+/** Tables shaped like messages and channel_members, with the same keys. */
+async function createTables(
+  db: pg.Client,
+  tables: RawTables,
+  channels: Array<{ id: string; senderId: string }>,
+) {
+  await db.query(
+    `CREATE TABLE ${tables.messages} (
+       id uuid PRIMARY KEY, channel_id uuid NOT NULL, sender_id uuid NOT NULL, seq int NOT NULL,
+       body text NOT NULL, client_message_id text NOT NULL,
+       created_at timestamptz NOT NULL DEFAULT now(),
+       UNIQUE (channel_id, seq), UNIQUE (sender_id, client_message_id))`,
+  );
+  await db.query(
+    `CREATE TABLE ${tables.positions} (
+       channel_id uuid NOT NULL, user_id uuid NOT NULL, last_read_seq int NOT NULL DEFAULT 0,
+       last_delivered_seq int NOT NULL DEFAULT 0, PRIMARY KEY (channel_id, user_id))`,
+  );
+  await db.query(
+    `INSERT INTO ${tables.positions} (channel_id, user_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
+    [channels.map((c) => c.id), channels.map((c) => c.senderId)],
+  );
+}
+
+/** A batch in one transaction: its messages, and each sender's position moved past them. */
+async function persistBatch(db: pg.Client, tables: RawTables, rows: PersistedRow[]) {
+  await db.query("BEGIN");
+  try {
+    await db.query(
+      `INSERT INTO ${tables.messages} (id, channel_id, sender_id, seq, body, client_message_id)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[])`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.channelId),
+        rows.map((r) => r.senderId),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.body),
+        rows.map((r) => r.id),
+      ],
+    );
+    await db.query(
+      `UPDATE ${tables.positions} p SET last_read_seq = v.seq, last_delivered_seq = v.seq
+         FROM (SELECT c, u, max(s) AS seq FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(c, u, s)
+               GROUP BY c, u) v
+        WHERE p.channel_id = v.c AND p.user_id = v.u`,
+      [rows.map((r) => r.channelId), rows.map((r) => r.senderId), rows.map((r) => r.seq)],
+    );
+    await db.query("COMMIT");
+  } catch (error) {
+    await db.query("ROLLBACK");
+    throw error;
   }
 }
 
