@@ -431,12 +431,12 @@ function targets(
       measured: `${round1(tenThousand.liveMs / 1000)} s`,
       met: tenThousand.liveMs < 10_000,
     });
-  if (tenThousand?.replicaKiBPerSocket !== undefined)
+  if (tenThousand?.replicaKiBPerIdleSocket !== undefined)
     list.push({
-      name: "resident memory per subscribed socket at 10,000 (the replicas' growth while they connected)",
+      name: "resident memory per idle subscribed socket at 10,000 (the replicas' growth since before they connected, after the idle window)",
       target: "≤ 20 KiB",
-      measured: `${tenThousand.replicaKiBPerSocket} KiB`,
-      met: tenThousand.replicaKiBPerSocket <= 20,
+      measured: `${tenThousand.replicaKiBPerIdleSocket} KiB (${tenThousand.replicaKiBPerSocket} KiB right after connecting)`,
+      met: tenThousand.replicaKiBPerIdleSocket <= 20,
     });
   const direct2 = ingest.find((i) => i.members === 2);
   const largest = ingest.reduce<IngestResult | undefined>(
@@ -480,7 +480,7 @@ function targets(
     met: storm.missing === 0 && storm.repeated === 0 && storm.reconnected >= storm.sockets,
   });
   for (const name of [
-    ...(tenThousand?.replicaKiBPerSocket !== undefined
+    ...(tenThousand?.replicaKiBPerIdleSocket !== undefined
       ? []
       : ["resident memory per idle subscribed socket at 10,000 (≤ 20 KiB)"]),
     ...(tenThousand ? [] : ["connect and subscribe 10,000 sockets (< 10 s)"]),

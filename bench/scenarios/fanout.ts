@@ -29,6 +29,11 @@ export interface FanoutResult {
    */
   replicaKiBPerSocket?: number;
   /**
+   * The same growth once the sockets have sat idle (after the idle window): what an idle
+   * subscribed socket holds, the connect storm's garbage collected as the replicas chose.
+   */
+  replicaKiBPerIdleSocket?: number;
+  /**
    * CPU per part while the sockets connected and subscribed, while they sat idle
    * (`idleMs` after as long to settle, nothing sent: pings, heartbeats, leases, access
    * polls), and during the burst.
@@ -88,6 +93,7 @@ export async function runFanout(
     const idleCpu = measureCpu(cpuParts);
     await new Promise((resolve) => setTimeout(resolve, options.idleMs));
     const idleUsage = idleCpu();
+    const rssIdleGrowth = residentBytes(replicaPids) - rssBefore;
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
     let missing = 0;
@@ -127,7 +133,10 @@ export async function runFanout(
       cpu: { connect: connectUsage, idle: idleUsage, burst: burstUsage },
       idleMs: options.idleMs,
       ...(rssBefore > 0
-        ? { replicaKiBPerSocket: Math.round((rssGrowth / 1024 / options.subscribers) * 10) / 10 }
+        ? {
+            replicaKiBPerSocket: kibPerSocket(rssGrowth, options.subscribers),
+            replicaKiBPerIdleSocket: kibPerSocket(rssIdleGrowth, options.subscribers),
+          }
         : {}),
     };
     ctx.log(
@@ -138,3 +147,6 @@ export async function runFanout(
     await closeChildren(generators);
   }
 }
+
+const kibPerSocket = (bytes: number, sockets: number) =>
+  Math.round((bytes / 1024 / sockets) * 10) / 10;
