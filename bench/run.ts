@@ -25,7 +25,7 @@ import type { BenchContext } from "./lib/bench-context.js";
 import { summarizeProfileDir } from "./lib/cpu-profile.js";
 import type { CpuUsage } from "./lib/cpu-usage.js";
 import { createDatabase, servicesFromEnv } from "./lib/services.js";
-import { startTopology } from "./lib/topology.js";
+import { BUILD_DIR, buildForBench, startTopology } from "./lib/topology.js";
 import {
   type BenchReport,
   type BroadcastBaseline,
@@ -175,8 +175,10 @@ const started = Date.now();
 const log = (message: string) =>
   console.log(`[bench +${((Date.now() - started) / 1000).toFixed(1)} s] ${message}`);
 
+/** The repository: where the build and node_modules are. */
+const root = fileURLToPath(new URL("..", import.meta.url));
+
 async function versions(pool: import("pg").Pool, amqpUrl: string) {
-  const root = fileURLToPath(new URL("..", import.meta.url));
   const pkg = async (name: string) =>
     JSON.parse(await readFile(join(root, "node_modules", name, "package.json"), "utf8"))
       .version as string;
@@ -207,6 +209,8 @@ async function main() {
   log(
     `mode ${mode}; services ${services.postgresUrl} ${services.amqpUrl} ${services.memcachedServers}`,
   );
+  await buildForBench(root);
+  log(`built the services into ${BUILD_DIR}`);
   const database = await createDatabase(services.postgresUrl);
   const jwtSecret = randomBytes(32).toString("hex");
   const stamp = startedAt.replace(/[:.]/g, "-");
