@@ -493,7 +493,7 @@ function targets(
   list.push({
     name: `searchMessages at ${search.messages.toLocaleString("en")} messages: p99 through the API (first: 20, snippets)`,
     target: "≤ 100 ms, and ≤ 2 × the same statement on plain pg + 20 ms",
-    measured: `${search.api.p99Ms} ms (pg ${search.sql.p99Ms} ms)`,
+    measured: `${search.api.p99Ms} ms (pg ${search.sql.p99Ms} ms; each query's first search, cold, at most ${Math.max(...search.queries.map((q) => q.firstApiMs))} ms)`,
     met: search.api.p99Ms <= 100 && search.api.p99Ms <= 2 * search.sql.p99Ms + 20,
   });
   list.push({
