@@ -44,8 +44,8 @@ export interface BenchReport {
   /** graphql-yoga + graphql-ws with Yoga's in-memory pubsub. */
   yogaBroadcast?: BroadcastBaseline[];
   targets: Target[];
-  /** By server id, when run with --profile. */
-  profiles: Record<string, ProfileSummary>;
+  /** By scenario, then by server id, when run with --profile. */
+  profiles: Record<string, Record<string, ProfileSummary>>;
 }
 
 const fmt = (n: number | null | undefined, digits = 1) =>
@@ -243,16 +243,29 @@ export function toMarkdown(report: BenchReport): string {
   }
   const profiled = Object.entries(report.profiles ?? {});
   if (profiled.length > 0) {
-    lines.push("", "## Where the service processes spent their CPU (`--profile`)", "");
-    for (const [serverId, p] of profiled) {
+    const top = (list: Array<{ name: string; percent: number }>, n: number) =>
+      list
+        .slice(0, n)
+        .map((x) => `${x.name.replaceAll("|", "\\|")} ${x.percent} %`)
+        .join("; ");
+    lines.push(
+      "",
+      "## Where the service processes spent their time, per scenario (`--profile`)",
+      "",
+      "V8's sampling profiler, started and stopped around each scenario. Shares are of the time the process was not idle. V8 samples wall time: on a busy machine a write that wakes another process often gives up the core, and the wait shows as the write (`writeBuffer`, `writev`). The CPU per part above, from /proc, is the CPU.",
+    );
+    for (const [scenario, byServer] of profiled) {
       lines.push(
-        `**${serverId}**: ${p.totalMs} ms profiled, ${p.idlePercent} % idle. Self time by package: ${p.topPackages
-          .map((x) => `${x.name} ${x.percent} %`)
-          .join(", ")}.`,
         "",
-        `Top functions: ${p.topFunctions.map((x) => `\`${x.name}\` ${x.percent} %`).join(", ")}.`,
+        `**${scenario}**`,
         "",
+        "| process | profiled s | not idle | self time by package | top functions (self) |",
+        "| --- | --- | --- | --- | --- |",
       );
+      for (const [serverId, p] of Object.entries(byServer))
+        lines.push(
+          `| ${serverId} | ${fmt(Math.round(p.totalMs / 100) / 10)} | ${fmt(Math.round(10 * (100 - p.idlePercent)) / 10)} % | ${top(p.topPackages, 8)} | ${top(p.topFunctions, 8)} |`,
+        );
     }
   }
   lines.push("", "![chart](./" + "CHART" + ")", "");

@@ -6,8 +6,10 @@
 //   npm run bench -- --quick   about 30 s, smaller numbers
 //   npm run bench -- --tiny    seconds; what the smoke test runs
 //   --out <dir>                where results go (default bench/results)
-//   --profile                  CPU-profile every service process (node --cpu-prof); the
-//                              report lists where each spent its time
+//   --profile                  CPU-profile every service process in every scenario (V8's
+//                              profiler through the inspector); the report lists where
+//                              each spent its time, and <out>/<timestamp>-profiles/ keeps
+//                              the .cpuprofile files (open them in Chrome DevTools)
 //   --set KEY=VALUE            configuration for every service process (repeatable), to
 //                              measure a setting, e.g. --set COMMAND_SHARDS=2
 //
@@ -22,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { runBaseline } from "./lib/baseline.js";
 import type { BenchContext } from "./lib/bench-context.js";
-import { summarizeProfileDir } from "./lib/cpu-profile.js";
+import { InspectorProfiler, type ProfileSummary, summarizeProfile } from "./lib/cpu-profile.js";
 import type { CpuUsage } from "./lib/cpu-usage.js";
 import { createDatabase, servicesFromEnv } from "./lib/services.js";
 import { BUILD_DIR, buildForBench, startTopology } from "./lib/topology.js";
@@ -214,46 +216,86 @@ async function main() {
   const database = await createDatabase(services.postgresUrl);
   const jwtSecret = randomBytes(32).toString("hex");
   const stamp = startedAt.replace(/[:.]/g, "-");
-  const profileDir = profile ? join(out, `${stamp}-profiles`) : undefined;
   const topology = await startTopology({
     services,
     databaseUrl: database.url,
     jwtSecret,
-    profileDir,
+    profile,
     env: settings,
   });
   log("topology up: api-a, api-b, worker");
   const ctx: BenchContext = { topology, pool: database.pool, jwtSecret, log };
-  try {
-    const direct = await runDirect(ctx, {
-      pairs: scale.pairs,
-      generators: scale.generators,
-      steps: scale.steps,
-      drainMs: scale.drainMs,
+  const profiles: BenchReport["profiles"] = {};
+  const profilers = new Map<string, InspectorProfiler>();
+  /** Runs a scenario; with --profile, every service process is profiled over it. */
+  const scenario = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    if (!profile) return run();
+    const processes = [...topology.replicas, ...topology.workers];
+    for (const p of processes)
+      if (p.inspectorPort && !profilers.has(p.serverId))
+        profilers.set(p.serverId, await InspectorProfiler.attach(p.inspectorPort));
+    const running = processes.flatMap((p) => {
+      const profiler = profilers.get(p.serverId);
+      return profiler ? [{ serverId: p.serverId, profiler }] : [];
     });
+    await Promise.all(running.map(({ profiler }) => profiler.start()));
+    try {
+      return await run();
+    } finally {
+      const dir = join(out, `${stamp}-profiles`, name.replace(/[^a-z0-9-]+/gi, "-"));
+      await mkdir(dir, { recursive: true });
+      const summaries: Record<string, ProfileSummary> = {};
+      for (const { serverId, profiler } of running) {
+        // A process killed on purpose (the storm's replica) has no profile to give.
+        const cpuProfile = await profiler.stop();
+        if (!cpuProfile) continue;
+        await writeFile(join(dir, `${serverId}.cpuprofile`), JSON.stringify(cpuProfile));
+        summaries[serverId] = summarizeProfile(cpuProfile);
+      }
+      profiles[name] = summaries;
+    }
+  };
+  // A process with an inspector client attached waits for it to leave before it exits.
+  const detachProfilers = () => {
+    for (const profiler of profilers.values()) profiler.close();
+    profilers.clear();
+  };
+  try {
+    const direct = await scenario("direct messages", () =>
+      runDirect(ctx, {
+        pairs: scale.pairs,
+        generators: scale.generators,
+        steps: scale.steps,
+        drainMs: scale.drainMs,
+      }),
+    );
     const fanout = [];
     for (const subscribers of scale.fanout) {
       fanout.push(
-        await runFanout(ctx, {
-          subscribers,
-          generators: scale.generators,
-          messages: scale.fanoutMessages,
-          burst: scale.fanoutBurst,
-          idleMs: scale.idleMs,
-        }),
+        await scenario(`fan-out to ${subscribers}`, () =>
+          runFanout(ctx, {
+            subscribers,
+            generators: scale.generators,
+            messages: scale.fanoutMessages,
+            burst: scale.fanoutBurst,
+            idleMs: scale.idleMs,
+          }),
+        ),
       );
     }
-    const ingest = await runIngest(ctx, { ...scale.ingest, amqpUrl: services.amqpUrl });
-    const workerScaling = await runWorkerScaling(ctx, {
-      ...scale.spread,
-      amqpUrl: services.amqpUrl,
-    });
-    const search = await runSearch(ctx, scale.search);
+    const ingest = await scenario("worker ingest", () =>
+      runIngest(ctx, { ...scale.ingest, amqpUrl: services.amqpUrl }),
+    );
+    // The second worker starts within the scenario: only the first is profiled.
+    const workerScaling = await scenario("worker scaling", () =>
+      runWorkerScaling(ctx, { ...scale.spread, amqpUrl: services.amqpUrl }),
+    );
+    const search = await scenario("search", () => runSearch(ctx, scale.search));
     // Last of the product's scenarios: it kills replica A.
-    const storm = await runReconnectStorm(ctx, {
-      sockets: scale.storm,
-      generators: scale.generators,
-    });
+    const storm = await scenario("reconnect storm", () =>
+      runReconnectStorm(ctx, { sockets: scale.storm, generators: scale.generators }),
+    );
+    detachProfilers();
     // Baselines after the product, with its processes idle.
     const rawPipeline: BenchReport["rawPipeline"] = [];
     const raw = (options: object) =>
@@ -299,14 +341,7 @@ async function main() {
       );
     }
 
-    // Profiles are written when the processes exit.
     await topology.stop();
-    const profiles: BenchReport["profiles"] = {};
-    if (profileDir)
-      for (const process of [...topology.replicas, ...topology.workers]) {
-        const summary = await summarizeProfileDir(join(profileDir, process.serverId));
-        if (summary) profiles[process.serverId] = summary;
-      }
     const flags = [
       mode === "full" ? "" : `--${mode}`,
       profile ? "--profile" : "",
@@ -355,6 +390,7 @@ async function main() {
     await writeFile(join(out, svgName), chart(report));
     log(`report: ${join(out, `${stamp}.md`)}`);
   } finally {
+    detachProfilers();
     await topology.stop().catch((error) => log(`stopping the topology: ${String(error)}`));
     await database.drop();
   }

@@ -1,6 +1,7 @@
-// The benchmark harness on tiny numbers (`npm run bench -- --tiny`): it must start its own
-// topology on the real services, run every scenario and baseline, deliver every message
-// it sent, and write a complete report. No figure is judged here: benchmarks are not tests.
+// The benchmark harness on tiny numbers (`npm run bench -- --tiny --profile`): it must
+// start its own topology on the real services, run every scenario and baseline, deliver
+// every message it sent, profile every service process over every scenario, and write a
+// complete report. No figure is judged here: benchmarks are not tests.
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,13 +17,13 @@ const broker = await amqpUrl();
 const memcached = await memcachedServers();
 const postgres = process.env.TEST_DATABASE_URL;
 
-describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", () => {
-  it("runs every scenario and baseline, receives every message sent (a reconnect storm's included), and writes JSON, Markdown and SVG", async () => {
+describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --profile", () => {
+  it("runs every scenario and baseline, receives every message sent (a reconnect storm's included), profiles each scenario, and writes JSON, Markdown and SVG", async () => {
     const out = await mkdtemp(join(tmpdir(), "bench-"));
     try {
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", "bench/run.ts", "--tiny", "--out", out],
+        ["--import", "tsx", "bench/run.ts", "--tiny", "--profile", "--out", out],
         {
           cwd: root,
           env: {
@@ -83,10 +84,34 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny", (
       expect(report.wsBroadcast.length).toBe(report.fanout.length);
       expect(report.socketIoBroadcast.length).toBe(report.fanout.length);
       expect(yoga.length).toBe(report.fanout.length);
+      // Each scenario profiled every service process alive through it (the storm kills
+      // replica A: only B and the worker have a profile to give), and kept the profiles.
+      const everyProcess = ["bench-api-a", "bench-api-b", "bench-worker-1"];
+      expect(Object.keys(report.profiles)).toEqual([
+        "direct messages",
+        "fan-out to 10",
+        "worker ingest",
+        "worker scaling",
+        "search",
+        "reconnect storm",
+      ]);
+      for (const [scenario, byServer] of Object.entries(report.profiles)) {
+        const expected = scenario === "reconnect storm" ? everyProcess.slice(1) : everyProcess;
+        expect(Object.keys(byServer).sort(), scenario).toEqual(expected);
+        for (const summary of Object.values(byServer)) {
+          expect(summary.totalMs).toBeGreaterThan(0);
+          expect(summary.topFunctions.length).toBeGreaterThan(0);
+        }
+      }
+      const profileDir = files.find((f) => f.endsWith("-profiles")) as string;
+      expect((await readdir(join(out, profileDir, "direct-messages"))).sort()).toEqual(
+        everyProcess.map((id) => `${id}.cpuprofile`),
+      );
       expect(report.targets.length).toBeGreaterThan(0);
       expect(report.versions.postgres).toMatch(/^\d+/);
       const markdown = await readFile(join(out, json.replace(/json$/, "md")), "utf8");
       expect(markdown).toContain("## Targets");
+      expect(markdown).toContain("per scenario (`--profile`)");
       expect(markdown).toContain(json.replace(/json$/, "svg"));
       const svg = await readFile(join(out, json.replace(/json$/, "svg")), "utf8");
       expect(svg).toMatch(/^<svg[\s\S]*<rect[\s\S]*<\/svg>\n$/);

@@ -1,21 +1,32 @@
-// Summarizes a V8 CPU profile (`node --cpu-prof`) into where the time went: self time by
-// package (or our own file) and by function, so a report can show which cost binds.
-import { readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+// CPU profiles of the service processes, one per scenario, and their summaries: self time
+// by package (or our own file) and by function, so a report can show which cost binds.
+//
+// `--cpu-prof` writes one profile per process at exit: the whole run in one, startup
+// included, and nothing from a process killed on purpose (the reconnect storm's). The
+// bench therefore starts the processes with the inspector on a local port and asks each
+// one's V8 profiler (Chrome DevTools Protocol) to start and stop around every scenario.
+//
+// V8 samples wall time: a sample is charged to whatever the main thread was running,
+// even while the thread waits for a core. On a machine that is busy, a write that wakes
+// another process (PostgreSQL, RabbitMQ, a socket's reader) often gives up the core, and
+// that wait shows as the write (`writeBuffer`, `writev`). The CPU per part from /proc is
+// the CPU; a profile says where within a process the time went.
+import { setTimeout as sleep } from "node:timers/promises";
+import WebSocket from "ws";
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
 export interface ProfileSummary {
-  file: string;
+  /** Wall time profiled. */
   totalMs: number;
   idlePercent: number;
   topPackages: Array<{ name: string; percent: number }>;
@@ -23,13 +34,18 @@ export interface ProfileSummary {
 }
 
 const project = /.*\/(src|bench|test)\//;
+/** The build the bench runs (topology.ts) and the image's: named as their sources. */
+const compiled = /.*\/(\.bench-build|dist)\//;
 
 function packageOf(frame: ProfileNode["callFrame"]) {
   if (!frame.url) return frame.functionName || "(native)";
   const inModules = frame.url.match(/node_modules\/((@[^/]+\/)?[^/]+)/);
   if (inModules) return inModules[1] as string;
   if (frame.url.startsWith("node:")) return "node internals";
-  return frame.url.replace(/^file:\/\//, "").replace(project, "$1/");
+  return frame.url
+    .replace(/^file:\/\//, "")
+    .replace(compiled, "src/")
+    .replace(project, "$1/");
 }
 
 function functionOf(frame: ProfileNode["callFrame"]) {
@@ -39,7 +55,7 @@ function functionOf(frame: ProfileNode["callFrame"]) {
   return `${frame.functionName || "(anonymous)"} ${where}`.trim();
 }
 
-export function summarizeProfile(profile: CpuProfile, file: string, top = 12): ProfileSummary {
+export function summarizeProfile(profile: CpuProfile, top = 12): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
   let total = 0;
@@ -60,13 +76,14 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 12): P
     packages.set(packageOf(frame), (packages.get(packageOf(frame)) ?? 0) + time);
     functions.set(functionOf(frame), (functions.get(functionOf(frame)) ?? 0) + time);
   }
+  // Shares of the time the process was not idle: what a scenario made it do.
+  const busy = Math.max(1, total - idle);
   const ranked = (map: Map<string, number>) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, time]) => ({ name, percent: Math.round((1000 * time) / total) / 10 }));
+      .map(([name, time]) => ({ name, percent: Math.round((1000 * time) / busy) / 10 }));
   return {
-    file,
     totalMs: Math.round(total / 1000),
     idlePercent: Math.round((1000 * idle) / total) / 10,
     topPackages: ranked(packages),
@@ -74,16 +91,81 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 12): P
   };
 }
 
-/** The main thread's profile in `dir` (the largest file: loader threads write small ones). */
-export async function summarizeProfileDir(dir: string): Promise<ProfileSummary | undefined> {
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) =>
-    f.endsWith(".cpuprofile"),
-  );
-  if (files.length === 0) return undefined;
-  const sized = await Promise.all(
-    files.map(async (f) => ({ f, size: (await stat(join(dir, f))).size })),
-  );
-  const main = sized.sort((a, b) => b.size - a.size)[0]?.f as string;
-  const profile = JSON.parse(await readFile(join(dir, main), "utf8")) as CpuProfile;
-  return summarizeProfile(profile, join(dir, main));
+/** One process's V8 profiler, reached through its inspector (`node --inspect=host:port`). */
+export class InspectorProfiler {
+  #nextId = 1;
+  readonly #pending = new Map<number, (message: { result?: unknown; error?: unknown }) => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on("message", (data) => {
+      const message = JSON.parse(String(data)) as {
+        id?: number;
+        result?: unknown;
+        error?: unknown;
+      };
+      if (message.id === undefined) return;
+      this.#pending.get(message.id)?.(message);
+      this.#pending.delete(message.id);
+    });
+    socket.on("close", () => {
+      for (const answer of this.#pending.values()) answer({ error: "inspector closed" });
+      this.#pending.clear();
+    });
+  }
+
+  /** Connects to the inspector on `port` (it may still be starting). */
+  static async attach(port: number): Promise<InspectorProfiler> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        const targets = (await (
+          await fetch(`http://127.0.0.1:${port}/json/list`)
+        ).json()) as Array<{
+          webSocketDebuggerUrl: string;
+        }>;
+        const url = targets[0]?.webSocketDebuggerUrl;
+        if (!url) throw new Error("no inspector target");
+        const socket = new WebSocket(url);
+        await new Promise<void>((resolve, reject) => {
+          socket.once("open", () => resolve());
+          socket.once("error", reject);
+        });
+        const profiler = new InspectorProfiler(socket);
+        await profiler.#call("Profiler.enable");
+        return profiler;
+      } catch (error) {
+        lastError = error;
+        await sleep(100);
+      }
+    }
+    throw new Error(`no inspector on port ${port}: ${String(lastError)}`);
+  }
+
+  #call(method: string, params: object = {}): Promise<unknown> {
+    if (this.socket.readyState !== WebSocket.OPEN)
+      return Promise.reject(new Error("inspector closed"));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, (message) =>
+        message.error ? reject(new Error(JSON.stringify(message.error))) : resolve(message.result),
+      );
+      this.socket.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  async start() {
+    await this.#call("Profiler.start");
+  }
+
+  /** The profile since start(); undefined when the process is gone (killed on purpose). */
+  async stop(): Promise<CpuProfile | undefined> {
+    const result = (await this.#call("Profiler.stop").catch(() => undefined)) as
+      | { profile: CpuProfile }
+      | undefined;
+    return result?.profile;
+  }
+
+  close() {
+    this.socket.close();
+  }
 }

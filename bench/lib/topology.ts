@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { AmqpBus } from "../../src/pubsub/amqp/amqp-bus.js";
 import {
+  freePort,
   type ServiceProcess,
   startProcess,
   stopProcess,
@@ -15,6 +16,8 @@ import type { Services } from "./services.js";
 
 export interface BenchProcess extends ServiceProcess {
   serverId: string;
+  /** The inspector's port, when started for profiling (cpu-profile.ts). */
+  inspectorPort?: number;
 }
 
 export interface Topology {
@@ -25,7 +28,7 @@ export interface Topology {
   addWorker(): Promise<BenchProcess>;
   /** Stops one worker (its shards go back to the others within about a second). */
   stopWorker(worker: BenchProcess): Promise<void>;
-  /** Stops every process (profiles are written then); safe to call twice. */
+  /** Stops every process; safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -51,8 +54,8 @@ export async function startTopology(options: {
   databaseUrl: string;
   jwtSecret: string;
   workers?: number;
-  /** Profile every process (`--cpu-prof`), each into `<profileDir>/<server id>/`. */
-  profileDir?: string;
+  /** Start every process with the inspector on a local port, for per-scenario profiles. */
+  profile?: boolean;
   /** More configuration for every process (an experiment's setting). */
   env?: Record<string, string>;
 }): Promise<Topology> {
@@ -72,12 +75,12 @@ export async function startTopology(options: {
       SEND_RATE_LIMIT: "1000000",
       ...options.env,
     };
-    const profiling = options.profileDir
-      ? ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, serverId)}`]
-      : [];
+    const inspectorPort = options.profile ? await freePort() : undefined;
+    const inspect = inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : [];
     return {
-      ...(await startProcess(env, profiling, [join(BUILD_DIR, "main.js")])),
+      ...(await startProcess(env, inspect, [join(BUILD_DIR, "main.js")])),
       serverId,
+      ...(inspectorPort ? { inspectorPort } : {}),
     };
   };
   const [a, b, ...workers] = await Promise.all([
