@@ -109,7 +109,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       cache,
       serverId: config.serverId,
       ttlSeconds: config.presenceTtlSeconds,
-      onTransition: announcePresence({ bus, cache, prisma: db.prisma, sql: db.sql, log }),
+      onTransition: announcePresence({ bus, cache, sql: db.sql, log }),
       log,
     }),
     lifecycle: { draining: false },

@@ -197,6 +197,31 @@ describe("presence", () => {
     changes.stop();
   });
 
+  it("users going offline together have their last seen stored in fewer statements than users, each at their own close", async () => {
+    const leaving = await Promise.all(Array.from({ length: 20 }, () => registerUser(server)));
+    const clients = await Promise.all(leaving.map((session) => connect(session)));
+    const statements = server.database.statements;
+    const before = statements.length;
+    const closing = Date.now();
+    await Promise.all(clients.map((client) => client.dispose()));
+    await until(
+      () => leaving.every((session) => presenceWork.idle(dbId(session.user.id))),
+      15_000,
+      "every close handled",
+    );
+    const writes = statements
+      .slice(before)
+      .filter((sql) => /UPDATE\s+"?(public"?\.)?"?users/.test(sql));
+    expect(writes.length).toBeGreaterThan(0);
+    expect(writes.length).toBeLessThan(leaving.length);
+    const rows = await server.database.db.prisma.user.findMany({
+      where: { id: { in: leaving.map((session) => dbId(session.user.id)) } },
+      select: { lastSeenAt: true },
+    });
+    expect(rows).toHaveLength(leaving.length);
+    for (const row of rows) expect(row.lastSeenAt?.getTime()).toBeGreaterThanOrEqual(closing);
+  });
+
   it("sockets opened and closed in quick succession end OFFLINE (connects and closes are applied in order)", async () => {
     const [watcher, subject] = users.slice(1, 3) as [Session, Session];
     await mustRequest(server, AddContactDocument, { userId: subject.user.id }, watcher.accessToken);

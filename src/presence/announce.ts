@@ -4,7 +4,6 @@
 // watchers believing someone is still online.
 import type { Cache } from "../cache/cache.js";
 import { BatchedLookup } from "../db/batched-lookup.js";
-import type { PrismaClient } from "../db/database.js";
 import type { Sql } from "../db/sql.js";
 import type { Bus } from "../pubsub/bus.js";
 import { type BusEvent, routingKeys } from "../pubsub/events.js";
@@ -15,12 +14,11 @@ import type { PresenceTransition } from "./tracker.js";
 export interface AnnounceDeps {
   bus: Bus;
   cache: Cache;
-  prisma: PrismaClient;
   sql: Sql;
   log?: (message: string, error?: unknown) => void;
 }
 
-export function announcePresence({ bus, cache, prisma, sql, log }: AnnounceDeps) {
+export function announcePresence({ bus, cache, sql, log }: AnnounceDeps) {
   // Plain SQL, and one statement for the users of many sockets: a reconnect storm runs
   // this once per socket.
   const profiles = new BatchedLookup<string, PublicUserColumns>(
@@ -30,6 +28,23 @@ export function announcePresence({ bus, cache, prisma, sql, log }: AnnounceDeps)
         [ids],
       ),
     (row) => row.user_id,
+  );
+  // So is storing last seen: when a replica's sockets close together (a deploy, the load
+  // balancer, a network blip), thousands of users go offline at once, and a statement each
+  // (through Prisma, as it was) kept the replica and PostgreSQL busy for seconds (issue 10).
+  // A user twice in one batch keeps the later instant.
+  const lastSeen = new BatchedLookup<{ userId: string; at: string }, { user_id: string }>(
+    (seen) =>
+      sql.query<{ user_id: string }>(
+        `UPDATE users u SET last_seen_at = v.at AT TIME ZONE 'UTC', updated_at = now() AT TIME ZONE 'UTC'
+           FROM (SELECT id, max(at) AS at FROM unnest($1::uuid[], $2::timestamptz[]) AS t(id, at)
+                  GROUP BY id) v
+          WHERE u.id = v.id
+         RETURNING u.id::text AS user_id`,
+        [seen.map((s) => s.userId), seen.map((s) => s.at)],
+      ),
+    (row) => row.user_id,
+    (seen) => seen.userId,
   );
   return async (transition: PresenceTransition) => {
     const at = transition.at.toISOString();
@@ -68,8 +83,8 @@ export function announcePresence({ bus, cache, prisma, sql, log }: AnnounceDeps)
     });
     await bus.publishEvents(events);
     if (offline) {
-      await prisma.user
-        .updateMany({ where: { id: transition.userId }, data: { lastSeenAt: transition.at } })
+      await lastSeen
+        .get({ userId: transition.userId, at: transition.at.toISOString() })
         .catch((error) => log?.(`presence: last seen of ${transition.userId} not stored`, error));
       await cache.delete(`profile:${transition.userId}`).catch(() => {});
     }
