@@ -110,19 +110,19 @@ export function toMarkdown(report: BenchReport): string {
     );
   lines.push("", "## Fan-out (one channel, subscribers split across both replicas)", "");
   lines.push(
-    "| subscribers | connected ms | subscribed and live ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | replicas' KiB per socket, right after connecting / after the idle window | missing |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| subscribers | connected ms | subscribed and live ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | replicas' KiB per socket, right after connecting / after the idle window | all closed at once: every user offline after ms | missing |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const f of report.fanout)
     lines.push(
-      `| ${f.subscribers} | ${f.connectMs} | ${f.liveMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${fmt(f.replicaKiBPerSocket)} / ${fmt(f.replicaKiBPerIdleSocket)} | ${f.missing} |`,
+      `| ${f.subscribers} | ${f.connectMs} | ${f.liveMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${fmt(f.replicaKiBPerSocket)} / ${fmt(f.replicaKiBPerIdleSocket)} | ${f.disconnectMs ?? "not all"} | ${f.missing} |`,
     );
   const fanoutCpu = report.fanout.filter((f) => f.cpu?.connect && f.cpu.burst);
   const fanoutParts = Object.keys(fanoutCpu[0]?.cpu?.connect?.partsMs ?? {});
   if (fanoutCpu.length > 0) {
     lines.push(
       "",
-      "CPU by part: milliseconds per socket connected and subscribed, microseconds per burst delivery (from /proc):",
+      "CPU by part: milliseconds per socket connected and subscribed, microseconds per burst delivery, milliseconds per socket closed until its user was offline (from /proc):",
       "",
       `| subscribers | phase | ${fanoutParts.join(" | ")} | machine busy |`,
       `| --- | --- | ${fanoutParts.map(() => "---").join(" | ")} | --- |`,
@@ -143,6 +143,8 @@ export function toMarkdown(report: BenchReport): string {
       lines.push(
         row("burst, µs per delivery", f.cpu?.burst, Math.max(1, f.burst.deliveries), 1000),
       );
+      if (f.cpu?.disconnect)
+        lines.push(row("disconnect, ms per socket", f.cpu.disconnect, f.subscribers, 1));
     }
   }
   lines.push(

@@ -72,8 +72,13 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
       expect(report.search?.foreignHits).toBe(0);
       for (const viewers of ["busy", "quiet"])
         expect(report.search?.queries.some((q) => q.viewers === viewers && q.hits > 0)).toBe(true);
-      // The fan-out measured its sockets sitting idle too.
-      for (const fanout of report.fanout) expect(fanout.cpu?.idle?.partsMs).toBeDefined();
+      // The fan-out measured its sockets sitting idle too, and all of them closing at once
+      // until every user was announced offline.
+      for (const fanout of report.fanout) {
+        expect(fanout.cpu?.idle?.partsMs).toBeDefined();
+        expect(fanout.disconnectMs).toBeGreaterThan(0);
+        expect(fanout.cpu?.disconnect?.partsMs).toBeDefined();
+      }
       // The reconnect storm: every socket of the killed replica came back on the other and
       // had both the message sent while it was away and the next one, once each.
       expect(report.storm).toMatchObject({ sockets: 10, missing: 0, repeated: 0 });

@@ -1,7 +1,9 @@
 // Scenario 3: one message to a channel of N subscribers split across the two replicas:
 // how long until the last subscriber has it, and how many deliveries per second a burst
 // of messages sustains. Scenario 4 rides on it: what connecting and subscribing them all
-// took (time, CPU, memory per socket), and what the parts spend while they sit idle.
+// took (time, CPU, memory per socket), and what the parts spend while they sit idle. Last,
+// every socket closes at once (a deploy, a load balancer dropping them): until every user
+// is announced offline with last seen stored, which the next scenario must not pay for.
 import { randomUUID } from "node:crypto";
 import type { Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
@@ -36,11 +38,17 @@ export interface FanoutResult {
   /**
    * CPU per part while the sockets connected and subscribed, while they sat idle
    * (`idleMs` after as long to settle, nothing sent: pings, heartbeats, leases, access
-   * polls), and during the burst.
+   * polls), during the burst, and from closing every socket until all their users were
+   * announced offline.
    */
-  cpu?: { connect?: CpuUsage; idle?: CpuUsage; burst?: CpuUsage };
+  cpu?: { connect?: CpuUsage; idle?: CpuUsage; burst?: CpuUsage; disconnect?: CpuUsage };
   idleMs: number;
+  /** From closing every socket at once until every user was offline with last seen stored. */
+  disconnectMs?: number;
 }
+
+/** How long the replicas may take to announce a closed fan-out's users offline. */
+const OFFLINE_TIMEOUT_MS = 180_000;
 
 export async function runFanout(
   ctx: BenchContext,
@@ -65,6 +73,7 @@ export async function runFanout(
     (await awaitArrivals(generators, tags, timeoutMs)).arrivals;
   const send = (tag: string) => sendMessage(replicaA.url, owner.token, channelId, tag);
   const cpuParts = systemParts(ctx.topology, generators);
+  let closed = false;
   try {
     const replicaPids = ctx.topology.replicas.flatMap((r) => (r.child.pid ? [r.child.pid] : []));
     const rssBefore = residentBytes(replicaPids);
@@ -115,6 +124,20 @@ export async function runFanout(
     const deliveries = burstArrivals.length;
     const expected = options.burst * options.subscribers;
     missing += expected - deliveries;
+    // Everyone leaves at once: the replicas announce each user offline and store last seen.
+    const disconnectCpu = measureCpu(cpuParts);
+    const closing = Date.now();
+    closed = true;
+    await closeChildren(generators);
+    const disconnectMs = await untilOffline(
+      ctx,
+      members.map((m) => m.id),
+      closing,
+    );
+    const disconnectUsage = disconnectCpu();
+    ctx.log(
+      `fan-out ${options.subscribers}: ${disconnectMs === undefined ? "not every user was announced offline" : `every user offline ${disconnectMs} ms after closing`}`,
+    );
     const result: FanoutResult = {
       subscribers: options.subscribers,
       connectMs,
@@ -130,8 +153,14 @@ export async function runFanout(
         ),
       },
       missing,
-      cpu: { connect: connectUsage, idle: idleUsage, burst: burstUsage },
+      cpu: {
+        connect: connectUsage,
+        idle: idleUsage,
+        burst: burstUsage,
+        ...(disconnectUsage ? { disconnect: disconnectUsage } : {}),
+      },
       idleMs: options.idleMs,
+      ...(disconnectMs !== undefined ? { disconnectMs } : {}),
       ...(rssBefore > 0
         ? {
             replicaKiBPerSocket: kibPerSocket(rssGrowth, options.subscribers),
@@ -144,8 +173,29 @@ export async function runFanout(
     );
     return result;
   } finally {
-    await closeChildren(generators);
+    if (!closed) await closeChildren(generators);
   }
+}
+
+/**
+ * Ms from `since` until every one of `userIds` has a last seen at or after it (the replica
+ * stores it when it announces the user offline); undefined if that takes too long.
+ */
+async function untilOffline(ctx: BenchContext, userIds: string[], since: number) {
+  const deadline = Date.now() + OFFLINE_TIMEOUT_MS;
+  let backoff = 50;
+  while (Date.now() < deadline) {
+    const { rows } = await ctx.pool.query<{ waiting: string }>(
+      `SELECT count(*) AS waiting FROM users
+        WHERE id = ANY($1::uuid[])
+          AND (last_seen_at IS NULL OR last_seen_at < $2::timestamptz AT TIME ZONE 'UTC')`,
+      [userIds, new Date(since).toISOString()],
+    );
+    if (Number(rows[0]?.waiting) === 0) return Date.now() - since;
+    await new Promise((resolve) => setTimeout(resolve, backoff));
+    backoff = Math.min(backoff * 2, 500);
+  }
+  return undefined;
 }
 
 const kibPerSocket = (bytes: number, sockets: number) =>
