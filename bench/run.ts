@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import amqp from "amqplib";
 import { runBaseline } from "./lib/baseline.js";
 import type { BenchContext } from "./lib/bench-context.js";
-import { InspectorProfiler, type ProfileSummary, summarizeProfile } from "./lib/cpu-profile.js";
+import { ScenarioProfiles } from "./lib/cpu-profile.js";
 import type { CpuUsage } from "./lib/cpu-usage.js";
 import { createDatabase, servicesFromEnv } from "./lib/services.js";
 import { BUILD_DIR, buildForBench, startTopology } from "./lib/topology.js";
@@ -225,41 +225,10 @@ async function main() {
   });
   log("topology up: api-a, api-b, worker");
   const ctx: BenchContext = { topology, pool: database.pool, jwtSecret, log };
-  const profiles: BenchReport["profiles"] = {};
-  const profilers = new Map<string, InspectorProfiler>();
+  const profiles = profile ? new ScenarioProfiles(join(out, `${stamp}-profiles`)) : undefined;
   /** Runs a scenario; with --profile, every service process is profiled over it. */
-  const scenario = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
-    if (!profile) return run();
-    const processes = [...topology.replicas, ...topology.workers];
-    for (const p of processes)
-      if (p.inspectorPort && !profilers.has(p.serverId))
-        profilers.set(p.serverId, await InspectorProfiler.attach(p.inspectorPort));
-    const running = processes.flatMap((p) => {
-      const profiler = profilers.get(p.serverId);
-      return profiler ? [{ serverId: p.serverId, profiler }] : [];
-    });
-    await Promise.all(running.map(({ profiler }) => profiler.start()));
-    try {
-      return await run();
-    } finally {
-      const dir = join(out, `${stamp}-profiles`, name.replace(/[^a-z0-9-]+/gi, "-"));
-      await mkdir(dir, { recursive: true });
-      const summaries: Record<string, ProfileSummary> = {};
-      for (const { serverId, profiler } of running) {
-        // A process killed on purpose (the storm's replica) has no profile to give.
-        const cpuProfile = await profiler.stop();
-        if (!cpuProfile) continue;
-        await writeFile(join(dir, `${serverId}.cpuprofile`), JSON.stringify(cpuProfile));
-        summaries[serverId] = summarizeProfile(cpuProfile);
-      }
-      profiles[name] = summaries;
-    }
-  };
-  // A process with an inspector client attached waits for it to leave before it exits.
-  const detachProfilers = () => {
-    for (const profiler of profilers.values()) profiler.close();
-    profilers.clear();
-  };
+  const scenario = <T>(name: string, run: () => Promise<T>): Promise<T> =>
+    profiles ? profiles.around(name, [...topology.replicas, ...topology.workers], run) : run();
   try {
     const direct = await scenario("direct messages", () =>
       runDirect(ctx, {
@@ -295,7 +264,7 @@ async function main() {
     const storm = await scenario("reconnect storm", () =>
       runReconnectStorm(ctx, { sockets: scale.storm, generators: scale.generators }),
     );
-    detachProfilers();
+    profiles?.detach();
     // Baselines after the product, with its processes idle.
     const rawPipeline: BenchReport["rawPipeline"] = [];
     const raw = (options: object) =>
@@ -381,7 +350,7 @@ async function main() {
         storm,
         search,
       ),
-      profiles,
+      profiles: profiles?.summaries ?? {},
     };
     await mkdir(out, { recursive: true });
     const svgName = `${stamp}.svg`;
@@ -390,7 +359,7 @@ async function main() {
     await writeFile(join(out, svgName), chart(report));
     log(`report: ${join(out, `${stamp}.md`)}`);
   } finally {
-    detachProfilers();
+    profiles?.detach();
     await topology.stop().catch((error) => log(`stopping the topology: ${String(error)}`));
     await database.drop();
   }

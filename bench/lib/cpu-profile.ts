@@ -11,6 +11,8 @@
 // another process (PostgreSQL, RabbitMQ, a socket's reader) often gives up the core, and
 // that wait shows as the write (`writeBuffer`, `writev`). The CPU per part from /proc is
 // the CPU; a profile says where within a process the time went.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
 
@@ -167,5 +169,53 @@ export class InspectorProfiler {
 
   close() {
     this.socket.close();
+  }
+}
+
+/**
+ * One profile per scenario and process: `around` profiles every process given over a
+ * scenario, keeps the .cpuprofile files under `dir/<scenario>/` and the summaries here.
+ */
+export class ScenarioProfiles {
+  /** By scenario, then by server id. */
+  readonly summaries: Record<string, Record<string, ProfileSummary>> = {};
+  readonly #profilers = new Map<string, InspectorProfiler>();
+
+  constructor(private readonly dir: string) {}
+
+  async around<T>(
+    scenario: string,
+    processes: Array<{ serverId: string; inspectorPort?: number }>,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    for (const p of processes)
+      if (p.inspectorPort && !this.#profilers.has(p.serverId))
+        this.#profilers.set(p.serverId, await InspectorProfiler.attach(p.inspectorPort));
+    const running = processes.flatMap((p) => {
+      const profiler = this.#profilers.get(p.serverId);
+      return profiler ? [{ serverId: p.serverId, profiler }] : [];
+    });
+    await Promise.all(running.map(({ profiler }) => profiler.start()));
+    try {
+      return await run();
+    } finally {
+      const dir = join(this.dir, scenario.replace(/[^a-z0-9-]+/gi, "-"));
+      await mkdir(dir, { recursive: true });
+      const summaries: Record<string, ProfileSummary> = {};
+      for (const { serverId, profiler } of running) {
+        // A process killed on purpose (the storm's replica) has no profile to give.
+        const profile = await profiler.stop();
+        if (!profile) continue;
+        await writeFile(join(dir, `${serverId}.cpuprofile`), JSON.stringify(profile));
+        summaries[serverId] = summarizeProfile(profile);
+      }
+      this.summaries[scenario] = summaries;
+    }
+  }
+
+  /** Leaves every inspector: a process with a client attached waits for it before exiting. */
+  detach() {
+    for (const profiler of this.#profilers.values()) profiler.close();
+    this.#profilers.clear();
   }
 }
