@@ -3,8 +3,8 @@
 //
 // `--cpu-prof` writes one profile per process at exit: the whole run in one, startup
 // included, and nothing from a process killed on purpose (the reconnect storm's). The
-// bench therefore starts the processes with the inspector on a local port and asks each
-// one's V8 profiler (Chrome DevTools Protocol) to start and stop around every scenario.
+// bench therefore asks each process's V8 profiler, through its inspector (inspector.ts),
+// to start and stop around every scenario.
 //
 // V8 samples wall time: a sample is charged to whatever the main thread was running,
 // even while the thread waits for a core. On a machine that is busy, a write that wakes
@@ -13,8 +13,7 @@
 // the CPU; a profile says where within a process the time went.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import WebSocket from "ws";
+import type { Inspector } from "./inspector.js";
 
 interface ProfileNode {
   id: number;
@@ -93,85 +92,6 @@ export function summarizeProfile(profile: CpuProfile, top = 12): ProfileSummary 
   };
 }
 
-/** One process's V8 profiler, reached through its inspector (`node --inspect=host:port`). */
-export class InspectorProfiler {
-  #nextId = 1;
-  readonly #pending = new Map<number, (message: { result?: unknown; error?: unknown }) => void>();
-
-  private constructor(private readonly socket: WebSocket) {
-    socket.on("message", (data) => {
-      const message = JSON.parse(String(data)) as {
-        id?: number;
-        result?: unknown;
-        error?: unknown;
-      };
-      if (message.id === undefined) return;
-      this.#pending.get(message.id)?.(message);
-      this.#pending.delete(message.id);
-    });
-    socket.on("close", () => {
-      for (const answer of this.#pending.values()) answer({ error: "inspector closed" });
-      this.#pending.clear();
-    });
-  }
-
-  /** Connects to the inspector on `port` (it may still be starting). */
-  static async attach(port: number): Promise<InspectorProfiler> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
-        const targets = (await (
-          await fetch(`http://127.0.0.1:${port}/json/list`)
-        ).json()) as Array<{
-          webSocketDebuggerUrl: string;
-        }>;
-        const url = targets[0]?.webSocketDebuggerUrl;
-        if (!url) throw new Error("no inspector target");
-        const socket = new WebSocket(url);
-        await new Promise<void>((resolve, reject) => {
-          socket.once("open", () => resolve());
-          socket.once("error", reject);
-        });
-        const profiler = new InspectorProfiler(socket);
-        await profiler.#call("Profiler.enable");
-        return profiler;
-      } catch (error) {
-        lastError = error;
-        await sleep(100);
-      }
-    }
-    throw new Error(`no inspector on port ${port}: ${String(lastError)}`);
-  }
-
-  #call(method: string, params: object = {}): Promise<unknown> {
-    if (this.socket.readyState !== WebSocket.OPEN)
-      return Promise.reject(new Error("inspector closed"));
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, (message) =>
-        message.error ? reject(new Error(JSON.stringify(message.error))) : resolve(message.result),
-      );
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  async start() {
-    await this.#call("Profiler.start");
-  }
-
-  /** The profile since start(); undefined when the process is gone (killed on purpose). */
-  async stop(): Promise<CpuProfile | undefined> {
-    const result = (await this.#call("Profiler.stop").catch(() => undefined)) as
-      | { profile: CpuProfile }
-      | undefined;
-    return result?.profile;
-  }
-
-  close() {
-    this.socket.close();
-  }
-}
-
 /**
  * One profile per scenario and process: `around` profiles every process given over a
  * scenario, keeps the .cpuprofile files under `dir/<scenario>/` and the summaries here.
@@ -179,23 +99,18 @@ export class InspectorProfiler {
 export class ScenarioProfiles {
   /** By scenario, then by server id. */
   readonly summaries: Record<string, Record<string, ProfileSummary>> = {};
-  readonly #profilers = new Map<string, InspectorProfiler>();
 
   constructor(private readonly dir: string) {}
 
   async around<T>(
     scenario: string,
-    processes: Array<{ serverId: string; inspectorPort?: number }>,
+    processes: Array<{ serverId: string; inspector(): Promise<Inspector> }>,
     run: () => Promise<T>,
   ): Promise<T> {
-    for (const p of processes)
-      if (p.inspectorPort && !this.#profilers.has(p.serverId))
-        this.#profilers.set(p.serverId, await InspectorProfiler.attach(p.inspectorPort));
-    const running = processes.flatMap((p) => {
-      const profiler = this.#profilers.get(p.serverId);
-      return profiler ? [{ serverId: p.serverId, profiler }] : [];
-    });
-    await Promise.all(running.map(({ profiler }) => profiler.start()));
+    const running = await Promise.all(
+      processes.map(async (p) => ({ serverId: p.serverId, profiler: await p.inspector() })),
+    );
+    await Promise.all(running.map(({ profiler }) => profiler.startProfile()));
     try {
       return await run();
     } finally {
@@ -204,18 +119,12 @@ export class ScenarioProfiles {
       const summaries: Record<string, ProfileSummary> = {};
       for (const { serverId, profiler } of running) {
         // A process killed on purpose (the storm's replica) has no profile to give.
-        const profile = await profiler.stop();
+        const profile = await profiler.stopProfile();
         if (!profile) continue;
         await writeFile(join(dir, `${serverId}.cpuprofile`), JSON.stringify(profile));
         summaries[serverId] = summarizeProfile(profile);
       }
       this.summaries[scenario] = summaries;
     }
-  }
-
-  /** Leaves every inspector: a process with a client attached waits for it before exiting. */
-  detach() {
-    for (const profiler of this.#profilers.values()) profiler.close();
-    this.#profilers.clear();
   }
 }

@@ -12,12 +12,13 @@ import {
   startProcess,
   stopProcess,
 } from "../../test/harness/service-process.js";
+import { Inspector } from "./inspector.js";
 import type { Services } from "./services.js";
 
 export interface BenchProcess extends ServiceProcess {
   serverId: string;
-  /** The inspector's port, when started for profiling (cpu-profile.ts). */
-  inspectorPort?: number;
+  /** Its V8 through the inspector (attached on first use, left when the topology stops it). */
+  inspector(): Promise<Inspector>;
 }
 
 export interface Topology {
@@ -54,12 +55,17 @@ export async function startTopology(options: {
   databaseUrl: string;
   jwtSecret: string;
   workers?: number;
-  /** Start every process with the inspector on a local port, for per-scenario profiles. */
-  profile?: boolean;
   /** More configuration for every process (an experiment's setting). */
   env?: Record<string, string>;
 }): Promise<Topology> {
   const namespace = `bench_${randomBytes(4).toString("hex")}`;
+  /** Inspector clients by server id, attached on first use; left before a process stops. */
+  const inspectors = new Map<string, Promise<Inspector>>();
+  const leaveInspector = async (serverId: string) => {
+    const attached = inspectors.get(serverId);
+    inspectors.delete(serverId);
+    (await attached?.catch(() => undefined))?.close();
+  };
   const start = async (role: "api" | "worker", serverId: string): Promise<BenchProcess> => {
     const env = {
       ROLE: role,
@@ -75,12 +81,24 @@ export async function startTopology(options: {
       SEND_RATE_LIMIT: "1000000",
       ...options.env,
     };
-    const inspectorPort = options.profile ? await freePort() : undefined;
-    const inspect = inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : [];
+    // The inspector on a local port, for profiles and live-heap readings (inspector.ts).
+    const inspectorPort = await freePort();
+    const service = await startProcess(
+      env,
+      [`--inspect=127.0.0.1:${inspectorPort}`],
+      [join(BUILD_DIR, "main.js")],
+    );
     return {
-      ...(await startProcess(env, inspect, [join(BUILD_DIR, "main.js")])),
+      ...service,
       serverId,
-      ...(inspectorPort ? { inspectorPort } : {}),
+      inspector: () => {
+        let attached = inspectors.get(serverId);
+        if (!attached) {
+          attached = Inspector.attach(inspectorPort);
+          inspectors.set(serverId, attached);
+        }
+        return attached;
+      },
     };
   };
   const [a, b, ...workers] = await Promise.all([
@@ -92,7 +110,13 @@ export async function startTopology(options: {
   ]);
   let stopping: Promise<void> | undefined;
   const stopAll = async () => {
-    await Promise.allSettled([a, b, ...workers].map((p) => p && stopProcess(p)));
+    await Promise.allSettled(
+      [a, b, ...workers].map(async (p) => {
+        if (!p) return;
+        await leaveInspector(p.serverId);
+        await stopProcess(p);
+      }),
+    );
     const bus = await AmqpBus.connect({ url: options.services.amqpUrl, prefix: namespace });
     await bus.deleteTopology();
     await bus.close();
@@ -110,6 +134,7 @@ export async function startTopology(options: {
       const at = workers.indexOf(worker);
       if (at < 0) return;
       workers.splice(at, 1);
+      await leaveInspector(worker.serverId);
       await stopProcess(worker);
     },
     stop() {

@@ -36,6 +36,12 @@ export interface FanoutResult {
    */
   replicaKiBPerIdleSocket?: number;
   /**
+   * The replicas' JavaScript heap after a full collection once the sockets have sat idle,
+   * less the same after they all closed, per socket: what an idle subscribed socket keeps
+   * alive, without the garbage and the room V8 leaves itself that resident memory counts.
+   */
+  liveHeapKiBPerIdleSocket?: number;
+  /**
    * CPU per part while the sockets connected and subscribed, while they sat idle
    * (`idleMs` after as long to settle, nothing sent: pings, heartbeats, leases, access
    * polls), during the burst, and from closing every socket until all their users were
@@ -106,6 +112,9 @@ export async function runFanout(
     await new Promise((resolve) => setTimeout(resolve, options.idleMs));
     const idleUsage = idleCpu();
     const rssIdleGrowth = residentBytes(replicaPids) - rssBefore;
+    // What the idle sockets keep alive, apart from the collector's room to grow: the
+    // replicas' heap after a full collection now, less the same once the sockets are gone.
+    const liveHeapIdle = await liveHeapBytes(ctx);
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
     let missing = 0;
@@ -138,6 +147,7 @@ export async function runFanout(
       closing,
     );
     const disconnectUsage = disconnectCpu();
+    const liveHeapClosed = await liveHeapBytes(ctx);
     ctx.log(
       `fan-out ${options.subscribers}: ${disconnectMs === undefined ? "not every user was announced offline" : `every user offline ${disconnectMs} ms after closing`}`,
     );
@@ -170,6 +180,7 @@ export async function runFanout(
             replicaKiBPerIdleSocket: kibPerSocket(rssIdleGrowth, options.subscribers),
           }
         : {}),
+      liveHeapKiBPerIdleSocket: kibPerSocket(liveHeapIdle - liveHeapClosed, options.subscribers),
     };
     ctx.log(
       `fan-out ${options.subscribers}: last delivery ${lastDeliveryMs.join(", ")} ms; burst ${result.burst.deliveredPerSecond} deliveries/s; missing ${missing}`,
@@ -178,6 +189,14 @@ export async function runFanout(
   } finally {
     if (!closed) await closeChildren(generators);
   }
+}
+
+/** Both replicas' live heap (after a full collection), in bytes. */
+async function liveHeapBytes(ctx: BenchContext) {
+  const each = await Promise.all(
+    ctx.topology.replicas.map(async (replica) => (await replica.inspector()).liveHeapBytes()),
+  );
+  return each.reduce((a, b) => a + b, 0);
 }
 
 /**
