@@ -403,6 +403,61 @@ describe("hole 3: the sign-in limit cannot be raced", () => {
     // Another client behind the same proxy is not limited by the first one's guesses.
     expect(await attemptFrom("203.0.113.8")).toBe("UNAUTHENTICATED");
   });
+
+  it("over a WebSocket too, clients behind a trusted proxy are counted by the address it saw (the upgrade request's)", async () => {
+    /** A socket whose upgrade request carries what the proxy appended. */
+    const socketFrom = (forwardedFor: string) =>
+      createClient({
+        url: proxied.wsUrl,
+        webSocketImpl: class extends WebSocket {
+          constructor(url: string, protocols?: string | string[]) {
+            super(url, protocols, { headers: { "x-forwarded-for": forwardedFor } });
+          }
+        },
+        retryAttempts: 0,
+        lazy: true,
+      });
+    const login = (client: Client) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        let errorCode: string | undefined;
+        client.subscribe(
+          {
+            query: "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            variables: {
+              input: { login: `nobody_${randomUUID().slice(0, 8)}`, password: "guess-password" },
+            },
+          },
+          {
+            next: (result) => {
+              errorCode = result.errors?.[0]?.extensions?.code as string | undefined;
+            },
+            error: reject,
+            complete: () => resolve(errorCode),
+          },
+        );
+      });
+    const guesser = socketFrom("203.0.113.50");
+    const other = socketFrom("203.0.113.51");
+    try {
+      const first = await Promise.all(Array.from({ length: 100 }, () => login(guesser)));
+      expect(first.every((c) => c === "UNAUTHENTICATED")).toBe(true);
+      expect(await login(guesser)).toBe("RATE_LIMITED");
+      // The same counter as over HTTP from that address.
+      const overHttp = await fetch(proxied.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.50" },
+        body: JSON.stringify({
+          query: "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+          variables: { input: { login: "nobody_http", password: "guess-password" } },
+        }),
+      });
+      expect(code((await overHttp.json()) as GraphQLResponse<unknown>)?.code).toBe("RATE_LIMITED");
+      // Another client of the proxy, on a socket of its own, is not limited by those guesses.
+      expect(await login(other)).toBe("UNAUTHENTICATED");
+    } finally {
+      await Promise.all([guesser.dispose(), other.dispose()]);
+    }
+  }, 120_000);
 });
 
 describe("hole 2: every stream ends when its access token expires, whatever the transport", () => {

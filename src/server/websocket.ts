@@ -41,6 +41,33 @@ interface SocketState extends Record<PropertyKey, unknown> {
   slot?: SlotLease;
   /** Operations counted as live subscriptions (so each is uncounted exactly once). */
   liveOperations?: Set<string>;
+  /** What the context reads of the upgrade request (see peerOf). */
+  peer?: UpgradePeer;
+}
+
+/** The part of the upgrade request a context reads: the client's address (context.ts). */
+interface UpgradePeer {
+  socket: { remoteAddress?: string };
+  headers: { "x-forwarded-for"?: string | string[] };
+}
+
+/**
+ * Keeps what the context reads of the upgrade request and lets graphql-ws drop the rest:
+ * it holds `extra.request` (an IncomingMessage with its headers, raw headers and stream
+ * state) for the socket's life, and every subscription's context held it too, while an
+ * idle socket's heap is what bounds the sockets a replica can hold (issue 10).
+ */
+function keepPeer(extra: Extra & SocketState): UpgradePeer {
+  if (!extra.peer) {
+    const { request } = extra;
+    extra.peer = {
+      socket: { remoteAddress: request.socket.remoteAddress },
+      headers: { "x-forwarded-for": request.headers["x-forwarded-for"] },
+    };
+    // graphql-ws reads `extra` only to hand it to us.
+    (extra as { request?: unknown }).request = undefined;
+  }
+  return extra.peer;
 }
 
 interface ExecutableRoot {
@@ -84,6 +111,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
       subscribe: (args) => (args.rootValue as ExecutableRoot).subscribe(args) as never,
 
       onConnect: async (ctx) => {
+        keepPeer(ctx.extra);
         const auth = await authenticate(options, authorizationFromParams(ctx.connectionParams));
         if (auth.authProblem === "expired") {
           ctx.extra.socket.close(CLOSE_UNAUTHORIZED, "Access token expired");
@@ -167,7 +195,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
         const socketAuth = carriedBySocket ? { ...operation, expiresAt: undefined } : operation;
         const enveloped = options.yoga.getEnveloped({
           ...ctx,
-          req: ctx.extra.request,
+          req: keepPeer(ctx.extra),
           socket: ctx.extra.socket,
           params: payload,
           socketAuth,
