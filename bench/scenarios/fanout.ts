@@ -114,6 +114,8 @@ export async function runFanout(
     const rssIdleGrowth = residentBytes(replicaPids) - rssBefore;
     // What the idle sockets keep alive, apart from the collector's room to grow: the
     // replicas' heap after a full collection now, less the same once the sockets are gone.
+    // (Resident memory is read before it; the deliveries measured next start with the
+    // replicas' heaps just collected.)
     const liveHeapIdle = await liveHeapBytes(ctx);
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
