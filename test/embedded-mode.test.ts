@@ -6,7 +6,6 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import { afterAll, describe, expect, it } from "vitest";
 import { openPgliteDatabase } from "../src/db/pglite.js";
 import { LoginDocument, MeDocument, RegisterDocument } from "./gql/graphql.js";
