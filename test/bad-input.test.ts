@@ -1,5 +1,6 @@
 // Bad input gets a typed error naming the field at fault, is never half-written, and
 // never takes the server down.
+import { request as httpRequest } from "node:http";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -132,6 +133,29 @@ describe("the transport", () => {
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({
       errors: [{ extensions: { code: "PAYLOAD_TOO_LARGE" } }],
+    });
+    const after = await request(server, MeDocument, {});
+    expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("refuses a body of no declared length (chunked) with 411 before reading it: the size limit cannot be dodged", async () => {
+    const answer = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const outgoing = httpRequest(server.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+      });
+      outgoing.on("response", (response) => {
+        let body = "";
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode, body }));
+      });
+      outgoing.on("error", reject);
+      // The headers alone are judged: the body is still being sent when the answer comes.
+      outgoing.write(`{"query": "{ __typename }", "variables": {"pad": "`);
+    });
+    expect(answer.status).toBe(411);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      errors: [{ extensions: { code: "LENGTH_REQUIRED" } }],
     });
     const after = await request(server, MeDocument, {});
     expect(after.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");

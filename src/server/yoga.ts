@@ -69,6 +69,12 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
   return createYoga<SocketContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
+    // The HTTP server refuses a body over MAX_BODY_BYTES by its Content-Length before
+    // anything reads it, and a body without one (http-server.ts). Yoga's own limit would
+    // pipe every accepted body through a counting TransformStream: a second Request, a
+    // stream pipeline and the AbortError its end creates, on every request (about 2 % of
+    // an api replica's time sending messages, issue 10), to re-check what is settled.
+    maxRequestBodySize: false,
     healthCheckEndpoint: "/health",
     landingPage: false,
     renderGraphiQL: offlineGraphiQL,
