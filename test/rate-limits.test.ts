@@ -74,7 +74,7 @@ describe("sliding-window rate limit", () => {
 });
 
 describe("rate limit cost", () => {
-  it("reads a key's window anchor once per window: later attempts in it cost one cache call", async () => {
+  it("reads a key's window anchor and the ended window's count once per window: later attempts in it cost one cache call", async () => {
     let now = 1_000_000;
     const inner = new MemoryCache(() => now);
     const calls: string[] = [];
@@ -99,5 +99,10 @@ describe("rate limit cost", () => {
     now += 10_000;
     await countAttempt(cache, limit, "cost", now);
     expect(calls).toContain("get");
+    // The previous window has ended: its count is not read again within this one.
+    calls.length = 0;
+    now += 1_000;
+    await countAttempt(cache, limit, "cost", now);
+    expect(calls).toEqual(["increment"]);
   });
 });

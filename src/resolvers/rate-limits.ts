@@ -5,8 +5,9 @@
 // is refused when `previous window × the part of it still inside the last windowSeconds
 // + this window` passes the limit. A fixed window lets twice the limit through around a
 // boundary (the whole limit at its end, again at the next one's start); this estimate
-// does not, at the price of one more read done in parallel. Refused attempts count too:
-// a client that keeps hammering stays refused until it honours `retryAfter`.
+// does not, at the price of one more read (in parallel, once per window and process: an
+// ended window's count no longer changes). Refused attempts count too: a client that keeps
+// hammering stays refused until it honours `retryAfter`.
 //
 // Why not rate-limiter-flexible: its Memcached store is itself a fixed window and needs
 // the `memcached` client, a second client beside memjs for the same servers; the
@@ -68,15 +69,38 @@ async function readOrAnchor(cache: Cache, anchorKey: string, limit: Limit, nowMs
   return Number((await cache.get(anchorKey)) ?? nowMs); // another replica anchored it first
 }
 
-/** Anchors this process has read, per cache (the shared one and the in-process fallback). */
-const anchorMemos = new WeakMap<Cache, LocalMemo<number>>();
-function anchorsKnownIn(cache: Cache) {
-  let memo = anchorMemos.get(cache);
-  if (!memo) {
-    memo = new LocalMemo(100_000);
-    anchorMemos.set(cache, memo);
-  }
-  return memo;
+/** What this process remembers, per cache (the shared one and the in-process fallback). */
+function memoPerCache() {
+  const memos = new WeakMap<Cache, LocalMemo<number>>();
+  return (cache: Cache) => {
+    let memo = memos.get(cache);
+    if (!memo) {
+      memo = new LocalMemo(100_000);
+      memos.set(cache, memo);
+    }
+    return memo;
+  };
+}
+
+/** Window anchors this process has read. */
+const anchorsKnownIn = memoPerCache();
+
+/**
+ * Counts of windows that have ended. An ended window is counted no more (attempts count in
+ * the current one), so its count is read once per process and kept while it weighs: one
+ * cache round trip fewer on every limited call but a window's first (issue 10: the send
+ * path). A replica whose clock lags by a few milliseconds may still add to it meanwhile;
+ * the estimate is then that much lenient until the window ends.
+ */
+const endedCountsIn = memoPerCache();
+
+async function endedCount(cache: Cache, counter: string, nowMs: number, keepUntil: number) {
+  const memo = endedCountsIn(cache);
+  const known = memo.get(counter, nowMs);
+  if (known !== undefined) return known;
+  const count = Number((await cache.get(counter)) ?? 0) || 0;
+  memo.set(counter, count, keepUntil);
+  return count;
 }
 
 /**
@@ -92,15 +116,21 @@ export async function countAttempt(
   const windowMs = limit.windowSeconds * 1000;
   const start = await windowsStart(cache, limit, key, nowMs);
   const window = Math.max(0, Math.floor((nowMs - start) / windowMs));
-  const [current, previousText] = await Promise.all([
+  const [current, previous] = await Promise.all([
     // Kept two windows: the next window still weighs this one.
     cache.increment(counterKey(limit, key, `${start}:${window}`), 1, 2 * limit.windowSeconds),
-    window > 0 ? cache.get(counterKey(limit, key, `${start}:${window - 1}`)) : null,
+    window > 0
+      ? endedCount(
+          cache,
+          counterKey(limit, key, `${start}:${window - 1}`),
+          nowMs,
+          start + (window + 1) * windowMs,
+        )
+      : 0,
   ]);
   if (current === 1) {
     await cache.set(counterKey(limit, key, "start"), String(start), 2 * limit.windowSeconds);
   }
-  const previous = Number(previousText ?? 0) || 0;
   const elapsed = (nowMs - start - window * windowMs) / windowMs;
   const estimate = previous * (1 - elapsed) + current;
   if (estimate <= limit.max) return { estimate, retryAfterSeconds: 0 };
