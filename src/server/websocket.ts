@@ -41,11 +41,11 @@ interface SocketState extends Record<PropertyKey, unknown> {
   slot?: SlotLease;
   /** Operations counted as live subscriptions (so each is uncounted exactly once). */
   liveOperations?: Set<string>;
-  /** What the context reads of the upgrade request (see peerOf). */
+  /** What the context reads of the upgrade request (see keepPeer). */
   peer?: UpgradePeer;
 }
 
-/** The part of the upgrade request a context reads: the client's address (context.ts). */
+/** The part of the upgrade request a context reads: the client's address (yoga.ts). */
 interface UpgradePeer {
   socket: { remoteAddress?: string };
   headers: { "x-forwarded-for"?: string | string[] };
