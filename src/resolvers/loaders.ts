@@ -33,181 +33,113 @@ function byId<T extends { id: string }>(rows: T[], ids: readonly string[]) {
   return ids.map((id) => found.get(id) ?? null);
 }
 
-export function createLoaders(prisma: PrismaClient, viewerId: string | null = null): Loaders {
-  return new RequestLoaders(prisma, viewerId);
-}
+type Make<K extends keyof Loaders> = (prisma: PrismaClient, viewerId: string | null) => Loaders[K];
+
+/** How each loader is made. "Not cached": what it reads moves while a subscription (one context) lives. */
+const MAKE: { [K in keyof Loaders]: Make<K> } = {
+  // Whose last seen the viewer may see (the presence rule), one statement per request.
+  lastSeenVisible: (prisma, viewerId) =>
+    new DataLoader(async (ids) => {
+      if (!viewerId) return ids.map(() => false);
+      const visible = await presenceVisibleAmong(prisma, viewerId, ids);
+      return ids.map((id) => visible.has(id));
+    }),
+  user: (prisma) =>
+    new DataLoader(async (ids) =>
+      byId(await prisma.user.findMany({ where: { id: { in: [...ids] } } }), ids),
+    ),
+  channel: (prisma) =>
+    new DataLoader(async (ids) =>
+      byId(await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), ids),
+    ),
+  // Not cached: positions.
+  receiptState: (prisma) =>
+    new DataLoader((ids) => channelReceiptStates(prisma, ids), { cache: false }),
+  memberPositions: (prisma) =>
+    new DataLoader((ids) => channelMemberPositions(prisma, ids), { cache: false }),
+  viewerRelation: (prisma, viewerId) =>
+    new DataLoader(async (ids) =>
+      viewerId ? viewerRelations(prisma, viewerId, ids) : ids.map(() => null),
+    ),
+  // Not cached: read positions.
+  unreadMentions: (prisma, viewerId) =>
+    new DataLoader(
+      async (keys) => (viewerId ? unreadMentionCounts(prisma, viewerId, keys) : keys.map(() => 0)),
+      { cache: false },
+    ),
+  mentionsViewer: (prisma, viewerId) =>
+    new DataLoader(async (ids) =>
+      viewerId ? messagesMentioning(prisma, viewerId, ids) : ids.map(() => false),
+    ),
+  mentionsOf: (prisma) => new DataLoader((ids) => mentionsOfMessages(prisma, ids)),
+  // Not cached: reactions.
+  reactionsOf: (prisma) =>
+    new DataLoader(
+      listsFor((ids) => loadReactionTallies(prismaQueries(prisma), ids)),
+      { cache: false },
+    ),
+  // Not cached: a root's counters.
+  message: (prisma) =>
+    new DataLoader(
+      async (ids) => byId(await prisma.message.findMany({ where: { id: { in: [...ids] } } }), ids),
+      { cache: false },
+    ),
+  // Not cached: read positions.
+  unreadThreads: (prisma, viewerId) =>
+    new DataLoader(
+      async (ids) => (viewerId ? unreadThreadCounts(prisma, viewerId, ids) : ids.map(() => 0)),
+      { cache: false },
+    ),
+  attachmentsOf: (prisma) =>
+    new DataLoader(listsFor((ids) => loadAttachments(prismaQueries(prisma), ids))),
+  // Not cached: a thread's participants.
+  threadParticipants: (prisma) =>
+    new DataLoader(
+      listsFor((ids) => loadThreadParticipants(prismaQueries(prisma), ids)),
+      { cache: false },
+    ),
+  // Not cached: read positions.
+  viewerThreads: (prisma, viewerId) =>
+    new DataLoader(
+      async (ids) => (viewerId ? viewerThreadStates(prisma, viewerId, ids) : ids.map(() => null)),
+      { cache: false },
+    ),
+  // Not cached: reactions.
+  viewerReactions: (prisma, viewerId) =>
+    new DataLoader(
+      async (ids) =>
+        viewerId ? viewerReactionsTo(prisma, viewerId, ids) : ids.map(() => new Set<string>()),
+      { cache: false },
+    ),
+};
 
 /**
  * Each loader is made when first used. A subscription keeps its context (and so these) for
  * its whole life, and most use none or one of them: made up front, the sixteen loaders,
- * their maps and closures were about 8 KiB of every idle subscribed socket.
+ * their maps and closures were about 8 KiB of every idle subscribed socket. The getters
+ * live on the prototype (one per loader, defined below from MAKE): nothing per loader in
+ * an instance until it is asked for.
  */
-class RequestLoaders implements Loaders {
-  #lastSeenVisible?: Loaders["lastSeenVisible"];
-  #user?: Loaders["user"];
-  #channel?: Loaders["channel"];
-  #receiptState?: Loaders["receiptState"];
-  #memberPositions?: Loaders["memberPositions"];
-  #viewerRelation?: Loaders["viewerRelation"];
-  #unreadMentions?: Loaders["unreadMentions"];
-  #mentionsViewer?: Loaders["mentionsViewer"];
-  #mentionsOf?: Loaders["mentionsOf"];
-  #reactionsOf?: Loaders["reactionsOf"];
-  #message?: Loaders["message"];
-  #unreadThreads?: Loaders["unreadThreads"];
-  #attachmentsOf?: Loaders["attachmentsOf"];
-  #threadParticipants?: Loaders["threadParticipants"];
-  #viewerThreads?: Loaders["viewerThreads"];
-  #viewerReactions?: Loaders["viewerReactions"];
+class RequestLoaders {
+  readonly made: Partial<Loaders> = {};
 
   constructor(
-    private readonly prisma: PrismaClient,
-    private readonly viewerId: string | null,
+    readonly prisma: PrismaClient,
+    readonly viewerId: string | null,
   ) {}
+}
 
-  /** Whose last seen the viewer may see (the presence rule), one statement per request. */
-  get lastSeenVisible() {
-    const { prisma, viewerId } = this;
-    this.#lastSeenVisible ??= new DataLoader(async (ids) => {
-      if (!viewerId) return ids.map(() => false);
-      const visible = await presenceVisibleAmong(prisma, viewerId, ids);
-      return ids.map((id) => visible.has(id));
-    });
-    return this.#lastSeenVisible;
-  }
+for (const name of Object.keys(MAKE) as Array<keyof Loaders>) {
+  Object.defineProperty(RequestLoaders.prototype, name, {
+    get(this: RequestLoaders) {
+      const made = this.made as Record<keyof Loaders, unknown>;
+      made[name] ??= MAKE[name](this.prisma, this.viewerId);
+      return made[name];
+    },
+  });
+}
 
-  get user() {
-    const { prisma } = this;
-    this.#user ??= new DataLoader(async (ids) =>
-      byId(await prisma.user.findMany({ where: { id: { in: [...ids] } } }), ids),
-    );
-    return this.#user;
-  }
-
-  get channel() {
-    const { prisma } = this;
-    this.#channel ??= new DataLoader(async (ids) =>
-      byId(await prisma.channel.findMany({ where: { id: { in: [...ids] } } }), ids),
-    );
-    return this.#channel;
-  }
-
-  /** Not cached: positions move while a subscription (one context) lives. */
-  get receiptState() {
-    const { prisma } = this;
-    this.#receiptState ??= new DataLoader((ids) => channelReceiptStates(prisma, ids), {
-      cache: false,
-    });
-    return this.#receiptState;
-  }
-
-  /** Not cached: positions move while a subscription (one context) lives. */
-  get memberPositions() {
-    const { prisma } = this;
-    this.#memberPositions ??= new DataLoader((ids) => channelMemberPositions(prisma, ids), {
-      cache: false,
-    });
-    return this.#memberPositions;
-  }
-
-  get viewerRelation() {
-    const { prisma, viewerId } = this;
-    this.#viewerRelation ??= new DataLoader(async (ids) =>
-      viewerId ? viewerRelations(prisma, viewerId, ids) : ids.map(() => null),
-    );
-    return this.#viewerRelation;
-  }
-
-  /** Not cached: read positions move while a subscription (one context) lives. */
-  get unreadMentions() {
-    const { prisma, viewerId } = this;
-    this.#unreadMentions ??= new DataLoader(
-      async (keys) => (viewerId ? unreadMentionCounts(prisma, viewerId, keys) : keys.map(() => 0)),
-      { cache: false },
-    );
-    return this.#unreadMentions;
-  }
-
-  get mentionsViewer() {
-    const { prisma, viewerId } = this;
-    this.#mentionsViewer ??= new DataLoader(async (ids) =>
-      viewerId ? messagesMentioning(prisma, viewerId, ids) : ids.map(() => false),
-    );
-    return this.#mentionsViewer;
-  }
-
-  get mentionsOf() {
-    const { prisma } = this;
-    this.#mentionsOf ??= new DataLoader((ids) => mentionsOfMessages(prisma, ids));
-    return this.#mentionsOf;
-  }
-
-  /** Not cached: reactions change while a subscription (one context) lives. */
-  get reactionsOf() {
-    const { prisma } = this;
-    this.#reactionsOf ??= new DataLoader(
-      listsFor((ids) => loadReactionTallies(prismaQueries(prisma), ids)),
-      { cache: false },
-    );
-    return this.#reactionsOf;
-  }
-
-  /** Not cached: a root's counters move while a subscription (one context) lives. */
-  get message() {
-    const { prisma } = this;
-    this.#message ??= new DataLoader(
-      async (ids) => byId(await prisma.message.findMany({ where: { id: { in: [...ids] } } }), ids),
-      { cache: false },
-    );
-    return this.#message;
-  }
-
-  /** Not cached: read positions move while a subscription (one context) lives. */
-  get unreadThreads() {
-    const { prisma, viewerId } = this;
-    this.#unreadThreads ??= new DataLoader(
-      async (ids) => (viewerId ? unreadThreadCounts(prisma, viewerId, ids) : ids.map(() => 0)),
-      { cache: false },
-    );
-    return this.#unreadThreads;
-  }
-
-  get attachmentsOf() {
-    const { prisma } = this;
-    this.#attachmentsOf ??= new DataLoader(
-      listsFor((ids) => loadAttachments(prismaQueries(prisma), ids)),
-    );
-    return this.#attachmentsOf;
-  }
-
-  /** Not cached: a thread's participants change while a subscription (one context) lives. */
-  get threadParticipants() {
-    const { prisma } = this;
-    this.#threadParticipants ??= new DataLoader(
-      listsFor((ids) => loadThreadParticipants(prismaQueries(prisma), ids)),
-      { cache: false },
-    );
-    return this.#threadParticipants;
-  }
-
-  /** Not cached: read positions move while a subscription (one context) lives. */
-  get viewerThreads() {
-    const { prisma, viewerId } = this;
-    this.#viewerThreads ??= new DataLoader(
-      async (ids) => (viewerId ? viewerThreadStates(prisma, viewerId, ids) : ids.map(() => null)),
-      { cache: false },
-    );
-    return this.#viewerThreads;
-  }
-
-  /** Not cached: reactions change while a subscription (one context) lives. */
-  get viewerReactions() {
-    const { prisma, viewerId } = this;
-    this.#viewerReactions ??= new DataLoader(
-      async (ids) =>
-        viewerId ? viewerReactionsTo(prisma, viewerId, ids) : ids.map(() => new Set<string>()),
-      { cache: false },
-    );
-    return this.#viewerReactions;
-  }
+export function createLoaders(prisma: PrismaClient, viewerId: string | null = null): Loaders {
+  // The getters defined above make it a Loaders.
+  return new RequestLoaders(prisma, viewerId) as unknown as Loaders;
 }
