@@ -78,7 +78,7 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
         expect(fanout.cpu?.idle?.partsMs).toBeDefined();
         expect(fanout.disconnectMs).toBeGreaterThan(0);
         // Read through each replica's inspector, after a full collection.
-        expect(fanout.liveHeapKiBPerIdleSocket).toEqual(expect.any(Number));
+        expect(Number.isFinite(fanout.liveHeapKiBPerIdleSocket)).toBe(true);
         expect(fanout.cpu?.disconnect?.partsMs).toBeDefined();
       }
       // The reconnect storm: every socket of the killed replica came back on the other and
