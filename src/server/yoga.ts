@@ -3,7 +3,7 @@
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import type { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
@@ -34,14 +34,20 @@ export type Yoga = YogaServerInstance<SocketContext, Context>;
 /**
  * GraphiQL from the package itself (scripts, styles and editor workers inlined, about
  * 9 MB): Yoga's default page loads them from a CDN and is blank without internet access.
- * Rendered once per set of options, not per request.
+ * Rendered once per set of options, not per request. The package is imported on the first
+ * page asked for, not at startup: its module source and the string it exports held about
+ * 28 MB of every replica's heap, production ones too, where GraphiQL is off (issue 10).
  */
-const graphiqlPages = new Map<string, string>();
+const graphiqlPages = new Map<string, Promise<string>>();
 function offlineGraphiQL(options: Parameters<typeof renderGraphiQL>[0]) {
   const key = JSON.stringify(options ?? {});
   let page = graphiqlPages.get(key);
   if (!page) {
-    page = renderGraphiQL(options);
+    page = import("@graphql-yoga/render-graphiql").then((graphiql) =>
+      graphiql.renderGraphiQL(options),
+    );
+    // A failed import is not remembered: the next request tries again.
+    page.catch(() => graphiqlPages.delete(key));
     graphiqlPages.set(key, page);
   }
   return page;
