@@ -12,6 +12,7 @@ import { LoginDocument, MeDocument, RegisterDocument } from "./gql/graphql.js";
 import { mustRequest } from "./harness/app.js";
 import { startProcess, stopProcess } from "./harness/processes.js";
 import { TEST_PASSWORD } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const tempDirs: string[] = [];
@@ -31,7 +32,11 @@ describe("embedded mode (no DATABASE_URL)", () => {
 
     // First run on an empty data directory.
     const first = await startService(dataDir);
-    expect(first.output()).toContain(`"database":"embedded PGlite in ${dataDir}"`);
+    // Logs are written off the event loop: the line may follow the readiness answer.
+    await until(
+      () => first.output().includes(`"database":"embedded PGlite in ${dataDir}"`),
+      10_000,
+    );
     const registered = await mustRequest(first, RegisterDocument, {
       input: {
         email: "embedded@example.com",
@@ -49,6 +54,8 @@ describe("embedded mode (no DATABASE_URL)", () => {
     const me = await mustRequest(first, MeDocument, {}, firstToken);
     expect(me.me).toMatchObject({ id: userId, username: "embedded" });
     expect(await stopService(first)).toBe(0);
+    // What was logged last before the exit was written (buffered lines are flushed at exit).
+    await until(() => first.output().includes(`"msg":"stopped"`), 5_000);
 
     // State lives under DATA_DIR: PGlite's files and the generated JWT secret.
     expect(await readdir(dataDir)).toEqual(expect.arrayContaining(["pglite", "jwt-secret"]));
