@@ -31,6 +31,14 @@ export interface TransactionOptions {
    * same round trip as BEGIN; statements after it see what the previous holder committed.
    */
   advisoryLock?: readonly [number, number];
+  /**
+   * Plan each statement once per connection and reuse the plan, whatever its parameters
+   * (plan_cache_mode = force_generic_plan, for this transaction only): for a statement whose
+   * plan does not depend on its values and costs more to make than to run. PostgreSQL
+   * otherwise keeps making a custom plan at every execution when it judges the generic one
+   * dearer, which for the access read cost 2 ms of planning per 0.25 ms of execution.
+   */
+  genericPlans?: boolean;
 }
 
 const lockStatement = ([a, b]: readonly [number, number]) =>
@@ -80,6 +88,7 @@ export function pgSql(pool: pg.Pool, observe?: StatementObserver): Sql {
         const begin = [
           "BEGIN",
           `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`,
+          ...(options.genericPlans ? ["SET LOCAL plan_cache_mode = force_generic_plan"] : []),
           ...(options.advisoryLock ? [lockStatement(options.advisoryLock)] : []),
         ].join("; ");
         observe?.(begin);

@@ -1,0 +1,64 @@
+// The plain-SQL port's transaction options on PostgreSQL (src/db/sql.ts): what they set
+// holds for the transaction's statements and for nothing after it on the same pooled
+// connection. (The embedded PGlite runs one statement at a time on one connection and
+// plans every statement anew: it has neither a timeout nor a plan cache to set.)
+import { afterAll, describe, expect, it } from "vitest";
+import { createTestDatabase } from "./harness/database.js";
+
+// In CI (TEST_REQUIRE_SERVICES=1) the harness fails the run when PostgreSQL is missing.
+const database = await createTestDatabase();
+afterAll(async () => {
+  await database.drop();
+});
+
+/** A statement with a parameter: sql.ts runs it as a named prepared statement. */
+const PROBE = "SELECT count(*)::int AS n FROM users WHERE id = ANY($1::uuid[])";
+const planCounts = `SELECT generic_plans::int AS generic, custom_plans::int AS custom
+                      FROM pg_prepared_statements WHERE statement = $1`;
+
+describe.skipIf(database.db.kind !== "postgres")("plain-SQL transactions on PostgreSQL", () => {
+  it("genericPlans: the transaction's statements run on a generic plan, and the connection chooses for itself again after", async () => {
+    const { sql } = database.db;
+    const plans = await sql.transaction(
+      async (tx) => {
+        await tx.query(PROBE, [[]]);
+        return tx.query<{ generic: number; custom: number }>(planCounts, [PROBE]);
+      },
+      { statementTimeoutMs: 1000, genericPlans: true },
+    );
+    expect(plans).toEqual([{ generic: 1, custom: 0 }]);
+    // SET LOCAL, not SET: the pool hands out the connection just released first, and it
+    // is back to PostgreSQL's own choice.
+    for (let i = 0; i < 3; i++) {
+      const [setting] = await sql.query<{ mode: string }>(
+        "SELECT current_setting('plan_cache_mode') AS mode WHERE $1::int = 1",
+        [1],
+      );
+      expect(setting?.mode).toBe("auto");
+    }
+    // Without the option, the same statement gets PostgreSQL's default: a custom plan first.
+    const defaultPlans = await sql.transaction(
+      async (tx) => {
+        await tx.query(`${PROBE} AND true`, [[]]);
+        return tx.query<{ generic: number; custom: number }>(planCounts, [`${PROBE} AND true`]);
+      },
+      { statementTimeoutMs: 1000 },
+    );
+    expect(defaultPlans).toEqual([{ generic: 0, custom: 1 }]);
+  });
+
+  it("statementTimeoutMs cancels a statement that runs longer and rolls the transaction back", async () => {
+    const { sql } = database.db;
+    const failure = await sql
+      .transaction((tx) => tx.query("SELECT pg_sleep($1::float8)", [5]), {
+        statementTimeoutMs: 100,
+      })
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "57014" }); // query_canceled
+    const [setting] = await sql.query<{ timeout: string }>(
+      "SELECT current_setting('statement_timeout') AS timeout WHERE $1::int = 1",
+      [1],
+    );
+    expect(setting?.timeout).toBe("0");
+  });
+});
