@@ -1,8 +1,10 @@
 // Access and refresh tokens: rotation, reuse detection, and every way a bad access
 // token must be refused, over HTTP and over graphql-ws (4403 invalid, 4401 expired).
+import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "graphql-ws";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { AccessTokens } from "../src/auth/access-tokens.js";
 import {
   HeartbeatDocument,
@@ -19,6 +21,7 @@ import {
   wsClient,
 } from "./harness/app.js";
 import { registerUser, TEST_PASSWORD } from "./harness/users.js";
+import { until } from "./harness/wait.js";
 
 const server = useTestApp();
 const shortLived = useTestApp({ ACCESS_TOKEN_TTL_SECONDS: "2" });
@@ -178,6 +181,28 @@ describe("graphql-ws sessions", () => {
     expect(code).toBe(4401);
     // it was open (and streaming) until the token's expiry, not refused at once
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+  });
+
+  it("open sockets are pinged by the server's one interval: once connected, a socket keeps no timer of its own", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    // Plain graphql-transport-ws sockets, acknowledged and idle (anonymous: no per-user
+    // socket cap, no expiry timer), with nothing else of theirs to count.
+    const sockets = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const socket = new WebSocket(server.wsUrl, "graphql-transport-ws");
+        await once(socket, "open");
+        socket.send(JSON.stringify({ type: "connection_init" }));
+        const [ack] = await once(socket, "message");
+        expect(JSON.parse(String(ack))).toMatchObject({ type: "connection_ack" });
+        return socket;
+      }),
+    );
+    // Each has graphql-ws's wait for connection_init until it ends (3 s). Its keep-alive
+    // gave each an interval for life besides (30 more for good; half that is the margin for
+    // the app's other timers); the server's pinger is one interval for all of them.
+    await until(() => timers() - before < 15, 10_000, "the sockets' own timers to end");
+    for (const socket of sockets) socket.close();
   });
 
   it("anonymous sockets may authenticate one operation with GraphiQL's extensions.headers", async () => {

@@ -113,6 +113,10 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
       onConnect: async (ctx) => {
         keepPeer(ctx.extra);
         const auth = await authenticate(options, authorizationFromParams(ctx.connectionParams));
+        // Read once: the socket keeps its verified sign-in (extra.auth), not the token.
+        // graphql-ws would hold the params for the socket's life, and the token with them
+        // (about 0.3 KiB of every socket, issue 10).
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
         if (auth.authProblem === "expired") {
           ctx.extra.socket.close(CLOSE_UNAUTHORIZED, "Access token expired");
           return false;
@@ -227,6 +231,10 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
       },
     },
     wsServer,
+    // graphql-ws's own keep-alive is off: it gave every socket an interval of its own, and a
+    // timeout and a pong listener at each ping, besides the one interval below that pings
+    // every socket already (issue 10).
+    0,
   );
 
   // The ws library answers pings by itself; a missing pong is the only sign of a peer
