@@ -110,12 +110,12 @@ export function toMarkdown(report: BenchReport): string {
     );
   lines.push("", "## Fan-out (one channel, subscribers split across both replicas)", "");
   lines.push(
-    "| subscribers | connected ms | subscribed and live ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | replicas' KiB per socket: resident right after connecting / resident after the idle window / live heap after a full collection | all closed at once: every user offline after ms | missing |",
+    "| subscribers | connected ms | subscribed and live ms | last delivery ms (each message) | p50 delivery ms | burst deliveries/s | replicas' KiB per socket: resident right after connecting / resident after the idle window / after a full collection, resident and live heap | all closed at once: every user offline after ms | missing |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const f of report.fanout)
     lines.push(
-      `| ${f.subscribers} | ${f.connectMs} | ${f.liveMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${fmt(f.replicaKiBPerSocket)} / ${fmt(f.replicaKiBPerIdleSocket)} / ${fmt(f.liveHeapKiBPerIdleSocket)} | ${f.disconnectMs ?? "not all"} | ${f.missing} |`,
+      `| ${f.subscribers} | ${f.connectMs} | ${f.liveMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${fmt(f.replicaKiBPerSocket)} / ${fmt(f.replicaKiBPerIdleSocket)} / ${fmt(f.collectedKiBPerIdleSocket)} and ${fmt(f.liveHeapKiBPerIdleSocket)} | ${f.disconnectMs ?? "not all"} | ${f.missing} |`,
     );
   const fanoutCpu = report.fanout.filter((f) => f.cpu?.connect && f.cpu.burst);
   const fanoutParts = Object.keys(fanoutCpu[0]?.cpu?.connect?.partsMs ?? {});

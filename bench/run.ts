@@ -466,7 +466,7 @@ function targets(
     list.push({
       name: "resident memory per idle subscribed socket at 10,000 (the replicas' growth since before they connected, after the idle window)",
       target: "≤ 20 KiB",
-      measured: `${tenThousand.replicaKiBPerIdleSocket} KiB (${tenThousand.replicaKiBPerSocket} KiB right after connecting; live heap after a full collection ${tenThousand.liveHeapKiBPerIdleSocket ?? "?"} KiB)`,
+      measured: `${tenThousand.replicaKiBPerIdleSocket} KiB (${tenThousand.replicaKiBPerSocket} KiB right after connecting; after a full collection, as the baselines' servers are read, ${tenThousand.collectedKiBPerIdleSocket ?? "?"} KiB resident, of it ${tenThousand.liveHeapKiBPerIdleSocket ?? "?"} KiB live heap)`,
       met: tenThousand.replicaKiBPerIdleSocket <= 20,
     });
   const direct2 = ingest.find((i) => i.members === 2);

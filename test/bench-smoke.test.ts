@@ -79,6 +79,8 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
         expect(fanout.disconnectMs).toBeGreaterThan(0);
         // Read through each replica's inspector, after a full collection.
         expect(Number.isFinite(fanout.liveHeapKiBPerIdleSocket)).toBe(true);
+        // And the resident memory right after it (from /proc), as the baselines are read.
+        expect(Number.isFinite(fanout.collectedKiBPerIdleSocket)).toBe(true);
         expect(fanout.cpu?.disconnect?.partsMs).toBeDefined();
       }
       // The reconnect storm: every socket of the killed replica came back on the other and

@@ -43,6 +43,12 @@ export interface FanoutResult {
    */
   liveHeapKiBPerIdleSocket?: number;
   /**
+   * The replicas' resident memory right after that same full collection, less the same
+   * after they all closed, per socket: how the baselines' servers are read (resident after
+   * a collection, before and after their sockets), so the two compare.
+   */
+  collectedKiBPerIdleSocket?: number;
+  /**
    * CPU per part while the sockets connected and subscribed, while they sat idle
    * (`idleMs` after as long to settle, nothing sent: pings, heartbeats, leases, access
    * polls), during the burst, and from closing every socket until all their users were
@@ -139,7 +145,7 @@ export async function runFanout(
     // Read after the deliveries, not before: a forced full collection is not something a
     // replica meets in service, and the next messages' deliveries were 100-500 ms slower
     // right after one (a scratch run at 4,000 sockets, three rounds).
-    const liveHeapIdle = await liveHeapBytes(ctx);
+    const idleCollected = await afterFullCollection(ctx, replicaPids);
     // Everyone leaves at once: the replicas announce each user offline and store last seen.
     const disconnectCpu = measureCpu(cpuParts);
     const closing = Date.now();
@@ -151,7 +157,7 @@ export async function runFanout(
       closing,
     );
     const disconnectUsage = disconnectCpu();
-    const liveHeapClosed = await liveHeapBytes(ctx);
+    const closedCollected = await afterFullCollection(ctx, replicaPids);
     ctx.log(
       `fan-out ${options.subscribers}: ${disconnectMs === undefined ? "not every user was announced offline" : `every user offline ${disconnectMs} ms after closing`}`,
     );
@@ -184,7 +190,18 @@ export async function runFanout(
             replicaKiBPerIdleSocket: kibPerSocket(rssIdleGrowth, options.subscribers),
           }
         : {}),
-      liveHeapKiBPerIdleSocket: kibPerSocket(liveHeapIdle - liveHeapClosed, options.subscribers),
+      liveHeapKiBPerIdleSocket: kibPerSocket(
+        idleCollected.heap - closedCollected.heap,
+        options.subscribers,
+      ),
+      ...(idleCollected.resident > 0
+        ? {
+            collectedKiBPerIdleSocket: kibPerSocket(
+              idleCollected.resident - closedCollected.resident,
+              options.subscribers,
+            ),
+          }
+        : {}),
     };
     ctx.log(
       `fan-out ${options.subscribers}: last delivery ${lastDeliveryMs.join(", ")} ms; burst ${result.burst.deliveredPerSecond} deliveries/s; missing ${missing}`,
@@ -195,12 +212,15 @@ export async function runFanout(
   }
 }
 
-/** Both replicas' live heap (after a full collection), in bytes. */
-async function liveHeapBytes(ctx: BenchContext) {
+/**
+ * Both replicas' live heap and resident memory right after a full collection of each, in
+ * bytes (resident 0 where /proc is not there to read).
+ */
+async function afterFullCollection(ctx: BenchContext, replicaPids: number[]) {
   const each = await Promise.all(
     ctx.topology.replicas.map(async (replica) => (await replica.inspector()).liveHeapBytes()),
   );
-  return each.reduce((a, b) => a + b, 0);
+  return { heap: each.reduce((a, b) => a + b, 0), resident: residentBytes(replicaPids) };
 }
 
 /**
