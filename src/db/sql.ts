@@ -133,7 +133,8 @@ export function pgliteSql(pglite: PGlite, observe?: StatementObserver): Sql {
       observe?.(text);
       return (await pglite.query(text, params)).rows as never;
     },
-    // One embedded process, one connection: nothing to time out against.
+    // One embedded process, one connection: nothing to time out against; and its statements
+    // are not kept prepared, so there is no plan cache for genericPlans to set.
     transaction: (work, options) =>
       pglite.transaction(async (t) => {
         if (options.advisoryLock) await run(t, lockStatement(options.advisoryLock));

@@ -204,7 +204,6 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
         // own, a few hundred bytes kept for the subscription's life (issue 10).
         const enveloped = options.yoga.getEnveloped({
           req: keepPeer(ctx.extra),
-          socket: ctx.extra.socket,
           params: payload,
           socketAuth,
           carriedBySocket,
