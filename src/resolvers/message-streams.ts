@@ -54,8 +54,9 @@ async function follow(
   stop: { current?: () => Promise<void> },
 ): Promise<Following> {
   // Listed, not spread: in this V8 an object made by spreading gets a hidden class of its
-  // own, a few hundred bytes kept for the stream's life (issue 10).
-  const all: FollowHandlers = {
+  // own, a few hundred bytes kept for the stream's life (issue 10). Every member must be
+  // listed (the type says so), or a handler added to FollowHandlers would be dropped here.
+  const all: { [K in keyof Required<FollowHandlers>]: FollowHandlers[K] } = {
     onEvent: handlers.onEvent,
     willFollow: handlers.willFollow,
     followed: handlers.followed,
