@@ -168,6 +168,8 @@ export async function persistBatch(
       await writeWebhooks(tx, webhookUrls, webhookBodies(events, mentioned));
       return writeOutbox(tx, shard, events);
     },
-    { statementTimeoutMs: STATEMENT_TIMEOUT_MS, advisoryLock: outboxLock },
+    // Generic plans: every statement here looks rows up by key, whatever the batch holds;
+    // planning each anew per batch was a third of PostgreSQL's time per direct message.
+    { statementTimeoutMs: STATEMENT_TIMEOUT_MS, advisoryLock: outboxLock, genericPlans: true },
   );
 }
