@@ -53,7 +53,7 @@ export default async function reportServices() {
       "PostgreSQL",
       await service(process.env.TEST_DATABASE_URL, 5432),
       "a database of its own per test file",
-      "a testcontainers PostgreSQL where Docker runs, else in-memory PGlite; replica, topology and drain suites skipped",
+      "a testcontainers PostgreSQL where Docker runs, else in-memory PGlite; replica, topology, drain and access-changes suites skipped",
     ],
     [
       "RabbitMQ",

@@ -162,31 +162,68 @@ export interface AccessChange {
   userId: string;
 }
 
+/** Where a poll of the changes stood: the next one reads what this one could not see. */
+export interface ChangesPosition {
+  /** The poll's snapshot (pg_snapshot's text form: xmin:xmax:in-progress ids). */
+  snapshot: string;
+  /** Its xmax: ids from here on had not started. Lower in a later poll: a restored database. */
+  xmax: bigint;
+}
+
+export interface AccessChanges {
+  position: ChangesPosition;
+  /** The changes `after` could not see, oldest first (at most `limit`). */
+  changes: AccessChange[];
+}
+
 /**
- * The changes recorded in the last `lookbackSeconds` (at most `limit`). Looking back rather
- * than after the last id seen: ids are handed out at insert and committed in another order,
- * so a change committed late may carry an id below one already seen.
+ * The changes written by the transactions that the previous poll's snapshot (`after`)
+ * could not see: those still running then, however late they commit, and those that
+ * started since. None when `after` is undefined (a first poll learns only its position).
+ * Neither ids nor write times tell this: both are handed out at insert, and a transaction
+ * commits later, with ids and times below what a poll meanwhile saw. (Polls read the last
+ * 30 s instead: a burst of more changes than a poll takes made every replica re-read all
+ * its streams' access state at every poll while the burst stayed in that window, issue 10.)
  */
 export async function readAccessChanges(
   sql: Sql,
-  lookbackSeconds: number,
+  after: ChangesPosition | undefined,
   limit: number,
-): Promise<AccessChange[]> {
+): Promise<AccessChanges> {
   const rows = await sql.transaction(
     (tx) =>
-      tx.query<{ id: string | number; channel_id: string | null; user_id: string }>(
-        `SELECT id, channel_id::text, user_id::text FROM access_changes
-          WHERE created_at > now() - make_interval(secs => $1::float8)
-          ORDER BY id LIMIT $2`,
-        [lookbackSeconds, limit],
+      tx.query<{
+        snapshot: string;
+        xmax: string;
+        id: string | number | null;
+        channel_id: string | null;
+        user_id: string | null;
+      }>(
+        // One statement: the position is that of the snapshot the changes were read with.
+        // The range on xid is what the index serves; the snapshot test leaves out what the
+        // previous poll saw.
+        `SELECT s.snap::text AS snapshot, pg_snapshot_xmax(s.snap)::text AS xmax,
+                c.id, c.channel_id::text, c.user_id::text
+           FROM (SELECT pg_current_snapshot() AS snap) s
+           LEFT JOIN LATERAL (
+             SELECT id, channel_id, user_id FROM access_changes
+              WHERE xid >= pg_snapshot_xmin($1::pg_snapshot)
+                AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)
+              ORDER BY id LIMIT $2) c ON true`,
+        [after?.snapshot ?? null, limit],
       ),
     { statementTimeoutMs: READ_TIMEOUT_MS },
   );
-  return rows.map((row) => ({
-    id: String(row.id),
-    channelId: row.channel_id,
-    userId: row.user_id,
-  }));
+  const first = rows[0];
+  if (!first) throw new Error("access changes: the poll returned no snapshot");
+  return {
+    position: { snapshot: first.snapshot, xmax: BigInt(first.xmax) },
+    changes: rows.flatMap((row) =>
+      row.id === null || row.user_id === null
+        ? []
+        : [{ id: String(row.id), channelId: row.channel_id, userId: row.user_id }],
+    ),
+  };
 }
 
 /** Does `interest` depend on the membership or contacts of these channels and users? */

@@ -2,9 +2,11 @@
 // (fan-out to thousands of sockets must not query per event). One per process: it keeps
 // the (channel, user) memberships, the blocks across direct channels and the presence
 // visibility that its live streams need. Every ACCESS_REFRESH_MS it asks PostgreSQL what
-// changed (access_changes, appended by triggers on channel_members and contacts: a change
-// written from anywhere is seen) and re-reads only the streams' state that depends on it,
-// in one statement; everything is re-read every FULL_REREAD_MS as a backstop. (It re-read
+// changed since it last asked (access_changes, appended by triggers on channel_members and
+// contacts: a change written from anywhere is seen; each poll reads the changes of the
+// transactions that had not finished at the previous one, see readAccessChanges) and
+// re-reads only the streams' state that depends on them, in one statement; everything is
+// re-read every FULL_REREAD_MS as a backstop. (It re-read
 // everything twice a second: with 10,000 sockets on a replica that cost more PostgreSQL
 // CPU than the fan-out itself, issue 10.) Membership events (from this process or the
 // bus) act at once; the polling bounds the damage of a lost one: state is never older
@@ -14,6 +16,7 @@ import type { MembershipEvent } from "../../pubsub/events.js";
 import {
   type AccessInterest,
   AccessState,
+  type ChangesPosition,
   isAffected,
   pairKey,
   readAccess,
@@ -31,14 +34,8 @@ export const ACCESS_REFRESH_MS = 500;
 export const ACCESS_GIVE_UP_MS = 10_000;
 /** Everything is re-read this often anyway (a backstop; the changes are read every refresh). */
 const FULL_REREAD_MS = 60_000;
-/**
- * How far back each poll reads the changes: a change committed up to this late after it
- * was written is still seen (later ones wait for the full re-read). Rows are kept longer
- * (the worker's sweep deletes them after ACCESS_CHANGES_KEPT_MINUTES).
- */
-const CHANGES_LOOKBACK_SECONDS = 30;
-/** More changes than this in the lookback: re-read everything instead. */
-const CHANGES_LIMIT = 5_000;
+/** More new changes than this in one poll: re-read everything instead, once. */
+export const CHANGES_LIMIT = 5_000;
 
 export interface AccessWatchOptions {
   /** Re-read interval (default ACCESS_REFRESH_MS). */
@@ -62,8 +59,11 @@ export class AccessWatch {
   #failing = false;
   #freshWaiters: Array<() => void> = [];
   #pendingLoad: Array<{ interest: AccessInterest; done: (error?: unknown) => void }> = [];
-  /** Changes already acted on (id → when first seen), kept past the lookback. */
-  readonly #seenChanges = new Map<string, number>();
+  /**
+   * Where the last successful poll stood: the next reads what it could not see (undefined
+   * until the first, which re-reads everything).
+   */
+  #position: ChangesPosition | undefined;
   /** Polls of the changes started so far. */
   #polls = 0;
   /**
@@ -246,20 +246,24 @@ export class AccessWatch {
       for (const interest of recheck) this.#recheck.delete(interest);
       try {
         // The changes first: whatever the re-read then finds is at least as new as them.
-        const changes = await readAccessChanges(this.sql, CHANGES_LOOKBACK_SECONDS, CHANGES_LIMIT);
-        const fresh = changes.filter((change) => !this.#seenChanges.has(change.id));
-        for (const change of fresh) this.#seenChanges.set(change.id, startedAt);
-        for (const [id, seenAt] of this.#seenChanges)
-          if (startedAt - seenAt > 2 * CHANGES_LOOKBACK_SECONDS * 1000)
-            this.#seenChanges.delete(id);
+        const { position, changes } = await readAccessChanges(
+          this.sql,
+          this.#position,
+          CHANGES_LIMIT,
+        );
+        // Transaction ids behind the last poll's: the database went back in time (restored
+        // from a backup), and the previous position tells nothing.
+        const rewound = this.#position !== undefined && position.xmax < this.#position.xmax;
         const full =
           this.#failing ||
+          this.#position === undefined ||
+          rewound ||
           startedAt - this.#fullReadAt >= FULL_REREAD_MS ||
           changes.length >= CHANGES_LIMIT;
         if (full) await this.#rereadAll(snapshot, startSeq);
         else {
-          const channels = new Set(fresh.flatMap((c) => (c.channelId ? [c.channelId] : [])));
-          const users = new Set(fresh.map((c) => c.userId));
+          const channels = new Set(changes.flatMap((c) => (c.channelId ? [c.channelId] : [])));
+          const users = new Set(changes.map((c) => c.userId));
           const affected = [
             ...new Set([
               ...recheck,
@@ -269,6 +273,7 @@ export class AccessWatch {
           if (affected.length > 0) await this.#reread(affected, startSeq);
         }
         if (full) this.#fullReadAt = startedAt;
+        this.#position = position;
         this.#refreshedAt = startedAt;
         if (this.#failing) this.options.log?.("access state re-read again");
         this.#failing = false;
