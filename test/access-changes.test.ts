@@ -6,7 +6,9 @@
 //   out at insert, so neither "after the last id seen" nor "the last N seconds" is right);
 // - a change is read once: a burst of more changes than a poll takes costs one full
 //   re-read, not one at every poll for as long as the burst looks recent (it did for 30 s,
-//   on every replica: issue 10).
+//   on every replica: issue 10);
+// - the worker's pruning keeps a change until its transaction had finished by the previous
+//   round, however long ago that transaction began.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +18,7 @@ import {
   AccessWatch,
   CHANGES_LIMIT,
 } from "../src/resolvers/streams/access-watch.js";
+import { ACCESS_CHANGES_KEPT_MINUTES, accessChangesPruner } from "../src/worker/access-changes.js";
 import { createTestDatabase } from "./harness/database.js";
 import { until } from "./harness/wait.js";
 
@@ -131,5 +134,38 @@ describe.skipIf(!database.url)("access changes on PostgreSQL", () => {
     // Nothing changed since: no re-read but, at most, the once-a-minute backstop.
     expect(counted.reads - readsAfterBurst).toBeLessThanOrEqual(1);
     unwatch();
+  });
+
+  it("pruning keeps an old change whose transaction was still running at the previous round, until the round after", async () => {
+    const prune = accessChangesPruner(database.db.sql);
+    const userId = randomUUID();
+    const present = async () =>
+      (
+        await database.db.sql.query("SELECT 1 FROM access_changes WHERE user_id = $1::uuid", [
+          userId,
+        ])
+      ).length > 0;
+    await other.query("BEGIN");
+    // Written by a transaction that began longer ago than changes are kept.
+    await other.query(
+      "INSERT INTO access_changes (user_id, created_at) VALUES ($1::uuid, now() - make_interval(mins => $2 + 5))",
+      [userId, ACCESS_CHANGES_KEPT_MINUTES],
+    );
+    await prune();
+    await other.query("COMMIT");
+    // Just committed: the replicas' polls have yet to read it.
+    await prune();
+    expect(await present()).toBe(true);
+    // Once its transaction had finished by the previous round (the polls since have read
+    // it), it goes. (A round's horizon waits for every transaction of the server that began
+    // before it, other test files' too: rounds until then keep it.)
+    await until(
+      async () => {
+        await prune();
+        return !(await present());
+      },
+      15_000,
+      "the change to be pruned",
+    );
   });
 });

@@ -10,7 +10,7 @@ import type { Database } from "../db/database.js";
 import type { Bus, CommandBatchHandler } from "../pubsub/bus.js";
 import { type Command, describeCommand, shardOf } from "../pubsub/commands.js";
 import type { Metrics } from "../server/metrics.js";
-import { pruneAccessChanges } from "./access-changes.js";
+import { accessChangesPruner } from "./access-changes.js";
 import { runBatch } from "./batch-runner.js";
 import { Outbox, type OutboxWrite, writeOutbox } from "./outbox.js";
 import { persistBatch } from "./persist-batch.js";
@@ -234,8 +234,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   }, SWEEP_INTERVAL_MS);
 
   // Old access changes, once a minute (any worker may; deleting twice is harmless).
+  const pruneAccessChanges = accessChangesPruner(deps.db.sql);
   const prune = setInterval(() => {
-    pruneAccessChanges(deps.db.sql).catch((error) =>
+    pruneAccessChanges().catch((error) =>
       log?.("pruning access changes failed; the next round retries", error),
     );
   }, PRUNE_INTERVAL_MS);

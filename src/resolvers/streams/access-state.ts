@@ -172,18 +172,19 @@ export interface ChangesPosition {
 
 export interface AccessChanges {
   position: ChangesPosition;
-  /** The changes `after` could not see, oldest first (at most `limit`). */
+  /** The changes `after` could not see (at most `limit`, in no order). */
   changes: AccessChange[];
 }
 
 /**
  * The changes written by the transactions that the previous poll's snapshot (`after`)
  * could not see: those still running then, however late they commit, and those that
- * started since. None when `after` is undefined (a first poll learns only its position).
- * Neither ids nor write times tell this: both are handed out at insert, and a transaction
- * commits later, with ids and times below what a poll meanwhile saw. (Polls read the last
- * 30 s instead: a burst of more changes than a poll takes made every replica re-read all
- * its streams' access state at every poll while the burst stayed in that window, issue 10.)
+ * started since. None when `after` is undefined (a poll that re-reads everything anyway
+ * learns only its position). Neither ids nor write times tell this: both are handed out at
+ * insert, and a transaction commits later, with ids and times below what a poll meanwhile
+ * saw. (Polls read the last 30 s instead: a burst of more changes than a poll takes made
+ * every replica re-read all its streams' access state at every poll while the burst stayed
+ * in that window, issue 10.)
  */
 export async function readAccessChanges(
   sql: Sql,
@@ -195,27 +196,34 @@ export async function readAccessChanges(
       tx.query<{
         snapshot: string;
         xmax: string;
+        standby: boolean;
         id: string | number | null;
         channel_id: string | null;
         user_id: string | null;
       }>(
         // One statement: the position is that of the snapshot the changes were read with.
-        // The range on xid is what the index serves; the snapshot test leaves out what the
-        // previous poll saw.
+        // Exactly what `after` could not see, each part an index range or probes: a
+        // transaction left open for minutes does not make every poll read all the changes
+        // since it began.
         `SELECT s.snap::text AS snapshot, pg_snapshot_xmax(s.snap)::text AS xmax,
-                c.id, c.channel_id::text, c.user_id::text
+                pg_is_in_recovery() AS standby, c.id, c.channel_id::text, c.user_id::text
            FROM (SELECT pg_current_snapshot() AS snap) s
            LEFT JOIN LATERAL (
              SELECT id, channel_id, user_id FROM access_changes
-              WHERE xid >= pg_snapshot_xmin($1::pg_snapshot)
-                AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)
-              ORDER BY id LIMIT $2) c ON true`,
+              WHERE xid >= pg_snapshot_xmax($1::pg_snapshot)
+             UNION ALL
+             SELECT id, channel_id, user_id FROM access_changes
+              WHERE xid = ANY (ARRAY(SELECT pg_snapshot_xip($1::pg_snapshot)))
+             LIMIT $2) c ON true`,
         [after?.snapshot ?? null, limit],
       ),
     { statementTimeoutMs: READ_TIMEOUT_MS },
   );
   const first = rows[0];
   if (!first) throw new Error("access changes: the poll returned no snapshot");
+  // A standby (the pool reached one after a failover) lists no running transactions of the
+  // primary: its snapshot would mark as seen what the primary has yet to commit.
+  if (first.standby) throw new Error("access changes: the database is a read-only standby");
   return {
     position: { snapshot: first.snapshot, xmax: BigInt(first.xmax) },
     changes: rows.flatMap((row) =>

@@ -67,8 +67,8 @@ export class AccessWatch {
   /** Polls of the changes started so far. */
   #polls = 0;
   /**
-   * Interests whose first read overlapped a poll: that poll may have marked a change seen
-   * that the read predates, so the next refresh re-reads them whatever it finds.
+   * Interests whose first read overlapped a poll: that poll may have moved the position
+   * past a change the read predates, so the next refresh re-reads them whatever it finds.
    */
   readonly #recheck = new Set<AccessInterest>();
   #fullReadAt = 0;
@@ -246,20 +246,21 @@ export class AccessWatch {
       for (const interest of recheck) this.#recheck.delete(interest);
       try {
         // The changes first: whatever the re-read then finds is at least as new as them.
+        // A full re-read due anyway needs no changes, only the position it will stand at
+        // (and a poll that failed is not retried as it was).
+        const due =
+          this.#failing ||
+          this.#position === undefined ||
+          startedAt - this.#fullReadAt >= FULL_REREAD_MS;
         const { position, changes } = await readAccessChanges(
           this.sql,
-          this.#position,
+          due ? undefined : this.#position,
           CHANGES_LIMIT,
         );
         // Transaction ids behind the last poll's: the database went back in time (restored
         // from a backup), and the previous position tells nothing.
         const rewound = this.#position !== undefined && position.xmax < this.#position.xmax;
-        const full =
-          this.#failing ||
-          this.#position === undefined ||
-          rewound ||
-          startedAt - this.#fullReadAt >= FULL_REREAD_MS ||
-          changes.length >= CHANGES_LIMIT;
+        const full = due || rewound || changes.length >= CHANGES_LIMIT;
         if (full) await this.#rereadAll(snapshot, startSeq);
         else {
           const channels = new Set(changes.flatMap((c) => (c.channelId ? [c.channelId] : [])));
