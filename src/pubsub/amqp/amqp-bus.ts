@@ -287,12 +287,15 @@ export class AmqpBus implements Bus {
     const release = async () => {
       if (!bound.listeners.delete(listening) || bound.listeners.size > 0) return;
       if (this.#keys.get(routingKey) === bound) this.#keys.delete(routingKey);
-      // On a lost session the queue went with the connection (exclusive, auto-delete).
-      if (this.#session !== session) return;
+      // On a lost session, or a bus closing, the queue goes with the connection (exclusive,
+      // auto-delete): nothing to unbind. (Streams ending as their app closed logged one
+      // failed unbind each.)
+      const gone = () => this.#session !== session || this.#closing;
+      if (gone()) return;
       try {
         await session.pubsub.unsubscribe(await bound.bound);
       } catch (error) {
-        this.options.log?.("amqp unsubscribe failed", error);
+        if (!gone()) this.options.log?.("amqp unsubscribe failed", error);
       }
     };
     try {
