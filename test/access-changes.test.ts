@@ -58,8 +58,8 @@ afterAll(async () => {
   await database.drop();
 });
 
-/** A group channel with one member; the watch follows that membership. */
-async function watchedMember() {
+/** A group channel with one member (rows only). */
+async function groupMember() {
   const suffix = randomUUID().slice(0, 8);
   const [user] = await database.db.sql.query<{ id: string }>(
     `INSERT INTO users (id, email, username, display_name, password_hash, updated_at)
@@ -77,17 +77,26 @@ async function watchedMember() {
     [channelId, userId],
   );
   const lost = { at: 0 };
-  const unwatch = await watch.watch({
-    kind: "member",
+  const interest = {
+    kind: "member" as const,
     channelId,
     userId,
     onLost: () => {
       lost.at = Date.now();
     },
-  });
-  expect(watch.isMember(channelId, userId)).toBe(true);
-  return { channelId, userId, lost, unwatch };
+  };
+  return { channelId, userId, lost, interest };
 }
+
+/** A group channel with one member; the watch follows that membership (read by the watch). */
+async function watchedMember() {
+  const member = await groupMember();
+  const unwatch = await watch.watch(member.interest);
+  expect(watch.isMember(member.channelId, member.userId)).toBe(true);
+  return { ...member, unwatch };
+}
+
+const checkedMember = { kind: "GROUP" as const, isMember: true };
 
 /** Resolves once the watch has polled `n` more times. */
 async function polls(n: number) {
@@ -167,5 +176,56 @@ describe.skipIf(!database.url)("access changes on PostgreSQL", () => {
       15_000,
       "the change to be pruned",
     );
+  });
+
+  it("takes a group channel's member from the subscribe-time check, with no read of its own; the next poll re-reads them all in one", async () => {
+    const { unwatch } = await watchedMember();
+    await polls(2);
+    const members = await Promise.all(Array.from({ length: 20 }, () => groupMember()));
+    const readsBefore = counted.reads;
+    const unwatches = await Promise.all(
+      members.map((m) => watch.watchChecked(m.interest, checkedMember)),
+    );
+    expect(counted.reads).toBe(readsBefore);
+    for (const m of members) expect(watch.isMember(m.channelId, m.userId)).toBe(true);
+    await polls(3);
+    // The recheck: one statement for all twenty (a full re-read may fall in too).
+    expect(counted.reads - readsBefore).toBeGreaterThanOrEqual(1);
+    expect(counted.reads - readsBefore).toBeLessThanOrEqual(2);
+    for (const m of members) expect(watch.isMember(m.channelId, m.userId)).toBe(true);
+    for (const stop of [unwatch, ...unwatches]) stop();
+  });
+
+  it("revokes a checked member removed before it was registered (the removal already polled) at the next poll", async () => {
+    const { unwatch } = await watchedMember();
+    const { channelId, userId, lost, interest } = await groupMember();
+    // The subscribe-time check said member; then the row goes, and polls read that change
+    // while nothing watched the pair.
+    await database.db.sql.query(
+      "DELETE FROM channel_members WHERE channel_id = $1::uuid AND user_id = $2::uuid",
+      [channelId, userId],
+    );
+    await polls(3);
+    const registeredAt = Date.now();
+    const unwatchChecked = await watch.watchChecked(interest, checkedMember);
+    await until(
+      () => lost.at > 0,
+      ACCESS_MAX_STALENESS_MS + 5_000,
+      "the stale check to be revoked",
+    );
+    expect(lost.at - registeredAt).toBeLessThan(ACCESS_MAX_STALENESS_MS);
+    expect(watch.isMember(channelId, userId)).toBe(false);
+    unwatchChecked();
+    unwatch();
+  });
+
+  it("lets a membership event already seen win over the check", async () => {
+    const { unwatch } = await watchedMember();
+    const { channelId, userId, interest } = await groupMember();
+    watch.applyMembership({ type: "channel.left", channelId, userIds: [userId] });
+    const unwatchChecked = await watch.watchChecked(interest, checkedMember);
+    expect(watch.isMember(channelId, userId)).toBe(false);
+    unwatchChecked();
+    unwatch();
   });
 });

@@ -136,11 +136,46 @@ export class AccessWatch {
       this.#pendingLoad.push({ interest, done: (error) => (error ? reject(error) : resolve()) });
       if (this.#pendingLoad.length === 1) setImmediate(() => void this.#loadPending());
     });
-    return () => {
-      this.#interests.delete(interest);
-      this.#lateInterests.delete(interest);
-      this.#recheck.delete(interest);
-    };
+    return () => this.#unwatch(interest);
+  }
+
+  #unwatch(interest: AccessInterest) {
+    this.#interests.delete(interest);
+    this.#lateInterests.delete(interest);
+    this.#recheck.delete(interest);
+  }
+
+  /**
+   * Registers a single-channel member interest whose membership the caller has just read
+   * (the channel check every subscribe makes), without a read of its own: connecting
+   * sockets paid one for every few of them, three round trips each, the largest part of
+   * PostgreSQL's work while thousands connected (issue 10). A membership event already
+   * seen for the pair wins over the check (it may be newer); the next refresh re-reads the
+   * pair whatever it finds, as it does a load that overlapped a poll, so a change the
+   * check missed is acted on within a poll. Only a group channel's membership is taken this
+   * way (a direct one's also needs the blocks), and only while the state is kept fresh by
+   * other interests; otherwise, and for a non-member, it loads as `watch` does.
+   */
+  async watchChecked(
+    interest: Extract<AccessInterest, { kind: "member" }>,
+    checked: { kind: "DIRECT" | "GROUP"; isMember: boolean },
+  ): Promise<() => void> {
+    if (
+      this.#stopped ||
+      checked.kind !== "GROUP" ||
+      !checked.isMember ||
+      this.#interests.size === 0 ||
+      this.#failing ||
+      !this.isFresh()
+    )
+      return this.watch(interest);
+    const touched = this.#touched.get(pairKey(interest.channelId, interest.userId));
+    this.#state.setMember(interest.channelId, interest.userId, touched?.member ?? true);
+    this.#interests.add(interest);
+    if (this.#refreshing) this.#lateInterests.add(interest);
+    this.#recheck.add(interest);
+    this.#schedule();
+    return () => this.#unwatch(interest);
   }
 
   async #loadPending() {

@@ -8,6 +8,7 @@ import type { Context } from "../../context.js";
 import { forbidden, serviceUnavailable } from "../../errors.js";
 import type { BusEvent, MembershipEvent } from "../../pubsub/events.js";
 import { routingKeys } from "../../pubsub/events.js";
+import { viewerChannelAccess } from "../access.js";
 import { viaBus } from "../bus-errors.js";
 import { requireViewerId } from "../viewer.js";
 import type { AccessWatch } from "./access-watch.js";
@@ -184,12 +185,13 @@ export async function followChannel(
     handlers.onEvent,
     fail,
   );
-  const unwatch = await watch.watch({
-    kind: "member",
-    channelId,
-    userId: viewerId,
-    onLost: () => revoke(),
-  });
+  // The caller's check of the channel (memoized in the context: no second read) is what
+  // the access state starts from, where it can (AccessWatch.watchChecked).
+  const checked = await viewerChannelAccess(ctx, channelId);
+  const interest = { kind: "member" as const, channelId, userId: viewerId, onLost: revoke };
+  const unwatch = checked
+    ? await watch.watchChecked(interest, checked)
+    : await watch.watch(interest);
   const onEvent = (event: BusEvent) => {
     if (isMembershipEvent(event)) watch.applyMembership(event);
     else if (!ended && isChannelEvent(event) && event.channelId === channelId) gate.offer(event);
