@@ -30,14 +30,24 @@ const other = new pg.Client({ connectionString: database.url });
 
 /** The statements the watch runs, counted by what they are. */
 const counted = { polls: 0, reads: 0 };
+/** While `hold` is set, the next poll waits before its read (and says so through `reached`). */
+const pollGate: { hold?: Promise<void>; reached?: () => void } = {};
 const sql: Sql = {
   query: (text, params) => database.db.sql.query(text, params),
   transaction: (work, options) =>
     database.db.sql.transaction(
       (tx) =>
         work({
-          query: (text, params) => {
-            if (text.includes("FROM access_changes")) counted.polls++;
+          query: async (text, params) => {
+            if (text.includes("FROM access_changes")) {
+              counted.polls++;
+              const hold = pollGate.hold;
+              if (hold) {
+                pollGate.hold = undefined;
+                pollGate.reached?.();
+                await hold;
+              }
+            }
             if (text.includes("SELECT 'm' AS kind")) counted.reads++;
             return tx.query(text, params);
           },
@@ -96,7 +106,8 @@ async function watchedMember() {
   return { ...member, unwatch };
 }
 
-const checkedMember = { kind: "GROUP" as const, isMember: true };
+/** What a subscribe's channel check says of a member of a group channel, read now. */
+const checkedMember = () => ({ kind: "GROUP" as const, isMember: true, readAt: Date.now() });
 
 /** Resolves once the watch has polled `n` more times. */
 async function polls(n: number) {
@@ -184,7 +195,7 @@ describe.skipIf(!database.url)("access changes on PostgreSQL", () => {
     const members = await Promise.all(Array.from({ length: 20 }, () => groupMember()));
     const readsBefore = counted.reads;
     const unwatches = await Promise.all(
-      members.map((m) => watch.watchChecked(m.interest, checkedMember)),
+      members.map((m) => watch.watchChecked(m.interest, checkedMember())),
     );
     expect(counted.reads).toBe(readsBefore);
     for (const m of members) expect(watch.isMember(m.channelId, m.userId)).toBe(true);
@@ -196,18 +207,30 @@ describe.skipIf(!database.url)("access changes on PostgreSQL", () => {
     for (const stop of [unwatch, ...unwatches]) stop();
   });
 
-  it("revokes a checked member removed before it was registered (the removal already polled) at the next poll", async () => {
+  it("revokes a checked member whose removal a poll in flight at its registration had already read", async () => {
     const { unwatch } = await watchedMember();
     const { channelId, userId, lost, interest } = await groupMember();
-    // The subscribe-time check said member; then the row goes, and polls read that change
-    // while nothing watched the pair.
+    await polls(1);
+    // A poll starts, and waits before its read.
+    let release = () => {};
+    const reached = new Promise<void>((resolve) => {
+      pollGate.reached = resolve;
+    });
+    pollGate.hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await reached;
+    // The subscribe's check says member; then the row goes; then the stream registers.
+    const checked = checkedMember();
     await database.db.sql.query(
       "DELETE FROM channel_members WHERE channel_id = $1::uuid AND user_id = $2::uuid",
       [channelId, userId],
     );
-    await polls(3);
+    const unwatchChecked = await watch.watchChecked(interest, checked);
+    expect(watch.isMember(channelId, userId)).toBe(true);
     const registeredAt = Date.now();
-    const unwatchChecked = await watch.watchChecked(interest, checkedMember);
+    // The held poll reads the removal, but its list of interests predates this one.
+    release();
     await until(
       () => lost.at > 0,
       ACCESS_MAX_STALENESS_MS + 5_000,
@@ -219,13 +242,31 @@ describe.skipIf(!database.url)("access changes on PostgreSQL", () => {
     unwatch();
   });
 
-  it("lets a membership event already seen win over the check", async () => {
+  it("reads instead of taking the check when a membership event seen for the pair says otherwise", async () => {
     const { unwatch } = await watchedMember();
     const { channelId, userId, interest } = await groupMember();
     watch.applyMembership({ type: "channel.left", channelId, userIds: [userId] });
-    const unwatchChecked = await watch.watchChecked(interest, checkedMember);
-    expect(watch.isMember(channelId, userId)).toBe(false);
+    const readsBefore = counted.reads;
+    const unwatchChecked = await watch.watchChecked(interest, checkedMember());
+    expect(counted.reads).toBeGreaterThan(readsBefore);
+    // PostgreSQL's answer (still a member), not the event's nor the check's.
+    expect(watch.isMember(channelId, userId)).toBe(true);
     unwatchChecked();
     unwatch();
+  });
+
+  it("keeps what another stream of the pair has seen (its removal) over a check that still said member", async () => {
+    const first = await watchedMember();
+    await database.db.sql.query(
+      "DELETE FROM channel_members WHERE channel_id = $1::uuid AND user_id = $2::uuid",
+      [first.channelId, first.userId],
+    );
+    await until(() => first.lost.at > 0, ACCESS_MAX_STALENESS_MS + 5_000, "the removal");
+    // A second stream of the same user, with a check that still said member.
+    const second = { ...first.interest, onLost: () => {} };
+    const unwatchSecond = await watch.watchChecked(second, checkedMember());
+    expect(watch.isMember(first.channelId, first.userId)).toBe(false);
+    unwatchSecond();
+    first.unwatch();
   });
 });

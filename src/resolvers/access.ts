@@ -46,6 +46,8 @@ export interface ChannelAccess {
   groupRole: GroupRole | null;
   /** The channel's last seq when this was read. */
   lastSeq: number;
+  /** When the read was asked for (epoch ms): what it says is at least this recent. */
+  readAt: number;
 }
 
 interface ChannelAccessRow {
@@ -94,6 +96,7 @@ export function viewerChannelAccess(
   // One plain statement (through Prisma's nested select it was four, on every subscribe
   // and every channel-scoped call), shared by concurrent callers: issue 10.
   return memo(ctx, `channel:${channelId}`, async () => {
+    const readAt = Date.now();
     const channel = await channelAccessReader(ctx.services.db.sql).get([channelId, viewerId]);
     if (!channel) return null;
     return {
@@ -105,6 +108,7 @@ export function viewerChannelAccess(
       isMember: channel.is_member,
       groupRole: channel.group_role,
       lastSeq: Number(channel.last_seq),
+      readAt,
     };
   });
 }

@@ -139,8 +139,36 @@ export class AccessWatch {
     return () => this.#unwatch(interest);
   }
 
+  /**
+   * Registered interests that keep a membership up to date, counted: by pair (single-channel
+   * interests) and by user (all-channels interests cover every pair of their user).
+   */
+  readonly #covered = new Map<string, number>();
+
+  /** What `interest` keeps up to date: its pair, or its user's every pair. */
+  static #coverKey(interest: AccessInterest) {
+    if (interest.kind === "member") return pairKey(interest.channelId, interest.userId);
+    return interest.kind === "channels" ? `user:${interest.userId}` : undefined;
+  }
+
+  #isCovered(channelId: string, userId: string) {
+    return this.#covered.has(pairKey(channelId, userId)) || this.#covered.has(`user:${userId}`);
+  }
+
+  #register(interest: AccessInterest) {
+    if (this.#interests.has(interest)) return;
+    this.#interests.add(interest);
+    const key = AccessWatch.#coverKey(interest);
+    if (key !== undefined) this.#covered.set(key, (this.#covered.get(key) ?? 0) + 1);
+  }
+
   #unwatch(interest: AccessInterest) {
-    this.#interests.delete(interest);
+    const key = AccessWatch.#coverKey(interest);
+    if (this.#interests.delete(interest) && key !== undefined) {
+      const left = (this.#covered.get(key) ?? 1) - 1;
+      if (left > 0) this.#covered.set(key, left);
+      else this.#covered.delete(key);
+    }
     this.#lateInterests.delete(interest);
     this.#recheck.delete(interest);
   }
@@ -149,29 +177,37 @@ export class AccessWatch {
    * Registers a single-channel member interest whose membership the caller has just read
    * (the channel check every subscribe makes), without a read of its own: connecting
    * sockets paid one for every few of them, three round trips each, the largest part of
-   * PostgreSQL's work while thousands connected (issue 10). A membership event already
-   * seen for the pair wins over the check (it may be newer); the next refresh re-reads the
-   * pair whatever it finds, as it does a load that overlapped a poll, so a change the
-   * check missed is acted on within a poll. Only a group channel's membership is taken this
-   * way (a direct one's also needs the blocks), and only while the state is kept fresh by
-   * other interests; otherwise, and for a non-member, it loads as `watch` does.
+   * PostgreSQL's work while thousands connected (issue 10). The next refresh re-reads the
+   * pair whatever it finds, as it does a load that overlapped a poll, so a change the check
+   * missed is acted on within a poll. A pair another interest already watches keeps the
+   * state it has (as new as the check or newer).
+   *
+   * It loads as `watch` does instead for a direct channel (its blocks are not in the check),
+   * a non-member, a check older than the state's last refresh (isFresh() must stay true of
+   * what it holds), a state nothing else keeps fresh, and a pair whose last membership
+   * event said it left (the event may be older or newer than the check; a load replays
+   * only the events newer than its own read).
    */
   async watchChecked(
     interest: Extract<AccessInterest, { kind: "member" }>,
-    checked: { kind: "DIRECT" | "GROUP"; isMember: boolean },
+    checked: { kind: "DIRECT" | "GROUP"; isMember: boolean; readAt: number },
   ): Promise<() => void> {
+    const key = pairKey(interest.channelId, interest.userId);
     if (
       this.#stopped ||
       checked.kind !== "GROUP" ||
       !checked.isMember ||
       this.#interests.size === 0 ||
       this.#failing ||
-      !this.isFresh()
+      !this.isFresh() ||
+      checked.readAt < this.#refreshedAt ||
+      this.#touched.get(key)?.member === false
     )
       return this.watch(interest);
-    const touched = this.#touched.get(pairKey(interest.channelId, interest.userId));
-    this.#state.setMember(interest.channelId, interest.userId, touched?.member ?? true);
-    this.#interests.add(interest);
+    // A pair another interest watches is as new as the state: the check does not overwrite it.
+    if (!this.#isCovered(interest.channelId, interest.userId))
+      this.#state.setMember(interest.channelId, interest.userId, true);
+    this.#register(interest);
     if (this.#refreshing) this.#lateInterests.add(interest);
     this.#recheck.add(interest);
     this.#schedule();
@@ -195,7 +231,7 @@ export class AccessWatch {
       // With nothing watched before, these reads are the whole state.
       if (this.#interests.size === 0) this.#refreshedAt = Math.max(this.#refreshedAt, startedAt);
       for (const interest of interests) {
-        this.#interests.add(interest);
+        this.#register(interest);
         if (this.#refreshing) this.#lateInterests.add(interest);
       }
       for (const entry of batch) entry.done();
@@ -259,6 +295,7 @@ export class AccessWatch {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#interests.clear();
+    this.#covered.clear();
   }
 
   #schedule() {
