@@ -1,14 +1,15 @@
 // How a replica's access state learns of membership and block changes nobody announced
-// (src/resolvers/streams/access-watch.ts): it polls access_changes, and each poll reads the
-// changes of the transactions the previous poll's snapshot could not see. Two properties,
-// on PostgreSQL itself (another connection holds a transaction open across polls):
-// - a change is acted on however late its transaction commits (ids and times are handed
-//   out at insert, so neither "after the last id seen" nor "the last N seconds" is right);
-// - a change is read once: a burst of more changes than a poll takes costs one full
-//   re-read, not one at every poll for as long as the burst looks recent (it did for 30 s,
-//   on every replica: issue 10);
+// (src/resolvers/streams/access-watch.ts), on PostgreSQL itself (another connection holds
+// a transaction open across polls; a test hook holds a poll before its read):
+// - each poll reads the changes of the transactions the previous poll's snapshot could not
+//   see, so a change is acted on however late its transaction commits (ids and times are
+//   handed out at insert: neither "after the last id seen" nor "the last N seconds" is
+//   right), and read once: a burst of more changes than a poll takes costs one full
+//   re-read, not one at every poll while it looks recent (it did for 30 s, issue 10);
 // - the worker's pruning keeps a change until its transaction had finished by the previous
-//   round, however long ago that transaction began.
+//   round, however long ago that transaction began;
+// - a group channel's stream starts from its subscribe-time check without a read of its
+//   own, is re-read at the next poll, and never overrides what the state knows better.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -4,7 +4,7 @@
 // visibility that its live streams need. Every ACCESS_REFRESH_MS it asks PostgreSQL what
 // changed since it last asked (access_changes, appended by triggers on channel_members and
 // contacts: a change written from anywhere is seen; each poll reads the changes of the
-// transactions that had not finished at the previous one, see readAccessChanges) and
+// transactions the previous one could not see, see readAccessChanges) and
 // re-reads only the streams' state that depends on them, in one statement; everything is
 // re-read every FULL_REREAD_MS as a backstop. (It re-read
 // everything twice a second: with 10,000 sockets on a replica that cost more PostgreSQL
@@ -36,6 +36,9 @@ export const ACCESS_GIVE_UP_MS = 10_000;
 const FULL_REREAD_MS = 60_000;
 /** More new changes than this in one poll: re-read everything instead, once. */
 export const CHANGES_LIMIT = 5_000;
+
+/** The #covered key of a user's all-channels interests (a pair key starts with a channel's uuid instead). */
+const userCoverKey = (userId: string) => `user:${userId}`;
 
 export interface AccessWatchOptions {
   /** Re-read interval (default ACCESS_REFRESH_MS). */
@@ -71,6 +74,11 @@ export class AccessWatch {
    * past a change the read predates, so the next refresh re-reads them whatever it finds.
    */
   readonly #recheck = new Set<AccessInterest>();
+  /**
+   * Registered interests that keep a membership up to date, counted: by pair (single-channel
+   * interests) and by user (all-channels interests cover every pair of their user).
+   */
+  readonly #covered = new Map<string, number>();
   #fullReadAt = 0;
   #stopped = false;
   readonly #refreshMs: number;
@@ -139,20 +147,14 @@ export class AccessWatch {
     return () => this.#unwatch(interest);
   }
 
-  /**
-   * Registered interests that keep a membership up to date, counted: by pair (single-channel
-   * interests) and by user (all-channels interests cover every pair of their user).
-   */
-  readonly #covered = new Map<string, number>();
-
   /** What `interest` keeps up to date: its pair, or its user's every pair. */
   static #coverKey(interest: AccessInterest) {
     if (interest.kind === "member") return pairKey(interest.channelId, interest.userId);
-    return interest.kind === "channels" ? `user:${interest.userId}` : undefined;
+    return interest.kind === "channels" ? userCoverKey(interest.userId) : undefined;
   }
 
   #isCovered(channelId: string, userId: string) {
-    return this.#covered.has(pairKey(channelId, userId)) || this.#covered.has(`user:${userId}`);
+    return this.#covered.has(pairKey(channelId, userId)) || this.#covered.has(userCoverKey(userId));
   }
 
   #register(interest: AccessInterest) {
