@@ -1,5 +1,6 @@
 // One contract, two adapters: the in-process TTL map and Memcached.
 import { randomBytes } from "node:crypto";
+import { Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Cache } from "../src/cache/cache.js";
 import { MemcachedCache } from "../src/cache/memcached-cache.js";
@@ -77,5 +78,41 @@ describe.each(adapters)("cache contract: $name", ({ make }) => {
     expect(values.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
     await until(async () => (await cache.get("counter")) === null, 10_000, "the window to end");
     expect(await cache.increment("counter", 5, 2)).toBe(5);
+  });
+});
+
+describe.skipIf(!servers)("Memcached adapter: writes", () => {
+  it("sends the requests of one turn of the event loop in one write, each answered on its own", async () => {
+    const [host, port] = (servers ?? "").split(",")[0]?.split(":") ?? [];
+    const cache = new MemcachedCache({
+      servers: `${host}:${port}`,
+      prefix: `t${randomBytes(4).toString("hex")}:`,
+    });
+    caches.push(cache);
+    await cache.set("warm", "up", 60); // the connection is up before counting
+    // Each write the connection's socket hands to the system (one buffer or several).
+    let writes = 0;
+    const { _write, _writev } = Socket.prototype;
+    const counted = <F extends (...args: never[]) => unknown>(original: F) =>
+      function (this: Socket, ...args: Parameters<F>) {
+        if (String(this.remotePort) === port) writes++;
+        return original.apply(this, args);
+      };
+    Socket.prototype._write = counted(_write);
+    Socket.prototype._writev = _writev && counted(_writev);
+    let values: Array<string | null>;
+    try {
+      values = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2 === 0 ? cache.set(`k${i}`, `v${i}`, 60).then(() => "set") : cache.get("warm"),
+        ),
+      );
+    } finally {
+      Socket.prototype._write = _write;
+      Socket.prototype._writev = _writev;
+    }
+    expect(writes).toBe(1);
+    expect(values).toEqual(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? "set" : "up")));
+    expect(await cache.get("k18")).toBe("v18");
   });
 });

@@ -1,5 +1,6 @@
 // Memcached through memjs (binary protocol). Keys are prefixed so several deployments or
-// test runs can share one server.
+// test runs can share one server. Requests issued in one turn of the event loop leave in
+// one write (coalesceWrites).
 import { createHash } from "node:crypto";
 import memjs from "memjs";
 import type { Cache } from "./cache.js";
@@ -23,6 +24,7 @@ export class MemcachedCache implements Cache {
       retries: 1,
       logger: { log: () => {} },
     });
+    for (const server of this.#client.servers) coalesceWrites(server);
     this.#prefix = options.prefix ?? "chat:";
   }
 
@@ -87,4 +89,27 @@ export class MemcachedCache implements Cache {
   async close() {
     this.#client.close();
   }
+}
+
+/**
+ * Holds a server connection's requests (corked) until the event loop's turn ends, then
+ * sends them in one write. memjs writes every request on its own: a replica connecting
+ * thousands of sockets makes four requests per socket (a socket slot, presence's key and
+ * list, a look elsewhere), and those writes, one system call each (and a read each on
+ * Memcached's side), were about a tenth of the replica's CPU while sockets connected
+ * (issue 10). Requests keep their order and their own timeouts; the responses are matched
+ * by memjs as before. The wait is no longer than the turn: setImmediate runs once the I/O
+ * callbacks ready now have run, and the loop does not block for I/O while one is pending.
+ */
+function coalesceWrites(server: memjs.Server) {
+  const write = server.write.bind(server);
+  server.write = (blob) => {
+    // The connection in use, or (while it connects) as it comes up, before this request.
+    server.sock(false, (socket) => {
+      if (socket.writableCorked > 0) return;
+      socket.cork();
+      setImmediate(() => socket.uncork());
+    });
+    write(blob);
+  };
 }
