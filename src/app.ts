@@ -89,13 +89,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const cache = overrides.cache ?? openCache(config.memcachedServers, config.namespace);
   const jwtSecret = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   const localLimits = new MemoryCache();
+  const knownUsers = new KnownUsers(db.sql);
   const services: Services = {
     config,
     logger,
     metrics,
     db,
     accessTokens: new AccessTokens(jwtSecret, config.accessTokenTtlSeconds),
-    knownUsers: new KnownUsers(db.sql),
+    knownUsers,
     refreshTokens: new RefreshTokens(db.prisma, config.refreshTokenTtlSeconds),
     bus,
     cache,
@@ -109,7 +110,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       cache,
       serverId: config.serverId,
       ttlSeconds: config.presenceTtlSeconds,
-      onTransition: announcePresence({ bus, cache, sql: db.sql, log }),
+      onTransition: announcePresence({
+        bus,
+        cache,
+        sql: db.sql,
+        recentProfile: (userId) => knownUsers.takeRecentProfile(userId),
+        log,
+      }),
       log,
     }),
     lifecycle: { draining: false },

@@ -6,6 +6,8 @@
 // access state's polling (one statement for all streams, whatever their number) and the
 // worker's sweep for events left in the outbox.
 import { randomUUID } from "node:crypto";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { parse } from "graphql";
 import type { Client } from "graphql-ws";
 import { describe, expect, it } from "vitest";
 import { READ_TIMEOUT_MS } from "../src/resolvers/streams/access-state.js";
@@ -26,7 +28,7 @@ import {
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, useTestApp, wsClient } from "./harness/app.js";
 import { type Recording, recordLive } from "./harness/subscriptions.js";
-import { registerUser } from "./harness/users.js";
+import { registerUser, twoInAGroup } from "./harness/users.js";
 import { until } from "./harness/wait.js";
 
 const server = useTestApp();
@@ -185,3 +187,38 @@ describe("statements per event", () => {
     expect(Math.abs(many.length - few.length)).toBeLessThan(SIZES[1] - SIZES[0]);
   }, 120_000);
 });
+
+describe("statements per connect", () => {
+  it("a socket's sign-in check reads its user's row once, and the online announcement carries that profile", async () => {
+    // Bob's token has not been used yet: this replica does not know him.
+    const { alice, bob } = await twoInAGroup(server, `g-${randomUUID().slice(0, 8)}`);
+    const watcher = wsClient(server, { authorization: `Bearer ${alice.accessToken}` });
+    const bobs: Client[] = [];
+    try {
+      const presence = await recordLive(server, watcher, PRESENCE_WITH_PROFILE, {
+        userIds: [bob.user.id],
+      });
+      const statements = server.database.statements;
+      statements.length = 0;
+      bobs.push(onlineSocket(server, bob.accessToken));
+      const [online] = await presence.until((data) => data.length > 0);
+      expect(online?.presenceChanged).toMatchObject({
+        userId: bob.user.id,
+        status: "ONLINE",
+        user: { displayName: bob.user.displayName },
+      });
+      const readsOfUsers = statements.filter((sql) => /\bFROM users\b/.test(sql));
+      expect(readsOfUsers, readsOfUsers.join("\n")).toHaveLength(1);
+    } finally {
+      await Promise.all([watcher, ...bobs].map((client) => client.dispose()));
+    }
+  });
+});
+
+/** presenceChanged with the profile the event carries (the documented one omits it). */
+const PRESENCE_WITH_PROFILE = parse(
+  "subscription PresenceWithProfile($userIds: [ID!]) { presenceChanged(userIds: $userIds) { userId status user { displayName } } }",
+) as TypedDocumentNode<
+  { presenceChanged: { userId: string; status: string; user: { displayName: string } } },
+  { userIds: string[] }
+>;

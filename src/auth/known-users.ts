@@ -3,13 +3,28 @@
 // is not valid. Answers are kept for a short while per process, so this costs a query
 // per user per minute, not per request; users asked about together (a reconnect storm)
 // share one statement.
+//
+// The check reads the user's public profile, not only the id: a socket that signs in is
+// announced online with that profile a few milliseconds later (presence/announce.ts),
+// which takes the row read here instead of reading it again (takeRecentProfile). The two
+// reads were a third of the statements of connecting a socket (issue 10).
 import { LocalMemo } from "../cache/local-memo.js";
 import { BatchedLookup, uuidKey } from "../db/batched-lookup.js";
 import type { Sql } from "../db/sql.js";
+import { type PublicUserColumns, publicUserColumns } from "../pubsub/public-user.js";
+
+/** How long a profile read by the check may stand for the announcement's own read. */
+const PROFILE_REUSE_MS = 2_000;
+/**
+ * Profiles held for an announcement at once: those read in the last moments (a storm of
+ * a few thousand connects a second); past it the oldest go and the announcement reads.
+ */
+const MAX_RECENT_PROFILES = 2_000;
 
 export class KnownUsers {
   readonly #known: LocalMemo<true>;
-  readonly #lookup: BatchedLookup<string, { id: string }>;
+  readonly #lookup: BatchedLookup<string, PublicUserColumns>;
+  readonly #recentProfiles = new LocalMemo<PublicUserColumns>(MAX_RECENT_PROFILES);
 
   constructor(
     sql: Sql,
@@ -20,8 +35,12 @@ export class KnownUsers {
   ) {
     this.#known = new LocalMemo(maxEntries);
     this.#lookup = new BatchedLookup(
-      (ids) => sql.query("SELECT id::text FROM users WHERE id = ANY($1::uuid[])", [ids]),
-      (row) => row.id,
+      (ids) =>
+        sql.query<PublicUserColumns>(
+          `SELECT ${publicUserColumns("u")} FROM users u WHERE u.id = ANY($1::uuid[])`,
+          [ids],
+        ),
+      (row) => row.user_id,
     );
   }
 
@@ -29,18 +48,32 @@ export class KnownUsers {
     if (this.#known.get(userId)) return true;
     const key = uuidKey(userId);
     if (key === undefined) return false;
-    let found: boolean;
+    let row: PublicUserColumns | undefined;
     try {
-      found = (await this.#lookup.get(key)) !== undefined;
+      row = await this.#lookup.get(key);
     } catch {
       // The database cannot say: the signature stands (signing in must not need it).
       return true;
     }
-    if (!found) {
+    if (!row) {
       this.#known.delete(userId);
       return false;
     }
-    this.#known.set(userId, true, Date.now() + this.ttlMs);
+    const now = Date.now();
+    this.#known.set(userId, true, now + this.ttlMs);
+    this.#recentProfiles.set(key, row, now + PROFILE_REUSE_MS);
     return true;
+  }
+
+  /**
+   * The public profile `exists` read for this user in the last PROFILE_REUSE_MS, handed
+   * out once (a later announcement reads its own), or undefined.
+   */
+  takeRecentProfile(userId: string): PublicUserColumns | undefined {
+    const key = uuidKey(userId);
+    if (key === undefined) return undefined;
+    const row = this.#recentProfiles.get(key);
+    this.#recentProfiles.delete(key);
+    return row;
   }
 }

@@ -15,10 +15,15 @@ export interface AnnounceDeps {
   bus: Bus;
   cache: Cache;
   sql: Sql;
+  /**
+   * The user's profile if one was read moments ago (the sign-in check of the socket that
+   * brings them online: auth/known-users.ts), else undefined and it is read here.
+   */
+  recentProfile?: (userId: string) => PublicUserColumns | undefined;
   log?: (message: string, error?: unknown) => void;
 }
 
-export function announcePresence({ bus, cache, sql, log }: AnnounceDeps) {
+export function announcePresence({ bus, cache, sql, recentProfile, log }: AnnounceDeps) {
   // Plain SQL, and one statement for the users of many sockets: a reconnect storm runs
   // this once per socket.
   const profiles = new BatchedLookup<string, PublicUserColumns>(
@@ -49,8 +54,8 @@ export function announcePresence({ bus, cache, sql, log }: AnnounceDeps) {
   return async (transition: PresenceTransition) => {
     const at = transition.at.toISOString();
     const offline = transition.status === "OFFLINE";
-    const user = await profiles
-      .get(transition.userId)
+    const recent = offline ? undefined : recentProfile?.(transition.userId);
+    const user = await (recent ? Promise.resolve(recent) : profiles.get(transition.userId))
       .then((row) => {
         if (!row) return undefined;
         const profile = publicUserOf(row);
