@@ -16,6 +16,7 @@ import {
   CreateGroupDocument,
   EditMessageDocument,
   MarkReadDocument,
+  MeDocument,
   MessageAddedDocument,
   MessageAddedEverywhereDocument,
   MessageUpdatedDocument,
@@ -27,6 +28,7 @@ import {
   TypingDocument,
 } from "./gql/graphql.js";
 import { mustRequest, onlineSocket, useTestApp, wsClient } from "./harness/app.js";
+import { dbId } from "./harness/ids.js";
 import { type Recording, recordLive } from "./harness/subscriptions.js";
 import { registerUser, twoInAGroup } from "./harness/users.js";
 import { until } from "./harness/wait.js";
@@ -178,6 +180,32 @@ describe("statements per connect", () => {
         (sql) => /\bFROM users\b/.test(sql) && !BACKGROUND.test(sql),
       );
       expect(readsOfUsers, readsOfUsers.join("\n")).toHaveLength(1);
+    } finally {
+      await Promise.all([watcher, ...bobs].map((client) => client.dispose()));
+    }
+  });
+
+  it("a connect whose check is answered from memory announces the profile as it is now, not a row an earlier check read", async () => {
+    const { alice, bob } = await twoInAGroup(server, `g-${randomUUID().slice(0, 8)}`);
+    const watcher = wsClient(server, { authorization: `Bearer ${alice.accessToken}` });
+    const bobs: Client[] = [];
+    try {
+      const presence = await recordLive(server, watcher, PRESENCE_WITH_PROFILE, {
+        userIds: [bob.user.id],
+      });
+      // Bob's first request reads his row; his name then changes (as through another
+      // replica), and his socket's check is answered from memory.
+      await mustRequest(server, MeDocument, {}, bob.accessToken);
+      await server.database.db.sql.query("UPDATE users SET display_name = $1 WHERE id = $2", [
+        "Renamed",
+        dbId(bob.user.id),
+      ]);
+      bobs.push(onlineSocket(server, bob.accessToken));
+      const [online] = await presence.until((data) => data.length > 0);
+      expect(online?.presenceChanged).toMatchObject({
+        status: "ONLINE",
+        user: { displayName: "Renamed" },
+      });
     } finally {
       await Promise.all([watcher, ...bobs].map((client) => client.dispose()));
     }

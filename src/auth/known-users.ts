@@ -7,7 +7,10 @@
 // The check reads the user's public profile, not only the id: a socket that signs in is
 // announced online with that profile a few milliseconds later (presence/announce.ts),
 // which takes the row read here instead of reading it again (takeRecentProfile). The two
-// reads were a third of the statements of connecting a socket (issue 10).
+// reads were a third of the statements of connecting a socket (issue 10). Only the row of
+// the user's latest check is held: a check answered from memory drops an older row, so a
+// connect never announces a profile read before it began (another replica may have
+// changed it since).
 import { LocalMemo } from "../cache/local-memo.js";
 import { BatchedLookup, uuidKey } from "../db/batched-lookup.js";
 import type { Sql } from "../db/sql.js";
@@ -45,7 +48,10 @@ export class KnownUsers {
   }
 
   async exists(userId: string): Promise<boolean> {
-    if (this.#known.get(userId)) return true;
+    if (this.#known.get(userId)) {
+      this.#recentProfiles.delete(userId);
+      return true;
+    }
     const key = uuidKey(userId);
     if (key === undefined) return false;
     let row: PublicUserColumns | undefined;
@@ -61,19 +67,17 @@ export class KnownUsers {
     }
     const now = Date.now();
     this.#known.set(userId, true, now + this.ttlMs);
-    this.#recentProfiles.set(key, row, now + PROFILE_REUSE_MS);
+    this.#recentProfiles.set(userId, row, now + PROFILE_REUSE_MS);
     return true;
   }
 
   /**
-   * The public profile `exists` read for this user in the last PROFILE_REUSE_MS, handed
-   * out once (a later announcement reads its own), or undefined.
+   * The public profile that the user's latest check read, if that was within the last
+   * PROFILE_REUSE_MS; handed out once (a later announcement reads its own).
    */
   takeRecentProfile(userId: string): PublicUserColumns | undefined {
-    const key = uuidKey(userId);
-    if (key === undefined) return undefined;
-    const row = this.#recentProfiles.get(key);
-    this.#recentProfiles.delete(key);
+    const row = this.#recentProfiles.get(userId);
+    this.#recentProfiles.delete(userId);
     return row;
   }
 }
