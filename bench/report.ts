@@ -4,6 +4,7 @@ import type { BroadcastResult } from "./baselines/broadcast.js";
 import type { RawPipelineResult } from "./baselines/raw-pipeline.js";
 import type { ProfileSummary } from "./lib/cpu-profile.js";
 import type { CpuUsage } from "./lib/cpu-usage.js";
+import type { PerfPartSummary } from "./lib/perf-profile.js";
 import type { DirectStepResult } from "./scenarios/direct.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 import type { IngestResult, WorkerScalingResult } from "./scenarios/ingest.js";
@@ -46,6 +47,8 @@ export interface BenchReport {
   targets: Target[];
   /** By scenario, then by server id, when run with --profile. */
   profiles: Record<string, Record<string, ProfileSummary>>;
+  /** By scenario, then by part, when run with --perf. */
+  perf?: Record<string, Record<string, PerfPartSummary>>;
 }
 
 const fmt = (n: number | null | undefined, digits = 1) =>
@@ -245,11 +248,6 @@ export function toMarkdown(report: BenchReport): string {
   }
   const profiled = Object.entries(report.profiles ?? {});
   if (profiled.length > 0) {
-    const top = (list: Array<{ name: string; percent: number }>, n: number) =>
-      list
-        .slice(0, n)
-        .map((x) => `${x.name.replaceAll("|", "\\|")} ${x.percent} %`)
-        .join("; ");
     lines.push(
       "",
       "## Where the service processes spent their time, per scenario (`--profile`)",
@@ -266,7 +264,29 @@ export function toMarkdown(report: BenchReport): string {
       );
       for (const [serverId, p] of Object.entries(byServer))
         lines.push(
-          `| ${serverId} | ${fmt(Math.round(p.totalMs / 100) / 10)} | ${fmt(Math.round(10 * (100 - p.idlePercent)) / 10)} % | ${top(p.topPackages, 8)} | ${top(p.topFunctions, 8)} |`,
+          `| ${serverId} | ${fmt(Math.round(p.totalMs / 100) / 10)} | ${fmt(Math.round(10 * (100 - p.idlePercent)) / 10)} % | ${shares(p.topPackages, 8)} | ${shares(p.topFunctions, 8)} |`,
+        );
+    }
+  }
+  const sampled = Object.entries(report.perf ?? {});
+  if (sampled.length > 0) {
+    lines.push(
+      "",
+      "## Where each part's CPU went, per scenario (`--perf`)",
+      "",
+      "Linux perf sampling every part's processes on CPU (all threads, the kernel included), started and stopped around each scenario: shares are of the CPU the part used, not of wall time. In our processes a sample of the JavaScript thread is charged to the innermost JavaScript frame outside Node's own internals, so a socket write made for pg is pg's; garbage collection and compilation on that thread, and V8's and libuv's own threads, are named apart. The other parts are split by binary. Each part's stacks are kept beside the report in the folded format flame-graph tools read. Parts that used less than 0.1 s of CPU in a scenario are left out.",
+    );
+    for (const [scenario, byPart] of sampled) {
+      lines.push(
+        "",
+        `**${scenario}**`,
+        "",
+        "| part | CPU s | in the kernel | by thread | by package (or binary) | innermost frames |",
+        "| --- | --- | --- | --- | --- | --- |",
+      );
+      for (const [part, p] of Object.entries(byPart).filter(([, p]) => p.cpuMs >= 100))
+        lines.push(
+          `| ${part} | ${fmt(Math.round(p.cpuMs / 100) / 10)} | ${fmt(p.kernelPercent)} % | ${shares(p.threads, 4) || "-"} | ${shares(p.topPackages, 8)} | ${shares(p.topFunctions, 6)} |`,
         );
     }
   }
@@ -278,6 +298,14 @@ interface Bar {
   label: string;
   value: number;
   baseline?: boolean;
+}
+
+/** The first `n` shares of a profile, for a table cell. */
+function shares(list: Array<{ name: string; percent: number }> | undefined, n: number) {
+  return (list ?? [])
+    .slice(0, n)
+    .map((x) => `${x.name.replaceAll("|", "\\|")} ${x.percent} %`)
+    .join("; ");
 }
 
 /** Horizontal bars, product in blue and baselines in grey, one panel per unit. */

@@ -10,6 +10,11 @@
 //                              profiler through the inspector); the report lists where
 //                              each spent its time, and <out>/<timestamp>-profiles/ keeps
 //                              the .cpuprofile files (open them in Chrome DevTools)
+//   --perf                     on-CPU profiles of every part (the service processes,
+//                              PostgreSQL, RabbitMQ, Memcached) in every scenario with
+//                              Linux perf: all threads and the kernel, CPU not wall
+//                              time (lib/perf-profile.ts); <out>/<timestamp>-perf/ keeps
+//                              each part's stacks in the folded format of flame graphs
 //   --set KEY=VALUE            configuration for every service process (repeatable), to
 //                              measure a setting, e.g. --set COMMAND_SHARDS=2
 //
@@ -25,7 +30,8 @@ import amqp from "amqplib";
 import { runBaseline } from "./lib/baseline.js";
 import type { BenchContext } from "./lib/bench-context.js";
 import { ScenarioProfiles } from "./lib/cpu-profile.js";
-import type { CpuUsage } from "./lib/cpu-usage.js";
+import { type CpuUsage, systemParts } from "./lib/cpu-usage.js";
+import { checkPerf, PERF_NODE_OPTIONS, PerfProfiles } from "./lib/perf-profile.js";
 import { createDatabase, servicesFromEnv } from "./lib/services.js";
 import { BUILD_DIR, buildForBench, startTopology } from "./lib/topology.js";
 import {
@@ -169,6 +175,7 @@ function parseArgs(argv: string[]) {
     mode,
     settings,
     profile: argv.includes("--profile"),
+    perf: argv.includes("--perf"),
     out: out ?? fileURLToPath(new URL("./results", import.meta.url)),
   };
 }
@@ -204,7 +211,7 @@ async function versions(pool: import("pg").Pool, amqpUrl: string) {
 }
 
 async function main() {
-  const { mode, out, profile, settings } = parseArgs(process.argv.slice(2));
+  const { mode, out, profile, perf, settings } = parseArgs(process.argv.slice(2));
   const scale = SCALES[mode];
   const services = servicesFromEnv();
   const startedAt = new Date().toISOString();
@@ -216,18 +223,30 @@ async function main() {
   const database = await createDatabase(services.postgresUrl);
   const jwtSecret = randomBytes(32).toString("hex");
   const stamp = startedAt.replace(/[:.]/g, "-");
+  const perfDir = join(out, `${stamp}-perf`);
+  if (perf) await checkPerf(perfDir);
   const topology = await startTopology({
     services,
     databaseUrl: database.url,
     jwtSecret,
-    env: settings,
+    // perf names JavaScript frames from the map V8 writes with these.
+    env: perf
+      ? { ...settings, NODE_OPTIONS: `${settings.NODE_OPTIONS ?? ""} ${PERF_NODE_OPTIONS}`.trim() }
+      : settings,
   });
   log("topology up: api-a, api-b, worker");
   const ctx: BenchContext = { topology, pool: database.pool, jwtSecret, log };
   const profiles = profile ? new ScenarioProfiles(join(out, `${stamp}-profiles`)) : undefined;
-  /** Runs a scenario; with --profile, every service process is profiled over it. */
-  const scenario = <T>(name: string, run: () => Promise<T>): Promise<T> =>
-    profiles ? profiles.around(name, [...topology.replicas, ...topology.workers], run) : run();
+  // Every part but the load generators, which each scenario starts itself.
+  const perfParts = systemParts(topology, []).filter((part) => part.name !== "clients");
+  const perfProfiles = perf ? new PerfProfiles(perfDir) : undefined;
+  /** Runs a scenario, profiled as --profile and --perf ask. */
+  const scenario = <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const sampled = perfProfiles ? () => perfProfiles.around(name, perfParts, run) : run;
+    return profiles
+      ? profiles.around(name, [...topology.replicas, ...topology.workers], sampled)
+      : sampled();
+  };
   try {
     const direct = await scenario("direct messages", () =>
       runDirect(ctx, {
@@ -312,6 +331,7 @@ async function main() {
     const flags = [
       mode === "full" ? "" : `--${mode}`,
       profile ? "--profile" : "",
+      perf ? "--perf" : "",
       ...Object.entries(settings).map(([key, value]) => `--set ${key}=${value}`),
     ].filter(Boolean);
     const report: BenchReport = {
@@ -349,6 +369,7 @@ async function main() {
         search,
       ),
       profiles: profiles?.summaries ?? {},
+      perf: perfProfiles?.summaries ?? {},
     };
     await mkdir(out, { recursive: true });
     const svgName = `${stamp}.svg`;

@@ -9,6 +9,8 @@ export interface CpuPart {
   name: string;
   /** The part's processes now (servers fork backends, so they are looked up each time). */
   pids(): number[];
+  /** Node processes (ours): a profile can name their JavaScript. */
+  node?: boolean;
 }
 
 export interface CpuUsage {
@@ -116,12 +118,13 @@ export function systemParts(
     ...topology.replicas.map((replica) => ({
       name: replica.serverId.replace(/^bench-/, ""),
       pids: () => pid(replica.child),
+      node: true,
     })),
-    { name: "worker", pids: () => topology.workers.flatMap((w) => pid(w.child)) },
+    { name: "worker", pids: () => topology.workers.flatMap((w) => pid(w.child)), node: true },
     { name: "postgres", pids: () => pidsNamed("postgres") },
     { name: "rabbitmq", pids: () => pidsNamed("beam.smp") },
     { name: "memcached", pids: () => pidsNamed("memcached") },
-    { name: "clients", pids: () => generators.flatMap((g) => pid(g.process)) },
+    { name: "clients", pids: () => generators.flatMap((g) => pid(g.process)), node: true },
   ];
 }
 

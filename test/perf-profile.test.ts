@@ -1,0 +1,128 @@
+// The bench's on-CPU profile summary (bench/lib/perf-profile.ts): pure logic, fed a
+// recorded `perf script` text of the shape perf prints.
+
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { PerfAccumulator, readPerfScript } from "../bench/lib/perf-profile.js";
+
+const K = "[kernel.kallsyms]";
+const NODE = "/usr/bin/node";
+const MAP = "/tmp/perf-100.map";
+const frames = (...list: Array<[string, string]>) =>
+  list.map(([symbol, dso], i) => `\t${(0x1000 + i).toString(16)} ${symbol} (${dso})`).join("\n");
+
+// Five samples of a Node process (pid 100), two of PostgreSQL (pid 200).
+const script = [
+  "   100/100 ",
+  frames(
+    ["pvm_irq_enable", K],
+    ["do_writev", K],
+    ["__x64_sys_writev", K],
+    ["do_syscall_64", K],
+    ["entry_SYSCALL_64_after_hwframe", K],
+    ["__GI___writev", "/usr/lib/x86_64-linux-gnu/libc.so.6"],
+    ["node::StreamBase::Writev", NODE],
+    ["JS:*writevGeneric node:internal/stream_base_commons:123:23", MAP],
+    ["JS:^submit /w/node_modules/pg/lib/query.js:152:9", MAP],
+    ["JS:^query file:///w/.bench-build/db/sql.js:34:20", MAP],
+  ),
+  "",
+  "   100/100 ",
+  frames(
+    ["Builtins_LoadIC", NODE],
+    ["JS:*onConnect file:///w/.bench-build/server/websocket.js:38:20", MAP],
+    ["JS:*emit node:events:471:44", MAP],
+  ),
+  "",
+  "   100/100 ",
+  frames(
+    ["v8::internal::Scavenger::ScavengeObject", NODE],
+    ["v8::internal::Heap::CollectGarbage", NODE],
+    ["Builtins_AllocateInYoungGeneration", NODE],
+    ["JS:*parse /w/node_modules/graphql/language/parser.js:1:1", MAP],
+  ),
+  "",
+  "   100/101 ",
+  frames(
+    ["v8::internal::compiler::GraphReducer::ReduceTop", NODE],
+    ["v8::platform::DefaultWorkerThreadsTaskRunner::WorkerThread::Run", NODE],
+  ),
+  "",
+  "   100/102 ",
+  frames(
+    ["node::crypto::HmacTraits::DeriveBits", NODE],
+    ["worker", NODE],
+    ["start_thread", "libc.so.6"],
+  ),
+  "",
+  "   200/200 ",
+  frames(
+    ["hash_search_with_hash_value", "/usr/lib/postgresql/15/bin/postgres"],
+    ["PostgresMain", "/usr/lib/postgresql/15/bin/postgres"],
+  ),
+  "",
+  "   200/200 ",
+  frames(
+    ["pvm_irq_enable", K],
+    ["do_syscall_64", K],
+    ["entry_SYSCALL_64_after_hwframe", K],
+    ["__GI___sendto", "/usr/lib/x86_64-linux-gnu/libc.so.6"],
+    ["pq_flush", "/usr/lib/postgresql/15/bin/postgres"],
+  ),
+  "",
+].join("\n");
+
+async function summarize() {
+  const node = new PerfAccumulator(true);
+  const postgres = new PerfAccumulator(false);
+  await readPerfScript(createInterface({ input: Readable.from([script]) }), (sample) =>
+    (sample.pid === 100 ? node : postgres).add(sample),
+  );
+  return { node, postgres };
+}
+
+describe("perf profile summary", () => {
+  it("charges a socket write to the package that made it, and names the kernel's syscall", async () => {
+    const { node } = await summarize();
+    const summary = node.summary(500);
+    expect(node.samples).toBe(5);
+    expect(summary.cpuMs).toBe(10); // 5 samples at 500 per second
+    expect(summary.kernelPercent).toBe(20);
+    expect(summary.topPackages).toEqual(
+      expect.arrayContaining([
+        { name: "pg", percent: 20 },
+        { name: "src/server/websocket.js", percent: 20 },
+        { name: "(garbage collection)", percent: 20 },
+        { name: "V8 compiler threads", percent: 20 },
+        { name: "libuv pool", percent: 20 },
+      ]),
+    );
+    expect(summary.topFunctions).toContainEqual({ name: "kernel: writev", percent: 20 });
+    expect(summary.threads).toEqual(
+      expect.arrayContaining([
+        { name: "JavaScript thread", percent: 60 },
+        { name: "V8 compiler threads", percent: 20 },
+        { name: "libuv pool", percent: 20 },
+      ]),
+    );
+  });
+
+  it("summarizes other programs by binary, names a syscall by its wrapper, and keeps every stack for flame graphs", async () => {
+    const { node, postgres } = await summarize();
+    const summary = postgres.summary(500);
+    expect(summary.topPackages).toEqual([
+      { name: "postgres", percent: 50 },
+      { name: "kernel", percent: 50 },
+    ]);
+    // The kernel's stack names no syscall: the C library's wrapper says which it was.
+    expect(summary.topFunctions).toContainEqual({ name: "kernel: sendto", percent: 50 });
+    expect(summary.threads).toBeUndefined();
+    expect(postgres.folded.get("PostgresMain;hash_search_with_hash_value")).toBe(1);
+    const stacks = [...node.folded.keys()];
+    expect(stacks).toHaveLength(5);
+    expect(stacks).toContain(
+      "emit_node:events:471;onConnect_src/server/websocket.js:38;Builtins_LoadIC",
+    );
+  });
+});
