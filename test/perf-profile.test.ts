@@ -1,10 +1,22 @@
-// The bench's on-CPU profile summary (bench/lib/perf-profile.ts): pure logic, fed a
-// recorded `perf script` text of the shape perf prints.
-
+// The bench's on-CPU profiles (bench/lib/perf-profile.ts): the summary as pure logic, fed
+// a `perf script` text of the shape perf prints, and V8's perf map; then a real recording
+// of a Node process with Linux perf (which CI installs; elsewhere, without perf, that one
+// case is skipped and says so).
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { PerfAccumulator, readPerfScript } from "../bench/lib/perf-profile.js";
+import {
+  PERF_NODE_OPTIONS,
+  PerfAccumulator,
+  PerfMap,
+  PerfProfiles,
+  readPerfScript,
+} from "../bench/lib/perf-profile.js";
 
 const K = "[kernel.kallsyms]";
 const NODE = "/usr/bin/node";
@@ -125,4 +137,99 @@ describe("perf profile summary", () => {
       "emit_node:events:471;onConnect_src/server/websocket.js:38;Builtins_LoadIC",
     );
   });
+});
+
+const perfInstalled = (() => {
+  try {
+    execFileSync("perf", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** A Node process that spends its time in `spinTheWheel` until its stdin closes. */
+const SPINNER = `
+let stop = false;
+process.stdin.on("end", () => { stop = true; }).resume();
+function spinTheWheel() {
+  const until = Date.now() + 20;
+  let x = 0;
+  while (Date.now() < until) x += Math.sqrt(x + 1);
+  return x;
+}
+(function loop() { spinTheWheel(); if (stop) process.exit(0); else setImmediate(loop); })();
+process.stdout.write("spinning\\n");
+`;
+
+/** utime + stime of a process in clock ticks. */
+async function cpuTicks(pid: number) {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+describe("V8's perf map", () => {
+  it("names an address by the newest code placed there, not the first", () => {
+    const map = new PerfMap(
+      [
+        "1000 100 JS:*loadModule node:internal/modules/esm/loader:1:1",
+        "2000 10 JS:*other x.js:1:1",
+        "1000 40 JS:*writevGeneric node:internal/stream_base_commons:123:23", // reused
+        "1040 20 JS:*send /w/node_modules/ws/lib/sender.js:354:7",
+      ].join("\n"),
+    );
+    expect(map.name(0x1010n)).toBe("JS:*writevGeneric node:internal/stream_base_commons:123:23");
+    expect(map.name(0x1045n)).toBe("JS:*send /w/node_modules/ws/lib/sender.js:354:7");
+    // Only the older code, freed since (V8 placed new code at its start), covered this.
+    expect(map.name(0x1070n)).toBeUndefined();
+    expect(map.name(0x2010n)).toBeUndefined();
+  });
+});
+
+describe("perf recording", () => {
+  it.skipIf(!perfInstalled && !process.env.TEST_REQUIRE_SERVICES)(
+    "records a Node process on CPU and names the JavaScript function it ran",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "perf-profile-"));
+      let spinner: ChildProcess | undefined;
+      try {
+        spinner = spawn(process.execPath, [...PERF_NODE_OPTIONS.split(" "), "-e", SPINNER], {
+          stdio: ["pipe", "pipe", "inherit"],
+        });
+        await once(spinner.stdout as NodeJS.ReadableStream, "data");
+        const pid = spinner.pid as number;
+        const profiles = new PerfProfiles(dir);
+        await profiles.around(
+          "spin",
+          [{ name: "spinner", pids: () => [pid], node: true }],
+          async () => {
+            // Until the spinner has used half a second of CPU (100 ticks per second here).
+            const start = await cpuTicks(pid);
+            while ((await cpuTicks(pid)) - start < 50) await new Promise((r) => setImmediate(r));
+          },
+        );
+        const summary = profiles.summaries.spin?.spinner;
+        expect(summary?.cpuMs).toBeGreaterThan(200);
+        expect(summary?.threads?.[0]?.name).toBe("JavaScript thread");
+        const folded = await readFile(join(dir, "spin", "spinner.folded"), "utf8");
+        const counts = folded
+          .trim()
+          .split("\n")
+          .map((line) => ({
+            stack: line.slice(0, line.lastIndexOf(" ")),
+            n: Number(line.slice(line.lastIndexOf(" ") + 1)),
+          }));
+        const total = counts.reduce((sum, c) => sum + c.n, 0);
+        const spinning = counts
+          .filter((c) => c.stack.includes("spinTheWheel"))
+          .reduce((sum, c) => sum + c.n, 0);
+        expect(spinning / total).toBeGreaterThan(0.5);
+      } finally {
+        spinner?.stdin?.end();
+        if (spinner && spinner.exitCode === null) await once(spinner, "exit");
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

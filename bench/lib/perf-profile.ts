@@ -10,12 +10,15 @@
 // like a fifth of an api replica's time; perf counts the CPU itself.
 //
 // JavaScript frames are named from V8's perf map (`--perf-basic-prof`, which the bench
-// passes to the services it starts with `--perf`). The map names code by address and V8
-// reuses the addresses of code it freed, so now and then a frame carries an older
-// function's name: read packages and shares, not a single frame.
+// passes to the services it starts with `--perf`): a line per code object made, address,
+// size and name. V8 reuses the addresses of code it freed, and perf names an address by
+// the first line that covers it, so a busy replica's socket writes came out named after
+// the module loader that ran there at startup. PerfMap names it by the last line instead:
+// the code a process runs in a scenario is mostly what it made last. Still, now and then a
+// frame carries another function's name: read packages and shares, not a single frame.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream, existsSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -54,8 +57,54 @@ export interface PerfPartSummary {
 }
 
 interface Frame {
+  address: bigint;
   symbol: string;
   dso: string;
+}
+
+/** A V8 perf map (`/tmp/perf-<pid>.map`), each address named by the last code placed there. */
+export class PerfMap {
+  /** By start address: the last line's code there, and that line's place in the file. */
+  readonly #entries = new Map<bigint, { size: bigint; name: string; line: number }>();
+  readonly #starts: bigint[];
+  /** The largest code object: how far below an address a covering start can be. */
+  readonly #largest: bigint = 0n;
+  readonly #named = new Map<bigint, string | undefined>();
+
+  constructor(text: string) {
+    let line = 0;
+    for (const row of text.split("\n")) {
+      const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(row);
+      if (!match) continue;
+      const size = BigInt(`0x${match[2]}`);
+      if (size > this.#largest) this.#largest = size;
+      this.#entries.set(BigInt(`0x${match[1]}`), { size, name: match[3] as string, line: line++ });
+    }
+    this.#starts = [...this.#entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** The newest code object covering `address`, or undefined. */
+  name(address: bigint): string | undefined {
+    if (this.#named.has(address)) return this.#named.get(address);
+    // The last start at or below the address, then back over starts whose code may cover it.
+    let low = 0;
+    let high = this.#starts.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((this.#starts[mid] as bigint) <= address) low = mid + 1;
+      else high = mid;
+    }
+    let newest: { size: bigint; name: string; line: number } | undefined;
+    for (let i = low - 1; i >= 0; i--) {
+      const start = this.#starts[i] as bigint;
+      if (address - start >= this.#largest) break;
+      const entry = this.#entries.get(start);
+      if (entry && address < start + entry.size && (!newest || entry.line > newest.line))
+        newest = entry;
+    }
+    this.#named.set(address, newest?.name);
+    return newest?.name;
+  }
 }
 
 interface Sample {
@@ -235,9 +284,13 @@ export async function readPerfScript(
       continue;
     }
     // The binary may itself hold parentheses: `(/memfd:vmem (deleted))`.
-    const frame = /^\s+[0-9a-f]+ (.*?) \(((?:[^()]|\([^()]*\))*)\)$/.exec(line);
+    const frame = /^\s+([0-9a-f]+) (.*?) \(((?:[^()]|\([^()]*\))*)\)$/.exec(line);
     if (current && frame)
-      current.frames.push({ symbol: frame[1] as string, dso: frame[2] as string });
+      current.frames.push({
+        address: BigInt(`0x${frame[1]}`),
+        symbol: frame[2] as string,
+        dso: frame[3] as string,
+      });
   }
   if (current) onSample(current);
 }
@@ -333,9 +386,19 @@ export class PerfProfiles {
       stdio: ["ignore", "pipe", "ignore"],
     });
     const scriptExited = once(script, "exit");
+    // perf names JavaScript frames by a map's first line for the address: name them by its last.
+    const maps = new Map<string, PerfMap | undefined>();
+    const mapAt = (path: string) => {
+      if (!maps.has(path))
+        maps.set(path, existsSync(path) ? new PerfMap(readFileSync(path, "utf8")) : undefined);
+      return maps.get(path);
+    };
     await readPerfScript(createInterface({ input: script.stdout }), (sample) => {
       const part = partOf.get(sample.pid);
       if (!part) return;
+      for (const frame of sample.frames)
+        if (/\/perf-\d+\.map$/.test(frame.dso))
+          frame.symbol = mapAt(frame.dso)?.name(frame.address) ?? "JS:(code no longer mapped)";
       let accumulator = byPart.get(part.name);
       if (!accumulator) {
         accumulator = new PerfAccumulator(part.node === true);
