@@ -303,22 +303,17 @@ async function run(command: string, args: string[]) {
   if (code !== 0) throw new Error(`${command} ${args.join(" ")}: exit ${code}\n${stderr}`);
 }
 
+/** `perf record` of `target` (a command, or `-p` pids) with call stacks, into `output`. */
+function recordArgs(output: string, target: string[]) {
+  return ["record", "-q", "-F", String(PERF_FREQUENCY), "-g", "-o", output, ...target];
+}
+
 /** Fails, saying why, when perf cannot sample here (not installed, not permitted). */
 export async function checkPerf(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const probe = join(dir, "probe.data");
   try {
-    await run("perf", [
-      "record",
-      "-q",
-      "-F",
-      String(PERF_FREQUENCY),
-      "-g",
-      "-o",
-      probe,
-      "--",
-      "true",
-    ]);
+    await run("perf", recordArgs(probe, ["--", "true"]));
   } catch (error) {
     throw new Error(
       `--perf needs Linux perf, allowed to sample these processes (Debian: linux-perf; run as root or lower kernel.perf_event_paranoid): ${String(error)}`,
@@ -346,21 +341,9 @@ export class PerfProfiles {
     const data = join(this.dir, `${slug}.data`);
     const partOf = new Map<number, CpuPart>();
     for (const part of parts) for (const pid of part.pids()) partOf.set(pid, part);
-    const recorder = spawn(
-      "perf",
-      [
-        "record",
-        "-q",
-        "-F",
-        String(PERF_FREQUENCY),
-        "-g",
-        "-o",
-        data,
-        "-p",
-        [...partOf.keys()].join(","),
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+    const recorder = spawn("perf", recordArgs(data, ["-p", [...partOf.keys()].join(",")]), {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     recorder.stderr.on("data", (chunk) => (stderr += chunk));
     const exited = once(recorder, "exit");
