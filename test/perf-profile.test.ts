@@ -204,9 +204,9 @@ describe("perf recording", () => {
           "spin",
           [{ name: "spinner", pids: () => [pid], node: true }],
           async () => {
-            // Until the spinner has used half a second of CPU (100 ticks per second here).
+            // Polled until the spinner has used half a second of CPU (Linux counts 100 ticks a second).
             const start = await cpuTicks(pid);
-            while ((await cpuTicks(pid)) - start < 50) await new Promise((r) => setImmediate(r));
+            while ((await cpuTicks(pid)) - start < 50) await new Promise((r) => setTimeout(r, 20));
           },
         );
         const summary = profiles.summaries.spin?.spinner;
