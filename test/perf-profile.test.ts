@@ -79,7 +79,7 @@ const script = [
     ["pvm_irq_enable", K],
     ["do_syscall_64", K],
     ["entry_SYSCALL_64_after_hwframe", K],
-    ["__GI___sendto", "/usr/lib/x86_64-linux-gnu/libc.so.6"],
+    ["__GI___libc_sendto", "/usr/lib/x86_64-linux-gnu/libc.so.6"],
     ["pq_flush", "/usr/lib/postgresql/15/bin/postgres"],
   ),
   "",

@@ -158,8 +158,10 @@ function kernelActivity(frames: Frame[]): string {
   const kernel = frames.filter((frame) => frame.dso === KERNEL);
   if (kernel.some((frame) => /entry_SYSCALL|do_syscall_64/.test(frame.symbol))) {
     const sys = kernel.map((frame) => /^__(?:x64|ia32)_sys_(\w+)/.exec(frame.symbol)).find(Boolean);
-    // Else the C library's wrapper that made it (`__GI___writev`, `epoll_pwait`).
-    const wrapper = frames[kernel.length]?.symbol.replace(/^__(GI|libc)_+/, "").replace(/@.*/, "");
+    // Else the C library's wrapper that made it (`__GI___writev`, `__GI___libc_write`).
+    const wrapper = frames[kernel.length]?.symbol
+      .replace(/^(?:__GI_+)?(?:__)?(?:libc_)?/, "")
+      .replace(/@.*/, "");
     return `kernel: ${sys?.[1] ?? wrapper ?? "syscall"}`;
   }
   if (kernel.some((frame) => frame.symbol.includes("page_fault"))) return "kernel: page faults";
