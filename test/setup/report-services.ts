@@ -79,6 +79,12 @@ export default async function reportServices() {
       "test/graphiql.test.ts: GraphiQL offline in a headless browser",
       "skipped",
     ],
+    [
+      "Linux perf",
+      await binary("perf", ["--version"]),
+      "test/perf-profile.test.ts: a real recording for the bench's --perf",
+      "that case skipped (the summary's own cases still run)",
+    ],
   ];
   const lines = [
     "",
