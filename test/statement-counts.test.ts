@@ -147,29 +147,52 @@ async function happen(group: Awaited<ReturnType<typeof groupOf>>, streams: Recor
   return statements.filter((sql) => !BACKGROUND.test(sql));
 }
 
+interface PresenceWithProfile {
+  presenceChanged: { userId: string; status: string; user: { displayName: string } };
+}
+
 /** presenceChanged with the profile the event carries (the documented one omits it). */
 const PRESENCE_WITH_PROFILE = parse(
   "subscription PresenceWithProfile($userIds: [ID!]) { presenceChanged(userIds: $userIds) { userId status user { displayName } } }",
-) as TypedDocumentNode<
-  { presenceChanged: { userId: string; status: string; user: { displayName: string } } },
-  { userIds: string[] }
->;
+) as TypedDocumentNode<PresenceWithProfile, { userIds: string[] }>;
+
+/**
+ * Alice watches Bob's presence (with his profile) while `run` brings his sockets up
+ * (`connectBob`); every socket is closed after.
+ */
+async function watchingBob(
+  run: (watch: {
+    bob: Awaited<ReturnType<typeof twoInAGroup>>["bob"];
+    presence: Recording<PresenceWithProfile>;
+    connectBob(): void;
+  }) => Promise<void>,
+) {
+  const { alice, bob } = await twoInAGroup(server, `g-${randomUUID().slice(0, 8)}`);
+  const watcher = wsClient(server, { authorization: `Bearer ${alice.accessToken}` });
+  const bobs: Client[] = [];
+  try {
+    const presence = await recordLive(server, watcher, PRESENCE_WITH_PROFILE, {
+      userIds: [bob.user.id],
+    });
+    await run({
+      bob,
+      presence,
+      connectBob: () => bobs.push(onlineSocket(server, bob.accessToken)),
+    });
+  } finally {
+    await Promise.all([watcher, ...bobs].map((client) => client.dispose()));
+  }
+}
 
 // First in the file: an earlier test's sockets, once closed, announce their users offline
 // (reading their profiles), and those reads would be counted here.
 describe("statements per connect", () => {
   it("a socket's sign-in check reads its user's row once, and the online announcement carries that profile", async () => {
     // Bob's token has not been used yet: this replica does not know him.
-    const { alice, bob } = await twoInAGroup(server, `g-${randomUUID().slice(0, 8)}`);
-    const watcher = wsClient(server, { authorization: `Bearer ${alice.accessToken}` });
-    const bobs: Client[] = [];
-    try {
-      const presence = await recordLive(server, watcher, PRESENCE_WITH_PROFILE, {
-        userIds: [bob.user.id],
-      });
+    await watchingBob(async ({ bob, presence, connectBob }) => {
       const statements = server.database.statements;
       statements.length = 0;
-      bobs.push(onlineSocket(server, bob.accessToken));
+      connectBob();
       const [online] = await presence.until((data) => data.length > 0);
       expect(online?.presenceChanged).toMatchObject({
         userId: bob.user.id,
@@ -180,19 +203,11 @@ describe("statements per connect", () => {
         (sql) => /\bFROM users\b/.test(sql) && !BACKGROUND.test(sql),
       );
       expect(readsOfUsers, readsOfUsers.join("\n")).toHaveLength(1);
-    } finally {
-      await Promise.all([watcher, ...bobs].map((client) => client.dispose()));
-    }
+    });
   });
 
   it("a connect whose check is answered from memory announces the profile as it is now, not a row an earlier check read", async () => {
-    const { alice, bob } = await twoInAGroup(server, `g-${randomUUID().slice(0, 8)}`);
-    const watcher = wsClient(server, { authorization: `Bearer ${alice.accessToken}` });
-    const bobs: Client[] = [];
-    try {
-      const presence = await recordLive(server, watcher, PRESENCE_WITH_PROFILE, {
-        userIds: [bob.user.id],
-      });
+    await watchingBob(async ({ bob, presence, connectBob }) => {
       // Bob's first request reads his row; his name then changes (as through another
       // replica), and his socket's check is answered from memory.
       await mustRequest(server, MeDocument, {}, bob.accessToken);
@@ -200,15 +215,13 @@ describe("statements per connect", () => {
         "Renamed",
         dbId(bob.user.id),
       ]);
-      bobs.push(onlineSocket(server, bob.accessToken));
+      connectBob();
       const [online] = await presence.until((data) => data.length > 0);
       expect(online?.presenceChanged).toMatchObject({
         status: "ONLINE",
         user: { displayName: "Renamed" },
       });
-    } finally {
-      await Promise.all([watcher, ...bobs].map((client) => client.dispose()));
-    }
+    });
   });
 });
 
