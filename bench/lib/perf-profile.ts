@@ -211,12 +211,11 @@ function nodePackageOf(sample: Sample): string {
   return internal ?? "(no JavaScript frame: the event loop, native callbacks)";
 }
 
-const increment = (map: Map<string, number>, key: string, by = 1) =>
-  map.set(key, (map.get(key) ?? 0) + by);
+const increment = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
 /** Folds `perf script` samples into one part's summary and its flame-graph stacks. */
 export class PerfAccumulator {
-  samples = 0;
+  #samples = 0;
   #kernel = 0;
   readonly #threads = new Map<string, number>();
   readonly #packages = new Map<string, number>();
@@ -226,8 +225,12 @@ export class PerfAccumulator {
 
   constructor(readonly node: boolean) {}
 
+  get samples() {
+    return this.#samples;
+  }
+
   add(sample: Sample) {
-    this.samples++;
+    this.#samples++;
     if (sample.frames[0]?.dso === KERNEL) this.#kernel++;
     increment(this.#functions, leafName(sample.frames));
     if (this.node) {
@@ -246,17 +249,15 @@ export class PerfAccumulator {
   }
 
   summary(frequency: number, top = 10): PerfPartSummary {
+    const percent = (count: number) => Math.round((1000 * count) / Math.max(1, this.#samples)) / 10;
     const ranked = (map: Map<string, number>) =>
       [...map]
         .sort((a, b) => b[1] - a[1])
         .slice(0, top)
-        .map(([name, count]) => ({
-          name,
-          percent: Math.round((1000 * count) / Math.max(1, this.samples)) / 10,
-        }));
+        .map(([name, count]) => ({ name, percent: percent(count) }));
     return {
-      cpuMs: Math.round((this.samples * 1000) / frequency),
-      kernelPercent: Math.round((1000 * this.#kernel) / Math.max(1, this.samples)) / 10,
+      cpuMs: Math.round((this.#samples * 1000) / frequency),
+      kernelPercent: percent(this.#kernel),
       ...(this.node ? { threads: ranked(this.#threads) } : {}),
       topPackages: ranked(this.#packages),
       topFunctions: ranked(this.#functions),
