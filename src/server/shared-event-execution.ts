@@ -13,8 +13,9 @@
 // never shared by mistake.
 //
 // Only the per-event execution changes: the source stream is created as before, and the
-// plugins that wrap a subscription's results (stream expiry and caps, masked errors) wrap
-// these results the same way.
+// plugins that wrap a subscription's results (stream expiry and caps) wrap these results
+// the same way. Errors are masked here (error-masking.ts): a shared result once, for all
+// who share it, not once per subscriber; an error that ends the stream as it is thrown.
 import { buildExecutionContext, execute } from "@graphql-tools/executor";
 import {
   createSourceEventStream,
@@ -25,6 +26,7 @@ import {
   getOperationAST,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { ErrorMasking } from "./error-masking.js";
 import type { Metrics } from "./metrics.js";
 
 type Counters = Pick<Metrics, "liveEventExecutions" | "liveEventResults">;
@@ -33,6 +35,7 @@ type Counters = Pick<Metrics, "liveEventExecutions" | "liveEventResults">;
 const SHARED_CONTEXT = new Set<PropertyKey>(["services", "prisma"]);
 
 interface SharedResult {
+  /** Masked. */
   result: ExecutionResult;
   /** The execution read something of its viewer: the result is theirs alone. */
   perViewer: boolean;
@@ -66,15 +69,22 @@ function watchedContext(context: object) {
   return { proxy, seen };
 }
 
+interface EventOptions {
+  counters?: Counters;
+  masking: ErrorMasking;
+}
+
 async function executeEvent(
   args: ExecutionArgs,
   key: string,
   payload: unknown,
-  counters: Counters | undefined,
-) {
-  const own = () => {
+  { counters, masking }: EventOptions,
+): Promise<ExecutionResult> {
+  const own = async () => {
     counters?.liveEventExecutions.inc();
-    return execute({ ...args, rootValue: payload }) as Promise<ExecutionResult>;
+    return masking.maskResult(
+      await (execute({ ...args, rootValue: payload }) as Promise<ExecutionResult>),
+    );
   };
   if (typeof payload !== "object" || payload === null) return own();
   let byKey = executions.get(payload);
@@ -91,7 +101,7 @@ async function executeEvent(
   counters?.liveEventExecutions.inc();
   const running = Promise.resolve(
     execute({ ...args, contextValue: proxy, rootValue: payload }) as Promise<ExecutionResult>,
-  ).then((result) => ({ result, perViewer: seen.perViewer }));
+  ).then((result) => ({ result: masking.maskResult(result), perViewer: seen.perViewer }));
   byKey.set(key, running);
   return (await running).result;
 }
@@ -110,7 +120,7 @@ function asOperationError(error: unknown, args: ExecutionArgs) {
 function mapEvents(
   source: AsyncIterator<unknown>,
   args: ExecutionArgs,
-  counters: Counters | undefined,
+  options: EventOptions,
 ): AsyncIterableIterator<ExecutionResult> {
   const key = requestKey(args);
   return {
@@ -122,11 +132,11 @@ function mapEvents(
       try {
         step = await source.next();
       } catch (error) {
-        throw asOperationError(error, args);
+        throw options.masking.maskError(asOperationError(error, args));
       }
       if (step.done) return { value: undefined, done: true };
-      const value = await executeEvent(args, key, step.value, counters);
-      counters?.liveEventResults.inc();
+      const value = await executeEvent(args, key, step.value, options);
+      options.counters?.liveEventResults.inc();
       return { value, done: false };
     },
     async return() {
@@ -140,7 +150,7 @@ function mapEvents(
   };
 }
 
-export function useSharedEventExecution(counters?: Counters): Plugin {
+export function useSharedEventExecution(options: EventOptions): Plugin {
   return {
     onSubscribe({ subscribeFn, setSubscribeFn }) {
       setSubscribeFn(async (args) => {
@@ -150,7 +160,7 @@ export function useSharedEventExecution(counters?: Counters): Plugin {
         const source = await createSourceEventStream(args);
         // The subscribe resolver refused (FORBIDDEN, NOT_FOUND...): its errors, as they are.
         if (!(Symbol.asyncIterator in source)) return source;
-        return mapEvents(source[Symbol.asyncIterator](), args, counters);
+        return mapEvents(source[Symbol.asyncIterator](), args, options);
       });
     },
   };

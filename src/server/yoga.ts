@@ -1,19 +1,16 @@
 // The GraphQL server: Yoga over the Pothos schema, with GraphiQL (subscriptions over
-// graphql-ws), masked errors, /health and /ready.
+// graphql-ws), masked errors (error-masking.ts), /health and /ready.
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import type { renderGraphiQL } from "@graphql-yoga/render-graphiql";
-import { PothosValidationError } from "@pothos/core";
-import { GraphQLError } from "graphql";
-import { createYoga, maskError, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, useReadinessCheck, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "../context.js";
-import { serviceUnavailable } from "../errors.js";
-import { isOutage } from "../outages.js";
 import { createLoaders } from "../resolvers/loaders.js";
 import { schema } from "../schema/index.js";
 import { type Authentication, authenticate } from "./authenticate.js";
 import { clientAddress } from "./client-address.js";
+import { createErrorMasking, useErrorMasking } from "./error-masking.js";
 import type { Metrics } from "./metrics.js";
 import { useNoIntrospection } from "./no-introspection.js";
 import { reportAs } from "./operation-limits.js";
@@ -64,6 +61,10 @@ mutation Login {
 
 export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
   const limits = services.config.operationLimits;
+  const masking = createErrorMasking({
+    isDev: services.config.env === "development",
+    logger: services.logger,
+  });
   /** Yoga's logger calls (a message, then details) as one structured line. */
   const report =
     (level: "debug" | "info" | "warn" | "error") =>
@@ -95,48 +96,15 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
       if (!origin || (allowed !== "*" && !allowed.includes(origin))) return false;
       return { origin, credentials: true, methods: ["GET", "POST"] };
     },
-    // GraphQLErrors we throw keep their message and code; anything else becomes
-    // "Unexpected error." (in development the original is attached for debugging).
-    maskedErrors: {
-      isDev: services.config.env === "development",
-      // Pothos rejects bad connection arguments (a malformed cursor, `first: -1`, `before`
-      // with `first`) with a GraphQLError that has no code; for clients that is bad input
-      // like any other, on the argument its message names (a cursor when it names none).
-      maskError: (error, message, isDev) => {
-        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        if (original instanceof PothosValidationError && error instanceof GraphQLError) {
-          const field = /Arguments? "(\w+)"/.exec(original.message)?.[1] ?? "cursor";
-          return new GraphQLError(original.message, {
-            nodes: error.nodes,
-            path: error.path,
-            extensions: { code: "BAD_USER_INPUT", field },
-          });
-        }
-        // The database or the broker is down or failing over: the client should retry,
-        // and be told so, rather than see an unexpected error.
-        if (isOutage(original) && error instanceof GraphQLError) {
-          const unavailable = serviceUnavailable();
-          return new GraphQLError(unavailable.message, {
-            nodes: error.nodes,
-            path: error.path,
-            extensions: unavailable.extensions,
-          });
-        }
-        return maskError(error, message, isDev);
-      },
-    },
+    // Masked by our own plugin (error-masking.ts): the same rules, without a wrapper
+    // around every subscriber's stream.
+    maskedErrors: false,
     // Yoga's own reports (unexpected errors) go to the same structured log.
     logging: {
       debug: report("debug"),
       info: report("info"),
       warn: report("warn"),
-      // Yoga logs every error it masks or recodes; bad connection arguments are the
-      // client's (answered BAD_USER_INPUT above), not worth a stack trace at error level.
-      error: (...args: unknown[]) => {
-        const err = args.find((a) => a instanceof Error);
-        const original = err instanceof GraphQLError ? (err.originalError ?? err) : err;
-        report(original instanceof PothosValidationError ? "debug" : "error")(...args);
-      },
+      error: report("error"),
     },
     context: async (initial): Promise<Context> => {
       const auth =
@@ -187,7 +155,7 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
       useOperationLog(services.logger),
       useStreamExpiry(),
       useStreamCaps(),
-      useSharedEventExecution(metrics),
+      useSharedEventExecution({ counters: metrics, masking }),
       ...(services.config.introspection ? [] : [useNoIntrospection()]),
       useReadinessCheck({
         endpoint: "/ready",
@@ -204,6 +172,9 @@ export function createYogaServer(services: Services, metrics?: Metrics): Yoga {
           }
         },
       }),
+      // Last, as Yoga's own masking was: the plugins above see errors as they were thrown
+      // (the operation log's codes), clients see them masked.
+      useErrorMasking(masking),
     ],
   });
 }
