@@ -17,14 +17,14 @@ const planCounts = `SELECT generic_plans::int AS generic, custom_plans::int AS c
                       FROM pg_prepared_statements WHERE statement = $1`;
 
 describe.skipIf(database.db.kind !== "postgres")("plain-SQL transactions on PostgreSQL", () => {
-  it("genericPlans: the transaction's statements run on a generic plan, and the connection chooses for itself again after", async () => {
+  it("keyProbes: the transaction's statements run on a generic plan, and the connection chooses for itself again after", async () => {
     const { sql } = database.db;
     const plans = await sql.transaction(
       async (tx) => {
         await tx.query(PROBE, [[]]);
         return tx.query<{ generic: number; custom: number }>(planCounts, [PROBE]);
       },
-      { statementTimeoutMs: 1000, genericPlans: true },
+      { statementTimeoutMs: 1000, keyProbes: true },
     );
     expect(plans).toEqual([{ generic: 1, custom: 0 }]);
     // SET LOCAL, not SET: the pool hands out the connection just released first, and it
@@ -45,6 +45,34 @@ describe.skipIf(database.db.kind !== "postgres")("plain-SQL transactions on Post
       { statementTimeoutMs: 1000 },
     );
     expect(defaultPlans).toEqual([{ generic: 0, custom: 1 }]);
+  });
+
+  it("keyProbes: a table the planner believes small is still read through its index, and only in that transaction", async () => {
+    const { sql } = database.db;
+    await sql.query("CREATE TABLE key_probe (id int PRIMARY KEY, v int)");
+    await sql.query("INSERT INTO key_probe SELECT g, g FROM generate_series(1, 20) AS g");
+    await sql.query("ANALYZE key_probe");
+    const plan = async (keyProbes: boolean) =>
+      (
+        await sql.transaction(
+          (tx) =>
+            tx.query<{ "QUERY PLAN": string }>(
+              "EXPLAIN SELECT v FROM key_probe WHERE id = ANY($1::int[])",
+              [[1, 2]],
+            ),
+          { statementTimeoutMs: 1000, keyProbes },
+        )
+      )
+        .map((row) => row["QUERY PLAN"])
+        .join("\n");
+    // One page: PostgreSQL's own choice is to read it all, as it would go on doing with a
+    // generic plan made now, the table grown since.
+    expect(await plan(false)).toMatch(/Seq Scan on key_probe/);
+    const probed = await plan(true);
+    expect(probed).toMatch(/Index (Only )?Scan .*on key_probe|Bitmap Index Scan on key_probe_pkey/);
+    expect(probed).not.toMatch(/Seq Scan/);
+    // SET LOCAL: the next transaction on the pooled connection plans for itself again.
+    expect(await plan(false)).toMatch(/Seq Scan on key_probe/);
   });
 
   it("statementTimeoutMs cancels a statement that runs longer and rolls the transaction back", async () => {

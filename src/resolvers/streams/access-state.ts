@@ -151,7 +151,7 @@ export async function readAccess(sql: Sql, interests: AccessInterest[]): Promise
     // Its plan is the same whatever the ids: probes by index. Planned anew at every
     // execution, it cost PostgreSQL 2 ms per read against 0.25 ms to run it: 42 % of the
     // database's time while sockets connected (issue 10).
-    { statementTimeoutMs: READ_TIMEOUT_MS, genericPlans: true },
+    { statementTimeoutMs: READ_TIMEOUT_MS, keyProbes: true },
   );
 }
 
