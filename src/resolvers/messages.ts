@@ -208,12 +208,20 @@ async function replyTarget(ctx: Context, replyToId: string, channelId: string) {
 
 /**
  * Which message ids are stored, asked once for all the sends of one event-loop turn, per
- * database (a busy replica has dozens in flight).
+ * database (a busy replica has dozens in flight). One primary-key probe per id (a LATERAL
+ * kept apart with OFFSET 0): as `id = ANY($1)`, dozens of ids against a table without
+ * statistics yet (a new deployment's, or one grown since its last ANALYZE) were answered by
+ * reading the whole table, about every other send in the bench (issue 10).
  */
 const storedIdReader = lookupPerDatabase(
   (sql) =>
     new BatchedLookup<string, { id: string }>(
-      (ids) => sql.query("SELECT id::text FROM messages WHERE id = ANY($1::uuid[])", [ids]),
+      (ids) =>
+        sql.query(
+          `SELECT m.id::text FROM unnest($1::uuid[]) AS k(id)
+             CROSS JOIN LATERAL (SELECT id FROM messages WHERE id = k.id OFFSET 0) m`,
+          [ids],
+        ),
       (row) => row.id,
     ),
 );
