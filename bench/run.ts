@@ -191,9 +191,14 @@ async function versions(pool: import("pg").Pool, amqpUrl: string) {
   const pkg = async (name: string) =>
     JSON.parse(await readFile(join(root, "node_modules", name, "package.json"), "utf8"))
       .version as string;
-  const postgres =
-    (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ??
-    "?";
+  // Autovacuum too: off (as on these machines), tables keep every row version updates
+  // leave and their statistics stay as the bench's seeding left them.
+  const settings = (
+    await pool.query<{ v: string; autovacuum: string }>(
+      "select current_setting('server_version') as v, current_setting('autovacuum') as autovacuum",
+    )
+  ).rows[0];
+  const postgres = settings ? `${settings.v}, autovacuum ${settings.autovacuum}` : "?";
   const connection = await amqp.connect(amqpUrl);
   const rabbitmq = String(
     (connection as unknown as { connection: { serverProperties: { version: string } } }).connection
