@@ -4,13 +4,14 @@
 // case is skipped and says so).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import {
+  MapGrowth,
   PERF_NODE_OPTIONS,
   PerfAccumulator,
   PerfMap,
@@ -184,6 +185,59 @@ describe("V8's perf map", () => {
     // Only the older code, freed since (V8 placed new code at its start), covered this.
     expect(map.name(0x1070n)).toBeUndefined();
     expect(map.name(0x2010n)).toBeUndefined();
+  });
+});
+
+describe("V8's perf map over time", () => {
+  const lines = [
+    "1000 40 JS:*writevGeneric node:internal/stream_base_commons:123:23",
+    "2000 10 JS:*other x.js:1:1",
+    // Later: the write code freed, the tracker's disconnect code put in its place.
+    "1000 60 JS:* file:///w/.bench-build/presence/tracker.js:126:40",
+  ];
+  const map = new PerfMap(lines.join("\n"));
+  const bytesOf = (n: number) => lines.slice(0, n).reduce((sum, l) => sum + l.length + 1, 0);
+
+  it("names a frame by the code at its address when it was sampled, not by what came later", () => {
+    expect(map.name(0x1010n, bytesOf(2))).toBe(
+      "JS:*writevGeneric node:internal/stream_base_commons:123:23",
+    );
+    expect(map.name(0x1010n, bytesOf(3))).toBe(
+      "JS:* file:///w/.bench-build/presence/tracker.js:126:40",
+    );
+    // Before any code was there, and past the write code's end before the tracker's came.
+    expect(map.name(0x1010n, 0)).toBeUndefined();
+    expect(map.name(0x1050n, bytesOf(2))).toBeUndefined();
+    expect(map.name(0x1050n)).toBe("JS:* file:///w/.bench-build/presence/tracker.js:126:40");
+  });
+
+  it("reads a sample's time, and how long a map was by then from marks taken while it grew", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "perf-map-"));
+    try {
+      const path = join(dir, "perf-1.map");
+      await writeFile(path, `${lines[0]}\n`);
+      const growth = new MapGrowth([path], 60_000);
+      const sampled = MapGrowth.now();
+      await appendFile(path, `${lines[1]}\n${lines[2]}\n`);
+      growth.stop();
+      // The first mark at or after the sample saw the whole file; one before it, the first line.
+      expect(growth.bytesAt(path, sampled)).toBe(bytesOf(3));
+      expect(growth.bytesAt(path, sampled - 60)).toBe(bytesOf(1));
+      expect(growth.bytesAt(path, MapGrowth.now() + 60)).toBeUndefined();
+      expect(growth.bytesAt(join(dir, "perf-2.map"), sampled)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const times: Array<number | undefined> = [];
+    await readPerfScript(
+      createInterface({
+        input: Readable.from([
+          "   100/100  3004.337804: \n\t1000 JS:*x y.js:1:1 (/tmp/perf-100.map)\n\n",
+        ]),
+      }),
+      (sample) => times.push(sample.time),
+    );
+    expect(times).toEqual([3004.337804]);
   });
 });
 

@@ -13,9 +13,11 @@
 // passes to the services it starts with `--perf`): a line per code object made, address,
 // size and name. V8 reuses the addresses of code it freed, and perf names an address by
 // the first line that covers it, so a busy replica's socket writes came out named after
-// the module loader that ran there at startup. PerfMap names it by the last line instead:
-// the code a process runs in a scenario is mostly what it made last. Still, now and then a
-// frame carries another function's name: read packages and shares, not a single frame.
+// the module loader that ran there at startup. Naming it by the last line instead still
+// misnamed whatever was freed during the scenario (a fan-out's socket writes as the
+// presence tracker's code of its final disconnect). PerfMap names each frame by the code
+// that was at its address when it was sampled: MapGrowth notes how long each map was,
+// every 50 ms, on the clock perf stamps samples with.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream, existsSync, readFileSync, statSync } from "node:fs";
@@ -62,54 +64,161 @@ interface Frame {
   dso: string;
 }
 
-/** A V8 perf map (`/tmp/perf-<pid>.map`), each address named by the last code placed there. */
+interface MapEntry {
+  start: bigint;
+  end: bigint;
+  name: string;
+  /** Its place in the file. */
+  line: number;
+  /** The file's length once this line was written. */
+  writtenBy: number;
+}
+
+/**
+ * A V8 perf map (`/tmp/perf-<pid>.map`): every code object V8 made, in the order it made
+ * them. An address is named by the code that was there when it was sampled: the newest
+ * line covering it among those written by then (`writtenBy`, the file's length at the
+ * sample's time: MapGrowth), unless a line written after that one, and also by then,
+ * overlaps it (V8 freed that code and put other code in its place; the address belongs
+ * to none we know).
+ */
 export class PerfMap {
-  /** By start address: the last line's code there, and that line's place in the file. */
-  readonly #entries = new Map<bigint, { size: bigint; name: string; line: number }>();
-  readonly #starts: bigint[];
+  /** By start address, then in the file's order. */
+  readonly #entries: MapEntry[] = [];
   /** The largest code object: how far below an address a covering start can be. */
   readonly #largest: bigint = 0n;
-  readonly #named = new Map<bigint, string | undefined>();
+  readonly #named = new Map<string, string | undefined>();
 
   constructor(text: string) {
     let line = 0;
+    let writtenBy = 0;
     for (const row of text.split("\n")) {
+      writtenBy += Buffer.byteLength(row) + 1;
       const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(row);
       if (!match) continue;
+      const start = BigInt(`0x${match[1]}`);
       const size = BigInt(`0x${match[2]}`);
       if (size > this.#largest) this.#largest = size;
-      this.#entries.set(BigInt(`0x${match[1]}`), { size, name: match[3] as string, line: line++ });
+      this.#entries.push({
+        start,
+        end: start + size,
+        name: match[3] as string,
+        line: line++,
+        writtenBy,
+      });
     }
-    this.#starts = [...this.#entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.#entries.sort((a, b) =>
+      a.start < b.start ? -1 : a.start > b.start ? 1 : a.line - b.line,
+    );
   }
 
-  /** The newest code object covering `address`, or undefined. */
-  name(address: bigint): string | undefined {
-    if (this.#named.has(address)) return this.#named.get(address);
-    // The last start at or below the address, then back over starts whose code may cover it.
+  /** Index of the first entry starting above `address`. */
+  #after(address: bigint) {
     let low = 0;
-    let high = this.#starts.length;
+    let high = this.#entries.length;
     while (low < high) {
       const mid = (low + high) >> 1;
-      if ((this.#starts[mid] as bigint) <= address) low = mid + 1;
+      if ((this.#entries[mid] as MapEntry).start <= address) low = mid + 1;
       else high = mid;
     }
-    let newest: { size: bigint; name: string; line: number } | undefined;
-    for (let i = low - 1; i >= 0; i--) {
-      const start = this.#starts[i] as bigint;
-      if (address - start >= this.#largest) break;
-      const entry = this.#entries.get(start);
-      if (entry && address < start + entry.size && (!newest || entry.line > newest.line))
+    return low;
+  }
+
+  /** The code at `address` when the file was `writtenBy` bytes long (by default: now). */
+  name(address: bigint, writtenBy = Number.POSITIVE_INFINITY): string | undefined {
+    const key = `${address}@${writtenBy}`;
+    if (this.#named.has(key)) return this.#named.get(key);
+    const known = (entry: MapEntry) => entry.writtenBy <= writtenBy;
+    let newest: MapEntry | undefined;
+    for (let i = this.#after(address) - 1; i >= 0; i--) {
+      const entry = this.#entries[i] as MapEntry;
+      if (address - entry.start >= this.#largest) break;
+      if (address < entry.end && known(entry) && (!newest || entry.line > newest.line))
         newest = entry;
     }
-    this.#named.set(address, newest?.name);
+    // Freed by then: later code, known by then, overlaps it.
+    if (newest) {
+      const code = newest;
+      for (let i = this.#after(code.end - 1n) - 1; i >= 0; i--) {
+        const entry = this.#entries[i] as MapEntry;
+        if (code.start - entry.start >= this.#largest) break;
+        if (entry.line > code.line && known(entry) && entry.end > code.start) {
+          newest = undefined;
+          break;
+        }
+      }
+    }
+    this.#named.set(key, newest?.name);
     return newest?.name;
+  }
+}
+
+/**
+ * How long each perf map was, now and then, on the clock perf stamps its samples with
+ * (CLOCK_MONOTONIC, which `process.hrtime` reads too): which of a map's lines existed when
+ * a sample was taken. V8 frees code and puts new code at the same addresses, so a map
+ * read after a scenario names a function that ran early on by whatever replaced it later
+ * (in a fan-out, ws's and Node's socket writes came out as the presence tracker's
+ * disconnect code, compiled at the end of the scenario where the write code had been).
+ */
+export class MapGrowth {
+  readonly #marks = new Map<string, Array<{ at: number; bytes: number }>>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly paths: string[],
+    everyMs = 50,
+  ) {
+    this.mark();
+    this.#timer = setInterval(() => this.mark(), everyMs);
+    this.#timer.unref();
+  }
+
+  static now() {
+    return Number(process.hrtime.bigint()) / 1e9;
+  }
+
+  mark() {
+    const at = MapGrowth.now();
+    for (const path of this.paths) {
+      if (!existsSync(path)) continue;
+      let marks = this.#marks.get(path);
+      if (!marks) {
+        marks = [];
+        this.#marks.set(path, marks);
+      }
+      marks.push({ at, bytes: statSync(path).size });
+    }
+  }
+
+  stop() {
+    clearInterval(this.#timer);
+    this.mark();
+  }
+
+  /**
+   * The map's length at the first mark at or after `at` (a line written in between may be
+   * newer than the sample: the marks are `everyMs` apart); unknown after the last mark.
+   */
+  bytesAt(path: string, at: number | undefined): number | undefined {
+    const marks = this.#marks.get(path);
+    if (!marks || at === undefined) return undefined;
+    let low = 0;
+    let high = marks.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((marks[mid] as { at: number }).at < at) low = mid + 1;
+      else high = mid;
+    }
+    return marks[low]?.bytes;
   }
 }
 
 interface Sample {
   pid: number;
   tid: number;
+  /** When it was taken, in seconds (CLOCK_MONOTONIC), when perf script printed it. */
+  time?: number;
   /** Innermost first. */
   frames: Frame[];
 }
@@ -280,10 +389,11 @@ export async function readPerfScript(
       current = undefined;
       continue;
     }
-    const header = /^\s*(\d+)\/(\d+)\s*$/.exec(line);
+    const header = /^\s*(\d+)\/(\d+)(?:\s+(\d+\.\d+):)?\s*$/.exec(line);
     if (header) {
       if (current) onSample(current);
       current = { pid: Number(header[1]), tid: Number(header[2]), frames: [] };
+      if (header[3]) current.time = Number(header[3]);
       continue;
     }
     // The binary may itself hold parentheses: `(/memfd:vmem (deleted))`.
@@ -306,9 +416,23 @@ async function run(command: string, args: string[]) {
   if (code !== 0) throw new Error(`${command} ${args.join(" ")}: exit ${code}\n${stderr}`);
 }
 
-/** `perf record` of `target` (a command, or `-p` pids) with call stacks, into `output`. */
+/**
+ * `perf record` of `target` (a command, or `-p` pids) with call stacks, into `output`,
+ * stamped with CLOCK_MONOTONIC (MapGrowth's clock).
+ */
 function recordArgs(output: string, target: string[]) {
-  return ["record", "-q", "-F", String(PERF_FREQUENCY), "-g", "-o", output, ...target];
+  return [
+    "record",
+    "-q",
+    "-F",
+    String(PERF_FREQUENCY),
+    "-g",
+    "-k",
+    "CLOCK_MONOTONIC",
+    "-o",
+    output,
+    ...target,
+  ];
 }
 
 /** Fails, saying why, when perf cannot sample here (not installed, not permitted). */
@@ -332,6 +456,9 @@ export async function checkPerf(dir: string): Promise<void> {
  * land in `summaries`, the stacks in `dir/<scenario>/<part>.folded` (flame-graph tools,
  * speedscope); the recording itself is deleted once read (hundreds of MB).
  */
+/** Where V8 writes a process's perf map (`--perf-basic-prof`). */
+const perfMapPath = (pid: number) => `/tmp/perf-${pid}.map`;
+
 export class PerfProfiles {
   /** By scenario, then by part. */
   readonly summaries: Record<string, Record<string, PerfPartSummary>> = {};
@@ -344,6 +471,9 @@ export class PerfProfiles {
     const data = join(this.dir, `${slug}.data`);
     const partOf = new Map<number, CpuPart>();
     for (const part of parts) for (const pid of part.pids()) partOf.set(pid, part);
+    const growth = new MapGrowth(
+      [...partOf].filter(([, part]) => part.node).map(([pid]) => perfMapPath(pid)),
+    );
     const recorder = spawn("perf", recordArgs(data, ["-p", [...partOf.keys()].join(",")]), {
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -362,17 +492,25 @@ export class PerfProfiles {
     } finally {
       recorder.kill("SIGINT");
       await exited;
-      await this.#summarize(scenario, slug, data, partOf);
+      growth.stop();
+      await this.#summarize(scenario, slug, data, partOf, growth);
     }
   }
 
-  async #summarize(scenario: string, slug: string, data: string, partOf: Map<number, CpuPart>) {
+  async #summarize(
+    scenario: string,
+    slug: string,
+    data: string,
+    partOf: Map<number, CpuPart>,
+    growth: MapGrowth,
+  ) {
     const byPart = new Map<string, PerfAccumulator>();
-    const script = spawn("perf", ["script", "-i", data, "-F", "pid,tid,ip,sym,dso"], {
+    const script = spawn("perf", ["script", "-i", data, "-F", "pid,tid,time,ip,sym,dso"], {
       stdio: ["ignore", "pipe", "ignore"],
     });
     const scriptExited = once(script, "exit");
-    // perf names JavaScript frames by a map's first line for the address: name them by its last.
+    // perf names JavaScript frames by a map's first line for the address: name them by the
+    // code that was there when the sample was taken.
     const maps = new Map<string, PerfMap | undefined>();
     const mapAt = (path: string) => {
       if (!maps.has(path))
@@ -384,7 +522,9 @@ export class PerfProfiles {
       if (!part) return;
       for (const frame of sample.frames)
         if (/\/perf-\d+\.map$/.test(frame.dso))
-          frame.symbol = mapAt(frame.dso)?.name(frame.address) ?? "JS:(code no longer mapped)";
+          frame.symbol =
+            mapAt(frame.dso)?.name(frame.address, growth.bytesAt(frame.dso, sample.time)) ??
+            "JS:(code no longer mapped)";
       let accumulator = byPart.get(part.name);
       if (!accumulator) {
         accumulator = new PerfAccumulator(part.node === true);
