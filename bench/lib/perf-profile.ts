@@ -450,15 +450,16 @@ export async function checkPerf(dir: string): Promise<void> {
   }
 }
 
-/**
- * One perf recording per scenario of the given parts' processes (those running when the
- * scenario starts: a PostgreSQL backend forked during it is not sampled). The summaries
- * land in `summaries`, the stacks in `dir/<scenario>/<part>.folded` (flame-graph tools,
- * speedscope); the recording itself is deleted once read (hundreds of MB).
- */
 /** Where V8 writes a process's perf map (`--perf-basic-prof`). */
 const perfMapPath = (pid: number) => `/tmp/perf-${pid}.map`;
 
+/**
+ * One perf recording per scenario of the whole machine, summarized for the given parts'
+ * processes: those running when the scenario starts or when it ends (a PostgreSQL backend
+ * a pool opens during the scenario counts; one that came and went does not). The summaries
+ * land in `summaries`, the stacks in `dir/<scenario>/<part>.folded` (flame-graph tools,
+ * speedscope); the recording itself is deleted once read (hundreds of MB).
+ */
 export class PerfProfiles {
   /** By scenario, then by part. */
   readonly summaries: Record<string, Record<string, PerfPartSummary>> = {};
@@ -474,13 +475,15 @@ export class PerfProfiles {
     const growth = new MapGrowth(
       [...partOf].filter(([, part]) => part.node).map(([pid]) => perfMapPath(pid)),
     );
-    const recorder = spawn("perf", recordArgs(data, ["-p", [...partOf.keys()].join(",")]), {
+    // The whole machine (-a), not the parts' pids (-p): perf follows no process forked after
+    // it attached, and PostgreSQL serves every new connection from one.
+    const recorder = spawn("perf", recordArgs(data, ["-a"]), {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
     recorder.stderr.on("data", (chunk) => (stderr += chunk));
     const exited = once(recorder, "exit");
-    // perf writes its file's header once it has attached to the processes.
+    // perf writes its file's header once it has started sampling.
     const deadline = Date.now() + 10_000;
     while (!(existsSync(data) && statSync(data).size > 0)) {
       if (recorder.exitCode !== null || Date.now() > deadline)
@@ -493,6 +496,7 @@ export class PerfProfiles {
       recorder.kill("SIGINT");
       await exited;
       growth.stop();
+      for (const part of parts) for (const pid of part.pids()) partOf.set(pid, part);
       await this.#summarize(scenario, slug, data, partOf, growth);
     }
   }
