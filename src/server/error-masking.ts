@@ -6,7 +6,7 @@
 // Ours rather than Yoga's `maskedErrors`, for the same rules at one less cost per live
 // event: Yoga's masks a subscription's results in a wrapper around EVERY subscriber's
 // stream (envelop's per-result `onNext`: an async iterator step and promise helpers per
-// event per subscriber), which was a third of what a replica allocated fanning messages
+// event per subscriber), which was two fifths of what a replica allocated fanning messages
 // out (issue 10). A live event is executed once for every subscriber that shares its
 // result (shared-event-execution.ts), and that result is masked there, once.
 //
@@ -32,6 +32,10 @@ import { isOutage } from "../outages.js";
 
 const UNEXPECTED = "Unexpected error.";
 
+/** What was thrown, under the GraphQLError the executor wrapped it in. */
+const originalOf = (error: unknown) =>
+  error instanceof GraphQLError ? (error.originalError ?? error) : error;
+
 export interface ErrorMasking {
   /** The error as a client may see it (the same error when it is fit to be seen). */
   maskError(error: unknown): Error;
@@ -44,7 +48,7 @@ export function createErrorMasking(options: { isDev: boolean; logger: Logger }):
   const masked = new WeakSet<object>();
 
   const mask = (error: unknown): Error => {
-    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    const original = originalOf(error);
     // Pothos rejects bad connection arguments (a malformed cursor, `first: -1`, `before`
     // with `first`) with a GraphQLError that has no code; for clients that is bad input
     // like any other, on the argument its message names (a cursor when it names none).
@@ -73,7 +77,7 @@ export function createErrorMasking(options: { isDev: boolean; logger: Logger }):
     if (typeof error === "object" && error !== null && masked.has(error)) return error as Error;
     const result = mask(error);
     if (result !== error) {
-      const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+      const original = originalOf(error);
       // Bad connection arguments are the client's (answered BAD_USER_INPUT), not worth a
       // stack trace at error level.
       const level = original instanceof PothosValidationError ? "debug" : "error";
