@@ -67,7 +67,8 @@ interface Scale {
   idleMs: number;
   /** Sockets in the reconnect storm. */
   storm: number;
-  rawClosed: { messages: number; maxInFlight: number };
+  /** The raw pipeline's closed loop, after `warmUp` messages of the same loop. */
+  rawClosed: { messages: number; maxInFlight: number; warmUp: number };
   rawOpen: Array<{ rate: number; messages: number }>;
   ingest: { sizes: number[]; messages: number };
   /** Worker scaling: messages spread over this many two-member channels. */
@@ -90,6 +91,7 @@ const SCALES: Record<Mode, Scale> = {
     pairs: 4,
     generators: 1,
     steps: [
+      { label: "warm-up: closed loop, 4 in flight", inFlight: 4, durationMs: 500, warmUp: true },
       { label: "closed loop, 4 in flight", inFlight: 4, durationMs: 1_000 },
       { label: "20/s", rate: 20, durationMs: 1_000 },
     ],
@@ -99,7 +101,7 @@ const SCALES: Record<Mode, Scale> = {
     fanoutBurst: 3,
     idleMs: 500,
     storm: 10,
-    rawClosed: { messages: 200, maxInFlight: 16 },
+    rawClosed: { messages: 200, maxInFlight: 16, warmUp: 50 },
     rawOpen: [{ rate: 50, messages: 50 }],
     ingest: { sizes: [2, 10], messages: 20 },
     spread: { channels: 4, messages: 40 },
@@ -109,6 +111,12 @@ const SCALES: Record<Mode, Scale> = {
     pairs: 40,
     generators: 2,
     steps: [
+      {
+        label: "warm-up: closed loop, 32 in flight",
+        inFlight: 32,
+        durationMs: 3_000,
+        warmUp: true,
+      },
       { label: "closed loop, 32 in flight", inFlight: 32, durationMs: 4_000 },
       { label: "100/s", rate: 100, durationMs: 3_000 },
     ],
@@ -118,7 +126,7 @@ const SCALES: Record<Mode, Scale> = {
     fanoutBurst: 10,
     idleMs: 2_000,
     storm: 300,
-    rawClosed: { messages: 3_000, maxInFlight: 64 },
+    rawClosed: { messages: 3_000, maxInFlight: 64, warmUp: 1_000 },
     rawOpen: [{ rate: 100, messages: 300 }],
     ingest: { sizes: [2, 50, 500], messages: 2_000 },
     spread: { channels: 32, messages: 4_000 },
@@ -128,6 +136,15 @@ const SCALES: Record<Mode, Scale> = {
     pairs: 200,
     generators: 2,
     steps: [
+      // Fresh processes run unoptimized code for their first thousands of messages: on
+      // these machines the same loop delivered about 450/s in its first 10 s and 680/s in
+      // the next (a scratch lab, issue 10). The sustained rate is measured warm.
+      {
+        label: "warm-up: closed loop, 64 in flight",
+        inFlight: 64,
+        durationMs: 10_000,
+        warmUp: true,
+      },
       { label: "closed loop, 64 in flight", inFlight: 64, durationMs: 15_000 },
       { label: "100/s", rate: 100, durationMs: 8_000 },
       // Short: above the product's capacity today, the backlog must drain before the
@@ -141,7 +158,7 @@ const SCALES: Record<Mode, Scale> = {
     fanoutBurst: 10,
     idleMs: 10_000,
     storm: 5_000,
-    rawClosed: { messages: 20_000, maxInFlight: 64 },
+    rawClosed: { messages: 20_000, maxInFlight: 64, warmUp: 5_000 },
     rawOpen: [
       { rate: 100, messages: 800 },
       { rate: 500, messages: 4_000 },
@@ -296,7 +313,7 @@ async function main() {
         ...options,
       });
     rawPipeline.push({
-      label: `closed loop, ${scale.rawClosed.maxInFlight} in flight`,
+      label: `closed loop, ${scale.rawClosed.maxInFlight} in flight (after ${scale.rawClosed.warmUp} messages of warm-up)`,
       result: await raw(scale.rawClosed),
     });
     for (const step of scale.rawOpen)
@@ -443,7 +460,8 @@ function targets(
   storm: StormResult,
   search: SearchResult,
 ): Target[] {
-  const closed = direct[0];
+  const closed = direct.find((s) => !s.warmUp && s.offeredPerSecond === null);
+  const cold = direct.find((s) => s.warmUp);
   const rawClosed = raw[0]?.result;
   const list: Target[] = [];
   if (closed && rawClosed) {
@@ -451,7 +469,7 @@ function targets(
     list.push({
       name: "throughput vs the raw pipeline",
       target: "≥ 0.5 ×",
-      measured: `${closed.deliveredPerSecond} / ${rawClosed.perSecond} per s = ${ratio.toFixed(2)} ×${cpuBudgetNote(closed, 0.5 * rawClosed.perSecond)}`,
+      measured: `${closed.deliveredPerSecond} / ${rawClosed.perSecond} per s = ${ratio.toFixed(2)} ×${cpuBudgetNote(closed, 0.5 * rawClosed.perSecond)}${cold ? `; the warm-up before it, on cold processes, ${cold.deliveredPerSecond}/s` : ""}`,
       met: ratio >= 0.5,
     });
   }

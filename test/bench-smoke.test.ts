@@ -117,6 +117,16 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
         everyProcess.map((id) => `${id}.cpuprofile`),
       );
       expect(report.targets.length).toBeGreaterThan(0);
+      // The throughput target reads the closed loop measured warm, not its warm-up.
+      const [warmUp, measured] = report.direct;
+      expect(warmUp?.warmUp).toBe(true);
+      expect(measured?.warmUp).toBeUndefined();
+      const throughput = report.targets.find((t) => t.name === "throughput vs the raw pipeline");
+      expect(throughput?.measured).toMatch(
+        new RegExp(
+          `^${measured?.deliveredPerSecond} / .*the warm-up before it, on cold processes, ${warmUp?.deliveredPerSecond}/s$`,
+        ),
+      );
       expect(report.versions.postgres).toMatch(/^\d+/);
       const markdown = await readFile(join(out, json.replace(/json$/, "md")), "utf8");
       expect(markdown).toContain("## Targets");

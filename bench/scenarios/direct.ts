@@ -1,7 +1,9 @@
 // Scenarios 1 and 2: direct messages between pairs, the sender on one replica and the
 // partner subscribed on the other, every message persisted by the worker before it is
 // delivered. Half the pairs send on A and receive on B, half the other way round, as a
-// load balancer would spread them: both replicas accept sends and deliver. Closed loop for the highest throughput; open loop at fixed rates for latency.
+// load balancer would spread them: both replicas accept sends and deliver. Closed loop for
+// the highest sustained throughput (after a warm-up step on the same loop: the first
+// seconds of fresh processes run unoptimized code); open loop at fixed rates for latency.
 import type { Pair, RunCommand, RunResult } from "../clients/direct-load.js";
 import type { BenchContext } from "../lib/bench-context.js";
 import { Child, closeChildren } from "../lib/child.js";
@@ -16,10 +18,17 @@ export interface DirectStep {
   rate?: number;
   /** Closed loop, messages outstanding in all. */
   inFlight?: number;
+  /**
+   * Run and reported like any step, but measured against no target: it finds every
+   * process cold (V8 has optimized none of the code yet) and warms it up for the rest.
+   */
+  warmUp?: boolean;
 }
 
 export interface DirectStepResult {
   label: string;
+  /** The warm-up (DirectStep.warmUp): what cold processes do, not the sustained rate. */
+  warmUp?: boolean;
   offeredPerSecond: number | null;
   sent: number;
   received: number;
@@ -93,6 +102,7 @@ export async function runDirect(
       const last = Math.max(...parts.map((p) => p.lastReceiveAt));
       const result: DirectStepResult = {
         label: step.label,
+        ...(step.warmUp ? { warmUp: true } : {}),
         offeredPerSecond: step.rate ?? null,
         sent: parts.reduce((n, p) => n + p.sent, 0),
         received,
