@@ -156,9 +156,9 @@ export function toMarkdown(report: BenchReport): string {
     "",
   );
   lines.push(
-    "| server | sockets | connect ms | last delivery ms (max / p50) | deliveries/s | server KiB per socket | missing |",
+    "| server | sockets | connect ms | last delivery ms (max / p50) | deliveries/s | server CPU µs per delivery | server KiB per socket | missing |",
   );
-  lines.push("| --- | --- | --- | --- | --- | --- | --- |");
+  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
   const broadcasts = [
     ...report.wsBroadcast.map((b) => ["plain ws", b] as const),
     ...report.socketIoBroadcast.map((b) => ["Socket.IO", b] as const),
@@ -166,7 +166,7 @@ export function toMarkdown(report: BenchReport): string {
   ];
   for (const [server, b] of broadcasts)
     lines.push(
-      `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing} |`,
+      `| ${server} | ${b.subscribers} | ${b.connectMs} | ${fmt(b.lastDeliveryMs)} / ${fmt(b.p50LastDeliveryMs)} | ${fmt(b.deliveredPerSecond)} | ${fmt(b.serverCpuUsPerDelivery)} | ${fmt(b.serverRssPerSocketKiB)} | ${b.missing} |`,
     );
   lines.push(
     "",

@@ -88,8 +88,15 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
       expect(report.storm).toMatchObject({ sockets: 10, missing: 0, repeated: 0 });
       expect(report.storm?.reconnected).toBeGreaterThanOrEqual(10);
       const yoga = report.yogaBroadcast ?? [];
-      for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast, ...yoga])
+      for (const b of [...report.wsBroadcast, ...report.socketIoBroadcast, ...yoga]) {
         expect(b.missing).toBe(0);
+        // The server's own CPU over its broadcasts, per delivery, was read.
+        expect(b.serverCpuUsPerDelivery).toBeGreaterThan(0);
+      }
+      const deliveries = report.targets.find((t) => t.name.endsWith(": deliveries/s"));
+      expect(deliveries?.measured).toMatch(
+        /server CPU per delivery: the replicas [\d.]+ µs, Socket\.IO [\d.]+ µs/,
+      );
       expect(report.wsBroadcast.length).toBe(report.fanout.length);
       expect(report.socketIoBroadcast.length).toBe(report.fanout.length);
       expect(yoga.length).toBe(report.fanout.length);

@@ -1,5 +1,5 @@
 // The server child's side of the broadcast harness (broadcast.ts): reports its port,
-// its subscribers and RSS, and runs the broadcasts it is asked for, back to back. The
+// its subscribers, RSS and CPU, and runs the broadcasts it is asked for, back to back. The
 // transport (ws, Socket.IO) is the caller's; this module is transport-free.
 
 import type { Broadcast, FromServer, ToServer } from "./broadcast.js";
@@ -26,6 +26,11 @@ export async function serveBroadcasts(start: () => Promise<BroadcastServer>): Pr
         case "stats":
           reply({ type: "stats", subscribers: server.subscribers(), rss: rss() });
           break;
+        case "cpu": {
+          const { user, system } = process.cpuUsage();
+          reply({ type: "cpu", cpuMs: (user + system) / 1000 });
+          break;
+        }
         case "broadcast":
           broadcastAll(server, message.count, message.payloadBytes).then((sentAt) =>
             reply({ type: "sent", sentAt }),

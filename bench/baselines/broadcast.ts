@@ -36,6 +36,11 @@ export interface BroadcastResult {
   connectMs: number;
   /** Server RSS growth from listening to all sockets connected, per socket. */
   serverRssPerSocketKiB: number;
+  /**
+   * The server process's CPU per delivery, in µs, from the first broadcast until every
+   * arrival (the clients' CPU is theirs): what one delivery costs the server.
+   */
+  serverCpuUsPerDelivery: number;
   /** sockets x broadcasts - deliveries: 0 when every socket got every broadcast. */
   missing: number;
 }
@@ -50,12 +55,14 @@ export interface Broadcast {
 /** Parent -> server child. */
 export type ToServer =
   | { type: "stats" }
+  | { type: "cpu" }
   | { type: "broadcast"; count: number; payloadBytes: number }
   | { type: "close" };
 /** Server child -> parent. */
 export type FromServer =
   | { type: "listening"; port: number }
   | { type: "stats"; subscribers: number; rss: number }
+  | { type: "cpu"; cpuMs: number }
   | { type: "sent"; sentAt: number[] }
   | { type: "error"; message: string };
 /** Parent -> client child. */
@@ -112,6 +119,7 @@ export async function runBroadcast(
       stats = await server.request({ type: "stats" }, "stats");
     }
 
+    const { cpuMs: cpuBefore } = await server.request({ type: "cpu" }, "cpu");
     const complete = Promise.all(clients.map((c) => c.next("complete", Number.POSITIVE_INFINITY)));
     complete.catch(() => {}); // awaited below, unless the broadcast itself fails
     const { sentAt } = await server.request(
@@ -126,6 +134,7 @@ export async function runBroadcast(
       }),
     ]);
     clearTimeout(deadline);
+    const { cpuMs: cpuAfter } = await server.request({ type: "cpu" }, "cpu");
     const reports = await Promise.all(clients.map((c) => c.request({ type: "report" }, "report")));
 
     const lastDeliveries: number[] = [];
@@ -150,6 +159,8 @@ export async function runBroadcast(
       deliveredPerSecond: spanMs > 0 ? Math.round((delivered / spanMs) * 1000) : 0,
       connectMs,
       serverRssPerSocketKiB: Math.round(((stats.rss - rssBefore) / 1024 / o.sockets) * 10) / 10,
+      serverCpuUsPerDelivery:
+        delivered > 0 ? Math.round(((cpuAfter - cpuBefore) * 10_000) / delivered) / 10 : 0,
       missing: o.sockets * o.broadcasts - delivered,
     };
   } finally {
