@@ -22,6 +22,7 @@ import {
   type TokenCheck,
 } from "./authenticate.js";
 import type { Metrics } from "./metrics.js";
+import { type FrameTarget, writeNextFrames } from "./next-frames.js";
 import type { SlotLease, UserSlots } from "./user-slots.js";
 import type { Yoga } from "./yoga.js";
 
@@ -73,6 +74,8 @@ function keepPeer(extra: Extra & SocketState): UpgradePeer {
 interface ExecutableRoot {
   execute(args: ExecutionArgs): unknown;
   subscribe(args: ExecutionArgs): unknown;
+  /** Where a live stream's results go as `next` frames (next-frames.ts). */
+  frames: FrameTarget;
 }
 
 export interface WebSocketOptions {
@@ -108,7 +111,17 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
   const disposable = useServer<Record<string, unknown> | undefined, SocketState>(
     {
       execute: (args) => (args.rootValue as ExecutableRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as ExecutableRoot).subscribe(args) as never,
+      // A live stream's results are written as frames here, not by graphql-ws (why in
+      // next-frames.ts); a single result (an error at subscribe time) is graphql-ws's.
+      subscribe: async (args) => {
+        const root = args.rootValue as ExecutableRoot;
+        const result = await root.subscribe(args);
+        return (
+          Symbol.asyncIterator in Object(result)
+            ? writeNextFrames(result as AsyncIterable<object>, root.frames)
+            : result
+        ) as never;
+      },
 
       onConnect: async (ctx) => {
         keepPeer(ctx.extra);
@@ -176,7 +189,7 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
         if (ctx.extra.liveOperations?.delete(id)) options.metrics?.subscriptionsActive.dec();
       },
 
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         // Each live subscription binds routing keys and holds a queue: bound them per socket.
         // (graphql-ws has already reserved this one's id when it asks us.)
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
@@ -222,7 +235,11 @@ export function attachWebSocketServer(httpServer: Server, options: WebSocketOpti
         }
         if (errors.length > 0) return errors;
 
-        const root: ExecutableRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe };
+        const root: ExecutableRoot = {
+          execute: enveloped.execute,
+          subscribe: enveloped.subscribe,
+          frames: { socket: ctx.extra.socket, id },
+        };
         return {
           schema: enveloped.schema,
           operationName: payload.operationName,
