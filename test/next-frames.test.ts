@@ -178,6 +178,15 @@ describe("next frames", () => {
     expect(closing.frames).toEqual([]);
   });
 
+  it("a result that cannot be serialized fails the held stream", async () => {
+    const { socket, frames } = recordingSocket();
+    const stream = handFedStream<object>();
+    const held = writeNextFrames(stream.iterator, { socket, id: "1" });
+    stream.push({ data: { count: 1n } });
+    await expect(held.next()).rejects.toThrow(/BigInt/);
+    expect(frames).toEqual([]);
+  });
+
   it("a stream nobody iterates and that then fails is no unhandled rejection", async () => {
     const { socket } = recordingSocket();
     const stream = handFedStream<object>();
