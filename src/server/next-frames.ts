@@ -90,7 +90,10 @@ class NextFrameWriter implements AsyncIterableIterator<never> {
 
   readonly #take = (step: IteratorResult<object>): void => {
     try {
-      if (step.done || this.#stopped) return this.#end();
+      if (step.done || this.#stopped) {
+        this.#end();
+        return;
+      }
       write(this.#socket, `${this.#prefix}${payloadJson(step.value)}}`).then(
         this.#pull,
         this.#fail,
