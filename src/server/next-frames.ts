@@ -103,12 +103,6 @@ class NextFrameWriter implements AsyncIterableIterator<never> {
     }
   };
 
-  async #stop() {
-    this.#stopped = true;
-    this.#end();
-    await this.#source.return?.();
-  }
-
   [Symbol.asyncIterator]() {
     return this;
   }
@@ -118,15 +112,12 @@ class NextFrameWriter implements AsyncIterableIterator<never> {
     return this.#ended;
   }
 
-  /** The client's `complete`, or the socket closing. */
+  /** The client's `complete`, or the socket closing (graphql-ws calls nothing else). */
   async return(): Promise<IteratorResult<never>> {
-    await this.#stop();
+    this.#stopped = true;
+    this.#end();
+    await this.#source.return?.();
     return DONE as IteratorResult<never>;
-  }
-
-  async throw(error: unknown): Promise<IteratorResult<never>> {
-    await this.#stop();
-    throw error;
   }
 }
 
