@@ -120,6 +120,22 @@ export function toMarkdown(report: BenchReport): string {
     lines.push(
       `| ${f.subscribers} | ${f.connectMs} | ${f.liveMs} | ${f.lastDeliveryMs.join(", ")} | ${fmt(f.p50DeliveryMs)} | ${fmt(f.burst.deliveredPerSecond)} | ${fmt(f.replicaKiBPerSocket)} / ${fmt(f.replicaKiBPerIdleSocket)} / ${fmt(f.collectedKiBPerIdleSocket)} and ${fmt(f.liveHeapKiBPerIdleSocket)} | ${f.disconnectMs ?? "not all"} | ${f.missing} |`,
     );
+  const grown = report.fanout.filter((f) => f.idleGrowthKiBPerSocket);
+  if (grown.length > 0) {
+    lines.push(
+      "",
+      "Where the resident growth after the idle window went, KiB per socket (both replicas' V8 heaps read at the same moments, with no collection; the young generation's semi-spaces grow to a fixed ceiling per process):",
+      "",
+      "| subscribers | resident growth | V8 young generation, committed | rest of V8's heap, committed | V8 heap in use (live and not yet collected) | outside V8's heap | live heap after a full collection |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
+    );
+    for (const f of grown) {
+      const g = f.idleGrowthKiBPerSocket as NonNullable<typeof f.idleGrowthKiBPerSocket>;
+      lines.push(
+        `| ${f.subscribers} | ${fmt(f.replicaKiBPerIdleSocket)} | ${fmt(g.youngGeneration)} | ${fmt(g.restOfHeap)} | ${fmt(g.heapInUse)} | ${fmt(g.outsideHeap)} | ${fmt(f.liveHeapKiBPerIdleSocket)} |`,
+      );
+    }
+  }
   const fanoutCpu = report.fanout.filter((f) => f.cpu?.connect && f.cpu.burst);
   const fanoutParts = Object.keys(fanoutCpu[0]?.cpu?.connect?.partsMs ?? {});
   if (fanoutCpu.length > 0) {

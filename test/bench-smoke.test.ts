@@ -81,6 +81,16 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
         expect(Number.isFinite(fanout.liveHeapKiBPerIdleSocket)).toBe(true);
         // And the resident memory right after it (from /proc), as the baselines are read.
         expect(Number.isFinite(fanout.collectedKiBPerIdleSocket)).toBe(true);
+        // The idle growth split by where it went (each replica's V8 heap spaces, no
+        // collection): the four parts add up to the growth they split.
+        const growth = fanout.idleGrowthKiBPerSocket;
+        expect(growth).toBeDefined();
+        const { youngGeneration = 0, restOfHeap = 0, outsideHeap = 0 } = growth ?? {};
+        expect(youngGeneration + restOfHeap + outsideHeap).toBeCloseTo(
+          fanout.replicaKiBPerIdleSocket ?? Number.NaN,
+          0,
+        );
+        expect(growth?.heapInUse).toSatisfy(Number.isFinite);
         expect(fanout.cpu?.disconnect?.partsMs).toBeDefined();
       }
       // The reconnect storm: every socket of the killed replica came back on the other and
@@ -138,6 +148,7 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
       const markdown = await readFile(join(out, json.replace(/json$/, "md")), "utf8");
       expect(markdown).toContain("## Targets");
       expect(markdown).toContain("per scenario (`--profile`)");
+      expect(markdown).toContain("Where the resident growth after the idle window went");
       expect(markdown).toContain(json.replace(/json$/, "svg"));
       const svg = await readFile(join(out, json.replace(/json$/, "svg")), "utf8");
       expect(svg).toMatch(/^<svg[\s\S]*<rect[\s\S]*<\/svg>\n$/);

@@ -10,6 +10,16 @@ import type { CpuProfile } from "./cpu-profile.js";
 
 type Answer = { result?: unknown; error?: unknown };
 
+/** A process's V8 heap in bytes, read without a collection (Inspector.heapSpaces). */
+export interface HeapSpaces {
+  /** Committed to the young generation: its semi-spaces, which V8 grows as it allocates. */
+  youngCommitted: number;
+  /** Committed to every other space (old, code, large objects). */
+  restCommitted: number;
+  /** In use in all spaces: live objects and garbage not yet collected. */
+  used: number;
+}
+
 export class Inspector {
   #nextId = 1;
   readonly #pending = new Map<number, (answer: Answer) => void>();
@@ -85,6 +95,41 @@ export class Inspector {
     const bytes = answer.result?.value;
     if (typeof bytes !== "number") throw new Error(`no heap figure: ${JSON.stringify(answer)}`);
     return bytes;
+  }
+
+  /**
+   * V8's heap as it stands (no collection): bytes committed to the young generation (its
+   * semi-spaces and their large objects) and to the rest of the heap, and bytes in use,
+   * live or garbage not yet collected. `require` is the inspector's command-line API's
+   * (the service is an ES module).
+   */
+  async heapSpaces(): Promise<HeapSpaces> {
+    const answer = (await this.#call("Runtime.evaluate", {
+      expression: `JSON.stringify(require("v8").getHeapSpaceStatistics())`,
+      includeCommandLineAPI: true,
+      returnByValue: true,
+    })) as { result?: { value?: unknown } };
+    const value = answer.result?.value;
+    if (typeof value !== "string") throw new Error(`no heap spaces: ${JSON.stringify(answer)}`);
+    const spaces = JSON.parse(value) as Array<{
+      space_name: string;
+      space_size: number;
+      space_used_size: number;
+    }>;
+    const young = (name: string) => name === "new_space" || name === "new_large_object_space";
+    const sum = (of: typeof spaces, field: "space_size" | "space_used_size") =>
+      of.reduce((total, space) => total + space[field], 0);
+    return {
+      youngCommitted: sum(
+        spaces.filter((s) => young(s.space_name)),
+        "space_size",
+      ),
+      restCommitted: sum(
+        spaces.filter((s) => !young(s.space_name)),
+        "space_size",
+      ),
+      used: sum(spaces, "space_used_size"),
+    };
   }
 
   close() {

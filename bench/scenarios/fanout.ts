@@ -9,6 +9,7 @@ import type { Subscriber } from "../clients/fanout-receivers.js";
 import { type BenchContext, sendMessage } from "../lib/bench-context.js";
 import { closeChildren } from "../lib/child.js";
 import { type CpuUsage, measureCpu, residentBytes, systemParts } from "../lib/cpu-usage.js";
+import type { HeapSpaces } from "../lib/inspector.js";
 import { awaitArrivals, connectReceivers, startReceivers } from "../lib/receivers.js";
 import { seedGroupChannel, seedUsers } from "../lib/seed.js";
 import { ascending, percentile, round } from "../lib/stats.js";
@@ -35,6 +36,20 @@ export interface FanoutResult {
    * subscribed socket holds, the connect storm's garbage collected as the replicas chose.
    */
   replicaKiBPerIdleSocket?: number;
+  /**
+   * Where that idle growth is, per socket, from both replicas' V8 heaps read at the same
+   * two moments (no collection): the young generation's committed growth (its
+   * semi-spaces grow as the replica allocates, to a fixed ceiling per process), the rest
+   * of the heap's committed growth and, of the whole heap, the bytes in use (live objects
+   * and garbage not yet collected), and what grew outside V8's heap (the socket buffers,
+   * the code, malloc's own room).
+   */
+  idleGrowthKiBPerSocket?: {
+    youngGeneration: number;
+    restOfHeap: number;
+    heapInUse: number;
+    outsideHeap: number;
+  };
   /**
    * The replicas' JavaScript heap after a full collection once the sockets have had their
    * messages and sit idle, less the same after they all closed, per socket: what an idle
@@ -89,6 +104,7 @@ export async function runFanout(
   let closed = false;
   try {
     const replicaPids = ctx.topology.replicas.flatMap((r) => (r.child.pid ? [r.child.pid] : []));
+    const heapBefore = await heapSpaces(ctx);
     const rssBefore = residentBytes(replicaPids);
     const connectCpu = measureCpu(cpuParts);
     const connectStart = Date.now();
@@ -119,6 +135,7 @@ export async function runFanout(
     await new Promise((resolve) => setTimeout(resolve, options.idleMs));
     const idleUsage = idleCpu();
     const rssIdleGrowth = residentBytes(replicaPids) - rssBefore;
+    const heapIdle = await heapSpaces(ctx);
     const lastDeliveryMs: number[] = [];
     const allDelays: number[] = [];
     let missing = 0;
@@ -188,6 +205,12 @@ export async function runFanout(
         ? {
             replicaKiBPerSocket: kibPerSocket(rssGrowth, options.subscribers),
             replicaKiBPerIdleSocket: kibPerSocket(rssIdleGrowth, options.subscribers),
+            idleGrowthKiBPerSocket: heapGrowthPerSocket(
+              heapBefore,
+              heapIdle,
+              rssIdleGrowth,
+              options.subscribers,
+            ),
           }
         : {}),
       liveHeapKiBPerIdleSocket: kibPerSocket(
@@ -221,6 +244,35 @@ async function afterFullCollection(ctx: BenchContext, replicaPids: number[]) {
     ctx.topology.replicas.map(async (replica) => (await replica.inspector()).liveHeapBytes()),
   );
   return { heap: each.reduce((a, b) => a + b, 0), resident: residentBytes(replicaPids) };
+}
+
+/** Both replicas' V8 heaps as they stand (no collection), summed. */
+async function heapSpaces(ctx: BenchContext): Promise<HeapSpaces> {
+  const each = await Promise.all(
+    ctx.topology.replicas.map(async (replica) => (await replica.inspector()).heapSpaces()),
+  );
+  return {
+    youngCommitted: each.reduce((total, heap) => total + heap.youngCommitted, 0),
+    restCommitted: each.reduce((total, heap) => total + heap.restCommitted, 0),
+    used: each.reduce((total, heap) => total + heap.used, 0),
+  };
+}
+
+/** A resident growth split by where in (or outside) V8's heap it went, per socket. */
+function heapGrowthPerSocket(
+  before: HeapSpaces,
+  after: HeapSpaces,
+  residentGrowth: number,
+  sockets: number,
+): NonNullable<FanoutResult["idleGrowthKiBPerSocket"]> {
+  const young = after.youngCommitted - before.youngCommitted;
+  const rest = after.restCommitted - before.restCommitted;
+  return {
+    youngGeneration: kibPerSocket(young, sockets),
+    restOfHeap: kibPerSocket(rest, sockets),
+    heapInUse: kibPerSocket(after.used - before.used, sockets),
+    outsideHeap: kibPerSocket(residentGrowth - young - rest, sockets),
+  };
 }
 
 /**
