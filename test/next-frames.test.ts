@@ -6,21 +6,34 @@ import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { writeNextFrames } from "../src/server/next-frames.js";
 
-/** A socket that keeps each frame and lets the test finish its writes. */
+/**
+ * A socket that keeps each frame (as the text the client reads) and lets the test finish
+ * its writes. Every frame must go as a text message: graphql-ws clients parse text, and
+ * ws sends a Buffer as binary unless told otherwise.
+ */
 function recordingSocket() {
   const frames: string[] = [];
+  const sentAsText: boolean[] = [];
   const pendingWrites: Array<(error?: Error) => void> = [];
   const socket = {
     readyState: WebSocket.OPEN as number,
-    send(frame: string, done: (error?: Error) => void) {
-      frames.push(frame);
+    send(frame: Buffer | string, options: { binary?: boolean }, done: (error?: Error) => void) {
+      frames.push(String(frame));
+      sentAsText.push(options.binary === false);
       pendingWrites.push(done);
     },
   };
   const flush = () => {
     for (const done of pendingWrites.splice(0)) done();
   };
-  return { socket: socket as unknown as WebSocket, frames, pendingWrites, flush, raw: socket };
+  return {
+    socket: socket as unknown as WebSocket,
+    frames,
+    sentAsText,
+    pendingWrites,
+    flush,
+    raw: socket,
+  };
 }
 
 /** A stream the test feeds by hand; records whether it was ended from outside. */
@@ -79,8 +92,8 @@ async function until(check: () => boolean) {
 }
 
 describe("next frames", () => {
-  it("writes each result as the next message graphql-ws would send, its errors by their toJSON", async () => {
-    const { socket, frames, flush } = recordingSocket();
+  it("writes each result as the next message graphql-ws would send (a text message), its errors by their toJSON", async () => {
+    const { socket, frames, sentAsText, flush } = recordingSocket();
     const stream = handFedStream<object>();
     const held = writeNextFrames(stream.iterator, { socket, id: 'op "1"' });
     const error = new GraphQLError("Gone.", { extensions: { code: "FORBIDDEN" } });
@@ -94,6 +107,7 @@ describe("next frames", () => {
       { id: 'op "1"', type: "next", payload: { data: { messageAdded: { id: "m1", seq: 1 } } } },
       { id: 'op "1"', type: "next", payload: { data: null, errors: [error.toJSON()] } },
     ]);
+    expect(sentAsText).toEqual([true, true]);
     stream.end();
     // The stream graphql-ws holds yields nothing and ends after the last frame was written.
     await expect(held.next()).resolves.toEqual({ value: undefined, done: true });
@@ -119,6 +133,17 @@ describe("next frames", () => {
     expect(sockets.map(({ frames }) => JSON.parse(frames[0] as string))).toEqual(
       [0, 1, 2].map((i) => ({ id: String(i), type: "next", payload: { data: shared.data } })),
     );
+  });
+
+  it("an id and a payload beyond ASCII arrive whole (their lengths are counted in bytes)", async () => {
+    const { socket, frames } = recordingSocket();
+    const stream = handFedStream<object>();
+    const id = "opération-😀-1";
+    writeNextFrames(stream.iterator, { socket, id });
+    const data = { messageAdded: { body: "héllo 👋🏽 — 世界", seq: 7 } };
+    stream.push({ data });
+    await until(() => frames.length === 1);
+    expect(JSON.parse(frames[0] as string)).toEqual({ id, type: "next", payload: { data } });
   });
 
   it("takes the next result only once the previous frame was written (a slow reader holds its events upstream)", async () => {
