@@ -82,7 +82,7 @@ describe.skipIf(!broker || !memcached || !postgres)("npm run bench -- --tiny --p
         // And the resident memory right after it (from /proc), as the baselines are read.
         expect(Number.isFinite(fanout.collectedKiBPerIdleSocket)).toBe(true);
         // The idle growth split by where it went (each replica's V8 heap spaces, no
-        // collection): the four parts add up to the growth they split.
+        // collection): its three parts add up to the growth they split.
         const growth = fanout.idleGrowthKiBPerSocket;
         expect(growth).toBeDefined();
         const { youngGeneration = 0, restOfHeap = 0, outsideHeap = 0 } = growth ?? {};

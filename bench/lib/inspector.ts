@@ -116,20 +116,14 @@ export class Inspector {
       space_size: number;
       space_used_size: number;
     }>;
-    const young = (name: string) => name === "new_space" || name === "new_large_object_space";
-    const sum = (of: typeof spaces, field: "space_size" | "space_used_size") =>
-      of.reduce((total, space) => total + space[field], 0);
-    return {
-      youngCommitted: sum(
-        spaces.filter((s) => young(s.space_name)),
-        "space_size",
-      ),
-      restCommitted: sum(
-        spaces.filter((s) => !young(s.space_name)),
-        "space_size",
-      ),
-      used: sum(spaces, "space_used_size"),
-    };
+    const heap: HeapSpaces = { youngCommitted: 0, restCommitted: 0, used: 0 };
+    for (const space of spaces) {
+      if (space.space_name === "new_space" || space.space_name === "new_large_object_space")
+        heap.youngCommitted += space.space_size;
+      else heap.restCommitted += space.space_size;
+      heap.used += space.space_used_size;
+    }
+    return heap;
   }
 
   close() {

@@ -99,7 +99,7 @@ class NextFrameWriter implements AsyncIterableIterator<never> {
     this.#pull();
   }
 
-  // Nothing thrown in these two may escape: it would be a rejection nobody handles.
+  // Nothing thrown in these steps may escape: it would be a rejection nobody handles.
   readonly #pull = (): void => {
     try {
       this.#source.next().then(this.#take, this.#fail);
@@ -114,10 +114,13 @@ class NextFrameWriter implements AsyncIterableIterator<never> {
         this.#end();
         return;
       }
-      const frame = frameOf(this.#prefix, this.#prefixBytes, payloadBytes(step.value));
       // graphql-ws's own send does the same for a socket that is closing or closed.
-      if (this.#socket.readyState !== WebSocket.OPEN) this.#pull();
-      else this.#socket.send(frame, TEXT, this.#written);
+      if (this.#socket.readyState !== WebSocket.OPEN) {
+        this.#pull();
+        return;
+      }
+      const frame = frameOf(this.#prefix, this.#prefixBytes, payloadBytes(step.value));
+      this.#socket.send(frame, TEXT, this.#written);
     } catch (error) {
       this.#fail(error);
     }

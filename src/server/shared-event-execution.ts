@@ -93,6 +93,16 @@ async function executeOwn(
   );
 }
 
+/** The first execution's result, unless it read its viewer: then this subscriber's own. */
+function sharedOrOwn(
+  shared: SharedResult,
+  args: ExecutionArgs,
+  payload: unknown,
+  options: EventOptions,
+): ExecutionResult | Promise<ExecutionResult> {
+  return shared.perViewer ? executeOwn(args, payload, options) : shared.result;
+}
+
 /**
  * An event's result for one subscriber: the shared one when the first subscriber's
  * execution did not depend on its viewer, without a promise once that execution is done
@@ -111,12 +121,8 @@ function executeEvent(
     executions.set(payload, byKey);
   }
   const first = byKey.get(key);
-  if (first?.settled)
-    return first.settled.perViewer ? executeOwn(args, payload, options) : first.settled.result;
-  if (first)
-    return first.running.then((shared) =>
-      shared.perViewer ? executeOwn(args, payload, options) : shared.result,
-    );
+  if (first?.settled) return sharedOrOwn(first.settled, args, payload, options);
+  if (first) return first.running.then((shared) => sharedOrOwn(shared, args, payload, options));
   const { proxy, seen } = watchedContext(args.contextValue as object);
   options.counters?.liveEventExecutions.inc();
   const execution: SharedExecution = {
