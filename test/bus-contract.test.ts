@@ -265,6 +265,154 @@ describe.each(adapters)("bus contract: $name", (adapter) => {
 });
 
 describe.runIf(url)("RabbitMQ adapter only", () => {
+  /** A bus of one shard on a topology of its own, deleted after the file. */
+  async function oneShardBus(options: { maxDeliveries?: number } = {}) {
+    const bus = await AmqpBus.connect({
+      url: url as string,
+      prefix: uniquePrefix(),
+      shards: 1,
+      ...options,
+    });
+    cleanups.push(async () => {
+      await bus.deleteTopology().catch(() => {});
+      await bus.close();
+    });
+    return bus;
+  }
+
+  /** Messages waiting in the bus's only shard queue (no consumer yet). */
+  async function waitingMessages(bus: AmqpBus) {
+    const { default: amqp } = await import("amqplib");
+    const admin = await amqp.connect(url as string);
+    try {
+      const channel = await admin.createChannel();
+      return (await channel.checkQueue(bus.names.shardQueue(0))).messageCount;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  it("a shard's commands sent in one turn travel as one message each 100; the consumer settles every one, in order, in batches of its size", async () => {
+    const bus = await oneShardBus();
+    const channelId = randomUUID();
+    await Promise.all(
+      Array.from({ length: 250 }, (_, n) => bus.sendCommand(sendCommand(channelId, n))),
+    );
+    // Commands sent in a later turn go in a message of their own.
+    await bus.sendCommand(sendCommand(channelId, 250));
+    expect(await waitingMessages(bus)).toBe(4);
+    const settled: number[] = [];
+    const batchSizes: number[] = [];
+    const consumer = await consumeAll(
+      bus,
+      async (batch) => {
+        batchSizes.push(batch.length);
+        settled.push(...batch.map(numberOf));
+        return undefined;
+      },
+      40,
+    );
+    await until(() => settled.length >= 251);
+    expect(settled).toEqual(Array.from({ length: 251 }, (_, n) => n));
+    expect(Math.max(...batchSizes)).toBe(40);
+    // Every message was acked: a consumer after this one gets a later command, and
+    // nothing of the bundles again (what comes back is handed out ahead of it).
+    await consumer.stop();
+    await consumeAll(bus, async (batch) => {
+      settled.push(...batch.map(numberOf));
+      return undefined;
+    });
+    await bus.sendCommand(sendCommand(channelId, 251));
+    await until(() => settled.includes(251));
+    expect(settled).toEqual(Array.from({ length: 252 }, (_, n) => n));
+  });
+
+  it("a command refused inside a bundle is dead-lettered alone with its reason; the bundle's others are settled once", async () => {
+    const bus = await oneShardBus();
+    const channelId = randomUUID();
+    const settled: number[] = [];
+    const dead: Array<{ n: number; reason: string }> = [];
+    await consumeAll(bus, async (batch) => {
+      const refused: Array<{ index: number; reason: string }> = [];
+      for (const [index, command] of batch.entries()) {
+        if (numberOf(command) === 5) refused.push({ index, reason: "poison #5" });
+        else settled.push(numberOf(command));
+      }
+      return { refused };
+    });
+    cleanups.push(
+      await bus.consumeDeadLetters(async (command, reason) => {
+        dead.push({ n: numberOf(command), reason });
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: 10 }, (_, n) => bus.sendCommand(sendCommand(channelId, n))),
+    );
+    // A later command on the same shard: once it is settled, the bundle before it was.
+    await bus.sendCommand(sendCommand(channelId, 10));
+    await until(() => settled.includes(10) && dead.length === 1);
+    expect(settled).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9, 10]);
+    expect(dead).toEqual([{ n: 5, reason: "poison #5" }]);
+  });
+
+  it("a bundle the broker gives up on (its delivery limit) is handed to the dead-letter consumer command by command", async () => {
+    const bus = await oneShardBus({ maxDeliveries: 1 });
+    const channelId = randomUUID();
+    const dead: Array<{ n: number; reason: string }> = [];
+    cleanups.push(
+      await bus.consumeDeadLetters(async (command, reason) => {
+        dead.push({ n: numberOf(command), reason });
+      }),
+    );
+    let attempts = 0;
+    // A worker that never settles this bundle: its one delivery is all the limit allows.
+    const consumer = await consumeAll(bus, async () => {
+      attempts++;
+      throw new Error("crashes every worker");
+    });
+    await Promise.all([0, 1, 2].map((n) => bus.sendCommand(sendCommand(channelId, n))));
+    await until(() => dead.length === 3);
+    await consumer.stop();
+    expect(attempts).toBe(1);
+    expect(dead.map((d) => d.n)).toEqual([0, 1, 2]);
+    expect(dead.every((d) => d.reason.startsWith("given up by the broker"))).toBe(true);
+  });
+
+  it("a run of one key's events travels as one message and reaches its listeners as the events, in order", async () => {
+    const bus = await oneShardBus();
+    const got: string[] = [];
+    const stop = await bus.listen("channel.run", (event) =>
+      got.push((event as { channelId: string }).channelId),
+    );
+    const { default: amqp } = await import("amqplib");
+    const admin = await amqp.connect(url as string);
+    cleanups.push(() => admin.close());
+    // A second listener of the exchange, raw: counts the messages on the wire.
+    const raw = await admin.createChannel();
+    const { queue } = await raw.assertQueue("", { exclusive: true });
+    await raw.bindQueue(queue, bus.names.events, "channel.run");
+    const wire: unknown[] = [];
+    await raw.consume(
+      queue,
+      (message) => message && wire.push(JSON.parse(message.content.toString())),
+      {
+        noAck: true,
+      },
+    );
+    const event = (n: number): BusEvent => ({
+      type: "channel.joined",
+      channelId: `e${n}`,
+      userIds: ["u"],
+    });
+    await bus.publishEvents(
+      [0, 1, 2, 3].map((n) => ({ routingKey: "channel.run", event: event(n) })),
+    );
+    await until(() => got.length === 4 && wire.length === 1);
+    expect(got).toEqual(["e0", "e1", "e2", "e3"]);
+    expect(wire).toEqual([[0, 1, 2, 3].map(event)]);
+    await stop();
+  });
+
   it("an unroutable command is an error, not a silent drop", async () => {
     const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
     cleanups.push(async () => {

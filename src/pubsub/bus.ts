@@ -52,7 +52,11 @@ export interface CommandConsumer {
   stop(): Promise<void>;
 }
 
-/** A dead-lettered command and why it was given up on. */
+/**
+ * A dead-lettered command and why it was given up on. Idempotent: a command may be handed
+ * over again (its handler failed, or a letter the broker gave up on held several commands
+ * and a later one's failed).
+ */
 export type DeadLetterHandler = (command: Command, reason: string) => Promise<void>;
 
 export interface Bus {

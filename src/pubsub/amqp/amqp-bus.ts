@@ -1,7 +1,9 @@
 // The RabbitMQ adapter of the bus port (see topology.ts for exchanges and queues).
 // Commands and events are published on a confirm channel, so "sent" means the broker has
 // it; commands are also `mandatory`, so one that no queue takes is an error, not a silent
-// drop. Consumers of command shards and of the dead letters live in consumers.ts. The
+// drop. What is sent together travels together: a shard's commands of one turn of the
+// event loop, and a run of events of one routing key, as one message (bundles.ts).
+// Consumers of command shards and of the dead letters live in consumers.ts. The
 // live side (listen) is one queue per process bound once per followed routing key
 // (replica-queue.ts), its listeners refcounted here.
 //
@@ -23,6 +25,7 @@ import {
 } from "../bus.js";
 import { type Command, shardOf } from "../commands.js";
 import type { BusEvent } from "../events.js";
+import { bundleRuns, encodeBundle, SendCoalescer } from "./bundles.js";
 import { type AttachedConsumer, DeadLetterConsumer, ShardConsumer } from "./consumers.js";
 import { ReplicaQueue } from "./replica-queue.js";
 import { declareTopology, type TopologyNames, topologyNames } from "./topology.js";
@@ -88,6 +91,10 @@ export class AmqpBus implements Bus {
   #reconnecting: Promise<void> | undefined;
   readonly #consumers = new Set<AttachedConsumer>();
   readonly #keys = new Map<string, BoundKey>();
+  /** A shard's commands sent in the same turn of the event loop go as one message (bundles.ts). */
+  readonly #commands = new SendCoalescer<number>((shard, content) =>
+    this.#publish(this.names.commands, String(shard), content, { mandatory: true }),
+  );
 
   private constructor(private readonly options: AmqpBusOptions) {
     this.names = topologyNames(options.prefix ?? "chat");
@@ -234,12 +241,8 @@ export class AmqpBus implements Bus {
   }
 
   sendCommand(command: Command) {
-    return this.#publish(
-      this.names.commands,
-      String(shardOf(command.channelId, this.shards)),
-      Buffer.from(JSON.stringify(command)),
-      { mandatory: true },
-    );
+    this.#current(); // fail fast while disconnected, not a turn later
+    return this.#commands.send(shardOf(command.channelId, this.shards), JSON.stringify(command));
   }
 
   /** Publishes a refused command to the dead letters (confirmed), saying why. */
@@ -250,11 +253,17 @@ export class AmqpBus implements Bus {
     });
   }
 
+  /**
+   * Consecutive events of one routing key go as one message (bundles.ts): a batch's
+   * messages to a channel are one publish, one routing and one delivery per replica. Only
+   * consecutive ones, so a replica receives them in exactly the order given.
+   */
   async publishEvents(events: Array<{ routingKey: string; event: BusEvent }>) {
+    const bundles = bundleRuns(
+      events.map(({ routingKey, event }) => ({ key: routingKey, json: JSON.stringify(event) })),
+    );
     await Promise.all(
-      events.map(({ routingKey, event }) =>
-        this.#publish(this.names.events, routingKey, Buffer.from(JSON.stringify(event))),
-      ),
+      bundles.map(({ key, items }) => this.#publish(this.names.events, key, encodeBundle(items))),
     );
   }
 

@@ -2,6 +2,8 @@
 // shard can be handed to another worker without touching the others) and the
 // dead-letter queue.
 //
+// A delivery carries one command or a bundle of them (bundles.ts); batches are made of
+// commands, at most batchSize, and a delivery is acked once all of its commands are.
 // Order is kept by never requeueing: a batch is acked only once its handler settled
 // it; a batch that is not settled (the handler threw, the shard is handed over, the
 // connection is lost) is returned by closing the shard's channel, and a quorum queue
@@ -11,6 +13,7 @@ import type { Channel, ConsumeMessage } from "amqplib";
 import type { CommandBatchHandler, CommandConsumer, DeadLetterHandler } from "../bus.js";
 import type { Command } from "../commands.js";
 import { type AmqpBus, REFUSED_REASON_HEADER, type Session } from "./amqp-bus.js";
+import { decodeBundle } from "./bundles.js";
 
 /** What the bus re-attaches after a reconnection. */
 export interface AttachedConsumer {
@@ -164,11 +167,11 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
     // a hand-over or a reconnection returns to the queue counts as a delivery on RabbitMQ
     // before 4.3: once per hand-over for each command, as with one batch, so no more.
     await channel.prefetch(this.deps.batchSize * 2);
-    const buffer: ConsumeMessage[] = [];
+    const buffer: Received[] = [];
     const flush = async () => {
       while (buffer.length > 0 && !run.abort.signal.aborted && !run.draining) {
-        const deliveries = buffer.splice(0, this.deps.batchSize);
-        const settled = await this.#settle(session, channel, shard, deliveries, run.abort.signal);
+        const received = takeBatch(buffer, this.deps.batchSize);
+        const settled = await this.#settle(session, channel, shard, received, run.abort.signal);
         if (!settled) {
           // Not settled: give back this batch and everything after it, in order.
           buffer.length = 0;
@@ -184,7 +187,7 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
         void channel.close().catch(() => {});
         return;
       }
-      buffer.push(delivery);
+      buffer.push({ delivery, commands: decodeBundle(delivery.content) as Command[] | undefined });
       // Deliveries that arrive together are persisted together: the first schedules
       // the flush, the rest of the burst joins its batch.
       if (run.flushing) return;
@@ -196,12 +199,16 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
     });
   }
 
-  /** Hands one batch to the handler and acks it; false when it must be handed out again. */
+  /**
+   * Hands the commands of some deliveries to the handler, at most a batch at a time, then
+   * acks each delivery whose commands are all done (stored, or refused and dead-lettered);
+   * false when they must be handed out again.
+   */
   async #settle(
     session: Session,
     channel: Channel,
     shard: number,
-    deliveries: ConsumeMessage[],
+    received: Received[],
     signal: AbortSignal,
   ): Promise<boolean> {
     const ack = (delivery: ConsumeMessage) => {
@@ -212,53 +219,87 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
         this.deps.log?.("amqp ack failed (channel closed?)", error);
       }
     };
-    const parsed: Array<{ delivery: ConsumeMessage; command: Command }> = [];
-    const refused: Array<{ delivery: ConsumeMessage; reason: string }> = [];
-    for (const delivery of deliveries) {
-      try {
-        parsed.push({ delivery, command: JSON.parse(delivery.content.toString()) as Command });
-      } catch {
-        refused.push({ delivery, reason: "not a command (malformed JSON)" });
+    const commands: Command[] = [];
+    /** Each command's delivery, by index in `received`. */
+    const carriedBy: number[] = [];
+    const refused: Array<{ from: number; content: Buffer; reason: string }> = [];
+    for (const [from, { delivery, commands: carried }] of received.entries()) {
+      if (!carried) {
+        refused.push({ from, content: delivery.content, reason: "not a command (malformed JSON)" });
+        continue;
+      }
+      for (const command of carried) {
+        commands.push(command);
+        carriedBy.push(from);
       }
     }
-    if (parsed.length > 0) {
+    // A bundle may hold more than what is left of a batch: the handler never gets more.
+    for (let start = 0; start < commands.length; start += this.deps.batchSize) {
+      const batch = commands.slice(start, start + this.deps.batchSize);
       let outcome: Awaited<ReturnType<CommandBatchHandler>>;
       try {
-        outcome = await this.deps.handler(
-          parsed.map((p) => p.command),
-          { shard, signal },
-        );
+        outcome = await this.deps.handler(batch, { shard, signal });
       } catch (error) {
         if (!signal.aborted) this.deps.log?.(`shard ${shard}: batch not settled`, error);
         return false;
       }
-      const refusedIndexes = new Map(outcome?.refused?.map((r) => [r.index, r.reason]));
-      for (const [index, { delivery }] of parsed.entries()) {
-        const reason = refusedIndexes.get(index);
-        if (reason === undefined) ack(delivery);
-        else refused.push({ delivery, reason });
+      for (const { index, reason } of outcome?.refused ?? []) {
+        const from = carriedBy[start + index] as number;
+        const { delivery, commands: carried } = received[from] as Received;
+        // Dead letters are single commands; one that came alone keeps its exact bytes.
+        const content =
+          carried?.length === 1 ? delivery.content : Buffer.from(JSON.stringify(batch[index]));
+        refused.push({ from, content, reason });
       }
     }
+    const refusedFrom = new Set(refused.map((r) => r.from));
+    for (const [from, { delivery }] of received.entries())
+      if (!refusedFrom.has(from)) ack(delivery);
+    if (refused.length === 0) return true;
     if (!this.deps.bus.isCurrent(session)) return false;
-    // Published together (their confirms pipelined), each acked once confirmed.
+    // Published together (their confirms pipelined); a delivery is acked once all of its
+    // refused commands are dead-lettered.
     const deadLettered = await Promise.all(
-      refused.map(async ({ delivery, reason }) => {
+      refused.map(async ({ from, content, reason }) => {
+        const { delivery } = received[from] as Received;
         try {
           await this.deps.bus.deadLetter(
-            delivery.content,
+            content,
             (delivery.properties.headers ?? {}) as Record<string, unknown>,
             reason,
           );
+          return true;
         } catch (error) {
           this.deps.log?.("amqp: dead-lettering failed; the command comes back", error);
           return false;
         }
-        ack(delivery);
-        return true;
       }),
     );
-    return deadLettered.every(Boolean);
+    const failedFrom = new Set(refused.filter((_, i) => !deadLettered[i]).map((r) => r.from));
+    for (const from of refusedFrom)
+      if (!failedFrom.has(from)) ack((received[from] as Received).delivery);
+    return failedFrom.size === 0;
   }
+}
+
+/** A delivery and the commands it carries (one, or a bundle); none when it is not JSON. */
+interface Received {
+  delivery: ConsumeMessage;
+  commands: Command[] | undefined;
+}
+
+/** The next deliveries whose commands make up a batch (at least one delivery, whatever it holds). */
+function takeBatch(buffer: Received[], batchSize: number): Received[] {
+  let count = 0;
+  let taken = 0;
+  while (taken < buffer.length && (taken === 0 || count < batchSize)) {
+    const next = buffer[taken] as Received;
+    const size = next.commands?.length ?? 1;
+    if (taken > 0 && count + size > batchSize) break;
+    count += size;
+    taken++;
+  }
+  return buffer.splice(0, taken);
 }
 
 /** Hands every dead letter to the handler; a failing handler gets it again after a pause. */
@@ -314,10 +355,9 @@ export class DeadLetterConsumer implements AttachedConsumer {
   }
 
   async #handle(channel: Channel, delivery: ConsumeMessage) {
-    let command: Command;
-    try {
-      command = JSON.parse(delivery.content.toString()) as Command;
-    } catch {
+    // One command (every refusal), or a bundle the broker gave up on whole (bundles.ts).
+    const commands = decodeBundle(delivery.content) as Command[] | undefined;
+    if (!commands) {
       this.deps.log?.("amqp: a dead letter that is not a command was dropped");
       return this.#settle(() => channel.ack(delivery));
     }
@@ -328,7 +368,8 @@ export class DeadLetterConsumer implements AttachedConsumer {
         ? (headers[REFUSED_REASON_HEADER] as string)
         : `given up by the broker (${death?.reason ?? "unknown"})`;
     try {
-      await this.deps.handler(command, reason);
+      // In order; a failure hands the whole letter out again (the handler is idempotent).
+      for (const command of commands) await this.deps.handler(command, reason);
       this.#settle(() => channel.ack(delivery));
     } catch (error) {
       this.deps.log?.("dead-letter handler failed; retrying", error);

@@ -15,6 +15,7 @@
 // with it: the caller is told through `onClosed` and treats it as a lost connection.
 import { randomUUID } from "node:crypto";
 import type { Channel, ChannelModel } from "amqplib";
+import { decodeBundle } from "./bundles.js";
 
 interface FollowedKey {
   handlers: Map<number, (content: unknown) => void>;
@@ -53,13 +54,10 @@ export class ReplicaQueue {
   #deliver(message: { fields: { routingKey: string }; content: Buffer }) {
     const key = this.#keys.get(message.fields.routingKey);
     if (!key || key.handlers.size === 0) return;
-    let content: unknown;
-    try {
-      content = JSON.parse(message.content.toString("utf8"));
-    } catch {
-      return; // not ours: events are JSON
-    }
-    for (const handler of key.handlers.values()) handler(content);
+    // One event, or a bundle of a key's consecutive events (bundles.ts), in order.
+    const events = decodeBundle(message.content);
+    if (!events) return; // not ours: events are JSON
+    for (const event of events) for (const handler of key.handlers.values()) handler(event);
   }
 
   /** Resolves once events of `routingKey` reach `onMessage`; to the id that unsubscribes. */
