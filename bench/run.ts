@@ -407,6 +407,7 @@ async function main() {
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
 const round2 = (value: number) => Math.round(value * 100) / 100;
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
 
 /**
  * What binds a direct-message target: the CPU a delivered message took in all (every
@@ -451,20 +452,30 @@ function memoryNote(fanout: BenchReport["fanout"][number]) {
 }
 
 /**
- * What binds an ingest that misses its target: how busy the machine was, and what the
+ * What binds an ingest that misses its target: how busy the machine was, the CPU a
+ * message took in all against what the cores allow at the wanted rate, and what the
  * thinnest code did with the same commands (the database ceiling leaves the broker out).
  */
 function ceilingNote(
   cpu: CpuUsage | undefined,
+  budget?: { messages: number; wantedPerSecond: number },
   baselines?: NonNullable<BenchReport["ingestBaselines"]>,
 ) {
-  const notes = [
-    cpu ? `the machine ${cpu.machineBusyPercent} % busy` : "",
-    baselines
-      ? `the raw pipeline all at once ${baselines.pipeline.perSecond}/s, the broker alone ${baselines.brokerAlone.perSecond}/s`
-      : "",
-  ].filter(Boolean);
-  return notes.length ? ` (${notes.join("; ")})` : "";
+  const notes = [cpu ? `the machine ${cpu.machineBusyPercent} % busy` : ""];
+  if (cpu && budget) {
+    const perMessage = (ms: number) => round3(ms / budget.messages);
+    const total = Object.values(cpu.partsMs).reduce((a, b) => a + b, 0);
+    const allowed = round3((os.cpus().length * 1000) / budget.wantedPerSecond);
+    notes.push(
+      `a message took ${perMessage(total)} ms of CPU in all (the worker ${perMessage(cpu.partsMs.worker ?? 0)}, PostgreSQL ${perMessage(cpu.partsMs.postgres ?? 0)}), where ${Math.round(budget.wantedPerSecond)}/s on ${os.cpus().length} cores allows ${allowed} ms`,
+    );
+  }
+  if (baselines)
+    notes.push(
+      `the raw pipeline all at once ${baselines.pipeline.perSecond}/s, the broker alone ${baselines.brokerAlone.perSecond}/s`,
+    );
+  const given = notes.filter(Boolean);
+  return given.length ? ` (${given.join("; ")})` : "";
 }
 
 function targets(
@@ -555,7 +566,7 @@ function targets(
     list.push({
       name: `worker ingest vs the database ceiling (messages/s, ${largest.members} members; no row per member)`,
       target: "≥ 0.5 ×",
-      measured: `${largest.messagesPerSecond} / ${largest.ceiling.messagesPerSecond} = ${ratio.toFixed(2)} ×${ceilingNote(largest.cpu, ingestBaselines)}`,
+      measured: `${largest.messagesPerSecond} / ${largest.ceiling.messagesPerSecond} = ${ratio.toFixed(2)} ×${ceilingNote(largest.cpu, { messages: largest.messages, wantedPerSecond: 0.5 * largest.ceiling.messagesPerSecond }, ingestBaselines)}`,
       met: ratio >= 0.5,
     });
   }
