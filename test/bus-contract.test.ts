@@ -98,6 +98,26 @@ async function consumeAll(
   return consumer;
 }
 
+/** A consumer of every shard that refuses command #5 and settles the rest, and the dead letters it records. */
+async function refusingNumberFive(bus: Bus) {
+  const settled: number[] = [];
+  const dead: Array<{ n: number; reason: string }> = [];
+  await consumeAll(bus, async (batch) => {
+    const refused: Array<{ index: number; reason: string }> = [];
+    for (const [index, command] of batch.entries()) {
+      if (numberOf(command) === 5) refused.push({ index, reason: "poison #5" });
+      else settled.push(numberOf(command));
+    }
+    return { refused };
+  });
+  cleanups.push(
+    await bus.consumeDeadLetters(async (command, reason) => {
+      dead.push({ n: numberOf(command), reason });
+    }),
+  );
+  return { settled, dead };
+}
+
 describe.each(adapters)("bus contract: $name", (adapter) => {
   it("settles every command once, each channel's in order, in batches", async () => {
     const bus = await adapter.make();
@@ -154,20 +174,7 @@ describe.each(adapters)("bus contract: $name", (adapter) => {
   it("dead-letters a refused command in the middle of a channel's stream with its reason; the others are settled in order", async () => {
     const bus = await adapter.make();
     const channelId = randomUUID();
-    const settled: number[] = [];
-    const dead: Array<{ n: number; reason: string }> = [];
-    await consumeAll(bus, async (batch) => {
-      const refused: Array<{ index: number; reason: string }> = [];
-      for (const [index, command] of batch.entries()) {
-        if (numberOf(command) === 5) refused.push({ index, reason: "poison #5" });
-        else settled.push(numberOf(command));
-      }
-      return { refused };
-    });
-    const stopDead = await bus.consumeDeadLetters(async (command, reason) => {
-      dead.push({ n: numberOf(command), reason });
-    });
-    cleanups.push(stopDead);
+    const { settled, dead } = await refusingNumberFive(bus);
     for (let n = 1; n <= 10; n++) await bus.sendCommand(sendCommand(channelId, n));
     await until(() => settled.includes(10) && dead.length === 1);
     expect(settled).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10]);
@@ -330,21 +337,7 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
   it("a command refused inside a bundle is dead-lettered alone with its reason; the bundle's others are settled once", async () => {
     const bus = await oneShardBus();
     const channelId = randomUUID();
-    const settled: number[] = [];
-    const dead: Array<{ n: number; reason: string }> = [];
-    await consumeAll(bus, async (batch) => {
-      const refused: Array<{ index: number; reason: string }> = [];
-      for (const [index, command] of batch.entries()) {
-        if (numberOf(command) === 5) refused.push({ index, reason: "poison #5" });
-        else settled.push(numberOf(command));
-      }
-      return { refused };
-    });
-    cleanups.push(
-      await bus.consumeDeadLetters(async (command, reason) => {
-        dead.push({ n: numberOf(command), reason });
-      }),
-    );
+    const { settled, dead } = await refusingNumberFive(bus);
     await Promise.all(
       Array.from({ length: 10 }, (_, n) => bus.sendCommand(sendCommand(channelId, n))),
     );
