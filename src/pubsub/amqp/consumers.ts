@@ -255,8 +255,9 @@ export class ShardConsumer implements CommandConsumer, AttachedConsumer {
     const refusedFrom = new Set(refused.map((r) => r.from));
     for (const [from, { delivery }] of received.entries())
       if (!refusedFrom.has(from)) ack(delivery);
-    if (refused.length === 0) return true;
+    // A lost connection's acks went nowhere: what it carried comes back anyway.
     if (!this.deps.bus.isCurrent(session)) return false;
+    if (refused.length === 0) return true;
     // Published together (their confirms pipelined); a delivery is acked once all of its
     // refused commands are dead-lettered.
     const deadLettered = await Promise.all(
