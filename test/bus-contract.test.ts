@@ -407,11 +407,7 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
   });
 
   it("an unroutable command is an error, not a silent drop", async () => {
-    const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
-    cleanups.push(async () => {
-      await bus.deleteTopology().catch(() => {});
-      await bus.close();
-    });
+    const bus = await oneShardBus();
     const { default: amqp } = await import("amqplib");
     const admin = await amqp.connect(url as string);
     const channel = await admin.createChannel();
@@ -453,11 +449,7 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
   });
 
   it("a process follows any number of keys with one queue: a binding per key", async () => {
-    const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
-    cleanups.push(async () => {
-      await bus.deleteTopology();
-      await bus.close();
-    });
+    const bus = await oneShardBus();
     const { brokerResources } = await import("./harness/broker.js");
     const before = await brokerResources(bus.names.commands);
     const keys = Array.from({ length: 50 }, (_, i) => `channel.k${i}`);
@@ -482,11 +474,7 @@ describe.runIf(url)("RabbitMQ adapter only", () => {
   });
 
   it("a shard's consumer channel closed by the broker consumes again", async () => {
-    const bus = await AmqpBus.connect({ url: url as string, prefix: uniquePrefix(), shards: 1 });
-    cleanups.push(async () => {
-      await bus.deleteTopology();
-      await bus.close();
-    });
+    const bus = await oneShardBus();
     const settled: number[] = [];
     await settleInto(bus, settled);
     await bus.sendCommand(sendCommand(randomUUID(), 1));
