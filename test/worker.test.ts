@@ -10,6 +10,8 @@ import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
 import { type RunningWorker, startWorker } from "../src/worker/index.js";
+import { Outbox } from "../src/worker/outbox.js";
+import { persistBatch } from "../src/worker/persist-batch.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
 import { createTestDatabase, type TestDatabase } from "./harness/database.js";
 import { eventually, until } from "./harness/wait.js";
@@ -229,6 +231,59 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
     );
     expect(types.indexOf("receipts.updated")).toBeLessThan(laterAt);
     await until(async () => (await prisma.outboxEvent.count()) === 0);
+  });
+
+  it("a batch's new messages wait in the outbox by reference and a flush announces them from the database as the batch did, as they are by then", async () => {
+    const events = await listen(`channel.${channelId}`);
+    const outbox = new Outbox(database.db.sql, bus, namespace);
+    const shard = 0;
+    const persist = async (commands: Command[]) =>
+      (await persistBatch(database.db.sql, shard, commands, outbox.lockOf(shard))).entries;
+    // Two batches committed and not published (the broker failed after each commit): the
+    // second adds two messages, one of them a reply in the first one's thread.
+    const root = send(alice, "a thread's root");
+    const [first] = await persist([root]);
+    const plain = send(bob, "in the same batch");
+    const reply = {
+      ...send(bob, "a reply in the thread"),
+      replyToId: root.messageId,
+      inThread: true,
+    };
+    const [second] = await persist([plain, reply]);
+    const created = (entry: typeof first) =>
+      entry?.event.type === "message.created" ? entry.event : expect.fail("not message.created");
+    expect(created(first).messages).toHaveLength(1);
+    expect(created(second).messages).toHaveLength(2);
+    // Kept as where the messages are, not as the messages.
+    const rows = await database.db.sql.query<{ event: string }>(
+      "SELECT event::text AS event FROM outbox_events WHERE shard = $1 ORDER BY id",
+      [shard],
+    );
+    const [firstSeq, secondSeq] = [created(first).messages[0]!.seq, created(second).messages];
+    expect(rows.map((row) => JSON.parse(row.event))).toEqual([
+      { type: "message.created", channelId, seqs: [firstSeq, firstSeq] },
+      { type: "message.created", channelId, seqs: [secondSeq[0]!.seq, secondSeq[1]!.seq] },
+    ]);
+    expect(Math.max(...rows.map((row) => row.event.length))).toBeLessThan(200);
+
+    await outbox.flush(shard);
+    await until(() => events.filter((e) => e.type === "message.created").length === 2);
+    const announced = events.filter((e) => e.type === "message.created");
+    // The later batch's messages exactly as it made them; the root as it is now: its
+    // thread has the reply (announced after it).
+    expect(announced[1]).toEqual(created(second));
+    const [rootNow] = created(second).messages.filter((m) => m.id === reply.messageId);
+    expect(announced[0]).toEqual({
+      ...created(first),
+      messages: [
+        {
+          ...created(first).messages[0],
+          threadReplyCount: 1,
+          threadLastReplyAt: rootNow?.createdAt,
+        },
+      ],
+    });
+    expect(await outbox.backlog()).toBe(0);
   });
 
   it("a command handed out again after its batch committed yields one message and one announcement", async () => {

@@ -4,10 +4,20 @@
 // next flush of that shard (the next batch, or the sweep for a shard nobody consumes)
 // publishes them. Events are therefore delivered at least once; subscribers drop repeats
 // (messages by seq).
+//
+// New messages are kept by reference: a `message.created` row holds its channel and seq
+// range, not the messages, since the database has them in the same transaction. The
+// event is published from memory as the batch made it; only a flush reads the messages
+// back (as they are by then: an edit or a reaction that followed shows in it too, and is
+// announced after it). Storing a batch's event whole (100 messages, about 65 KB of JSON,
+// parsed into jsonb and compressed into TOAST, then deleted) cost PostgreSQL more than
+// inserting the messages themselves: the ingest's costliest statement (issue 10).
 import { createHash } from "node:crypto";
 import type { Sql, SqlTx } from "../db/sql.js";
 import type { Bus } from "../pubsub/bus.js";
-import type { BusEvent } from "../pubsub/events.js";
+import type { BusEvent, MessagePayload } from "../pubsub/events.js";
+import { loadMessageRanges, type SeqRange } from "./payloads.js";
+import { completeReplies } from "./persist-threads.js";
 
 export interface OutboxEntry {
   routingKey: string;
@@ -42,13 +52,67 @@ export async function writeOutbox(
      )
      SELECT id, EXISTS (SELECT 1 FROM outbox_events WHERE shard = $1) AS waiting
        FROM inserted ORDER BY id`,
-    [shard, entries.map((e) => e.routingKey), entries.map((e) => JSON.stringify(e.event))],
+    [
+      shard,
+      entries.map((e) => e.routingKey),
+      entries.map((e) => JSON.stringify(storedForm(e.event))),
+    ],
   );
   return {
     entries,
     ids: rows.map((row) => String(row.id)),
     olderWaiting: rows[0]?.waiting === true,
   };
+}
+
+/** A `message.created` event as the outbox keeps it: where its messages are. */
+interface StoredCreated {
+  type: "message.created";
+  channelId: string;
+  /** The first and last seq: the event carries every message between them, in seq order. */
+  seqs: [number, number];
+}
+
+type StoredEvent = BusEvent | StoredCreated;
+
+/** What the outbox stores for `event`: a reference when its messages are one seq range. */
+export function storedForm(event: BusEvent): StoredEvent {
+  if (event.type !== "message.created") return event;
+  const first = event.messages[0]?.seq;
+  const last = event.messages.at(-1)?.seq;
+  // A batch hands a channel's new messages consecutive seqs; anything else is kept whole.
+  const consecutive =
+    first !== undefined &&
+    last !== undefined &&
+    event.messages.every((message, i) => message.seq === first + i);
+  return consecutive
+    ? { type: event.type, channelId: event.channelId, seqs: [first, last] }
+    : event;
+}
+
+const isReference = (stored: StoredEvent): stored is StoredCreated =>
+  stored.type === "message.created" && !("messages" in stored);
+
+/**
+ * The events of stored rows, in order: references read back from the messages (one
+ * statement for all of them). A reference whose messages are all gone (its channel was
+ * deleted) announces nothing.
+ */
+async function eventsOf(tx: SqlTx, stored: StoredEvent[]): Promise<Array<BusEvent | undefined>> {
+  const ranges: SeqRange[] = [];
+  for (const event of stored)
+    if (isReference(event))
+      ranges.push({ channelId: event.channelId, first: event.seqs[0], last: event.seqs[1] });
+  const loaded = await loadMessageRanges(tx, ranges);
+  await completeReplies(tx, loaded.flat());
+  let next = 0;
+  return stored.map((event) => {
+    if (!isReference(event)) return event;
+    const messages = loaded[next++] as MessagePayload[];
+    return messages.length > 0
+      ? { type: "message.created", channelId: event.channelId, messages }
+      : undefined;
+  });
 }
 
 export class Outbox {
@@ -102,11 +166,15 @@ export class Outbox {
             [shard],
           );
           if (rows.length === 0) return 0;
+          const events = await eventsOf(
+            tx,
+            rows.map((row) => JSON.parse(row.event) as StoredEvent),
+          );
           await this.bus.publishEvents(
-            rows.map((row) => ({
-              routingKey: row.routing_key,
-              event: JSON.parse(row.event) as BusEvent,
-            })),
+            rows.flatMap((row, i) => {
+              const event = events[i];
+              return event ? [{ routingKey: row.routing_key, event }] : [];
+            }),
           );
           await tx.execute("DELETE FROM outbox_events WHERE id = ANY($1::bigint[])", [
             rows.map((row) => String(row.id)),

@@ -55,12 +55,40 @@ export async function recordReplies(tx: SqlTx, inserted: MessagePayload[]): Prom
         lastReplyAt: row.last_reply_at ? new Date(row.last_reply_at).toISOString() : null,
       });
   }
-  const [parents, participants] = [
-    await loadMessagePayloads(tx, [...new Set(replies.map((m) => m.replyToId as string))]),
-    await loadThreadParticipants(tx, [...threads.keys()]),
-  ];
+  await completeReplies(tx, replies, threads);
+}
+
+/**
+ * Gives replies what their events carry (in place): the message replied to, and in a
+ * thread, the thread as it is. `counted`: the threads' counters, when the caller has just
+ * moved them; otherwise they are read from the roots (an outbox flush, outbox.ts).
+ */
+export async function completeReplies(
+  tx: SqlTx,
+  messages: MessagePayload[],
+  counted?: Map<string, { replyCount: number; lastReplyAt: string | null }>,
+): Promise<void> {
+  const replies = messages.filter((m) => m.replyToId);
+  if (replies.length === 0) return;
+  const rootIds = counted
+    ? []
+    : [...new Set(replies.flatMap((m) => (m.threadRootId ? [m.threadRootId] : [])))];
+  const loaded = await loadMessagePayloads(tx, [
+    ...new Set([...replies.map((m) => m.replyToId as string), ...rootIds]),
+  ]);
+  const threads = counted ?? new Map<string, { replyCount: number; lastReplyAt: string | null }>();
+  if (!counted)
+    for (const id of rootIds) {
+      const root = loaded.get(id);
+      if (root)
+        threads.set(id, {
+          replyCount: root.threadReplyCount ?? 0,
+          lastReplyAt: root.threadLastReplyAt ?? null,
+        });
+    }
+  const participants = await loadThreadParticipants(tx, [...threads.keys()]);
   for (const reply of replies) {
-    reply.replyTo = parents.get(reply.replyToId as string) ?? null;
+    reply.replyTo = loaded.get(reply.replyToId as string) ?? null;
     const rootId = reply.threadRootId;
     const thread = rootId ? threads.get(rootId) : undefined;
     if (rootId && thread)
