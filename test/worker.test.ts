@@ -9,7 +9,7 @@ import { type Bus, BusUnavailableError } from "../src/pubsub/bus.js";
 import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
 import type { BusEvent } from "../src/pubsub/events.js";
 import { LocalBus } from "../src/pubsub/local-bus.js";
-import { type RunningWorker, startWorker } from "../src/worker/index.js";
+import { createWorker, type RunningWorker, startWorker } from "../src/worker/index.js";
 import { Outbox } from "../src/worker/outbox.js";
 import { persistBatch } from "../src/worker/persist-batch.js";
 import { amqpUrl, uniquePrefix } from "./harness/broker.js";
@@ -284,6 +284,94 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
       ],
     });
     expect(await outbox.backlog()).toBe(0);
+  });
+
+  it("a batch's events are published while the next batch is persisted, and the next batch's leave after them", async () => {
+    const channel = (
+      await database.db.prisma.channel.create({
+        data: { kind: "GROUP", name: "overlap", members: { create: [{ userId: alice }] } },
+      })
+    ).id;
+    const events = await listen(`channel.${channel}`);
+    // The first publish hangs until released.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let publishes = 0;
+    await worker(
+      withOverrides(bus, {
+        publishEvents: async (batch) => {
+          if (++publishes === 1) await released;
+          return bus.publishEvents(batch);
+        },
+      }),
+    );
+    await bus.sendCommand(send(alice, "first", channel));
+    await until(async () => (await bodies(channel)).length === 1 && publishes === 1);
+    // The first batch's events are still on their way; the next batch is stored anyway.
+    await bus.sendCommand(send(alice, "second", channel));
+    await until(async () => (await bodies(channel)).length === 2);
+    expect(createdSeqs(events)).toEqual([]);
+    release();
+    await until(() => createdSeqs(events).length === 2);
+    expect(createdSeqs(events)).toEqual(["first", "second"]);
+    await until(async () => (await database.db.prisma.outboxEvent.count()) === 0);
+  });
+
+  it("a batch whose publish failed has its events flushed by the next batch, before the next batch's own", async () => {
+    const channel = (
+      await database.db.prisma.channel.create({
+        data: { kind: "GROUP", name: "failed publish", members: { create: [{ userId: alice }] } },
+      })
+    ).id;
+    const events = await listen(`channel.${channel}`);
+    let publishes = 0;
+    await worker(
+      withOverrides(bus, {
+        publishEvents: async (batch) => {
+          if (++publishes === 1) throw new BusUnavailableError("broker unavailable (test)");
+          return bus.publishEvents(batch);
+        },
+      }),
+    );
+    await bus.sendCommand(send(alice, "first", channel));
+    await until(async () => (await bodies(channel)).length === 1 && publishes >= 1);
+    await bus.sendCommand(send(alice, "second", channel));
+    await until(() => createdSeqs(events).length === 2);
+    expect(createdSeqs(events)).toEqual(["first", "second"]);
+    await until(async () => (await database.db.prisma.outboxEvent.count()) === 0);
+  });
+
+  it("a batch settles once committed; the worker reports its events published (what a stop and a hand-over wait for) only once they are", async () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const order: string[] = [];
+    const { handleBatch, published } = createWorker({
+      db: database.db,
+      bus: withOverrides(bus, {
+        publishEvents: async (batch) => {
+          await released;
+          await bus.publishEvents(batch);
+          order.push("published");
+        },
+      }),
+      namespace,
+    });
+    const shard = 1;
+    const outcome = await handleBatch([send(alice, "settled before it is published")], {
+      shard,
+      signal: new AbortController().signal,
+    });
+    expect(outcome?.refused).toEqual([]);
+    expect(order).toEqual([]);
+    const waited = published(shard).then(() => order.push("waited"));
+    release();
+    await waited;
+    expect(order).toEqual(["published", "waited"]);
+    expect(await database.db.prisma.outboxEvent.count()).toBe(0);
   });
 
   it("a command handed out again after its batch committed yields one message and one announcement", async () => {

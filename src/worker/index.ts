@@ -1,6 +1,7 @@
 // The worker process: consumes its share of the command shards in batches, persists each
-// batch in one transaction together with the events that announce it (the outbox), then
-// publishes those events and only then lets the bus ack. A crash at any point means
+// batch in one transaction together with the events that announce it (the outbox), and
+// lets the bus ack it once committed; its events are published while the shard's next
+// batch is persisted, and that batch's only after them. A crash at any point means
 // redelivery (handled idempotently) or an outbox row published later, never loss.
 // Outages pause the shard (batch-runner.ts); a command that fails on its own is refused,
 // dead-lettered, recorded and told to its sender (refusals.ts).
@@ -128,14 +129,33 @@ export function createWorker(deps: WorkerDeps) {
     }
   };
 
+  /**
+   * Per shard, the last batch's events being published from memory, and their outbox
+   * rows. A shard's batches take turns with PostgreSQL (its channels' seqs are handed out
+   * in order), so the worker and the database each waited while the other worked; a
+   * batch's publish now runs while the next batch is persisted, which then waits for it
+   * before its own events go (they must follow). Failed, it leaves its rows to a flush.
+   */
+  const publishing = new Map<number, { ids: string[]; done: Promise<boolean> }>();
+
   const handleBatch: CommandBatchHandler = async (commands, { shard, signal }) => {
     const stopTimer = metrics?.workerBatchSeconds.startTimer();
     metrics?.workerBatchSize.observe(commands.length);
+    const previous = publishing.get(shard);
     try {
       const writes: OutboxWrite[] = [];
       const refused = await runBatch(commands, signal, {
         persist: async (batch) => {
-          writes.push(await persistBatch(db.sql, shard, batch, outbox.lockOf(shard), webhookUrls));
+          writes.push(
+            await persistBatch(
+              db.sql,
+              shard,
+              batch,
+              outbox.lockOf(shard),
+              webhookUrls,
+              previous?.ids,
+            ),
+          );
         },
         healthy,
         onOutage: onOutage(shard),
@@ -146,17 +166,29 @@ export function createWorker(deps: WorkerDeps) {
         const command = commands[index];
         if (command) log?.(`refused ${describeCommand(command)}: ${reason}`);
       }
-      // One transaction that found the shard's outbox empty: its events go straight out.
-      // Anything else (older events waiting, a batch split into several transactions, a
-      // failure on the way) goes through the flush, oldest first.
-      // A shard being handed over (aborted) takes the locked flush too: its new owner may
-      // have published these events and newer ones already.
+      // The previous batch's events leave first.
+      const previousPublished = previous ? await previous.done : true;
+      if (publishing.get(shard) === previous) publishing.delete(shard);
+      // One transaction that found nothing waiting but the previous batch's rows, which
+      // are out now: its events go straight out, and the next batch need not wait for
+      // them. Anything else (older events waiting, the previous publish failed, a batch
+      // split into several transactions) goes through the flush, oldest first, before
+      // the ack. A shard being handed over (aborted) takes the locked flush too: its new
+      // owner may have published these events and newer ones already.
       const [only] = writes;
-      const published =
-        writes.length === 1 && only && !signal.aborted
-          ? await outbox.publishWritten(only).catch(() => false)
-          : false;
-      if (!published) await flushOutbox(shard, signal);
+      if (
+        previousPublished &&
+        writes.length === 1 &&
+        only &&
+        !only.olderWaiting &&
+        only.entries.length > 0 &&
+        !signal.aborted
+      ) {
+        const done = outbox.publishWritten(only).catch(() => false);
+        publishing.set(shard, { ids: only.ids, done });
+      } else {
+        await flushOutbox(shard, signal);
+      }
       webhooks?.nudge();
       stopTimer?.();
       for (const write of writes)
@@ -168,6 +200,15 @@ export function createWorker(deps: WorkerDeps) {
       // Settled or handed back (the shard may go to another worker): not waiting here now.
       onOutage(shard)(false);
     }
+  };
+
+  /**
+   * Resolves once the events of the shard's last batch (of every shard: none given) are
+   * published, or failed and left to a flush: before a shard goes to another worker.
+   */
+  const published = async (shard?: number) => {
+    const shards = shard === undefined ? [...publishing.keys()] : [shard];
+    await Promise.all(shards.map((s) => publishing.get(s)?.done));
   };
 
   /** A dead letter (refused here, or given up by the broker): recorded, its sender told. */
@@ -190,7 +231,7 @@ export function createWorker(deps: WorkerDeps) {
     await outbox.flush(shard);
   };
 
-  return { handleBatch, handleDeadLetter, outbox, waiting, webhooks };
+  return { handleBatch, handleDeadLetter, published, outbox, waiting, webhooks };
 }
 
 export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
@@ -204,13 +245,24 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   let leases: ShardLeases | undefined;
   // Leases split the broker's shard queues between worker processes; the in-process bus
-  // has one consumer, which takes every shard.
+  // has one consumer, which takes every shard. A shard's lease is given up only once its
+  // last batch's events are out: its next owner's must not overtake them.
   if (deps.databaseUrl && deps.db.kind === "postgres" && bus.kind === "amqp") {
     leases = new ShardLeases({
       url: deps.databaseUrl,
       namespace: deps.namespace,
       shards: bus.shards,
-      consumer,
+      consumer: {
+        add: (shard) => consumer.add(shard),
+        remove: async (shard) => {
+          await consumer.remove(shard);
+          await worker.published(shard);
+        },
+        get shards() {
+          return consumer.shards;
+        },
+        stop: () => consumer.stop(),
+      },
       log,
     });
     await leases.start();
@@ -253,9 +305,11 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       clearInterval(sweep);
       clearInterval(prune);
       await sweeping;
-      // Consuming stops first (each shard's batch in progress finishes and is acked), and
-      // only then are the shards' leases given back to the other workers.
+      // Consuming stops first (each shard's batch in progress finishes and is acked), its
+      // last events are published, and only then are the shards' leases given back to
+      // the other workers.
       await consumer.stop();
+      await worker.published();
       await leases?.stop();
       await stopDeadLetters();
       await worker.webhooks?.stop();

@@ -31,14 +31,23 @@ const FLUSH_PAGE = 500;
 export interface OutboxWrite {
   entries: OutboxEntry[];
   ids: string[];
-  /** The shard had rows waiting before this write (left by a crash or an outage). */
+  /**
+   * The shard had rows waiting before this write (left by a crash or an outage), besides
+   * the ones named as `publishing`.
+   */
   olderWaiting: boolean;
 }
 
+/**
+ * Writes `entries` to the shard's outbox in the batch's transaction. `publishing`: the
+ * rows of the shard's previous batch, which the worker is publishing from memory right
+ * now and will have published before this batch's (so they are not "waiting").
+ */
 export async function writeOutbox(
   tx: SqlTx,
   shard: number,
   entries: OutboxEntry[],
+  publishing: readonly string[] = [],
 ): Promise<OutboxWrite> {
   if (entries.length === 0) return { entries, ids: [], olderWaiting: false };
   // The check reads the snapshot from before the insert (a statement's parts do not see
@@ -50,12 +59,13 @@ export async function writeOutbox(
          FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS o(k, e, n) ORDER BY n
        RETURNING id
      )
-     SELECT id, EXISTS (SELECT 1 FROM outbox_events WHERE shard = $1) AS waiting
+     SELECT id, EXISTS (SELECT 1 FROM outbox_events WHERE shard = $1 AND id <> ALL($4::bigint[])) AS waiting
        FROM inserted ORDER BY id`,
     [
       shard,
       entries.map((e) => e.routingKey),
       entries.map((e) => JSON.stringify(storedForm(e.event))),
+      publishing,
     ],
   );
   return {
@@ -133,8 +143,9 @@ export class Outbox {
 
   /**
    * The common case, in two round trips instead of a flush's four: a batch that found
-   * nothing waiting in its shard's outbox publishes its own events from memory (they are
-   * the shard's oldest) and deletes their rows. Returns false, having done nothing, when
+   * nothing waiting in its shard's outbox (but its previous batch's rows, published from
+   * memory before it) publishes its own events from memory (they are the shard's oldest
+   * then) and deletes their rows. Returns false, having done nothing, when
    * `write` found older events (those must leave first, through flush()) or wrote none. Throws when the
    * broker or the database fails (the rows stay for the next flush). A sweep can publish
    * these rows too only if this takes longer than the sweep's age (2 s), and then before

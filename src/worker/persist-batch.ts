@@ -68,6 +68,8 @@ export async function persistBatch(
   outboxLock: readonly [number, number],
   /** Outgoing webhooks' receivers (none: no webhooks written). */
   webhookUrls: string[] = [],
+  /** The outbox rows of the shard's previous batch, being published from memory (writeOutbox). */
+  publishing: readonly string[] = [],
 ): Promise<OutboxWrite> {
   const sends = commands.filter((c): c is SendMessageCommand => c.type === "message.send");
   const changes = commands.filter(isChange);
@@ -166,7 +168,7 @@ export async function persistBatch(
       events.push(...(await receiptEvents(tx, moved)));
       events.push(...(await recordRefusals(tx, refused)));
       await writeWebhooks(tx, webhookUrls, webhookBodies(events, mentioned));
-      return writeOutbox(tx, shard, events);
+      return writeOutbox(tx, shard, events, publishing);
     },
     // Every statement here looks rows up by key, whatever the batch holds: planning each
     // anew per batch was a third of PostgreSQL's time per direct message (sql.ts says why
