@@ -113,6 +113,14 @@ async function listen(...routingKeys: string[]) {
 const createdSeqs = (events: BusEvent[]) =>
   events.flatMap((e) => (e.type === "message.created" ? e.messages.map((m) => m.body) : []));
 
+/** A new group channel with Alice as its one member. */
+async function channelOfAlice(name: string) {
+  const channel = await database.db.prisma.channel.create({
+    data: { kind: "GROUP", name, members: { create: [{ userId: alice }] } },
+  });
+  return channel.id;
+}
+
 async function bodies(channel = channelId) {
   const rows = await database.db.prisma.message.findMany({
     where: { channelId: channel },
@@ -127,11 +135,7 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
   it("a database that refuses connections for seconds pauses the shard: every message is stored once, in order, none refused", async () => {
     if (!database.url) return expect(database.url).toBeUndefined(); // PGlite cannot go away
     const running = await worker();
-    const channel = (
-      await database.db.prisma.channel.create({
-        data: { kind: "GROUP", name: "outage", members: { create: [{ userId: alice }] } },
-      })
-    ).id;
+    const channel = await channelOfAlice("outage");
     const dbName = new URL(database.url).pathname.slice(1);
     const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
     await admin.connect();
@@ -287,11 +291,7 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
   });
 
   it("a batch's events are published while the next batch is persisted, and the next batch's leave after them", async () => {
-    const channel = (
-      await database.db.prisma.channel.create({
-        data: { kind: "GROUP", name: "overlap", members: { create: [{ userId: alice }] } },
-      })
-    ).id;
+    const channel = await channelOfAlice("overlap");
     const events = await listen(`channel.${channel}`);
     // The first publish hangs until released.
     let release = () => {};
@@ -320,11 +320,7 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
   });
 
   it("a batch whose publish failed has its events flushed by the next batch, before the next batch's own", async () => {
-    const channel = (
-      await database.db.prisma.channel.create({
-        data: { kind: "GROUP", name: "failed publish", members: { create: [{ userId: alice }] } },
-      })
-    ).id;
+    const channel = await channelOfAlice("failed publish");
     const events = await listen(`channel.${channel}`);
     let publishes = 0;
     await worker(
@@ -474,11 +470,7 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
   it("a command that fails on its own is found by splitting its batch, dead-lettered, recorded and told; its neighbours are stored in order", async () => {
     const told = await listen(`user.${alice}`);
     await worker();
-    const channel = (
-      await database.db.prisma.channel.create({
-        data: { kind: "GROUP", name: "poison", members: { create: [{ userId: alice }] } },
-      })
-    ).id;
+    const channel = await channelOfAlice("poison");
     const sends = Array.from({ length: 9 }, (_, i) => send(alice, `m${i + 1}`, channel));
     // A body PostgreSQL cannot store (a NUL byte) in the middle of the stream.
     const poison = { ...send(alice, "bad\u0000body", channel) };

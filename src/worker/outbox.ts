@@ -86,7 +86,7 @@ interface StoredCreated {
 type StoredEvent = BusEvent | StoredCreated;
 
 /** What the outbox stores for `event`: a reference when its messages are one seq range. */
-export function storedForm(event: BusEvent): StoredEvent {
+function storedForm(event: BusEvent): StoredEvent {
   if (event.type !== "message.created") return event;
   const first = event.messages[0]?.seq;
   const last = event.messages.at(-1)?.seq;
@@ -104,8 +104,8 @@ const isReference = (stored: StoredEvent): stored is StoredCreated =>
   stored.type === "message.created" && !("messages" in stored);
 
 /**
- * The events of stored rows, in order: references read back from the messages (one
- * statement for all of them). A reference whose messages are all gone (its channel was
+ * The events of stored rows, in order: references read back from the messages (the same
+ * few statements however many there are). A reference whose messages are all gone (its channel was
  * deleted) announces nothing.
  */
 async function eventsOf(tx: SqlTx, stored: StoredEvent[]): Promise<Array<BusEvent | undefined>> {
