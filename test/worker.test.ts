@@ -319,24 +319,36 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
     await until(async () => (await database.db.prisma.outboxEvent.count()) === 0);
   });
 
-  it("a batch whose publish failed has its events flushed by the next batch, before the next batch's own", async () => {
+  it("a batch whose publish fails waits out the broker's outage with the shard, and its events and the next batch's then leave in order, once each", async () => {
     const channel = await channelOfAlice("failed publish");
     const events = await listen(`channel.${channel}`);
-    let publishes = 0;
+    let failing = true;
+    let failures = 0;
     await worker(
       withOverrides(bus, {
         publishEvents: async (batch) => {
-          if (++publishes === 1) throw new BusUnavailableError("broker unavailable (test)");
+          if (failing) {
+            failures++;
+            throw new BusUnavailableError("broker unavailable (test)");
+          }
           return bus.publishEvents(batch);
         },
       }),
     );
     await bus.sendCommand(send(alice, "first", channel));
-    await until(async () => (await bodies(channel)).length === 1 && publishes >= 1);
+    // The publish and a flush after it have failed: the outage is being waited out.
+    await until(async () => (await bodies(channel)).length === 1 && failures >= 2);
+    // The next batch is stored meanwhile; its events wait behind the first's.
     await bus.sendCommand(send(alice, "second", channel));
-    await until(() => createdSeqs(events).length === 2);
-    expect(createdSeqs(events)).toEqual(["first", "second"]);
+    await until(async () => (await bodies(channel)).length === 2);
+    expect(createdSeqs(events)).toEqual([]);
+    failing = false;
     await until(async () => (await database.db.prisma.outboxEvent.count()) === 0);
+    await until(() => createdSeqs(events).length >= 2);
+    // A later message on the same path: anything repeated would have arrived before it.
+    await bus.sendCommand(send(alice, "third", channel));
+    await until(() => createdSeqs(events).includes("third"));
+    expect(createdSeqs(events)).toEqual(["first", "second", "third"]);
   });
 
   it("a batch settles once committed; the worker reports its events published (what a stop and a hand-over wait for) only once they are", async () => {

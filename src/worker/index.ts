@@ -134,7 +134,10 @@ export function createWorker(deps: WorkerDeps) {
    * rows. A shard's batches take turns with PostgreSQL (its channels' seqs are handed out
    * in order), so the worker and the database each waited while the other worked; a
    * batch's publish now runs while the next batch is persisted, which then waits for it
-   * before its own events go (they must follow). Failed, it leaves its rows to a flush.
+   * before its own events go (they must follow). False: its publish failed (its rows were
+   * flushed after, or wait for the next flush), and the next batch takes the flush too:
+   * that flush may have published the next batch's rows already, which from memory would
+   * go twice.
    */
   const publishing = new Map<number, { ids: string[]; done: Promise<boolean> }>();
 
@@ -184,7 +187,14 @@ export function createWorker(deps: WorkerDeps) {
         only.entries.length > 0 &&
         !signal.aborted
       ) {
-        const done = outbox.publishWritten(only).catch(() => false);
+        // Failed, the shard's outbox is flushed from here, waiting out the outage as a
+        // batch would (the next batch waits for it); a shard handed over meanwhile
+        // (aborted) leaves what is left to its next owner's flush.
+        const done = outbox
+          .publishWritten(only)
+          .catch(() => false)
+          .then((sent) => sent || flushOutbox(shard, signal).then(() => false))
+          .catch(() => false);
         publishing.set(shard, { ids: only.ids, done });
       } else {
         await flushOutbox(shard, signal);
