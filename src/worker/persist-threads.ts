@@ -15,11 +15,10 @@ export async function recordReplies(tx: SqlTx, inserted: MessagePayload[]): Prom
   const replies = inserted.filter((m) => m.replyToId);
   if (replies.length === 0) return;
   const inThread = replies.filter((m) => m.threadRootId);
-  const threads = new Map<string, { replyCount: number; lastReplyAt: string | null }>();
   if (inThread.length > 0) {
     // One statement: the roots' counters, then every reader's position (one row per
     // thread and person: an INSERT may not touch a row twice).
-    const rows = await tx.query<{ root_id: string; reply_count: number; last_reply_at: Date }>(
+    await tx.execute(
       `WITH replies AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[])
            AS r(root_id, user_id, seq, created_at)
@@ -49,43 +48,32 @@ export async function recordReplies(tx: SqlTx, inserted: MessagePayload[]): Prom
         inThread.map((m) => m.createdAt),
       ],
     );
-    for (const row of rows)
-      threads.set(row.root_id, {
-        replyCount: Number(row.reply_count),
-        lastReplyAt: row.last_reply_at ? new Date(row.last_reply_at).toISOString() : null,
-      });
   }
-  await completeReplies(tx, replies, threads);
+  // The roots are read back with their new counters, as a flush reads them.
+  await completeReplies(tx, replies);
 }
 
 /**
  * Gives replies what their events carry (in place): the message replied to, and in a
- * thread, the thread as it is. `counted`: the threads' counters, when the caller has just
- * moved them; otherwise they are read from the roots (an outbox flush, outbox.ts).
+ * thread, the thread as it is now (its root's counters). Shared by the batch that stores
+ * them and by an outbox flush that reads them back (outbox.ts).
  */
-export async function completeReplies(
-  tx: SqlTx,
-  messages: MessagePayload[],
-  counted?: Map<string, { replyCount: number; lastReplyAt: string | null }>,
-): Promise<void> {
+export async function completeReplies(tx: SqlTx, messages: MessagePayload[]): Promise<void> {
   const replies = messages.filter((m) => m.replyToId);
   if (replies.length === 0) return;
-  const rootIds = counted
-    ? []
-    : [...new Set(replies.flatMap((m) => (m.threadRootId ? [m.threadRootId] : [])))];
+  const rootIds = [...new Set(replies.flatMap((m) => (m.threadRootId ? [m.threadRootId] : [])))];
   const loaded = await loadMessagePayloads(tx, [
     ...new Set([...replies.map((m) => m.replyToId as string), ...rootIds]),
   ]);
-  const threads = counted ?? new Map<string, { replyCount: number; lastReplyAt: string | null }>();
-  if (!counted)
-    for (const id of rootIds) {
-      const root = loaded.get(id);
-      if (root)
-        threads.set(id, {
-          replyCount: root.threadReplyCount ?? 0,
-          lastReplyAt: root.threadLastReplyAt ?? null,
-        });
-    }
+  const threads = new Map<string, { replyCount: number; lastReplyAt: string | null }>();
+  for (const id of rootIds) {
+    const root = loaded.get(id);
+    if (root)
+      threads.set(id, {
+        replyCount: root.threadReplyCount ?? 0,
+        lastReplyAt: root.threadLastReplyAt ?? null,
+      });
+  }
   const participants = await loadThreadParticipants(tx, [...threads.keys()]);
   for (const reply of replies) {
     reply.replyTo = loaded.get(reply.replyToId as string) ?? null;
