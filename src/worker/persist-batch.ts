@@ -23,7 +23,7 @@ import { applyReaction } from "./persist-reactions.js";
 import { applyReceipts, receiptEvents } from "./persist-receipts.js";
 import { readThread, recordReplies } from "./persist-threads.js";
 import { recordRefusals } from "./refusals.js";
-import { webhookBodies, writeWebhooks } from "./webhook-events.js";
+import { writeWebhooks } from "./webhook-events.js";
 
 /** A batch may hold up to WORKER_BATCH_SIZE commands and wait on row locks: a statement may take a while, not forever. */
 const STATEMENT_TIMEOUT_MS = 30_000;
@@ -167,7 +167,7 @@ export async function persistBatch(
       }
       events.push(...(await receiptEvents(tx, moved)));
       events.push(...(await recordRefusals(tx, refused)));
-      await writeWebhooks(tx, webhookUrls, webhookBodies(events, mentioned));
+      await writeWebhooks(tx, webhookUrls, events, mentioned);
       return writeOutbox(tx, shard, events, publishing);
     },
     // Every statement here looks rows up by key, whatever the batch holds: planning each
