@@ -26,8 +26,8 @@ interface CheckRow extends PublicUserColumns {
 
 /**
  * Inserts the new messages; returns them as their events carry them (in command order)
- * and the refusals. Three statements whatever the batch holds: one check, one lock, one
- * write (none to read the result back).
+ * and the refusals. Two statements whatever the batch holds: one check, one write (none to
+ * read the result back).
  */
 export async function insertMessages(
   tx: SqlTx,
@@ -106,87 +106,101 @@ export async function insertMessages(
   });
   if (accepted.length === 0) return { inserted: [], refused: rejected };
 
-  // Lock the channels (in a fixed order, so two workers can never deadlock) and hand out
-  // the next seqs: gapless and increasing per channel, in command order.
-  const channelIds = [...new Set(accepted.map((a) => a.send.channelId))].sort();
-  const locked = await tx.query<{ id: string; last_seq: number }>(
-    "SELECT id::text, last_seq FROM channels WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-    [channelIds],
-  );
-  const nextSeq = new Map(locked.map((row) => [row.id, Number(row.last_seq)]));
+  // Each accepted send's place among its channel's new messages (1, 2, …, in command
+  // order): its seq is the channel's last seq before the batch plus that place, handed
+  // out by the statement below under the channel's row lock.
+  const placed = new Map<string, number>();
   const rows = accepted.map(({ send, check }) => {
-    const seq = (nextSeq.get(send.channelId) ?? 0) + 1;
-    nextSeq.set(send.channelId, seq);
+    const place = (placed.get(send.channelId) ?? 0) + 1;
+    placed.set(send.channelId, place);
     const replyToId = send.replyToId ?? null;
-    const threadRootId = replyToId && send.inThread ? check.parent_root : null;
     return {
-      ...send,
-      seq,
+      send,
+      check,
+      place,
       createdAt: new Date(send.createdAt).toISOString(),
       replyToId,
-      threadRootId,
-      check,
+      threadRootId: replyToId && send.inThread ? check.parent_root : null,
     };
   });
-  // Each channel's newest message, for the inbox; and the senders have read their own
-  // (one row per channel and sender: an UPDATE ... FROM that matched a member several
-  // times would apply an arbitrary one of them).
-  const last = [...new Map(rows.map((r) => [r.channelId, r] as const)).values()];
-  const readUpTo = [...new Map(rows.map((r) => [`${r.channelId}:${r.senderId}`, r])).values()];
+  // Each channel's newest message, for the inbox, sorted by channel (see below); and the
+  // senders have read their own (one row per channel and sender: an UPDATE ... FROM that
+  // matched a member several times would apply an arbitrary one of them).
+  const last = [...new Map(rows.map((r) => [r.send.channelId, r] as const)).values()].sort(
+    (a, b) => (a.send.channelId < b.send.channelId ? -1 : 1),
+  );
+  const readUpTo = [
+    ...new Map(rows.map((r) => [`${r.send.channelId}:${r.send.senderId}`, r])).values(),
+  ];
 
-  // One statement writes it all: the messages, the channels' inbox fields and the
-  // senders' positions (a sender has read, and has, what they sent).
-  await tx.query(
-    `WITH inserted AS (
+  // One statement hands out the seqs and writes it all: it moves each channel's head (its
+  // last seq by the batch's count, its inbox fields), which takes the channel's row lock,
+  // gapless and increasing per channel, in channel order (a batch's channels are its
+  // shard's, so only a shard's next owner waits on them); then the messages and the
+  // senders' positions (a sender has read, and has, what they sent). A lock of its own
+  // was one more round trip per batch.
+  const heads = await tx.query<{ id: string; base: number }>(
+    `WITH heads AS (
+       UPDATE channels c SET last_seq = c.last_seq + v.count, last_message_id = v.last_id,
+              last_activity_at = GREATEST(c.last_activity_at, v.last_at AT TIME ZONE 'UTC'),
+              updated_at = now() AT TIME ZONE 'UTC'
+         FROM unnest($8::uuid[], $9::int[], $10::uuid[], $11::timestamptz[])
+                AS v(channel_id, count, last_id, last_at)
+        WHERE c.id = v.channel_id
+        RETURNING c.id, c.last_seq - v.count AS base
+     ), inserted AS (
        INSERT INTO messages (id, channel_id, sender_id, client_message_id, seq, body, created_at,
                              reply_to_id, thread_root_id)
-       SELECT id, channel_id, sender_id, client_message_id, seq, body, created_at AT TIME ZONE 'UTC',
-              reply_to_id, thread_root_id
+       SELECT m.id, m.channel_id, m.sender_id, m.client_message_id, h.base + m.place, m.body,
+              m.created_at AT TIME ZONE 'UTC', m.reply_to_id, m.thread_root_id
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::timestamptz[],
                      $15::uuid[], $16::uuid[])
-           AS m(id, channel_id, sender_id, client_message_id, seq, body, created_at, reply_to_id, thread_root_id)
-       RETURNING id
-     ), channel_heads AS (
-       UPDATE channels c SET last_seq = v.seq, last_message_id = v.id,
-              last_activity_at = GREATEST(c.last_activity_at, v.created_at AT TIME ZONE 'UTC'),
-              updated_at = now() AT TIME ZONE 'UTC'
-         FROM unnest($8::uuid[], $9::int[], $10::uuid[], $11::timestamptz[]) AS v(channel_id, seq, id, created_at)
-        WHERE c.id = v.channel_id
+           AS m(id, channel_id, sender_id, client_message_id, place, body, created_at, reply_to_id, thread_root_id)
+         JOIN heads h ON h.id = m.channel_id
      ), read_positions AS (
-       UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, v.seq),
-              last_delivered_seq = GREATEST(cm.last_delivered_seq, v.seq)
-         FROM unnest($12::uuid[], $13::uuid[], $14::int[]) AS v(channel_id, user_id, seq)
+       UPDATE channel_members cm SET last_read_seq = GREATEST(cm.last_read_seq, h.base + v.place),
+              last_delivered_seq = GREATEST(cm.last_delivered_seq, h.base + v.place)
+         FROM unnest($12::uuid[], $13::uuid[], $14::int[]) AS v(channel_id, user_id, place)
+         JOIN heads h ON h.id = v.channel_id
         WHERE cm.channel_id = v.channel_id AND cm.user_id = v.user_id
      )
-     SELECT count(*) FROM inserted`,
+     SELECT id::text, base FROM heads`,
     [
-      rows.map((r) => r.messageId),
-      rows.map((r) => r.channelId),
-      rows.map((r) => r.senderId),
-      rows.map((r) => r.clientMessageId),
-      rows.map((r) => r.seq),
-      rows.map((r) => r.body),
+      rows.map((r) => r.send.messageId),
+      rows.map((r) => r.send.channelId),
+      rows.map((r) => r.send.senderId),
+      rows.map((r) => r.send.clientMessageId),
+      rows.map((r) => r.place),
+      rows.map((r) => r.send.body),
       rows.map((r) => r.createdAt),
-      last.map((r) => r.channelId),
-      last.map((r) => r.seq),
-      last.map((r) => r.messageId),
+      last.map((r) => r.send.channelId),
+      last.map((r) => r.place),
+      last.map((r) => r.send.messageId),
       last.map((r) => r.createdAt),
-      readUpTo.map((r) => r.channelId),
-      readUpTo.map((r) => r.senderId),
-      readUpTo.map((r) => r.seq),
+      readUpTo.map((r) => r.send.channelId),
+      readUpTo.map((r) => r.send.senderId),
+      readUpTo.map((r) => r.place),
       rows.map((r) => r.replyToId),
       rows.map((r) => r.threadRootId),
     ],
   );
-  const attached = await attachFiles(tx, rows);
+  const baseOf = new Map(heads.map((head) => [head.id, Number(head.base)]));
+  // A channel deleted since the check has no head to move, and its messages were not
+  // written: fail the batch, whose retry the check refuses.
+  const gone = last.find((r) => !baseOf.has(r.send.channelId));
+  if (gone) throw new Error(`channel ${gone.send.channelId} is gone`);
+  const attached = await attachFiles(
+    tx,
+    rows.map((r) => r.send),
+  );
   const inserted = rows.map(
     (r): MessagePayload => ({
-      id: r.messageId,
-      channelId: r.channelId,
-      senderId: r.senderId,
-      clientMessageId: r.clientMessageId,
-      seq: r.seq,
-      body: r.body,
+      id: r.send.messageId,
+      channelId: r.send.channelId,
+      senderId: r.send.senderId,
+      clientMessageId: r.send.clientMessageId,
+      seq: (baseOf.get(r.send.channelId) ?? 0) + r.place,
+      body: r.send.body,
       createdAt: r.createdAt,
       editedAt: null,
       pinnedAt: null,
@@ -198,7 +212,7 @@ export async function insertMessages(
       threadRootId: r.threadRootId,
       threadReplyCount: 0,
       threadLastReplyAt: null,
-      attachments: attached.get(r.messageId) ?? [],
+      attachments: attached.get(r.send.messageId) ?? [],
     }),
   );
   return { inserted, refused: rejected };
