@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Sql } from "../src/db/sql.js";
 import { AmqpBus } from "../src/pubsub/amqp/amqp-bus.js";
 import { type Bus, BusUnavailableError } from "../src/pubsub/bus.js";
 import type { Command, SendMessageCommand } from "../src/pubsub/commands.js";
@@ -287,6 +288,36 @@ describe(`worker on ${url ? "RabbitMQ" : "the in-process bus"} and PostgreSQL`, 
         },
       ],
     });
+    expect(await outbox.backlog()).toBe(0);
+  });
+
+  it("a channel deleted between a batch's check and its write fails the batch: nothing of it is written or announced", async () => {
+    const doomed = await channelOfAlice("doomed");
+    const sql = database.db.sql;
+    // The channel goes, on another connection, right after the batch has checked its sends.
+    const deletingAfterCheck: Sql = {
+      query: sql.query,
+      transaction: (work, options) =>
+        sql.transaction(
+          (tx) =>
+            work({
+              execute: tx.execute,
+              query: async <Row>(text: string, params?: unknown[]) => {
+                const rows = await tx.query<Row>(text, params);
+                if (text.includes("existing_channel"))
+                  await database.db.prisma.channel.delete({ where: { id: doomed } });
+                return rows;
+              },
+            }),
+          options,
+        ),
+    };
+    const outbox = new Outbox(sql, bus, namespace);
+    const lost = send(alice, "into a channel that is gone", doomed);
+    await expect(persistBatch(deletingAfterCheck, 1, [lost], outbox.lockOf(1))).rejects.toThrow(
+      `channel ${doomed} is gone`,
+    );
+    expect(await database.db.prisma.message.count({ where: { id: lost.messageId } })).toBe(0);
     expect(await outbox.backlog()).toBe(0);
   });
 
