@@ -2,7 +2,7 @@
 // the configured PostgreSQL, RabbitMQ and Memcached), runs every scenario and its
 // baselines in the same run, and writes bench/results/<timestamp>.{json,md,svg}.
 //
-//   npm run bench              the full run (5-6 minutes on our 2-core machine)
+//   npm run bench              the full run (5-9 minutes on our 2-core machine)
 //   npm run bench -- --quick   about 30 s, smaller numbers
 //   npm run bench -- --tiny    seconds; what the smoke test runs
 //   --out <dir>                where results go (default bench/results)
