@@ -123,7 +123,7 @@ export async function insertMessages(
       threadRootId: replyToId && send.inThread ? check.parent_root : null,
     };
   });
-  // Each channel's newest message, for the inbox, sorted by channel (see below); and the
+  // Each channel's newest message, for the inbox, in id order (see below); and the
   // senders have read their own (one row per channel and sender: an UPDATE ... FROM that
   // matched a member several times would apply an arbitrary one of them).
   const last = [...new Map(rows.map((r) => [r.send.channelId, r] as const)).values()].sort(
@@ -134,11 +134,13 @@ export async function insertMessages(
   ];
 
   // One statement hands out the seqs and writes it all: it moves each channel's head (its
-  // last seq by the batch's count, its inbox fields), which takes the channel's row lock,
-  // gapless and increasing per channel, in channel order (a batch's channels are its
-  // shard's, so only a shard's next owner waits on them); then the messages and the
-  // senders' positions (a sender has read, and has, what they sent). A lock of its own
-  // was one more round trip per batch.
+  // last seq by the batch's count, its inbox fields), which takes the channel's row lock
+  // and makes the seqs gapless and increasing per channel; then the messages and the
+  // senders' positions (a sender has read, and has, what they sent). A lock of its own was
+  // one more round trip per batch. The heads are listed in id order; and a channel's
+  // commands are all its shard's, whose batches take turns (the shard's advisory lock), so
+  // no two batches wait on each other's channels (were they to deadlock, PostgreSQL would
+  // fail one, and a failed batch is retried).
   const heads = await tx.query<{ id: string; base: number }>(
     `WITH heads AS (
        UPDATE channels c SET last_seq = c.last_seq + v.count, last_message_id = v.last_id,
