@@ -29,18 +29,15 @@ export async function recordReplies(tx: SqlTx, inserted: MessagePayload[]): Prom
            FROM (SELECT root_id, count(*)::int AS n, max(created_at) AS last_at
                    FROM replies GROUP BY root_id) a
           WHERE m.id = a.root_id
-          RETURNING m.id, m.sender_id, m.seq, m.thread_reply_count, m.thread_last_reply_at
-       ), readers AS (
-         INSERT INTO thread_readers (root_id, user_id, last_read_seq)
-         SELECT root_id, user_id, max(seq) FROM (
-                  SELECT root_id, user_id, seq FROM replies
-                  UNION ALL SELECT id, sender_id, seq FROM roots) x
-          GROUP BY root_id, user_id
-         ON CONFLICT (root_id, user_id)
-           DO UPDATE SET last_read_seq = GREATEST(thread_readers.last_read_seq, EXCLUDED.last_read_seq)
+          RETURNING m.id, m.sender_id, m.seq
        )
-       SELECT id::text AS root_id, thread_reply_count AS reply_count,
-              thread_last_reply_at AT TIME ZONE 'UTC' AS last_reply_at FROM roots`,
+       INSERT INTO thread_readers (root_id, user_id, last_read_seq)
+       SELECT root_id, user_id, max(seq) FROM (
+                SELECT root_id, user_id, seq FROM replies
+                UNION ALL SELECT id, sender_id, seq FROM roots) x
+        GROUP BY root_id, user_id
+       ON CONFLICT (root_id, user_id)
+         DO UPDATE SET last_read_seq = GREATEST(thread_readers.last_read_seq, EXCLUDED.last_read_seq)`,
       [
         inThread.map((m) => m.threadRootId),
         inThread.map((m) => m.senderId),
