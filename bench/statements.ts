@@ -53,7 +53,6 @@ export async function timeBatchStatements(
     async transaction(work, transactionOptions) {
       const started = performance.now();
       let last = started;
-      let began = false;
       /** The time from `last` until now goes to `step`; now is the new `last`. */
       const lap = (step: string) => {
         const now = performance.now();
@@ -63,7 +62,6 @@ export async function timeBatchStatements(
       const own = "the worker's own work between statements";
       const result = await sql.transaction(async (tx) => {
         lap("BEGIN, the shard's lock");
-        began = true;
         const around =
           <T>(run: (text: string, params?: unknown[]) => Promise<T>) =>
           async (text: string, params?: unknown[]) => {
@@ -76,7 +74,7 @@ export async function timeBatchStatements(
         lap(own);
         return out;
       }, transactionOptions);
-      if (began) lap("COMMIT");
+      lap("COMMIT");
       add("the whole batch", last - started);
       return result;
     },
